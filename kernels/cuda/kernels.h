@@ -1,0 +1,55 @@
+// CUDA kernels: the same families as kernels/cpu/kernels.h over device pointers, built when nvcc
+// is found (INFERENCEPOWER_HAVE_CUDA). Plain C++ interface: no CUDA headers, the stream is a
+// void* (nullptr = the default stream). Every CUDA call and launch is checked; failures throw
+// ip::cuda::Error with the call, file, line and CUDA's message.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/common/activation_list.h"
+#include "kernels/common/activation_math.h"
+
+namespace ip::cuda {
+
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// ---- runtime ----
+// True when a usable GPU is present; otherwise false and *why says what is missing.
+bool available(std::string* why = nullptr);
+std::string device_name();
+void* device_alloc(size_t bytes);  // throws Error naming the size asked for
+void device_free(void* ptr);
+void copy_to_device(void* dst, const void* src, size_t bytes);
+void copy_to_host(void* dst, const void* src, size_t bytes);
+void synchronize();
+
+// ---- element-wise activations ----
+void activation_forward(FunctionId id, const float* x, float* y, size_t n, Params<float> p,
+                        void* stream = nullptr);
+void activation_backward(FunctionId id, const float* x, const float* dy, float* dx, size_t n,
+                         Params<float> p, void* stream = nullptr);
+// Synchronous: returns the sum of dy * (x > 0 ? 0 : x).
+double prelu_weight_grad(const float* x, const float* dy, size_t n, void* stream = nullptr);
+void rrelu_train_forward(const float* x, float* y, size_t n, Params<float> p, uint64_t seed,
+                         void* stream = nullptr);
+void rrelu_train_backward(const float* x, const float* dy, float* dx, size_t n, Params<float> p,
+                          uint64_t seed, void* stream = nullptr);
+
+// ---- row-wise ----
+void rowwise_forward(FunctionId id, const float* x, float* y, size_t rows, size_t cols,
+                     void* stream = nullptr);
+void rowwise_backward(FunctionId id, const float* y, const float* dy, float* dx, size_t rows,
+                      size_t cols, void* stream = nullptr);
+
+// ---- dropout, train mode ----
+void dropout_forward(FunctionId id, const float* x, float* y, size_t rows, size_t cols, float p,
+                     uint64_t seed, void* stream = nullptr);
+void dropout_backward(FunctionId id, const float* dy, float* dx, size_t rows, size_t cols,
+                      float p, uint64_t seed, void* stream = nullptr);
+
+}  // namespace ip::cuda
