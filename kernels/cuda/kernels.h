@@ -53,3 +53,30 @@ void dropout_backward(FunctionId id, const float* dy, float* dx, size_t rows, si
                       float p, uint64_t seed, void* stream = nullptr);
 
 }  // namespace ip::cuda
+
+// ---- GEMM and optimizers (device pointers; semantics as in kernels/cpu/linalg.h) ----
+namespace ip::cuda {
+
+enum class GemmBackend { Own, Cublas };
+void set_gemm_backend(GemmBackend backend);
+GemmBackend gemm_backend();
+void gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha, const float* A,
+          size_t lda, const float* B, size_t ldb, float beta, float* C, size_t ldc,
+          void* stream = nullptr);
+void add_bias_rows(float* y, const float* bias, size_t M, size_t N, void* stream = nullptr);
+void sum_rows(const float* dy, size_t M, size_t N, float* out, bool accumulate,
+              void* stream = nullptr);
+
+struct SgdConfig {
+  float lr = 1e-3f, momentum = 0.0f, dampening = 0.0f, weight_decay = 0.0f;
+  bool nesterov = false;
+};
+void sgd_step(float* param, const float* grad, float* momentum_buf, size_t n,
+              const SgdConfig& config, bool first_step, void* stream = nullptr);
+struct AdamConfig {
+  float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, weight_decay = 0.0f;
+};
+void adam_step(float* param, const float* grad, float* m, float* v, size_t n,
+               const AdamConfig& config, int64_t step, void* stream = nullptr);
+
+}  // namespace ip::cuda

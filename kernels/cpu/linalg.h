@@ -1,0 +1,58 @@
+// CPU GEMM and optimizer kernels (Highway + OpenMP), plain C++ interface for the engine.
+// Row-major throughout. Results are bit-identical for any OpenMP thread count.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace ip::cpu {
+
+// ---- GEMM: C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C ----
+// op(A) = A (M x K, leading dim lda) or Aᵀ (A stored K x M); likewise op(B).
+// The Linear layer uses: forward  y  = x · Wᵀ      (trans_b)
+//                        backward dx = dy · W      (no transposes)
+//                        backward dW = dyᵀ · x     (trans_a)
+// beta == 0 overwrites C without reading it (C may hold NaN garbage).
+void gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha, const float* A,
+          size_t lda, const float* B, size_t ldb, float beta, float* C, size_t ldc);
+
+enum class GemmBackend { Own, Blas };
+// Own (default): this project's Highway GEMM. Blas: OpenBLAS sgemm when compiled in
+// (INFERENCEPOWER_HAVE_BLAS), for comparison; throws std::invalid_argument when absent.
+void set_gemm_backend(GemmBackend backend);
+GemmBackend gemm_backend();
+bool blas_available();
+
+// y[m, :] += bias for each of the M rows of an M x N matrix.
+void add_bias_rows(float* y, const float* bias, size_t M, size_t N);
+// out[n] = (accumulate ? out[n] : 0) + sum over m of dy[m, n]  (the bias gradient)
+void sum_rows(const float* dy, size_t M, size_t N, float* out, bool accumulate);
+
+// ---- optimizers: PyTorch's update rules and defaults exactly ----
+// SGD (torch.optim.SGD): g += weight_decay * p; buf = first_step ? g : momentum * buf +
+// (1 - dampening) * g; g = nesterov ? g + momentum * buf : buf; p -= lr * g.
+// With momentum == 0 the buffer is neither read nor written (may be nullptr).
+struct SgdConfig {
+  float lr = 1e-3f;
+  float momentum = 0.0f;
+  float dampening = 0.0f;
+  float weight_decay = 0.0f;
+  bool nesterov = false;
+};
+void sgd_step(float* param, const float* grad, float* momentum_buf, size_t n,
+              const SgdConfig& config, bool first_step);
+
+// Adam (torch.optim.Adam, amsgrad off): g += weight_decay * p; m = b1*m + (1-b1)*g;
+// v = b2*v + (1-b2)*g²; p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), t >= 1.
+struct AdamConfig {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+};
+void adam_step(float* param, const float* grad, float* m, float* v, size_t n,
+               const AdamConfig& config, int64_t step);
+
+}  // namespace ip::cpu
