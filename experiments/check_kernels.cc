@@ -56,8 +56,8 @@ void print_failure_detail(const CellResult& cell) {
     std::printf("%zu out of tolerance (abs %.0e / rel %.0e), %zu class mismatches; max err %.3e",
                 c.n_out_of_tol, c.tol.abs, c.tol.rel, c.n_class_mismatch, c.max_err);
     if (c.has_worst)
-      std::printf("; worst at %s=%.9g: got %.9g, want %.17g", cell.rowwise ? "x" : "x", c.worst_x,
-                  c.worst_got, c.worst_ref);
+      std::printf("; worst at element %zu (x=%.9g): got %.9g, want %.17g", c.worst_index,
+                  c.worst_x, c.worst_got, c.worst_ref);
     std::printf("\n");
   }
 }
