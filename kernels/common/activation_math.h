@@ -361,11 +361,15 @@ struct Hardswish {
   static IP_HD T forward(T x, Params<T>) {
     T r = x + T(3);
     r = r < T(0) ? T(0) : (r > T(6) ? T(6) : r);
-    return x * r / T(6);  // -inf * 0 gives NaN, as PyTorch
+    // x * (r / 6), not x * r / 6: for x near FLT_MAX the product x * 6 would overflow to inf
+    // where PyTorch's float64 value is x. -inf * 0 still gives NaN, as in PyTorch.
+    return x * (r / T(6));
   }
   template <typename T>
   static IP_HD T derivative(T x, Params<T>) {
-    return x < T(-3) ? T(0) : (x > T(3) ? T(1) : x / T(3) + T(0.5));
+    // PyTorch's vectorised backward: 0 below -3, 1 from 3 on (so 1 at x = 3, not 3/3 + 0.5),
+    // x/3 + 1/2 in between; NaN falls through to the middle branch and stays NaN.
+    return x < T(-3) ? T(0) : (x >= T(3) ? T(1) : x / T(3) + T(0.5));
   }
 };
 
