@@ -270,12 +270,13 @@ struct Hardswish {
     const V six = hn::Set(d, 6.0f);
     V r = hn::Add(x, hn::Set(d, 3.0f));
     r = hn::IfThenZeroElse(hn::Lt(r, IP_ZERO), hn::IfThenElse(hn::Gt(r, six), six, r));
-    return hn::Mul(hn::Mul(x, r), hn::Set(d, 1.0f / 6.0f));  // -inf * 0 = NaN, as the scalar form
+    // x * (r / 6): 6 * float(1/6) rounds to 1, so huge finite x stays finite; -inf * 0 = NaN.
+    return hn::Mul(x, hn::Mul(r, hn::Set(d, 1.0f / 6.0f)));
   }
   IP_VEC_FORM derivative(D d, V x, V, V) {
     const V mid = hn::MulAdd(x, hn::Set(d, 1.0f / 3.0f), hn::Set(d, 0.5f));
     return hn::IfThenZeroElse(hn::Lt(x, hn::Set(d, -3.0f)),
-                              hn::IfThenElse(hn::Gt(x, hn::Set(d, 3.0f)), IP_ONE, mid));
+                              hn::IfThenElse(hn::Ge(x, hn::Set(d, 3.0f)), IP_ONE, mid));
   }
 };
 
