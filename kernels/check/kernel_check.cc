@@ -14,22 +14,6 @@
 #include "kernels/cuda/kernels.h"
 #endif
 
-// Which kernel families are linked in. CMake defines these from the sources present, because the
-// families are written in parallel and a checker that needs all of them would not build until the
-// last one lands; a missing family shows as "not built" in the report, never as a pass.
-#if !defined(IP_CHECK_CPU_ELEMENTWISE)
-#define IP_CHECK_CPU_ELEMENTWISE 0
-#endif
-#if !defined(IP_CHECK_CPU_ROWWISE)
-#define IP_CHECK_CPU_ROWWISE 0
-#endif
-#if !defined(IP_CHECK_CUDA_ELEMENTWISE)
-#define IP_CHECK_CUDA_ELEMENTWISE 0
-#endif
-#if !defined(IP_CHECK_CUDA_ROWWISE)
-#define IP_CHECK_CUDA_ROWWISE 0
-#endif
-
 namespace ip::check {
 
 // ---- tolerances --------------------------------------------------------------------------------
@@ -155,10 +139,8 @@ namespace {
 using FloatVec = std::vector<float>;
 
 // One column of the report. Functions run on host vectors; device backends copy internally.
-// An empty *_missing string means the family is available.
 struct Backend {
   std::string name;
-  std::string elementwise_missing, rowwise_missing;
   std::function<void()> enter = [] {};
   std::function<void()> leave = [] {};
   std::function<void(FunctionId, const FloatVec&, FloatVec&, Params<float>)> forward;
@@ -200,8 +182,6 @@ Backend scalar_backend() {
 Backend cpu_backend(const std::string& target) {
   Backend b;
   b.name = "cpu/" + target;
-  if (!IP_CHECK_CPU_ELEMENTWISE) b.elementwise_missing = "CPU element-wise kernels not built";
-  if (!IP_CHECK_CPU_ROWWISE) b.rowwise_missing = "CPU row-wise kernels not built";
   b.enter = [target] {
     cpu::force_target(target);
     // Guard against a dispatch that ignores the forced target: the column would silently
@@ -211,7 +191,6 @@ Backend cpu_backend(const std::string& target) {
                                cpu::current_target());
   };
   b.leave = [] { cpu::force_target("auto"); };
-#if IP_CHECK_CPU_ELEMENTWISE
   b.forward = [](FunctionId id, const FloatVec& x, FloatVec& y, Params<float> p) {
     cpu::activation_forward(id, x.data(), y.data(), x.size(), p);
   };
@@ -222,8 +201,6 @@ Backend cpu_backend(const std::string& target) {
   b.prelu_weight_grad = [](const FloatVec& x, const FloatVec& dy) {
     return cpu::prelu_weight_grad(x.data(), dy.data(), x.size());
   };
-#endif
-#if IP_CHECK_CPU_ROWWISE
   b.row_forward = [](FunctionId id, const FloatVec& x, FloatVec& y, size_t rows, size_t cols) {
     cpu::rowwise_forward(id, x.data(), y.data(), rows, cols);
   };
@@ -231,7 +208,6 @@ Backend cpu_backend(const std::string& target) {
                       size_t rows, size_t cols) {
     cpu::rowwise_backward(id, y.data(), dy.data(), dx.data(), rows, cols);
   };
-#endif
   return b;
 }
 
@@ -261,9 +237,6 @@ class DeviceVec {
 Backend cuda_backend() {
   Backend b;
   b.name = "cuda";
-  if (!IP_CHECK_CUDA_ELEMENTWISE) b.elementwise_missing = "CUDA element-wise kernels not built";
-  if (!IP_CHECK_CUDA_ROWWISE) b.rowwise_missing = "CUDA row-wise kernels not built";
-#if IP_CHECK_CUDA_ELEMENTWISE
   b.forward = [](FunctionId id, const FloatVec& x, FloatVec& y, Params<float> p) {
     DeviceVec dx(x), dy(y.size());
     cuda::activation_forward(id, dx.get(), dy.get(), x.size(), p);
@@ -279,8 +252,6 @@ Backend cuda_backend() {
     DeviceVec d_x(x), d_dy(dy);
     return cuda::prelu_weight_grad(d_x.get(), d_dy.get(), x.size());
   };
-#endif
-#if IP_CHECK_CUDA_ROWWISE
   b.row_forward = [](FunctionId id, const FloatVec& x, FloatVec& y, size_t rows, size_t cols) {
     DeviceVec d_x(x), d_y(y.size());
     cuda::rowwise_forward(id, d_x.get(), d_y.get(), rows, cols);
@@ -292,7 +263,6 @@ Backend cuda_backend() {
     cuda::rowwise_backward(id, d_y.get(), d_dy.get(), d_dx.get(), rows, cols);
     d_dx.to_host(dx);
   };
-#endif
   return b;
 }
 #endif
@@ -333,14 +303,8 @@ std::vector<Backend> make_backends(const CheckOptions& options) {
   return backends;
 }
 
-// Runs one backend call, turning a missing family into a skip and an exception into a failure.
-void run_into(Comparison& c, const Backend& b, const std::string& missing,
-              const std::function<Comparison()>& body) {
-  if (!missing.empty()) {
-    c = Comparison{};
-    c.skipped = missing;
-    return;
-  }
+// Runs one backend call, turning an exception into a failed cell with the message.
+void run_into(Comparison& c, const Backend& b, const std::function<Comparison()>& body) {
   try {
     b.enter();
     try {
@@ -422,19 +386,19 @@ CheckReport run_check(const GoldenSet& golden, const CheckOptions& options) {
       CellResult cell;
       cell.function = g.name;
       cell.backend = b.name;
-      run_into(cell.forward, b, b.elementwise_missing, [&] {
+      run_into(cell.forward, b, [&] {
         FloatVec y(x.size());
         b.forward(info->id, x, y, p);
         return compare(g.y, y, g.x, forward_tolerance(info->id));
       });
-      run_into(cell.grad, b, b.elementwise_missing, [&] {
+      run_into(cell.grad, b, [&] {
         FloatVec dx(x.size());
         b.backward(info->id, x, ones, dx, p);
         return compare(g.grad, dx, g.x, grad_tolerance(info->id));
       });
       if (weight_grad) {
         cell.has_weight_grad = true;
-        run_into(cell.weight_grad, b, b.elementwise_missing, [&] {
+        run_into(cell.weight_grad, b, [&] {
           const double all = b.prelu_weight_grad(x, ones);
           const double random = b.prelu_weight_grad(x_random, ones_random);
           // "x" of the two entries: the number of inputs summed, for the report.
@@ -464,12 +428,12 @@ CheckReport run_check(const GoldenSet& golden, const CheckOptions& options) {
       cell.backend = b.name;
       cell.rowwise = true;
       FloatVec y(x.size());
-      run_into(cell.forward, b, b.rowwise_missing, [&] {
+      run_into(cell.forward, b, [&] {
         b.row_forward(info->id, x, y, g.rows, g.cols);
         return compare(g.y, y, g.x, forward_tolerance(info->id));
       });
       if (cell.forward.ran) {
-        run_into(cell.grad, b, b.rowwise_missing, [&] {
+        run_into(cell.grad, b, [&] {
           FloatVec dx(x.size());
           b.row_backward(info->id, y, dy, dx, g.rows, g.cols);
           return compare(g.grad, dx, g.x, grad_tolerance(info->id));
