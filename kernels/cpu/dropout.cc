@@ -1,0 +1,231 @@
+// Train-mode dropout (Dropout, Dropout2d, Dropout3d, AlphaDropout) over a (rows, cols) input.
+//
+// Every variant is y = keep ? x * scale + offset : x * 0 + dropped_value, dx = keep ? dy * scale : 0
+// with the constants of dropout_constants() and keep decided by the project's Philox draw
+// (philox.h) of the element index, or of the row index for Dropout3d (by_row). The results are
+// bit-identical to reference::dropout_forward/backward: the draws are exact integers and the
+// arithmetic is the same two float operations in the same order (no FMA: the project builds in
+// ISO C++ mode, where GCC does not contract a*b+c, and Highway's Mul/Add are separate
+// instructions).
+//
+// Cost: the mask draw dominates. The vector Philox makes 4 * L draws per call (L 32-bit lanes),
+// interleaved into element order, so every Philox block feeds four consecutive elements.
+//
+// Layout of this file: per-target kernels over an index range in HWY_NAMESPACE; OpenMP over
+// fixed chunks in HWY_ONCE, dispatching per chunk (OpenMP inside HWY_NAMESPACE crashes clang 14).
+// Chunk boundaries depend only on n, never on the thread count, and the draws only on the index,
+// so the output does not depend on the thread count either.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/dropout.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "kernels/common/activation_math.h"
+#include "kernels/common/philox.h"
+#include "kernels/cpu/philox-inl.h"
+#include "kernels/cpu/tail-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace ip::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// The most draws one PhiloxDraws32 call can make on any target (AVX-512: 16 lanes; allow for
+// wider vectors elsewhere).
+constexpr size_t kMaxDrawsPerCall = 4 * 64;
+
+// One vector of dropout output from a vector of inputs and the keep mask of its lanes.
+template <bool kBackward, class D, class M>
+HWY_INLINE hn::Vec<D> DropoutVec(D d, hn::Vec<D> v, M keep, const DropoutConstants& c) {
+  const auto scale = hn::Set(d, c.scale);
+  if constexpr (kBackward) {
+    return hn::IfThenElseZero(keep, hn::Mul(v, scale));
+  } else {
+    // Both branches in the reference's order of operations: (x * scale) + offset and
+    // (x * 0) + dropped_value, so -0, inf and NaN come out exactly as there.
+    const auto kept = hn::Add(hn::Mul(v, scale), hn::Set(d, c.offset));
+    const auto dropped = hn::Add(hn::Mul(v, hn::Zero(d)), hn::Set(d, c.dropped_value));
+    return hn::IfThenElse(keep, kept, dropped);
+  }
+}
+
+// Element-wise masks (Dropout, Dropout2d and AlphaDropout on 2-D input): elements [begin, end)
+// of in/out, begin a multiple of 4 (a Philox block boundary). in may equal out.
+template <bool kBackward>
+HWY_INLINE void DropoutElements(const DropoutConstants& c, const float* in, float* out,
+                                size_t begin, size_t end, uint64_t seed) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToUnsigned<decltype(df)> du;
+  const hn::RebindToSigned<decltype(df)> di;
+  const size_t L = hn::Lanes(df);
+  // The 24-bit draws and keep_below (<= 2^24) both fit in int32, so a signed compare suffices
+  // (Highway 1.0.3 lacks unsigned comparisons on some targets).
+  const auto keep_below = hn::Set(di, static_cast<int32_t>(c.keep_below));
+  HWY_ALIGN uint32_t draws[kMaxDrawsPerCall];
+  for (size_t g = begin; g < end; g += 4 * L) {
+    PhiloxDraws32(du, seed, philox::kDropoutStream, g / 4, draws);
+    for (size_t part = 0; part < 4; ++part) {
+      const size_t i = g + part * L;
+      if (i >= end) break;
+      const auto u24 = hn::BitCast(di, hn::ShiftRight<8>(hn::Load(du, draws + part * L)));
+      const auto keep = hn::RebindMask(df, hn::Lt(u24, keep_below));
+      if (HWY_LIKELY(end - i >= L)) {
+        hn::StoreU(DropoutVec<kBackward>(df, hn::LoadU(df, in + i), keep, c), df, out + i);
+      } else {
+        const size_t count = end - i;
+        StoreTail(df, DropoutVec<kBackward>(df, LoadTail(df, in + i, count), keep, c), out + i,
+                  count);
+      }
+    }
+  }
+}
+
+// Row masks (Dropout3d on 2-D input): rows [row_begin, row_end), one draw per row index.
+template <bool kBackward>
+HWY_INLINE void DropoutRows(const DropoutConstants& c, const float* in, float* out,
+                            size_t row_begin, size_t row_end, size_t cols, uint64_t seed) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToUnsigned<decltype(df)> du;
+  const size_t L = hn::Lanes(df);
+  const size_t per_call = PhiloxDrawsPerCall(du);
+  HWY_ALIGN uint32_t draws[kMaxDrawsPerCall];
+  size_t window = 0;  // draws[k] is the draw of row index window + k
+  bool have_window = false;
+  for (size_t r = row_begin; r < row_end; ++r) {
+    if (!have_window || r - window >= per_call) {
+      window = r & ~size_t{3};
+      PhiloxDraws32(du, seed, philox::kDropoutStream, window / 4, draws);
+      have_window = true;
+    }
+    const bool keep_row = (draws[r - window] >> 8) < c.keep_below;
+    const auto keep = keep_row ? hn::FirstN(df, L) : hn::FirstN(df, 0);
+    const float* x = in + r * cols;
+    float* y = out + r * cols;
+    size_t i = 0;
+    for (; i + L <= cols; i += L) {
+      hn::StoreU(DropoutVec<kBackward>(df, hn::LoadU(df, x + i), keep, c), df, y + i);
+    }
+    if (i < cols) {
+      const size_t count = cols - i;
+      StoreTail(df, DropoutVec<kBackward>(df, LoadTail(df, x + i, count), keep, c), y + i, count);
+    }
+  }
+}
+
+// Exported entry points (HWY_EXPORT takes only non-template functions).
+void DropoutForwardElements(const DropoutConstants* c, const float* x, float* y, size_t begin,
+                            size_t end, uint64_t seed) {
+  DropoutElements<false>(*c, x, y, begin, end, seed);
+}
+void DropoutBackwardElements(const DropoutConstants* c, const float* dy, float* dx, size_t begin,
+                             size_t end, uint64_t seed) {
+  DropoutElements<true>(*c, dy, dx, begin, end, seed);
+}
+void DropoutForwardRows(const DropoutConstants* c, const float* x, float* y, size_t row_begin,
+                        size_t row_end, size_t cols, uint64_t seed) {
+  DropoutRows<false>(*c, x, y, row_begin, row_end, cols, seed);
+}
+void DropoutBackwardRows(const DropoutConstants* c, const float* dy, float* dx, size_t row_begin,
+                         size_t row_end, size_t cols, uint64_t seed) {
+  DropoutRows<true>(*c, dy, dx, row_begin, row_end, cols, seed);
+}
+
+// Any index range, any start: whole vector-Philox calls, copying the part inside the range.
+void PhiloxDrawsRange(uint64_t seed, uint32_t stream, uint64_t first_index, size_t n,
+                      uint32_t* out) {
+  const hn::ScalableTag<uint32_t> du;
+  const size_t per_call = PhiloxDrawsPerCall(du);
+  HWY_ALIGN uint32_t draws[kMaxDrawsPerCall];
+  size_t done = 0;
+  while (done < n) {
+    const uint64_t index = first_index + done;
+    const uint64_t window = index & ~uint64_t{3};
+    PhiloxDraws32(du, seed, stream, window / 4, draws);
+    const size_t skip = static_cast<size_t>(index - window);
+    const size_t take = std::min(per_call - skip, n - done);
+    std::memcpy(out + done, draws + skip, take * sizeof(uint32_t));
+    done += take;
+  }
+}
+
+}  // namespace ip::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "kernels/cpu/kernels.h"
+#include "kernels/cpu/philox_draws.h"
+
+namespace ip::cpu {
+HWY_EXPORT(DropoutForwardElements);
+HWY_EXPORT(DropoutBackwardElements);
+HWY_EXPORT(DropoutForwardRows);
+HWY_EXPORT(DropoutBackwardRows);
+HWY_EXPORT(PhiloxDrawsRange);
+
+namespace {
+
+// Elements per OpenMP chunk: large enough to amortise the dispatch and small enough to balance
+// two threads on small batches. A multiple of 4 * 64 so every chunk starts on a Philox block
+// boundary on every target.
+constexpr size_t kChunkElements = 16384;
+static_assert(kChunkElements % (4 * 64) == 0, "chunks must start on Philox block boundaries");
+
+template <bool kBackward>
+void dropout_run(FunctionId id, const float* in, float* out, size_t rows, size_t cols, float p,
+                 uint64_t seed) {
+  // Throws std::invalid_argument for a non-dropout id or p outside [0, 1].
+  const DropoutConstants c = dropout_constants(id, static_cast<double>(p));
+  const size_t n = rows * cols;
+  if (n == 0) return;
+  if (!c.by_row) {
+    const long chunks = static_cast<long>((n + kChunkElements - 1) / kChunkElements);
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (long k = 0; k < chunks; ++k) {
+      const size_t begin = static_cast<size_t>(k) * kChunkElements;
+      const size_t end = std::min(n, begin + kChunkElements);
+      if constexpr (kBackward) {
+        HWY_DYNAMIC_DISPATCH(DropoutBackwardElements)(&c, in, out, begin, end, seed);
+      } else {
+        HWY_DYNAMIC_DISPATCH(DropoutForwardElements)(&c, in, out, begin, end, seed);
+      }
+    }
+  } else {
+    const size_t rows_per_chunk = std::max<size_t>(1, kChunkElements / cols);
+    const long chunks = static_cast<long>((rows + rows_per_chunk - 1) / rows_per_chunk);
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (long k = 0; k < chunks; ++k) {
+      const size_t begin = static_cast<size_t>(k) * rows_per_chunk;
+      const size_t end = std::min(rows, begin + rows_per_chunk);
+      if constexpr (kBackward) {
+        HWY_DYNAMIC_DISPATCH(DropoutBackwardRows)(&c, in, out, begin, end, cols, seed);
+      } else {
+        HWY_DYNAMIC_DISPATCH(DropoutForwardRows)(&c, in, out, begin, end, cols, seed);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void dropout_forward(FunctionId id, const float* x, float* y, size_t rows, size_t cols, float p,
+                     uint64_t seed) {
+  dropout_run<false>(id, x, y, rows, cols, p, seed);
+}
+
+void dropout_backward(FunctionId id, const float* dy, float* dx, size_t rows, size_t cols, float p,
+                      uint64_t seed) {
+  dropout_run<true>(id, dy, dx, rows, cols, p, seed);
+}
+
+void philox_draws32(uint64_t seed, uint32_t stream, uint64_t first_index, size_t n,
+                    uint32_t* out) {
+  if (n == 0) return;
+  HWY_DYNAMIC_DISPATCH(PhiloxDrawsRange)(seed, stream, first_index, n, out);
+}
+
+}  // namespace ip::cpu
+#endif  // HWY_ONCE

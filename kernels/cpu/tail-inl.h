@@ -1,0 +1,60 @@
+// Partial-vector loads and stores for the last (count < Lanes) elements of a row or range.
+//
+// Why not MaskedLoad/BlendedStore everywhere: in Highway 1.0.3, MaskedLoad on SSE4/SSSE3 is
+// IfThenElseZero(m, Load(d, p)) — an aligned full-vector load, which faults on a misaligned p and
+// reads past the end of the buffer. AVX2/AVX-512 have real masked loads and stores; the other
+// targets go through a small aligned stack buffer.
+
+// Per-target include guard (re-included once per target by foreach_target.h).
+#if defined(IP_CPU_TAIL_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef IP_CPU_TAIL_INL_H_
+#undef IP_CPU_TAIL_INL_H_
+#else
+#define IP_CPU_TAIL_INL_H_
+#endif
+
+#include <cstddef>
+#include <cstring>
+
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace ip::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+#define IP_CPU_HAVE_MASKED_MEMORY 1
+#else
+#define IP_CPU_HAVE_MASKED_MEMORY 0
+#endif
+
+// Lanes [0, count) from p, the others zero. count < Lanes(d).
+template <class D>
+HWY_INLINE hn::Vec<D> LoadTail(D d, const hn::TFromD<D>* p, size_t count) {
+#if IP_CPU_HAVE_MASKED_MEMORY
+  return hn::MaskedLoad(hn::FirstN(d, count), d, p);
+#else
+  HWY_ALIGN hn::TFromD<D> buf[hn::MaxLanes(d)] = {};
+  std::memcpy(buf, p, count * sizeof(*p));
+  return hn::Load(d, buf);
+#endif
+}
+
+// Writes lanes [0, count) of v to p and nothing beyond. count < Lanes(d).
+template <class D>
+HWY_INLINE void StoreTail(D d, hn::Vec<D> v, hn::TFromD<D>* p, size_t count) {
+#if IP_CPU_HAVE_MASKED_MEMORY
+  hn::BlendedStore(v, hn::FirstN(d, count), d, p);
+#else
+  HWY_ALIGN hn::TFromD<D> buf[hn::MaxLanes(d)];
+  hn::Store(v, d, buf);
+  std::memcpy(p, buf, count * sizeof(*p));
+#endif
+}
+
+#undef IP_CPU_HAVE_MASKED_MEMORY
+
+}  // namespace ip::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // IP_CPU_TAIL_INL_H_

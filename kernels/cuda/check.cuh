@@ -1,0 +1,45 @@
+// Error checking for the CUDA backend. Every runtime call goes through IP_CUDA_CHECK and every
+// kernel launch is followed by IP_CUDA_CHECK_LAUNCH, so a failure surfaces as ip::cuda::Error at
+// the call that caused it (with the call's text, file:line and CUDA's own message) instead of as
+// a mysterious error from some later, innocent call.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <string>
+
+#include "kernels/cuda/kernels.h"
+
+namespace ip::cuda::detail {
+
+[[noreturn]] inline void throw_error(cudaError_t err, const char* what, const char* file, int line) {
+  // Clear a non-sticky error so that the next, unrelated check does not report it again.
+  (void)cudaGetLastError();
+  throw Error(std::string(what) + " failed at " + file + ":" + std::to_string(line) + ": " +
+              cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")");
+}
+
+inline cudaStream_t as_stream(void* stream) { return static_cast<cudaStream_t>(stream); }
+
+// Blocks for a grid-stride loop over `work` items with `threads` per block: enough blocks to fill
+// the device several times over, never more than the work needs. Defined in runtime.cu (it asks
+// the current device for its SM count once per device).
+unsigned grid_for(size_t work, unsigned threads);
+
+}  // namespace ip::cuda::detail
+
+#define IP_CUDA_CHECK(call)                                                        \
+  do {                                                                             \
+    const cudaError_t ip_cuda_err_ = (call);                                       \
+    if (ip_cuda_err_ != cudaSuccess)                                               \
+      ::ip::cuda::detail::throw_error(ip_cuda_err_, #call, __FILE__, __LINE__);    \
+  } while (0)
+
+// After `kernel<<<...>>>(...)`: launch-configuration errors are only reported by cudaGetLastError.
+#define IP_CUDA_CHECK_LAUNCH(kernel_name)                                                    \
+  do {                                                                                       \
+    const cudaError_t ip_cuda_err_ = cudaGetLastError();                                     \
+    if (ip_cuda_err_ != cudaSuccess)                                                         \
+      ::ip::cuda::detail::throw_error(ip_cuda_err_, "launch of " kernel_name, __FILE__, __LINE__); \
+  } while (0)
