@@ -16,10 +16,12 @@ namespace ip {
 namespace {
 constexpr size_t kAlignment = 64;  // a cache line, and the widest SIMD load (AVX-512)
 
+#if !defined(INFERENCEPOWER_HAVE_CUDA)
 [[noreturn]] void no_cuda() {
   require_device(Device::Cuda);  // throws with the reason
   throw std::logic_error("unreachable: CUDA reported usable but not compiled in");
 }
+#endif
 
 // Copies between any two memories. Device-to-device goes through the host: the kernel API
 // has no such copy and this is never on the hot path (model moves, checkpoint loads).
