@@ -25,18 +25,6 @@ namespace {
 
 constexpr unsigned kThreads = 256;
 
-void check_id(FunctionId id) {
-  const int i = static_cast<int>(id);
-  // visit_function falls back to Identity for an out-of-range id; refuse it instead.
-  if (i < 0 || i >= kFunctionCount)
-    throw std::invalid_argument("invalid function id " + std::to_string(i));
-}
-
-[[noreturn]] void throw_not_elementwise(FunctionId id, const char* entry) {
-  throw std::invalid_argument(std::string(entry) + ": " + function_info(id).name +
-                              " is not an element-wise function");
-}
-
 // Leading elements to process one at a time so that all pointers are 16-byte aligned after them;
 // n (everything scalar) when the pointers are not all at the same offset modulo 16 bytes.
 size_t aligned_head(size_t n, std::initializer_list<const void*> pointers) {
@@ -178,26 +166,26 @@ void launch_rrelu(const float* x, const float* dy, float* out, size_t n, Params<
 
 void activation_forward(FunctionId id, const float* x, float* y, size_t n, Params<float> p,
                         void* stream) {
-  check_id(id);
+  detail::check_function_id(id);
   visit_function(id, [&](auto fid) {
     constexpr FunctionId kId = decltype(fid)::value;
     if constexpr (FunctionTraits<kId>::kind == KernelKind::Elementwise) {
       launch_map<false>(x, nullptr, y, n, aligned_head(n, {x, y}), ForwardOp<kId>{p}, stream);
     } else {
-      throw_not_elementwise(id, "activation_forward");
+      detail::throw_wrong_kind(id, "activation_forward", "an element-wise function");
     }
   });
 }
 
 void activation_backward(FunctionId id, const float* x, const float* dy, float* dx, size_t n,
                          Params<float> p, void* stream) {
-  check_id(id);
+  detail::check_function_id(id);
   visit_function(id, [&](auto fid) {
     constexpr FunctionId kId = decltype(fid)::value;
     if constexpr (FunctionTraits<kId>::kind == KernelKind::Elementwise) {
       launch_map<true>(x, dy, dx, n, aligned_head(n, {x, dy, dx}), BackwardOp<kId>{p}, stream);
     } else {
-      throw_not_elementwise(id, "activation_backward");
+      detail::throw_wrong_kind(id, "activation_backward", "an element-wise function");
     }
   });
 }

@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <stdexcept>
 #include <string>
 
 #include "kernels/cuda/kernels.h"
@@ -18,6 +19,19 @@ namespace ip::cuda::detail {
   (void)cudaGetLastError();
   throw Error(std::string(what) + " failed at " + file + ":" + std::to_string(line) + ": " +
               cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")");
+}
+
+// visit_function falls back to Identity for an id outside the table; every entry point refuses
+// such an id instead of silently running the wrong function.
+inline void check_function_id(FunctionId id) {
+  const int i = static_cast<int>(id);
+  if (i < 0 || i >= kFunctionCount)
+    throw std::invalid_argument("invalid function id " + std::to_string(i));
+}
+
+[[noreturn]] inline void throw_wrong_kind(FunctionId id, const char* entry, const char* expected) {
+  throw std::invalid_argument(std::string(entry) + ": " + function_info(id).name + " is not " +
+                              expected);
 }
 
 inline cudaStream_t as_stream(void* stream) { return static_cast<cudaStream_t>(stream); }
