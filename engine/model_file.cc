@@ -196,7 +196,8 @@ ModelFileContents read_model_file(const std::string& path) {
     }
     total += count;
     if (total > bytes.size() / 4)
-      fail(path, "declared parameter sizes exceed the file size " + std::to_string(bytes.size()));
+      fail(path, "truncated: parameters declare more data than the file's " +
+                     std::to_string(bytes.size()) + " bytes");
     c.shapes.emplace_back(dims);
   }
   r.need(total * 4, "parameter data");

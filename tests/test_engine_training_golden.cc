@@ -65,14 +65,20 @@ std::unique_ptr<FunctionLayer> make_function(const std::string& name, const json
   for (int i = 0; i < 2; ++i)
     if (info->param_names[i][0] != '\0' && args.contains(info->param_names[i]))
       *slots[i] = static_cast<float>(args[info->param_names[i]].get<double>());
-  if (args.contains("eval_negative_slope"))  // RReLU: eval mode uses the mean of the bounds
-    EXPECT_FLOAT_EQ(RReLU::eval_slope(p), static_cast<float>(args["eval_negative_slope"].get<double>()));
+  if (args.contains("eval_negative_slope")) {  // RReLU: eval mode uses the mean of the bounds
+    EXPECT_FLOAT_EQ(RReLU::eval_slope(p),
+                    static_cast<float>(args["eval_negative_slope"].get<double>()));
+  }
   if (args.contains("scale")) {  // SELU
     EXPECT_DOUBLE_EQ(args["alpha"].get<double>(), math::kSeluAlpha);
     EXPECT_DOUBLE_EQ(args["scale"].get<double>(), math::kSeluScale);
   }
-  if (args.contains("approximate")) EXPECT_EQ(args["approximate"], "none");
-  if (args.contains("dim")) EXPECT_EQ(args["dim"], 1);  // features of a [batch, features] input
+  if (args.contains("approximate")) {
+    EXPECT_EQ(args["approximate"], "none");
+  }
+  if (args.contains("dim")) {
+    EXPECT_EQ(args["dim"], 1);  // the features of a [batch, features] input
+  }
   return std::make_unique<FunctionLayer>(info->id, p);
 }
 
@@ -172,8 +178,10 @@ CaseResult replay(const json& c) {
     opt->zero_grad();
     const Tensor& out = model.forward(x);
     const double loss = nll ? nll_loss.forward_backward(out, labels) : mse.forward_backward(out, y);
-    // Losses here are O(0.1..100); a floor of 1e-6 only matters for a loss that is ~0.
-    const double e = rel_err(loss, losses[step], 1e-6);
+    // Floor 1e-3: NLL losses fall to ~5e-4 within 10 steps, and float32 log-softmax computes
+    // log-probabilities near 0 with an absolute error of about one ulp of 1.0 (6e-8) from
+    // x - max - log(sum) with sum ≈ 1; a relative 1e-4 of 1e-3 (1e-7) is that resolution.
+    const double e = rel_err(loss, losses[step], 1e-3);
     r.worst_loss = std::max(r.worst_loss, e);
     EXPECT_LE(e, 1e-4) << name << " step " << step << ": loss " << loss << " vs "
                        << losses[step];
@@ -185,13 +193,15 @@ CaseResult replay(const json& c) {
         std::vector<float> got;
         for (Tensor* t : n.grads)
           for (float v : t->to_vector()) got.push_back(v);
-        ASSERT_EQ(got.size(), ref.size()) << name << " " << n.key;
-        // Floor: float32 sums of a few dozen terms carry absolute errors of order
-        // 1e-7 × the tensor's largest gradient; entries far below that (dead units, exact
-        // zeros of float64) are judged against 1e-3 × that largest gradient instead.
+        EXPECT_EQ(got.size(), ref.size()) << name << " " << n.key;
+        if (got.size() != ref.size()) continue;
+        // Floor: float32 backpropagation through up to 7 layers of sums over <= 16 terms
+        // carries absolute errors of order (depth × terms)·eps32 ≈ 1e-5 × the tensor's largest
+        // gradient (observed: 1e-7 of it), whatever the entry's own size; entries below 1e-2 of
+        // that largest gradient (dead units, float64 zeros) are judged against that instead.
         double ref_max = 0;
         for (double v : ref) ref_max = std::max(ref_max, std::fabs(v));
-        const double floor = std::max(1e-3 * ref_max, 1e-30);
+        const double floor = std::max(1e-2 * ref_max, 1e-30);
         for (size_t i = 0; i < ref.size(); ++i) {
           const double e2 = rel_err(got[i], ref[i], floor);
           r.worst_grad = std::max(r.worst_grad, e2);
