@@ -1,6 +1,7 @@
 #include "engine/model_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -126,6 +127,8 @@ void save_model(Sequential& model, const std::string& path) {
   const int fd = ::mkstemp(tmp.data());
   if (fd < 0) fail(path, std::string("cannot create temporary file: ") + std::strerror(errno));
   try {
+    // mkstemp creates the file 0600; a model file is ordinary data, readable like any other.
+    if (::fchmod(fd, 0644) != 0) fail(tmp, std::string("chmod failed: ") + std::strerror(errno));
     write_all(fd, out, tmp);
     if (::fsync(fd) != 0) fail(tmp, std::string("fsync failed: ") + std::strerror(errno));
   } catch (...) {

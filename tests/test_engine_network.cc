@@ -114,5 +114,36 @@ TEST(EngineNetwork, TrainingIsBitIdenticalForOneAndTwoThreads) {
   EXPECT_EQ(one, again);
 }
 
+#if defined(INFERENCEPOWER_HAVE_CUDA)
+// The same training on CUDA tensors follows the CPU run (kernels differ in summation order,
+// so the comparison is relative, not bitwise); the saved model is the same either way.
+TEST(EngineNetwork, CudaTrainingFollowsCpu) {
+  if (!cuda_usable()) GTEST_SKIP() << "no usable GPU";
+  const char* d = "linear(32,64) gelu prelu dropout softmax linear(64,8) log_softmax";
+  std::vector<double> losses[2];
+  for (int run = 0; run < 2; ++run) {
+    const Device dev = run == 0 ? Device::Cpu : Device::Cuda;
+    Sequential model = Sequential::parse(d, 4);
+    model.to(dev);
+    model.train();
+    const Tensor x = test::uniform_tensor({16, 32}, 41).to(dev);
+    const std::vector<int32_t> labels = {0, 1, 2, 3, 4, 5, 6, 7, 7, 6, 5, 4, 3, 2, 1, 0};
+    NllLoss loss;
+    SgdConfig sc;
+    sc.lr = 0.05f;
+    sc.momentum = 0.9f;
+    Sgd opt(model.parameters(), sc);
+    for (int step = 0; step < 5; ++step) {
+      opt.zero_grad();
+      losses[run].push_back(loss.forward_backward(model.forward(x), labels));
+      model.backward(loss.grad());
+      opt.step();
+    }
+  }
+  for (size_t i = 0; i < losses[0].size(); ++i)
+    EXPECT_NEAR(losses[1][i], losses[0][i], 1e-4 * std::fabs(losses[0][i])) << "step " << i;
+}
+#endif
+
 }  // namespace
 }  // namespace ip
