@@ -4,9 +4,10 @@
 // with the constants of dropout_constants() and keep decided by the project's Philox draw
 // (philox.h) of the element index, or of the row index for Dropout3d (by_row). The results are
 // bit-identical to reference::dropout_forward/backward: the draws are exact integers and the
-// arithmetic is the same two float operations in the same order (no FMA: the project builds in
-// ISO C++ mode, where GCC does not contract a*b+c, and Highway's Mul/Add are separate
-// instructions).
+// arithmetic is the same two float operations in the same order. That needs a*b+c NOT to be
+// contracted into an FMA, which GCC does by default in C++ (-ffp-contract=fast) on the AVX2 and
+// AVX-512 targets; AlphaDropout's kept values (x*a + b) then differed from the reference in the
+// last bit. Contraction is switched off for this file below.
 //
 // Cost: the mask draw dominates. The vector Philox makes 4 * L draws per call (L 32-bit lanes),
 // interleaved into element order, so every Philox block feeds four consecutive elements.
@@ -15,6 +16,15 @@
 // fixed chunks in HWY_ONCE, dispatching per chunk (OpenMP inside HWY_NAMESPACE crashes clang 14).
 // Chunk boundaries depend only on n, never on the thread count, and the draws only on the index,
 // so the output does not depend on the thread count either.
+// No FMA contraction anywhere in this file (see above); clang only contracts within one source
+// expression by default, and Highway's Mul and Add are separate calls, so the standard pragma
+// suffices there.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

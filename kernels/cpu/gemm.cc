@@ -72,9 +72,9 @@ using gemm_detail::MacroArgs;
 // accumulators + 3 B vectors + 1 broadcast. 16-register x86 targets: 6 x 2 = 12 + 2 + 1.
 // KC keeps one packed B sliver (KC x NR floats) within about half of a 48 KiB L1.
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-constexpr size_t kMR = 8, kNV = 3, kKC = 128, kMC = 256;
+constexpr size_t kMR = 8, kNV = 3, kKC = 128, kMC = 192;
 #elif HWY_ARCH_X86 && HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR
-constexpr size_t kMR = 6, kNV = 2, kKC = 256, kMC = 240;
+constexpr size_t kMR = 6, kNV = 2, kKC = 256, kMC = 192;
 #else
 constexpr size_t kMR = 4, kNV = 2, kKC = 256, kMC = 128;
 #endif
@@ -132,9 +132,16 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
     }
     return;
   }
-  // Edge tile: copy the valid part of C into a padded vector, apply the same Finish, copy back.
-  // (Masked loads/stores of Highway 1.0.3 touch the whole vector on some targets, which could
-  // race with the thread that owns the neighbouring columns.)
+  // Edge tile: spill the accumulators with constant indices (so that they stay in registers on
+  // the fast path), then, per vector, copy the valid part of C into a padded vector, apply the
+  // same Finish and copy the valid lanes back. (Masked loads/stores of Highway 1.0.3 touch the
+  // whole vector on some targets, which could race with the thread owning the next columns.)
+  alignas(64) float tile[kMR * kNR];
+  HWY_UNROLL(kMR)
+  for (size_t r = 0; r < kMR; ++r) {
+    HWY_UNROLL(kNV)
+    for (size_t v = 0; v < kNV; ++v) hn::Store(acc[r][v], d, tile + r * kNR + v * kLanes);
+  }
   alignas(64) float cbuf[kLanes];
   alignas(64) float obuf[kLanes];
   for (size_t r = 0; r < mr; ++r) {
@@ -143,7 +150,8 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
       const size_t n = std::min(kLanes, nr - v * kLanes);
       std::fill(cbuf, cbuf + kLanes, 0.0f);
       if (read_c) std::copy(crow + v * kLanes, crow + v * kLanes + n, cbuf);
-      hn::Store(Finish(acc[r][v], valpha, vbeta, cbuf, read_c), d, obuf);
+      const V out = Finish(hn::Load(d, tile + r * kNR + v * kLanes), valpha, vbeta, cbuf, read_c);
+      hn::Store(out, d, obuf);
       std::copy(obuf, obuf + n, crow + v * kLanes);
     }
   }
@@ -338,10 +346,11 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
       pack_b_sliver(trans_b, B, ldb, j0, nc, p0, kc, NR, s, bp + p0 * ns * NR + s * kc * NR);
     }
 
-    // Tasks: row blocks x chunks of slivers. Chunks of ~512 columns keep the C block in L2;
-    // with few row blocks the chunks are made smaller so that every thread gets equal work.
+    // Tasks: row blocks x chunks of slivers. Chunks of ~1024 columns keep the MC x chunk block
+    // of C in L2 across the K slices while A is repacked only once per 1024 columns; with few
+    // row blocks the chunks are made smaller so that every thread gets equal work.
     const size_t row_blocks = ceil_div(M, MC);
-    size_t chunks = ceil_div(ns, std::max<size_t>(1, 512 / NR));
+    size_t chunks = ceil_div(ns, std::max<size_t>(1, 1024 / NR));
     const size_t T = static_cast<size_t>(threads);
     if (parallel && row_blocks * chunks < 8 * T) {
       while (chunks < ns && (row_blocks * chunks) % T != 0) ++chunks;

@@ -33,18 +33,18 @@ bool available(std::string* why) {
                      version_text(runtime_version));
     return false;
   }
-  if (driver_version < runtime_version) {
-    set_why(why, "CUDA driver " + version_text(driver_version) + " is older than the CUDA runtime " +
-                     version_text(runtime_version) + " this program was built with");
-    return false;
-  }
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess || count == 0) {
     (void)cudaGetLastError();
-    set_why(why, err == cudaSuccess ? std::string("no CUDA device found")
-                                    : std::string("no usable CUDA device: ") + cudaGetErrorName(err) +
-                                          " (" + cudaGetErrorString(err) + ")");
+    if (err == cudaSuccess || err == cudaErrorNoDevice) {
+      set_why(why, "no CUDA device found (driver " + version_text(driver_version) + ")");
+    } else {
+      // Most often cudaErrorInsufficientDriver: a driver older than the runtime's major version.
+      set_why(why, std::string("no usable CUDA device: ") + cudaGetErrorName(err) + " (" +
+                       cudaGetErrorString(err) + "); driver " + version_text(driver_version) +
+                       ", runtime " + version_text(runtime_version));
+    }
     return false;
   }
   int device = 0;

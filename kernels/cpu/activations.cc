@@ -1,0 +1,257 @@
+// Element-wise activation kernels on the CPU: per-target Highway loops over one chunk (below,
+// compiled once per target and exported with HWY_EXPORT) and, in the HWY_ONCE part, the public
+// entry points of kernels.h, which split the work into fixed chunks for OpenMP and dispatch each
+// chunk to the best target. OpenMP stays out of HWY_NAMESPACE (clang 14 crashes on it there).
+//
+// Results never depend on the thread count: every element gets the same vector code whatever its
+// position (tails use masked loads and stores, not a scalar loop), and the one reduction (PReLU's
+// weight gradient) sums fixed chunks in a fixed order.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/common/activation_list.h"
+#include "kernels/common/activation_math.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/activations.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "kernels/cpu/activations-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace ip::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Tails: Highway 1.0.3's MaskedLoad on SSE4 is a full *aligned* load (it faults on unaligned
+// pointers and reads past the end), so the last partial vector goes through an aligned stack
+// buffer instead, on every target: the same vector code, once per call.
+constexpr size_t kTailFloats = HWY_MAX_BYTES / sizeof(float);
+
+template <class D>
+HWY_INLINE hn::Vec<D> LoadTailPadded(D d, const float* p, size_t count) {
+  alignas(HWY_MAX_BYTES) float buf[kTailFloats] = {};
+  for (size_t j = 0; j < count; ++j) buf[j] = p[j];
+  return hn::Load(d, buf);
+}
+
+template <class D>
+HWY_INLINE void StoreTail(D d, hn::Vec<D> v, float* p, size_t count) {
+  alignas(HWY_MAX_BYTES) float buf[kTailFloats];
+  hn::Store(v, d, buf);
+  for (size_t j = 0; j < count; ++j) p[j] = buf[j];
+}
+
+// y = f(x) over n elements with the vector form F.
+template <class F>
+HWY_INLINE void ElementwiseForwardLoop(const float* x, float* y, size_t n, float p0, float p1) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  const auto vp0 = hn::Set(d, p0);
+  const auto vp1 = hn::Set(d, p1);
+  size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    hn::StoreU(F::forward(d, hn::LoadU(d, x + i), vp0, vp1), d, y + i);
+  }
+  if (i < n) {  // the tail runs the same vector code on a padded vector
+    StoreTail(d, F::forward(d, LoadTailPadded(d, x + i, n - i), vp0, vp1), y + i, n - i);
+  }
+}
+
+// dx = dy * f'(x).
+template <class F>
+HWY_INLINE void ElementwiseBackwardLoop(const float* x, const float* dy, float* dx, size_t n, float p0,
+                                        float p1) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  const auto vp0 = hn::Set(d, p0);
+  const auto vp1 = hn::Set(d, p1);
+  size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const auto g = F::derivative(d, hn::LoadU(d, x + i), vp0, vp1);
+    hn::StoreU(hn::Mul(hn::LoadU(d, dy + i), g), d, dx + i);
+  }
+  if (i < n) {
+    const auto g = F::derivative(d, LoadTailPadded(d, x + i, n - i), vp0, vp1);
+    StoreTail(d, hn::Mul(LoadTailPadded(d, dy + i, n - i), g), dx + i, n - i);
+  }
+}
+
+// One switch per chunk (not per element) picks the loop instantiated for the row's vector form.
+void ActivationForwardChunk(int id, const float* x, float* y, size_t n, float p0, float p1) {
+  visit_function(static_cast<FunctionId>(id), [&](auto fid) {
+    constexpr FunctionId kId = decltype(fid)::value;
+    if constexpr (FunctionTraits<kId>::kind == KernelKind::Elementwise) {
+      ElementwiseForwardLoop<typename VecOf<kId>::type>(x, y, n, p0, p1);
+    }
+  });
+}
+
+void ActivationBackwardChunk(int id, const float* x, const float* dy, float* dx, size_t n, float p0,
+                             float p1) {
+  visit_function(static_cast<FunctionId>(id), [&](auto fid) {
+    constexpr FunctionId kId = decltype(fid)::value;
+    if constexpr (FunctionTraits<kId>::kind == KernelKind::Elementwise) {
+      ElementwiseBackwardLoop<typename VecOf<kId>::type>(x, dy, dx, n, p0, p1);
+    }
+  });
+}
+
+// sum of dy * (x > 0 ? 0 : x) over one chunk, products and sums in double (float lanes promoted).
+double PReLUWeightGradChunk(const float* x, const float* dy, size_t n) {
+  const hn::ScalableTag<double> dd;
+  const hn::Rebind<float, decltype(dd)> df;  // as many float lanes as double lanes
+  const size_t lanes = hn::Lanes(dd);
+  auto acc0 = hn::Zero(dd);
+  auto acc1 = hn::Zero(dd);  // two chains hide the add latency
+  const auto weight_derivative = [&](auto vx) {  // PReLU::weight_derivative: x > 0 ? 0 : x
+    return hn::PromoteTo(dd, hn::IfThenZeroElse(hn::Gt(vx, hn::Zero(df)), vx));
+  };
+  size_t i = 0;
+  for (; i + 2 * lanes <= n; i += 2 * lanes) {
+    acc0 = hn::MulAdd(hn::PromoteTo(dd, hn::LoadU(df, dy + i)), weight_derivative(hn::LoadU(df, x + i)), acc0);
+    acc1 = hn::MulAdd(hn::PromoteTo(dd, hn::LoadU(df, dy + i + lanes)),
+                      weight_derivative(hn::LoadU(df, x + i + lanes)), acc1);
+  }
+  for (; i < n; i += lanes) {  // at most two partial steps; padding lanes are 0 * 0
+    const size_t count = std::min(lanes, n - i);
+    acc0 = hn::MulAdd(hn::PromoteTo(dd, LoadTailPadded(df, dy + i, count)),
+                      weight_derivative(LoadTailPadded(df, x + i, count)), acc0);
+  }
+  return hn::GetLane(hn::SumOfLanes(dd, hn::Add(acc0, acc1)));
+}
+
+// RReLU train mode, given the slopes of the chunk: out = x > 0 ? x : x * slope (dy == nullptr),
+// or out = dy * (x > 0 ? 1 : slope). The slopes come from the caller (Philox, scalar code) so they
+// are bit-identical with the reference; here only single multiplications remain.
+void RReLUApplyChunk(const float* x, const float* dy, const float* slope, float* out, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  const auto zero = hn::Zero(d);
+  const auto one = hn::Set(d, 1.0f);
+  size_t i = 0;
+  const auto apply = [&](auto vx, auto vs, auto vdy, bool backward) {
+    const auto positive = hn::Gt(vx, zero);
+    return backward ? hn::Mul(vdy, hn::IfThenElse(positive, one, vs))
+                    : hn::IfThenElse(positive, vx, hn::Mul(vx, vs));
+  };
+  const bool backward = dy != nullptr;
+  for (; i + lanes <= n; i += lanes) {
+    const auto vdy = backward ? hn::LoadU(d, dy + i) : zero;
+    hn::StoreU(apply(hn::LoadU(d, x + i), hn::LoadU(d, slope + i), vdy, backward), d, out + i);
+  }
+  if (i < n) {
+    const size_t count = n - i;
+    const auto vdy = backward ? LoadTailPadded(d, dy + i, count) : zero;
+    StoreTail(d, apply(LoadTailPadded(d, x + i, count), LoadTailPadded(d, slope + i, count), vdy, backward),
+              out + i, count);
+  }
+}
+
+}  // namespace ip::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <omp.h>
+
+#include "kernels/common/philox.h"
+#include "kernels/cpu/kernels.h"
+
+namespace ip::cpu {
+HWY_EXPORT(ActivationForwardChunk);
+HWY_EXPORT(ActivationBackwardChunk);
+HWY_EXPORT(PReLUWeightGradChunk);
+HWY_EXPORT(RReLUApplyChunk);
+
+namespace {
+
+// Elements per OpenMP work item: large enough to amortise dispatch and scheduling (64 KiB of
+// floats per stream stays in L2), small enough to balance two to a few dozen threads.
+constexpr size_t kChunk = 16384;
+// RReLU slopes are drawn into a stack buffer of this many floats per step.
+constexpr size_t kSlopeBlock = 1024;
+
+size_t chunk_count(size_t n) { return (n + kChunk - 1) / kChunk; }
+
+void require_elementwise(FunctionId id) {
+  const FunctionInfo& info = function_info(id);
+  if (info.kind != KernelKind::Elementwise) {
+    throw std::invalid_argument(std::string(info.name) + " is not an element-wise function");
+  }
+}
+
+// Runs body(begin, count) over fixed chunks; in parallel when there is more than one.
+template <class Body>
+void for_each_chunk(size_t n, const Body& body) {
+  const size_t chunks = chunk_count(n);
+  if (chunks <= 1) {
+    if (n > 0) body(size_t{0}, n);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (long long c = 0; c < static_cast<long long>(chunks); ++c) {
+    const size_t begin = static_cast<size_t>(c) * kChunk;
+    body(begin, std::min(kChunk, n - begin));
+  }
+}
+
+void rrelu_train(const float* x, const float* dy, float* out, size_t n, Params<float> p, uint64_t seed) {
+  const auto apply = HWY_DYNAMIC_DISPATCH(RReLUApplyChunk);
+  for_each_chunk(n, [&](size_t begin, size_t count) {
+    float slope[kSlopeBlock];
+    for (size_t b = begin; b < begin + count; b += kSlopeBlock) {
+      const size_t m = std::min(kSlopeBlock, begin + count - b);
+      // Exactly the reference's expression (reference_kernels.h), in plain scalar code.
+      for (size_t j = 0; j < m; ++j) {
+        slope[j] = RReLU::train_slope(philox::uniform(seed, philox::kRReLUStream, b + j), p);
+      }
+      apply(x + b, dy ? dy + b : nullptr, slope, out + b, m);
+    }
+  });
+}
+
+}  // namespace
+
+void activation_forward(FunctionId id, const float* x, float* y, size_t n, Params<float> p) {
+  require_elementwise(id);
+  const auto kernel = HWY_DYNAMIC_DISPATCH(ActivationForwardChunk);
+  for_each_chunk(n, [&](size_t begin, size_t count) {
+    kernel(static_cast<int>(id), x + begin, y + begin, count, p.p0, p.p1);
+  });
+}
+
+void activation_backward(FunctionId id, const float* x, const float* dy, float* dx, size_t n,
+                         Params<float> p) {
+  require_elementwise(id);
+  const auto kernel = HWY_DYNAMIC_DISPATCH(ActivationBackwardChunk);
+  for_each_chunk(n, [&](size_t begin, size_t count) {
+    kernel(static_cast<int>(id), x + begin, dy + begin, dx + begin, count, p.p0, p.p1);
+  });
+}
+
+double prelu_weight_grad(const float* x, const float* dy, size_t n) {
+  // Fixed chunks, one partial per chunk, combined in chunk order: the same sum for any thread count.
+  std::vector<double> partial(chunk_count(n), 0.0);
+  const auto kernel = HWY_DYNAMIC_DISPATCH(PReLUWeightGradChunk);
+  for_each_chunk(n, [&](size_t begin, size_t count) {
+    partial[begin / kChunk] = kernel(x + begin, dy + begin, count);
+  });
+  double sum = 0.0;
+  for (double s : partial) sum += s;
+  return sum;
+}
+
+void rrelu_train_forward(const float* x, float* y, size_t n, Params<float> p, uint64_t seed) {
+  rrelu_train(x, nullptr, y, n, p, seed);
+}
+
+void rrelu_train_backward(const float* x, const float* dy, float* dx, size_t n, Params<float> p,
+                          uint64_t seed) {
+  rrelu_train(x, dy, dx, n, p, seed);
+}
+
+}  // namespace ip::cpu
+#endif  // HWY_ONCE

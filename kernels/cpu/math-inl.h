@@ -1,0 +1,227 @@
+// Vector math helpers for the CPU activation forms (float32 lanes), compiled once per Highway
+// target. Highway 1.0.3's contrib math is used for the core polynomials (Exp, Expm1, Log1p, Tanh)
+// but its edge cases are wrong for our purposes (Exp(200) = 0, Exp(NaN) = 0, Tanh(NaN) finite), so
+// every helper here clamps its argument into the polynomial's valid range and restores NaN itself.
+// erf/erfc have no Highway version; ours are fitted below.
+//
+// Per-target include guard, as in Highway's skeleton-inl.h: this file is re-included for each
+// target by foreach_target.h and must be expanded once per target.
+#if defined(IP_KERNELS_CPU_MATH_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef IP_KERNELS_CPU_MATH_INL_H_
+#undef IP_KERNELS_CPU_MATH_INL_H_
+#else
+#define IP_KERNELS_CPU_MATH_INL_H_
+#endif
+
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+// A namespace of its own: other kernel families define helpers in ip::cpu::HWY_NAMESPACE too, and
+// two different inline functions with one name would silently merge at link time.
+namespace ip::cpu::HWY_NAMESPACE::vmath {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// x where x is NaN, else `value`: restores NaN after helpers whose polynomial loses it.
+template <class D, class V>
+HWY_INLINE V KeepNaN(D /*d*/, V x, V value) {
+  return hn::IfThenElse(hn::IsNaN(x), x, value);
+}
+
+// exp(x) for every float: +inf above ln(FLT_MAX), 0 far below, NaN for NaN.
+// Highway's Exp builds 2^q from two halves, which stays correct (finite or inf) for q <= 128;
+// clamping to 89 keeps q there while exp(89) already overflows to inf.
+template <class D, class V>
+HWY_INLINE V Exp(D d, V x) {
+  const V y = hn::Exp(d, hn::Min(x, hn::Set(d, 89.0f)));
+  return KeepNaN(d, x, y);
+}
+
+// exp(x) - 1 for every float (same clamp; Highway already returns -1 far below).
+template <class D, class V>
+HWY_INLINE V Expm1(D d, V x) {
+  const V y = hn::Expm1(d, hn::Min(x, hn::Set(d, 89.0f)));
+  return KeepNaN(d, x, y);
+}
+
+// tanh(x): Highway's Tanh saturates to ±1 beyond 18.7 already; only NaN needs restoring.
+template <class D, class V>
+HWY_INLINE V Tanh(D d, V x) {
+  return KeepNaN(d, x, hn::Tanh(d, x));
+}
+
+// e = exp(-|x|) and r = 1 / (1 + e): the pieces of sigmoid through -|x|, so exp never overflows.
+// sigmoid(x) = x >= 0 ? r : e * r and sigmoid(-x) = x >= 0 ? e * r : r, both accurate in relative
+// terms (no 1 - s cancellation). NaN is not restored here; callers do it once.
+template <class D, class V>
+struct SigmoidParts {
+  V e, r;
+  HWY_INLINE SigmoidParts(D d, V x) {
+    e = hn::Exp(d, hn::Neg(hn::Abs(x)));  // argument <= 0: Highway returns 0 below -104
+    r = hn::Div(hn::Set(d, 1.0f), hn::Add(hn::Set(d, 1.0f), e));
+  }
+  HWY_INLINE V Positive(D d, V x) const {  // sigmoid(x)
+    return hn::IfThenElse(hn::Ge(x, hn::Zero(d)), r, hn::Mul(e, r));
+  }
+  HWY_INLINE V Negative(D d, V x) const {  // sigmoid(-x) = 1 - sigmoid(x)
+    return hn::IfThenElse(hn::Ge(x, hn::Zero(d)), hn::Mul(e, r), r);
+  }
+};
+
+template <class D, class V>
+HWY_INLINE V Sigmoid(D d, V x) {
+  return KeepNaN(d, x, SigmoidParts<D, V>(d, x).Positive(d, x));
+}
+
+// log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): log1p's argument stays in [0, 1], inside the
+// range where Highway's Log1p is exact, and nothing overflows.
+template <class D, class V>
+HWY_INLINE V Softplus(D d, V x) {
+  const V e = hn::Exp(d, hn::Neg(hn::Abs(x)));
+  const V y = hn::Add(hn::ZeroIfNegative(x), hn::Log1p(d, e));
+  return KeepNaN(d, x, y);
+}
+
+// x*x = hi + lo exactly. Targets with FMA get lo from one fused op; the others split x in halves
+// of 12 bits (Veltkamp) so every partial product is exact. |x| must be below ~1e30 (no overflow).
+template <class D, class V>
+HWY_INLINE void SquareExact(D d, V x, V& hi, V& lo) {
+  hi = hn::Mul(x, x);
+#if HWY_NATIVE_FMA
+  (void)d;
+  lo = hn::MulSub(x, x, hi);
+#else
+  const V c = hn::Mul(x, hn::Set(d, 4097.0f));
+  const V xh = hn::Sub(c, hn::Sub(c, x));
+  const V xl = hn::Sub(x, xh);
+  lo = hn::Add(hn::Add(hn::Sub(hn::Mul(xh, xh), hi), hn::Mul(hn::Add(xh, xh), xl)),
+               hn::Mul(xl, xl));
+#endif
+}
+
+// exp(-x*x/2) with x*x taken exactly: rounding x*x first would cost x^2/2 * 2^-24 relative error
+// (1e-6 at x = 5), which the GELU left tail cannot afford. |x| <= 16 expected (callers clamp);
+// beyond 14.5 the result underflows to 0 anyway.
+template <class D, class V>
+HWY_INLINE V ExpHalfSquareNeg(D d, V x) {
+  V hi, lo;
+  SquareExact(d, x, hi, lo);
+  const V half_neg = hn::Set(d, -0.5f);
+  const V e = hn::Exp(d, hn::Mul(hi, half_neg));       // -hi/2 is exact
+  return hn::MulAdd(e, hn::Mul(lo, half_neg), e);       // exp(-lo/2) ~ 1 - lo/2, |lo/2| < 2^-16
+}
+
+// ---- erf / erfc --------------------------------------------------------------------------
+// Two pieces, both fitted by us (Chebyshev interpolation in 40-digit arithmetic, converted to
+// monomials in the interval's normalised variable t in [-1, 1]); each is accurate to the float32
+// rounding of its own evaluation (~1e-7 relative):
+//   |a| <= 1:  erf(a)  = a * P(s),  s = a^2 in [0, 1],  t = 2s - 1          (degree 6)
+//   |a| >= 1:  erfc(a) = exp(-a^2) * u * H(u),  u = 1/a in [1/10.5, 1]      (degree 12)
+// H(u) = erfc(1/u) exp(1/u^2) / u is smooth and tends to 1/sqrt(pi) as u -> 0, so the tail keeps
+// full relative accuracy down to erfc's underflow (a ~ 10.05). Above 1, 1 - erf(a) would cancel.
+
+template <class D, class V>
+HWY_INLINE V ErfSmallPoly(D d, V s) {  // P(s) = erf(sqrt s) / sqrt s
+  const V t = hn::MulAdd(s, hn::Set(d, 2.0f), hn::Set(d, -1.0f));
+  V p = hn::Set(d, 1.230605479e-06f);
+  p = hn::MulAdd(p, t, hn::Set(d, -1.766906803e-05f));
+  p = hn::MulAdd(p, t, hn::Set(d, 2.175135417e-04f));
+  p = hn::MulAdd(p, t, hn::Set(d, -2.285419545e-03f));
+  p = hn::MulAdd(p, t, hn::Set(d, 1.985249714e-02f));
+  p = hn::MulAdd(p, t, hn::Set(d, -1.405360973e-01f));
+  p = hn::MulAdd(p, t, hn::Set(d, 9.654687387e-01f));
+  return p;
+}
+
+template <class D, class V>
+HWY_INLINE V ErfcTailPoly(D d, V u) {  // H(u) = erfc(1/u) exp(1/u^2) / u on [1/10.5, 1]
+  // t = (u - mid) / half with mid = 23/42, half = 19/42 (the fit interval [2/21, 1]).
+  const V t = hn::MulAdd(u, hn::Set(d, 42.0f / 19.0f), hn::Set(d, -23.0f / 19.0f));
+  V p = hn::Set(d, -1.114128242e-05f);
+  p = hn::MulAdd(p, t, hn::Set(d, 2.033676689e-05f));
+  p = hn::MulAdd(p, t, hn::Set(d, 1.448639035e-05f));
+  p = hn::MulAdd(p, t, hn::Set(d, -7.771851109e-05f));
+  p = hn::MulAdd(p, t, hn::Set(d, 1.526014474e-04f));
+  p = hn::MulAdd(p, t, hn::Set(d, -2.397910777e-04f));
+  p = hn::MulAdd(p, t, hn::Set(d, 1.100042659e-04f));
+  p = hn::MulAdd(p, t, hn::Set(d, 9.407374859e-04f));
+  p = hn::MulAdd(p, t, hn::Set(d, -4.087951158e-03f));
+  p = hn::MulAdd(p, t, hn::Set(d, 9.191776412e-03f));
+  p = hn::MulAdd(p, t, hn::Set(d, -4.311890130e-03f));
+  p = hn::MulAdd(p, t, hn::Set(d, -7.687602731e-02f));
+  p = hn::MulAdd(p, t, hn::Set(d, 5.027581521e-01f));
+  return p;
+}
+
+// For a >= 0 (NaN-free, <= ~12): small = (a <= 1), erf(a) on the small piece and erfc(a) on the
+// tail piece; exp(-a^2) is supplied by the caller so it can take a^2 exactly.
+template <class D, class V>
+struct ErfPieces {
+  hn::Mask<D> small;
+  V erf_small;   // valid where small
+  V erfc_tail;   // valid where !small
+  HWY_INLINE ErfPieces(D d, V a, V exp_neg_a2) {
+    const V one = hn::Set(d, 1.0f);
+    small = hn::Le(a, one);
+    erf_small = hn::Mul(a, ErfSmallPoly(d, hn::Mul(a, a)));
+    // Lanes of the small piece would divide by a <= 1 (or 0); take u from max(a, 1) instead.
+    const V u = hn::Div(one, hn::Max(a, one));
+    erfc_tail = hn::Mul(hn::Mul(exp_neg_a2, u), ErfcTailPoly(d, u));
+  }
+};
+
+// erfc(z) for every float: 2 at -inf, 0 at +inf, NaN for NaN.
+template <class D, class V>
+HWY_INLINE V Erfc(D d, V z) {
+  const V a = hn::Min(hn::Abs(z), hn::Set(d, 12.0f));  // erfc(12) underflows to 0 already
+  V hi, lo;
+  SquareExact(d, a, hi, lo);
+  const V e0 = hn::Exp(d, hn::Neg(hi));
+  const V e = hn::MulAdd(e0, hn::Neg(lo), e0);  // exp(-a^2) with a^2 = hi + lo
+  const ErfPieces<D, V> p(d, a, e);
+  const V one = hn::Set(d, 1.0f);
+  const V pos = hn::IfThenElse(p.small, hn::Sub(one, p.erf_small), p.erfc_tail);  // erfc(|z|)
+  const V neg = hn::IfThenElse(p.small, hn::Add(one, p.erf_small), hn::Sub(hn::Set(d, 2.0f), p.erfc_tail));
+  return KeepNaN(d, z, hn::IfThenElse(hn::Lt(z, hn::Zero(d)), neg, pos));
+}
+
+// erf(z) for every float: ±1 at ±inf, NaN for NaN, odd.
+template <class D, class V>
+HWY_INLINE V Erf(D d, V z) {
+  const V a = hn::Min(hn::Abs(z), hn::Set(d, 12.0f));
+  V hi, lo;
+  SquareExact(d, a, hi, lo);
+  const V e0 = hn::Exp(d, hn::Neg(hi));
+  const V e = hn::MulAdd(e0, hn::Neg(lo), e0);  // exp(-a^2) with a^2 = hi + lo
+  const ErfPieces<D, V> p(d, a, e);
+  const V abs_erf = hn::IfThenElse(p.small, p.erf_small, hn::Sub(hn::Set(d, 1.0f), p.erfc_tail));
+  return KeepNaN(d, z, hn::CopySignToAbs(abs_erf, z));
+}
+
+// Standard normal CDF Phi(x) = erfc(-x / sqrt 2) / 2 and density phi(x) = exp(-x^2/2)/sqrt(2 pi),
+// sharing one exp. exp(-x^2/2) is taken from x itself (exactly squared), not from the rounded
+// x/sqrt(2), which keeps the left tail of GELU accurate. NaN is not restored (callers multiply by
+// x, which carries it).
+template <class D, class V>
+struct NormalParts {
+  V cdf, pdf;
+  HWY_INLINE NormalParts(D d, V x) {
+    const V ax = hn::Min(hn::Abs(x), hn::Set(d, 16.0f));  // Phi(-16) and phi(16) are 0 in float
+    const V e = ExpHalfSquareNeg(d, ax);                   // exp(-x^2/2) = exp(-a^2), a = |x|/sqrt 2
+    const V a = hn::Mul(ax, hn::Set(d, 0.70710678118654752440f));
+    const ErfPieces<D, V> p(d, a, e);
+    const V half = hn::Set(d, 0.5f);
+    // Phi(-|x|) = erfc(a)/2 and Phi(|x|) = 1 - erfc(a)/2, each from the piece that does not cancel.
+    const V lower = hn::IfThenElse(p.small, hn::NegMulAdd(half, p.erf_small, half),
+                                   hn::Mul(half, p.erfc_tail));
+    const V upper = hn::IfThenElse(p.small, hn::MulAdd(half, p.erf_small, half),
+                                   hn::NegMulAdd(half, p.erfc_tail, hn::Set(d, 1.0f)));
+    cdf = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), lower, upper);
+    pdf = hn::Mul(e, hn::Set(d, 0.39894228040143267794f));
+  }
+};
+
+}  // namespace ip::cpu::HWY_NAMESPACE::vmath
+HWY_AFTER_NAMESPACE();
+
+#endif  // IP_KERNELS_CPU_MATH_INL_H_

@@ -1,0 +1,363 @@
+// CPU train-mode dropout and the vector Philox behind it: bit-identical to the scalar reference
+// (reference_kernels.h) on every SIMD target, thread count, alignment and size, in place too;
+// mask statistics and the PyTorch semantics of each variant (golden README, `dropout`).
+#include <omp.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kernels/common/activation_list.h"
+#include "kernels/common/activation_math.h"
+#include "kernels/common/philox.h"
+#include "kernels/common/reference_kernels.h"
+#include "kernels/cpu/kernels.h"
+#include "kernels/cpu/philox_draws.h"
+
+namespace ip {
+namespace {
+
+// Restores automatic target choice and the thread count however a test ends.
+struct DispatchGuard {
+  int threads = omp_get_max_threads();
+  ~DispatchGuard() {
+    cpu::force_target("");
+    omp_set_num_threads(threads);
+  }
+};
+
+std::vector<FunctionId> dropout_ids() {
+  std::vector<FunctionId> ids;
+  for (const FunctionInfo& f : kFunctionInfo)
+    if (f.kind == KernelKind::Dropout) ids.push_back(f.id);
+  return ids;
+}
+
+// Standard normal inputs, with the special values sprinkled in so that inf * 0 and NaN paths and
+// the sign of zero are compared bit for bit too.
+std::vector<float> test_input(size_t n, uint32_t seed, bool specials = true) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<float> x(n);
+  for (float& v : x) v = normal(rng);
+  if (specials) {
+    const float s[] = {0.0f, -0.0f, HUGE_VALF, -HUGE_VALF, std::numeric_limits<float>::quiet_NaN(),
+                       1e-40f, -3.4e38f};
+    for (size_t i = 0; i < n; i += 97) x[i] = s[(i / 97) % 7];
+  }
+  return x;
+}
+
+bool bits_equal(const float* a, const float* b, size_t n, size_t* first_diff) {
+  for (size_t i = 0; i < n; ++i) {
+    if (std::memcmp(a + i, b + i, sizeof(float)) != 0) {
+      *first_diff = i;
+      return false;
+    }
+  }
+  return true;
+}
+
+TEST(CpuPhilox, VectorDrawsEqualScalarDraws) {
+  DispatchGuard guard;
+  const uint64_t seeds[] = {0, 1234, 0xFFFFFFFF00000001ull, 0xDEADBEEFCAFEBABEull};
+  // Starts on and off block boundaries; near 2^32 blocks, where the low counter word carries
+  // into the high word inside one vector of counters; and far out.
+  const uint64_t firsts[] = {0, 1, 2, 3, 5, 1000, (uint64_t{1} << 34) - 37,
+                             (uint64_t{1} << 34) + 3, (uint64_t{1} << 40) + 7};
+  const size_t sizes[] = {1, 3, 4, 63, 64, 65, 1000};
+  for (const std::string& target : cpu::available_targets()) {
+    cpu::force_target(target);
+    for (uint64_t seed : seeds)
+      for (uint32_t stream : {philox::kDropoutStream, philox::kRReLUStream})
+        for (uint64_t first : firsts)
+          for (size_t n : sizes) {
+            std::vector<uint32_t> got(n + 1, 0xABCDABCDu);
+            cpu::philox_draws32(seed, stream, first, n, got.data());
+            for (size_t k = 0; k < n; ++k) {
+              ASSERT_EQ(got[k], philox::draw32(seed, stream, first + k))
+                  << target << " seed " << seed << " stream " << stream << " index " << first + k;
+            }
+            ASSERT_EQ(got[n], 0xABCDABCDu) << target << ": wrote past the end";
+          }
+  }
+}
+
+// Every target, 1 and 2 threads, every dropout function, n = 2^20 + 3, forward and backward:
+// identical bits. Dropout3d (one draw per row) also as one column (2^20 + 3 row draws) and as a
+// matrix whose rows straddle chunk boundaries.
+TEST(CpuDropout, BitIdenticalToReferenceEveryTargetAndThreadCount) {
+  DispatchGuard guard;
+  const size_t n = (size_t{1} << 20) + 3;
+  const std::vector<float> x = test_input(n, 1);
+  const std::vector<float> dy = test_input(n, 2);
+  const uint64_t seed = 0x123456789ull;
+  struct Case {
+    FunctionId id;
+    float p;
+    size_t rows, cols;
+  };
+  std::vector<Case> cases;
+  for (FunctionId id : dropout_ids()) cases.push_back({id, 0.5f, 1, n});
+  cases.push_back({FunctionId::Dropout, 0.1f, 1, n});
+  cases.push_back({FunctionId::AlphaDropout, 0.1f, 1, n});
+  cases.push_back({FunctionId::Dropout3d, 0.5f, n, 1});
+  cases.push_back({FunctionId::Dropout3d, 0.1f, 1021, 1027});
+  for (const Case& k : cases) {
+    const DropoutConstants c = dropout_constants(k.id, k.p);
+    const size_t m = k.rows * k.cols;
+    std::vector<float> ref_y(m), ref_dx(m), y(m), dx(m);
+    reference::dropout_forward(c, x.data(), ref_y.data(), k.rows, k.cols, seed);
+    reference::dropout_backward(c, dy.data(), ref_dx.data(), k.rows, k.cols, seed);
+    for (const std::string& target : cpu::available_targets()) {
+      cpu::force_target(target);
+      for (int threads : {1, 2}) {
+        omp_set_num_threads(threads);
+        std::fill(y.begin(), y.end(), 7.0f);
+        std::fill(dx.begin(), dx.end(), 7.0f);
+        cpu::dropout_forward(k.id, x.data(), y.data(), k.rows, k.cols, k.p, seed);
+        cpu::dropout_backward(k.id, dy.data(), dx.data(), k.rows, k.cols, k.p, seed);
+        size_t at = 0;
+        ASSERT_TRUE(bits_equal(y.data(), ref_y.data(), m, &at))
+            << function_info(k.id).name << " p " << k.p << " " << k.rows << "x" << k.cols << " "
+            << target << " threads " << threads << " forward differs at " << at << ": " << y[at]
+            << " vs " << ref_y[at];
+        ASSERT_TRUE(bits_equal(dx.data(), ref_dx.data(), m, &at))
+            << function_info(k.id).name << " p " << k.p << " " << k.rows << "x" << k.cols << " "
+            << target << " threads " << threads << " backward differs at " << at;
+      }
+    }
+  }
+}
+
+// Small sizes around every vector width, misaligned input and output, and in place.
+TEST(CpuDropout, SizesAlignmentAndInPlace) {
+  DispatchGuard guard;
+  const uint64_t seed = 99;
+  const size_t max_n = 3 * 64 + 5;
+  const std::vector<float> base = test_input(max_n + 8, 3);
+  for (FunctionId id : dropout_ids()) {
+    const DropoutConstants c = dropout_constants(id, 0.3f);  // the kernel gets p as float
+    for (const std::string& target : cpu::available_targets()) {
+      cpu::force_target(target);
+      for (size_t cols = 0; cols <= max_n; cols += (cols < 70 ? 1 : 13)) {
+        for (size_t rows : {size_t{1}, size_t{3}}) {
+          if (rows * cols > max_n) continue;
+          const size_t m = rows * cols;
+          for (size_t in_off : {0, 1, 3}) {
+            const size_t out_off = (in_off + 2) % 4;
+            std::vector<float> ref(m), in(m + 8), out(m + 8, 5.0f);
+            std::copy(base.begin(), base.begin() + m, in.begin() + in_off);
+            reference::dropout_forward(c, in.data() + in_off, ref.data(), rows, cols, seed);
+            cpu::dropout_forward(id, in.data() + in_off, out.data() + out_off, rows, cols, 0.3f,
+                                 seed);
+            size_t at = 0;
+            ASSERT_TRUE(bits_equal(out.data() + out_off, ref.data(), m, &at))
+                << function_info(id).name << " " << target << " " << rows << "x" << cols
+                << " offsets " << in_off << "," << out_off << " at " << at;
+            for (size_t i = 0; i < out_off; ++i) ASSERT_EQ(out[i], 5.0f) << "wrote before output";
+            for (size_t i = out_off + m; i < out.size(); ++i)
+              ASSERT_EQ(out[i], 5.0f) << "wrote past output";
+
+            // In place, forward and backward.
+            std::vector<float> inplace(in);
+            cpu::dropout_forward(id, inplace.data() + in_off, inplace.data() + in_off, rows, cols,
+                                 0.3f, seed);
+            ASSERT_TRUE(bits_equal(inplace.data() + in_off, ref.data(), m, &at))
+                << function_info(id).name << " " << target << " in place at " << at;
+            reference::dropout_backward(c, in.data() + in_off, ref.data(), rows, cols, seed);
+            inplace = in;
+            cpu::dropout_backward(id, inplace.data() + in_off, inplace.data() + in_off, rows, cols,
+                                  0.3f, seed);
+            ASSERT_TRUE(bits_equal(inplace.data() + in_off, ref.data(), m, &at))
+                << function_info(id).name << " " << target << " backward in place at " << at;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Kept count ~ Binomial(n, q) with q = keep_below / 2^24: within 5 standard deviations (a false
+// alarm has probability below 1e-6 per case). Kept values are exactly x * float(1 / (1 - p)).
+TEST(CpuDropout, KeptFractionAndScale) {
+  const size_t n = size_t{1} << 20;
+  std::vector<float> x = test_input(n, 4, /*specials=*/false);
+  for (float& v : x)
+    if (v == 0.0f) v = 1.0f;  // so that a dropped 0 never equals a kept value
+  std::vector<float> y(n);
+  for (FunctionId id : {FunctionId::Dropout, FunctionId::Dropout2d}) {
+    for (double p : {0.1, 0.5, 0.9}) {
+      cpu::dropout_forward(id, x.data(), y.data(), 1, n, static_cast<float>(p), 2024);
+      const float scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(static_cast<float>(p))));
+      size_t kept = 0;
+      for (size_t i = 0; i < n; ++i) {
+        if (y[i] == 0.0f) continue;
+        ++kept;
+        ASSERT_EQ(y[i], x[i] * scale) << "p " << p << " at " << i;
+      }
+      const double q = 1.0 - p;
+      const double sigma = std::sqrt(n * q * (1.0 - q));
+      EXPECT_NEAR(static_cast<double>(kept), n * q, 5.0 * sigma)
+          << function_info(id).name << " p " << p;
+    }
+  }
+}
+
+TEST(CpuDropout, ProbabilityZeroAndOne) {
+  const float inf = HUGE_VALF, nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x = {1.0f, -2.0f, inf, nan, 0.5f, -inf, 3.0f, 0.0f, 1e-30f, -7.0f, 2.0f};
+  const size_t n = x.size();
+  std::vector<float> y(n), dx(n);
+  for (FunctionId id : dropout_ids()) {
+    // p = 0: every element kept; plain dropouts return x (AlphaDropout with p = 0 has a = 1, b = 0).
+    cpu::dropout_forward(id, x.data(), y.data(), 1, n, 0.0f, 5);
+    for (size_t i = 0; i < n; ++i) {
+      if (std::isnan(x[i])) {
+        EXPECT_TRUE(std::isnan(y[i])) << function_info(id).name;
+      } else {
+        EXPECT_EQ(y[i], x[i]) << function_info(id).name << " p=0 at " << i;
+      }
+    }
+    cpu::dropout_backward(id, x.data(), dx.data(), 1, n, 0.0f, 5);
+    for (size_t i = 0; i < n; ++i) {
+      if (!std::isnan(x[i])) {
+        EXPECT_EQ(dx[i], x[i]) << function_info(id).name;
+      }
+    }
+    // p = 1: PyTorch returns x * 0 (NaN at inf and NaN inputs); gradient 0.
+    cpu::dropout_forward(id, x.data(), y.data(), 1, n, 1.0f, 5);
+    cpu::dropout_backward(id, x.data(), dx.data(), 1, n, 1.0f, 5);
+    for (size_t i = 0; i < n; ++i) {
+      if (std::isfinite(x[i])) {
+        EXPECT_EQ(y[i], 0.0f) << function_info(id).name << " p=1 at " << i;
+      } else {
+        EXPECT_TRUE(std::isnan(y[i])) << function_info(id).name << " p=1 at " << i;
+      }
+      EXPECT_EQ(dx[i], 0.0f);
+      EXPECT_FALSE(std::signbit(dx[i]));
+    }
+  }
+}
+
+// Dropout3d on 2-D input keeps or drops whole rows, with the row index's draw; Dropout2d on 2-D
+// input is element-wise (PyTorch 1.13, golden README).
+TEST(CpuDropout, Dropout3dDropsRowsDropout2dElements) {
+  const size_t rows = 512, cols = 37;
+  std::vector<float> x = test_input(rows * cols, 6, false);
+  for (float& v : x)
+    if (v == 0.0f) v = 1.0f;
+  std::vector<float> y(rows * cols);
+  const uint64_t seed = 77;
+  const DropoutConstants c = dropout_constants(FunctionId::Dropout3d, 0.5);
+
+  cpu::dropout_forward(FunctionId::Dropout3d, x.data(), y.data(), rows, cols, 0.5f, seed);
+  size_t kept_rows = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    const bool keep = philox::draw24(seed, philox::kDropoutStream, r) < c.keep_below;
+    kept_rows += keep;
+    for (size_t k = 0; k < cols; ++k) {
+      const size_t i = r * cols + k;
+      ASSERT_EQ(y[i], keep ? x[i] * 2.0f : 0.0f) << "row " << r << " col " << k;
+    }
+  }
+  EXPECT_GT(kept_rows, 0u);
+  EXPECT_LT(kept_rows, rows);
+
+  cpu::dropout_forward(FunctionId::Dropout2d, x.data(), y.data(), rows, cols, 0.5f, seed);
+  size_t mixed_rows = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    size_t kept = 0;
+    for (size_t k = 0; k < cols; ++k) kept += y[r * cols + k] != 0.0f;
+    mixed_rows += kept != 0 && kept != cols;
+  }
+  // With p = 0.5 a row of 37 independent draws is uniform with probability 2^-36.
+  EXPECT_GT(mixed_rows, rows / 2);
+}
+
+// AlphaDropout on standard-normal input keeps mean 0 and variance 1 in train mode.
+TEST(CpuDropout, AlphaDropoutPreservesMeanAndVariance) {
+  const size_t n = size_t{1} << 22;
+  const std::vector<float> x = test_input(n, 8, false);
+  std::vector<float> y(n);
+  for (double p : {0.5, 0.2}) {
+    cpu::dropout_forward(FunctionId::AlphaDropout, x.data(), y.data(), 1, n, static_cast<float>(p),
+                         31337);
+    double sum = 0;
+    for (float v : y) sum += v;
+    const double mean = sum / n;
+    double m2 = 0, m4 = 0;
+    for (float v : y) {
+      const double d = v - mean;
+      m2 += d * d;
+      m4 += d * d * d * d;
+    }
+    m2 /= n;
+    m4 /= n;
+    // Standard errors of the sample mean and variance of n draws; 6 of them bound the sampling
+    // noise (input and mask together); the float32 rounding of a, b is orders of magnitude
+    // smaller (~1e-7).
+    const double se_mean = std::sqrt(m2 / n);
+    const double se_var = std::sqrt((m4 - m2 * m2) / n);
+    EXPECT_NEAR(mean, 0.0, 6 * se_mean) << "p " << p;
+    EXPECT_NEAR(m2, 1.0, 6 * se_var) << "p " << p;
+    EXPECT_LT(6 * se_var, 5e-3);  // the check is meaningful: n is large enough
+  }
+}
+
+// Dropped value and kept affine map at p = 0.5 from the golden README's formulas; gradient.
+TEST(CpuDropout, AlphaDropoutValuesAndGradient) {
+  const size_t n = 4099;
+  std::vector<float> x = test_input(n, 9, false);
+  std::vector<float> y(n), dx(n), ref_dx(n);
+  const double alpha = 1.7580993408473766, p = 0.5;
+  const double a = 1.0 / std::sqrt((alpha * alpha * p + 1.0) * (1.0 - p));
+  const float af = static_cast<float>(a), bf = static_cast<float>(alpha * a * p);
+  const uint64_t seed = 4242;
+  cpu::dropout_forward(FunctionId::AlphaDropout, x.data(), y.data(), 1, n, 0.5f, seed);
+  const std::vector<float> dy = test_input(n, 10, false);
+  cpu::dropout_backward(FunctionId::AlphaDropout, dy.data(), dx.data(), 1, n, 0.5f, seed);
+  const DropoutConstants c = dropout_constants(FunctionId::AlphaDropout, 0.5);
+  reference::dropout_backward(c, dy.data(), ref_dx.data(), 1, n, seed);
+  size_t dropped = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const bool keep = philox::draw24(seed, philox::kDropoutStream, i) < c.keep_below;
+    if (keep) {
+      ASSERT_EQ(y[i], af * x[i] + bf) << i;
+      ASSERT_EQ(dx[i], dy[i] * af) << i;
+    } else {
+      ++dropped;
+      ASSERT_EQ(y[i], -0.7791939377784729f) << i;
+      ASSERT_EQ(dx[i], 0.0f) << i;
+    }
+    ASSERT_EQ(std::memcmp(&dx[i], &ref_dx[i], sizeof(float)), 0) << i;
+  }
+  EXPECT_GT(dropped, 0u);
+  EXPECT_LT(dropped, n);
+}
+
+TEST(CpuDropout, InvalidArgumentsThrow) {
+  float x[4] = {1, 2, 3, 4}, y[4];
+  EXPECT_THROW(cpu::dropout_forward(FunctionId::ReLU, x, y, 1, 4, 0.5f, 1), std::invalid_argument);
+  EXPECT_THROW(cpu::dropout_backward(FunctionId::Softmax, x, y, 1, 4, 0.5f, 1),
+               std::invalid_argument);
+  for (float p : {-0.1f, 1.5f, std::numeric_limits<float>::quiet_NaN()}) {
+    EXPECT_THROW(cpu::dropout_forward(FunctionId::Dropout, x, y, 1, 4, p, 1),
+                 std::invalid_argument);
+    EXPECT_THROW(cpu::dropout_backward(FunctionId::Dropout3d, x, y, 1, 4, p, 1),
+                 std::invalid_argument);
+  }
+  // Empty inputs are fine, even with no buffers.
+  cpu::dropout_forward(FunctionId::Dropout, nullptr, nullptr, 0, 5, 0.5f, 1);
+  cpu::dropout_forward(FunctionId::Dropout3d, nullptr, nullptr, 5, 0, 0.5f, 1);
+}
+
+}  // namespace
+}  // namespace ip
