@@ -44,9 +44,9 @@ HWY_BEFORE_NAMESPACE();
 namespace ip::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// The most draws one PhiloxDraws32 call can make on any target (AVX-512: 16 lanes; allow for
-// wider vectors elsewhere).
-constexpr size_t kMaxDrawsPerCall = 4 * 64;
+// The most draws one PhiloxDraws32 call can make on any target (8 per 32-bit lane; AVX-512 has 16
+// lanes; allow for wider vectors elsewhere).
+constexpr size_t kMaxDrawsPerCall = 8 * 64;
 
 // One vector of dropout output from a vector of inputs and the keep mask of its lanes.
 template <bool kBackward, class D, class M>
@@ -76,9 +76,10 @@ HWY_INLINE void DropoutElements(const DropoutConstants& c, const float* in, floa
   // (Highway 1.0.3 lacks unsigned comparisons on some targets).
   const auto keep_below = hn::Set(di, static_cast<int32_t>(c.keep_below));
   HWY_ALIGN uint32_t draws[kMaxDrawsPerCall];
-  for (size_t g = begin; g < end; g += 4 * L) {
+  const size_t per_call = PhiloxDrawsPerCall(du);
+  for (size_t g = begin; g < end; g += per_call) {
     PhiloxDraws32(du, seed, philox::kDropoutStream, g / 4, draws);
-    for (size_t part = 0; part < 4; ++part) {
+    for (size_t part = 0; part < per_call / L; ++part) {
       const size_t i = g + part * L;
       if (i >= end) break;
       const auto u24 = hn::BitCast(di, hn::ShiftRight<8>(hn::Load(du, draws + part * L)));
@@ -179,10 +180,10 @@ HWY_EXPORT(PhiloxDrawsRange);
 namespace {
 
 // Elements per OpenMP chunk: large enough to amortise the dispatch and small enough to balance
-// two threads on small batches. A multiple of 4 * 64 so every chunk starts on a Philox block
-// boundary on every target.
+// two threads on small batches. A multiple of 4 so that every chunk starts on a Philox block
+// boundary (and of every target's draws per call, so no draws are wasted between chunks).
 constexpr size_t kChunkElements = 16384;
-static_assert(kChunkElements % (4 * 64) == 0, "chunks must start on Philox block boundaries");
+static_assert(kChunkElements % (8 * 64) == 0, "chunks must start on Philox block boundaries");
 
 template <bool kBackward>
 void dropout_run(FunctionId id, const float* in, float* out, size_t rows, size_t cols, float p,

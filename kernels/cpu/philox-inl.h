@@ -2,10 +2,11 @@
 // generator's draws. Used by dropout (dropout.cc) and available to any family that needs the
 // project's counter-based draws (e.g. RReLU in train mode).
 //
-// Layout ("structure of arrays"): one call runs L = Lanes(d) Philox blocks side by side. Vector
-// word k holds word k of the L counters, so lane j works on block (first_block + j). After the
-// 10 rounds the four word vectors are interleaved (StoreInterleaved4) so that the draws come out
-// in element order: draw of index 4*b + w = word w of block b, as philox.h defines it.
+// Layout ("structure of arrays"): one call runs 2 * L (L = Lanes(d)) Philox blocks side by side,
+// as two sets of four vectors. Vector word k of a set holds word k of its L counters, so lane j
+// works on block (first_block + j) or (first_block + L + j). After the 10 rounds each set's four
+// word vectors are interleaved (StoreInterleaved4) so that the draws come out in element order:
+// draw of index 4*b + w = word w of block b, as philox.h defines it.
 //
 // Each round needs the full 32x32->64 products of two counter words with constants. Highway 1.0.3
 // only has MulEven (products of the even 32-bit lanes), so the odd lanes are shifted down into the
@@ -56,52 +57,56 @@ HWY_INLINE void PhiloxMulHiLo(DU32 du32, hn::Vec<DU32> a, uint32_t k, hn::Vec<DU
 #endif
 }
 
-// Ten rounds of Philox 4x32 on L counters at once (c0..c3 are the counter words per lane).
+// One Philox round on L counters (c0..c3 are the counter words per lane).
 template <class DU32>
-HWY_INLINE void Philox4x32_10(DU32 du32, hn::Vec<DU32>& c0, hn::Vec<DU32>& c1, hn::Vec<DU32>& c2,
-                              hn::Vec<DU32>& c3, uint32_t key0, uint32_t key1) {
-  for (int round = 0; round < philox::kRounds; ++round) {
-    hn::Vec<DU32> hi0, lo0, hi1, lo1;
-    PhiloxMulHiLo(du32, c0, philox::kMul0, &hi0, &lo0);
-    PhiloxMulHiLo(du32, c2, philox::kMul1, &hi1, &lo1);
-    const auto k0 = hn::Set(du32, key0);
-    const auto k1 = hn::Set(du32, key1);
-    c0 = hn::Xor(hn::Xor(hi1, c1), k0);
-    c1 = lo1;
-    c2 = hn::Xor(hn::Xor(hi0, c3), k1);
-    c3 = lo0;
-    key0 += philox::kWeyl0;
-    key1 += philox::kWeyl1;
-  }
+HWY_INLINE void PhiloxRound(DU32 du32, hn::Vec<DU32>& c0, hn::Vec<DU32>& c1, hn::Vec<DU32>& c2,
+                            hn::Vec<DU32>& c3, hn::Vec<DU32> k0, hn::Vec<DU32> k1) {
+  hn::Vec<DU32> hi0, lo0, hi1, lo1;
+  PhiloxMulHiLo(du32, c0, philox::kMul0, &hi0, &lo0);
+  PhiloxMulHiLo(du32, c2, philox::kMul1, &hi1, &lo1);
+  c0 = hn::Xor(hn::Xor(hi1, c1), k0);
+  c1 = lo1;
+  c2 = hn::Xor(hn::Xor(hi0, c3), k1);
+  c3 = lo0;
 }
 
-// Number of draws one PhiloxDraws32 call produces: 4 per block, Lanes(d) blocks.
+// Draws per PhiloxDraws32 call: 4 per block, 2 * Lanes(d) blocks. Two independent sets of L
+// counters run interleaved because one round is a chain of ~9 cycles of latency (shift,
+// multiply, shift, blend, xor) with little work per cycle; two chains keep the multiplier busy.
 template <class DU32>
 HWY_INLINE size_t PhiloxDrawsPerCall(DU32 du32) {
-  return 4 * hn::Lanes(du32);
+  return 8 * hn::Lanes(du32);
 }
 
-// out[k] = philox::draw32(seed, stream, 4 * first_block + k) for k < 4 * Lanes(du32).
+// out[k] = philox::draw32(seed, stream, 4 * first_block + k) for k < PhiloxDrawsPerCall(du32).
 // `out` needs no alignment.
 template <class DU32>
 HWY_INLINE void PhiloxDraws32(DU32 du32, uint64_t seed, uint32_t stream, uint64_t first_block,
                               uint32_t* HWY_RESTRICT out) {
   const size_t L = hn::Lanes(du32);
   const uint32_t block_lo = static_cast<uint32_t>(first_block);
-  // Lane j's counter is first_block + j; its low word would wrap (carry into the high word) only
-  // when the L blocks straddle a multiple of 2^32. That needs more than 2^34 elements; keep it
-  // exact anyway with the scalar generator.
-  if (HWY_UNLIKELY(block_lo > UINT32_MAX - static_cast<uint32_t>(L - 1))) {
-    for (size_t k = 0; k < 4 * L; ++k) out[k] = philox::draw32(seed, stream, 4 * first_block + k);
+  // Lane j of set s has counter first_block + s * L + j; its low word would wrap (carry into the
+  // high word) only when the 2L blocks straddle a multiple of 2^32. That needs more than 2^34
+  // elements; keep it exact anyway with the scalar generator.
+  if (HWY_UNLIKELY(block_lo > UINT32_MAX - static_cast<uint32_t>(2 * L - 1))) {
+    for (size_t k = 0; k < 8 * L; ++k) out[k] = philox::draw32(seed, stream, 4 * first_block + k);
     return;
   }
-  auto c0 = hn::Iota(du32, block_lo);
-  auto c1 = hn::Set(du32, static_cast<uint32_t>(first_block >> 32));
-  auto c2 = hn::Set(du32, stream);
-  auto c3 = hn::Zero(du32);
-  Philox4x32_10(du32, c0, c1, c2, c3, static_cast<uint32_t>(seed),
-                static_cast<uint32_t>(seed >> 32));
-  hn::StoreInterleaved4(c0, c1, c2, c3, du32, out);
+  const auto hi = hn::Set(du32, static_cast<uint32_t>(first_block >> 32));
+  const auto st = hn::Set(du32, stream);
+  auto a0 = hn::Iota(du32, block_lo), a1 = hi, a2 = st, a3 = hn::Zero(du32);
+  auto b0 = hn::Iota(du32, block_lo + static_cast<uint32_t>(L)), b1 = hi, b2 = st, b3 = a3;
+  uint32_t key0 = static_cast<uint32_t>(seed), key1 = static_cast<uint32_t>(seed >> 32);
+  for (int round = 0; round < philox::kRounds; ++round) {
+    const auto k0 = hn::Set(du32, key0);
+    const auto k1 = hn::Set(du32, key1);
+    PhiloxRound(du32, a0, a1, a2, a3, k0, k1);
+    PhiloxRound(du32, b0, b1, b2, b3, k0, k1);
+    key0 += philox::kWeyl0;
+    key1 += philox::kWeyl1;
+  }
+  hn::StoreInterleaved4(a0, a1, a2, a3, du32, out);
+  hn::StoreInterleaved4(b0, b1, b2, b3, du32, out + 4 * L);
 }
 
 }  // namespace ip::cpu::HWY_NAMESPACE
