@@ -119,7 +119,6 @@ constexpr size_t kChunk = 16384;
 
 void sgd_step(float* param, const float* grad, float* momentum_buf, size_t n,
               const SgdConfig& config, bool first_step) {
-  if (n == 0) return;
   optim_detail::SgdScalars s{};
   s.lr = config.lr;
   s.momentum = config.momentum;
@@ -134,6 +133,7 @@ void sgd_step(float* param, const float* grad, float* momentum_buf, size_t n,
   if (s.use_momentum && momentum_buf == nullptr) {
     throw std::invalid_argument("sgd_step: momentum != 0 needs a momentum buffer");
   }
+  if (n == 0) return;
   float* buf = s.use_momentum ? momentum_buf : nullptr;
   const long chunks = static_cast<long>((n + kChunk - 1) / kChunk);
 #pragma omp parallel for schedule(static) if (chunks > 1)
