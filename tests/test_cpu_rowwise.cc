@@ -242,18 +242,25 @@ TEST(CpuRowwise, NonFiniteRows) {
       }
     }
   }
-  // Backward: NaN in y or dy spreads like the scalar form says; log-softmax's exp(y) at NaN y.
+  // Backward: NaN in y spreads like the scalar form says (log-softmax takes exp(y), which must
+  // stay NaN at NaN y). Second row: y beyond exp's range and at its edges, compared to the scalar
+  // form (infinities exactly).
   const size_t cols = 19;
-  std::vector<float> y(cols, -3.0f), dy = randn(cols, 8);
+  std::vector<float> y(2 * cols, -3.0f), dy = randn(2 * cols, 8);
   y[18] = nan;
+  const float edges[] = {100.0f, 88.72283f, 88.7228394f, 88.0f, -88.0f, -103.0f, -200.0f, -HUGE_VALF};
+  for (size_t k = 0; k < 8; ++k) y[cols + 2 * k] = edges[k];
   for (FunctionId id : rowwise_ids()) {
-    std::vector<float> ref(cols), dx(cols);
-    reference::rowwise_backward(id, y.data(), dy.data(), ref.data(), 1, cols);
+    std::vector<float> ref(2 * cols), dx(2 * cols);
+    reference::rowwise_backward(id, y.data(), dy.data(), ref.data(), 2, cols);
     for (const std::string& target : cpu::available_targets()) {
       cpu::force_target(target);
-      cpu::rowwise_backward(id, y.data(), dy.data(), dx.data(), 1, cols);
-      for (size_t k = 0; k < cols; ++k)
+      cpu::rowwise_backward(id, y.data(), dy.data(), dx.data(), 2, cols);
+      for (size_t k = 0; k < cols; ++k) {
         EXPECT_EQ(std::isnan(dx[k]), std::isnan(ref[k])) << function_info(id).name << " " << k;
+        EXPECT_TRUE(close(dx[cols + k], ref[cols + k], 1e-6, 1e-5))
+            << function_info(id).name << " " << target << " y = " << y[cols + k];
+      }
     }
   }
 }

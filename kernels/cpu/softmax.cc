@@ -61,7 +61,8 @@ HWY_INLINE bool RowMax(DF d, const float* x, size_t n, float* max_out) {
   ForEachVector(d, x, n, [&](VF v, size_t, size_t count) {
     if (kNegate) v = hn::Neg(v);
     nan = hn::Or(nan, hn::IsNaN(v));  // inactive lanes are 0, never NaN
-    vmax = hn::Max(vmax, hn::IfThenElse(hn::FirstN(d, count), v, neg_inf));
+    if (count != hn::Lanes(d)) v = hn::IfThenElse(hn::FirstN(d, count), v, neg_inf);
+    vmax = hn::Max(vmax, v);
   });
   const float m = hn::GetLane(hn::MaxOfLanes(d, vmax));
   *max_out = m;
