@@ -1,0 +1,506 @@
+// Our own SGEMM (Goto/BLIS structure) plus the bias helpers of the Linear layer.
+//
+// C[M,N] = alpha * op(A) * op(B) + beta * C, row-major.
+//
+// Structure (loops from outside in):
+//   jc: column panels of C, wide enough that op(B)[:, panel] packed whole stays modest;
+//       op(B) is packed once per panel into KC x NR slivers (shared by all threads).
+//   task = (block of MC rows) x (chunk of NR-slivers): the OpenMP work unit; each thread
+//       packs its own MC x KC block of op(A) into MR-row slivers.
+//   pc: KC-deep slices of K; C's block stays in L2 across them.
+//   jr over the chunk's B slivers (one KC x NR sliver sits in L1), ir over A slivers:
+//   micro-kernel: MR x NR register tile (NR = NV Highway vectors), acc += a[r] * b[:] by FMA.
+//
+// Determinism: each C element is computed by the same arithmetic no matter which thread or tile
+// position handles it (KC slicing depends only on the SIMD target; vector lanes are independent;
+// edge tiles use the same vector ops on a padded copy), so results are bit-identical for any
+// thread count and any task partition.
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/gemm.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/cache_control.h"
+#include "hwy/highway.h"
+
+#ifndef IP_CPU_GEMM_SHARED_
+#define IP_CPU_GEMM_SHARED_
+namespace ip::cpu::gemm_detail {
+
+// One call of the macro-kernel: an MC x (chunk) block of C over one KC slice.
+struct MacroArgs {
+  size_t kc;           // depth of this slice
+  size_t mc;           // valid rows of the block
+  size_t nc;           // valid columns of the chunk
+  const float* a;      // packed A block: ceil(mc/MR) slivers of kc x MR
+  const float* b;      // packed B chunk: ceil(nc/NR) slivers of kc x NR, contiguous
+  float* c;            // top-left element of the C block
+  size_t ldc;
+  float alpha;
+  float beta;          // 0: overwrite without reading C
+};
+using MacroFn = void (*)(const MacroArgs&);
+// Packs op(A)[i0 : i0+mc, p0 : p0+kc] into MR-row slivers (sliver t: for each k, the MR values of
+// rows i0 + t*MR + r, zero beyond mc).
+using PackAFn = void (*)(bool trans, const float* A, size_t lda, size_t i0, size_t mc, size_t p0,
+                         size_t kc, float* dst);
+// Packs sliver s of op(B)[p0 : p0+kc, j0 : j0+nc]: for each k, NR columns (zero beyond nc).
+using PackBFn = void (*)(bool trans, const float* B, size_t ldb, size_t j0, size_t nc, size_t p0,
+                         size_t kc, size_t s, float* out);
+
+// Register/cache geometry of one SIMD target, fetched together with its kernel so that packing
+// and kernel always agree even if the target is forced between calls.
+struct KernelInfo {
+  size_t mr, nr, kc, mc;
+  MacroFn macro;
+  PackAFn pack_a;
+  PackBFn pack_b;
+};
+
+// Elementwise helpers for the bias functions.
+using AddBiasFn = void (*)(float* y, const float* bias, size_t n);
+using SumRowsFn = void (*)(const float* dy, size_t rows, size_t ld, size_t cols, float* out,
+                           bool accumulate);
+
+}  // namespace ip::cpu::gemm_detail
+#endif  // IP_CPU_GEMM_SHARED_
+
+HWY_BEFORE_NAMESPACE();
+namespace ip::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using gemm_detail::KernelInfo;
+using gemm_detail::MacroArgs;
+
+// Register tile per target: MR rows x NV vectors. AVX-512 has 32 registers: 8 x 3 = 24
+// accumulators + 3 B vectors + 1 broadcast. 16-register x86 targets: 6 x 2 = 12 + 2 + 1.
+// KC: 256 measured faster than 128 on a Sapphire-Rapids-class AVX-512 core (fewer passes over C
+// per product; the 48 KiB B sliver streams from L2 well). MC x KC of A stays in L2.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+constexpr size_t kMR = 8, kNV = 3, kKC = 256, kMC = 192;
+#elif HWY_ARCH_X86 && HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR
+constexpr size_t kMR = 6, kNV = 2, kKC = 256, kMC = 192;
+#else
+constexpr size_t kMR = 4, kNV = 2, kKC = 256, kMC = 128;
+#endif
+
+using DF = hn::ScalableTag<float>;
+constexpr size_t kLanes = hn::MaxLanes(DF());
+constexpr size_t kNR = kNV * kLanes;
+
+// out = alpha * acc (+ beta * c). The single formula used for every C element.
+template <class V>
+HWY_INLINE V Finish(V acc, V alpha, V beta, const float* c, bool read_c) {
+  const DF d;
+  if (!read_c) return hn::Mul(alpha, acc);
+  return hn::MulAdd(alpha, acc, hn::Mul(beta, hn::LoadU(d, c)));
+}
+
+// Computes the MR x NR tile a(kc x MR) * b(kc x NR) and merges it into C (mr x nr valid).
+HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b,
+                            float* HWY_RESTRICT c, size_t ldc, size_t mr, size_t nr, float alpha,
+                            float beta) {
+  const DF d;
+  using V = hn::Vec<DF>;
+  // Ask for the C tile now: it is needed after the k loop, which hides the latency.
+  for (size_t r = 0; r < mr; ++r) {
+    for (size_t j = 0; j < nr; j += 16) hwy::Prefetch(c + r * ldc + j);  // 64-byte lines
+    hwy::Prefetch(c + r * ldc + nr - 1);
+  }
+  V acc[kMR][kNV];
+  HWY_UNROLL(kMR)
+  for (size_t r = 0; r < kMR; ++r) {
+    HWY_UNROLL(kNV)
+    for (size_t v = 0; v < kNV; ++v) acc[r][v] = hn::Zero(d);
+  }
+  for (size_t k = 0; k < kc; ++k) {
+    V bv[kNV];
+    HWY_UNROLL(kNV)
+    for (size_t v = 0; v < kNV; ++v) bv[v] = hn::Load(d, b + v * kLanes);
+    HWY_UNROLL(kMR)
+    for (size_t r = 0; r < kMR; ++r) {
+      const V ar = hn::Set(d, a[r]);
+      HWY_UNROLL(kNV)
+      for (size_t v = 0; v < kNV; ++v) acc[r][v] = hn::MulAdd(ar, bv[v], acc[r][v]);
+    }
+    a += kMR;
+    b += kNR;
+  }
+
+  const V valpha = hn::Set(d, alpha);
+  const V vbeta = hn::Set(d, beta);
+  const bool read_c = beta != 0.0f;
+  if (mr == kMR && nr == kNR) {
+    HWY_UNROLL(kMR)
+    for (size_t r = 0; r < kMR; ++r) {
+      float* crow = c + r * ldc;
+      HWY_UNROLL(kNV)
+      for (size_t v = 0; v < kNV; ++v) {
+        hn::StoreU(Finish(acc[r][v], valpha, vbeta, crow + v * kLanes, read_c), d,
+                   crow + v * kLanes);
+      }
+    }
+    return;
+  }
+  // Edge tile: spill the accumulators with constant indices (so that they stay in registers on
+  // the fast path), then, per vector, copy the valid part of C into a padded vector, apply the
+  // same Finish and copy the valid lanes back. (Masked loads/stores of Highway 1.0.3 touch the
+  // whole vector on some targets, which could race with the thread owning the next columns.)
+  alignas(64) float tile[kMR * kNR];
+  HWY_UNROLL(kMR)
+  for (size_t r = 0; r < kMR; ++r) {
+    HWY_UNROLL(kNV)
+    for (size_t v = 0; v < kNV; ++v) hn::Store(acc[r][v], d, tile + r * kNR + v * kLanes);
+  }
+  alignas(64) float cbuf[kLanes];
+  alignas(64) float obuf[kLanes];
+  for (size_t r = 0; r < mr; ++r) {
+    float* crow = c + r * ldc;
+    for (size_t v = 0; v < kNV && v * kLanes < nr; ++v) {
+      const size_t n = std::min(kLanes, nr - v * kLanes);
+      std::fill(cbuf, cbuf + kLanes, 0.0f);
+      if (read_c) std::copy(crow + v * kLanes, crow + v * kLanes + n, cbuf);
+      const V out = Finish(hn::Load(d, tile + r * kNR + v * kLanes), valpha, vbeta, cbuf, read_c);
+      hn::Store(out, d, obuf);
+      std::copy(obuf, obuf + n, crow + v * kLanes);
+    }
+  }
+}
+
+void Macro(const MacroArgs& m) {
+  const size_t a_sliver = m.kc * kMR;
+  const size_t b_sliver = m.kc * kNR;
+  for (size_t j = 0, s = 0; j < m.nc; j += kNR, ++s) {
+    const size_t nr = std::min(kNR, m.nc - j);
+    const float* b = m.b + s * b_sliver;
+    for (size_t i = 0, t = 0; i < m.mc; i += kMR, ++t) {
+      const size_t mr = std::min(kMR, m.mc - i);
+      MicroKernel(m.kc, m.a + t * a_sliver, b, m.c + i * m.ldc + j, m.ldc, mr, nr, m.alpha,
+                  m.beta);
+    }
+  }
+}
+
+// dst[c * ldd + r] = src[r * lds + c] for an rows x cols block: the transposes of packing. Full
+// 4 x 4 blocks go through 128-bit registers (two interleaves and two half-concatenations per
+// pair of rows), which every target but SCALAR has; the rest is copied one value at a time.
+HWY_INLINE void TransposeBlock(const float* HWY_RESTRICT src, size_t lds, size_t rows,
+                               size_t cols, float* HWY_RESTRICT dst, size_t ldd) {
+  size_t r = 0;
+#if HWY_TARGET != HWY_SCALAR
+  const hn::Full128<float> d4;
+  for (; r + 4 <= rows; r += 4) {
+    size_t c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      const float* s = src + r * lds + c;
+      const auto v0 = hn::LoadU(d4, s), v1 = hn::LoadU(d4, s + lds);
+      const auto v2 = hn::LoadU(d4, s + 2 * lds), v3 = hn::LoadU(d4, s + 3 * lds);
+      const auto t0 = hn::InterleaveLower(d4, v0, v1), t1 = hn::InterleaveLower(d4, v2, v3);
+      const auto t2 = hn::InterleaveUpper(d4, v0, v1), t3 = hn::InterleaveUpper(d4, v2, v3);
+      float* o = dst + c * ldd + r;
+      hn::StoreU(hn::ConcatLowerLower(d4, t1, t0), d4, o);
+      hn::StoreU(hn::ConcatUpperUpper(d4, t1, t0), d4, o + ldd);
+      hn::StoreU(hn::ConcatLowerLower(d4, t3, t2), d4, o + 2 * ldd);
+      hn::StoreU(hn::ConcatUpperUpper(d4, t3, t2), d4, o + 3 * ldd);
+    }
+    for (; c < cols; ++c)
+      for (size_t i = r; i < r + 4; ++i) dst[c * ldd + i] = src[i * lds + c];
+  }
+#endif
+  for (; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
+}
+
+void PackA(bool trans, const float* A, size_t lda, size_t i0, size_t mc, size_t p0, size_t kc,
+           float* dst) {
+  for (size_t t = 0; t * kMR < mc; ++t) {
+    float* out = dst + t * kc * kMR;
+    const size_t rows = std::min(kMR, mc - t * kMR);
+    const size_t row0 = i0 + t * kMR;
+    if (rows < kMR) std::fill(out, out + kc * kMR, 0.0f);
+    if (!trans) {  // op(A)[i][k] = A[i * lda + k]: rows contiguous in k, a transpose per block
+      constexpr size_t kBlock = 64;
+      for (size_t kb = 0; kb < kc; kb += kBlock) {
+        TransposeBlock(A + row0 * lda + p0 + kb, lda, rows, std::min(kBlock, kc - kb),
+                       out + kb * kMR, kMR);
+      }
+    } else {  // op(A)[i][k] = A[k * lda + i]: the MR values of one k are contiguous
+      for (size_t k = 0; k < kc; ++k) {
+        const float* src = A + (p0 + k) * lda + row0;
+        std::copy(src, src + rows, out + k * kMR);
+      }
+    }
+  }
+}
+
+void PackB(bool trans, const float* B, size_t ldb, size_t j0, size_t nc, size_t p0, size_t kc,
+           size_t s, float* out) {
+  const size_t col0 = j0 + s * kNR;
+  const size_t cols = std::min(kNR, nc - s * kNR);
+  if (cols < kNR) std::fill(out, out + kc * kNR, 0.0f);
+  if (!trans) {  // op(B)[k][j] = B[k * ldb + j]: a row copy per k
+    for (size_t k = 0; k < kc; ++k) {
+      const float* src = B + (p0 + k) * ldb + col0;
+      std::copy(src, src + cols, out + k * kNR);
+    }
+  } else {  // op(B)[k][j] = B[j * ldb + k]: a transpose, in blocks of 64 k for locality
+    constexpr size_t kBlock = 64;
+    for (size_t kb = 0; kb < kc; kb += kBlock) {
+      TransposeBlock(B + col0 * ldb + p0 + kb, ldb, cols, std::min(kBlock, kc - kb),
+                     out + kb * kNR, kNR);
+    }
+  }
+}
+
+KernelInfo GetKernel() { return KernelInfo{kMR, kNR, kKC, kMC, &Macro, &PackA, &PackB}; }
+
+// y[0..n) += bias[0..n); tail through a padded vector so every element sees the same Add.
+void AddBiasRow(float* y, const float* bias, size_t n) {
+  const DF d;
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    hn::StoreU(hn::Add(hn::LoadU(d, y + i), hn::LoadU(d, bias + i)), d, y + i);
+  }
+  if (i < n) {
+    alignas(64) float yb[kLanes] = {};
+    alignas(64) float bb[kLanes] = {};
+    std::copy(y + i, y + n, yb);
+    std::copy(bias + i, bias + n, bb);
+    hn::Store(hn::Add(hn::Load(d, yb), hn::Load(d, bb)), d, yb);
+    std::copy(yb, yb + (n - i), y + i);
+  }
+}
+
+// out[0..cols) = (accumulate ? out : 0) + sum over rows of dy[r * ld + col], rows in ascending
+// order for every column (columns are independent lanes, so the order does not depend on cols).
+void SumRows(const float* dy, size_t rows, size_t ld, size_t cols, float* out, bool accumulate) {
+  const DF d;
+  alignas(64) float buf[kLanes];
+  for (size_t j = 0; j < cols; j += kLanes) {
+    const size_t n = std::min(kLanes, cols - j);
+    auto sum = hn::Zero(d);
+    if (n == kLanes) {
+      for (size_t r = 0; r < rows; ++r) sum = hn::Add(sum, hn::LoadU(d, dy + r * ld + j));
+    } else {
+      for (size_t r = 0; r < rows; ++r) {
+        std::fill(buf, buf + kLanes, 0.0f);
+        std::copy(dy + r * ld + j, dy + r * ld + j + n, buf);
+        sum = hn::Add(sum, hn::Load(d, buf));
+      }
+    }
+    std::fill(buf, buf + kLanes, 0.0f);
+    if (accumulate) {
+      std::copy(out + j, out + j + n, buf);
+      sum = hn::Add(hn::Load(d, buf), sum);
+    }
+    hn::Store(sum, d, buf);
+    std::copy(buf, buf + n, out + j);
+  }
+}
+
+}  // namespace ip::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <omp.h>
+
+#include "hwy/aligned_allocator.h"
+#include "kernels/cpu/linalg.h"
+
+#if defined(INFERENCEPOWER_HAVE_BLAS)
+#include <cblas.h>
+#endif
+
+namespace ip::cpu {
+HWY_EXPORT(GetKernel);
+HWY_EXPORT(AddBiasRow);
+HWY_EXPORT(SumRows);
+
+namespace {
+using gemm_detail::KernelInfo;
+using gemm_detail::MacroArgs;
+
+std::atomic<GemmBackend> g_backend{GemmBackend::Own};
+
+size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+// A grow-only aligned scratch buffer (one per thread that uses it).
+struct Scratch {
+  hwy::AlignedFreeUniquePtr<float[]> data;
+  size_t size = 0;
+  float* get(size_t n) {
+    if (n > size) {
+      data = hwy::AllocateAligned<float>(n);
+      if (!data) throw std::bad_alloc();
+      size = n;
+    }
+    return data.get();
+  }
+};
+
+void scale_c(size_t M, size_t N, float beta, float* C, size_t ldc) {
+  for (size_t i = 0; i < M; ++i) {
+    float* row = C + i * ldc;
+    if (beta == 0.0f) {
+      std::fill(row, row + N, 0.0f);
+    } else {
+      for (size_t j = 0; j < N; ++j) row[j] *= beta;
+    }
+  }
+}
+
+void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha,
+              const float* A, size_t lda, const float* B, size_t ldb, float beta, float* C,
+              size_t ldc) {
+  if (K == 0 || alpha == 0.0f) {  // nothing to multiply: C = beta * C (BLAS semantics)
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  const KernelInfo ki = HWY_DYNAMIC_DISPATCH(GetKernel)();
+  const size_t MR = ki.mr, NR = ki.nr, KC = ki.kc, MC = ki.mc;
+
+  // Column panel: all of K times as many NR slivers as fit 16 Mi floats (64 MiB) of packed B.
+  const size_t max_slivers = std::max<size_t>(1, (size_t{1} << 24) / (K * NR));
+  const size_t panel_cols = std::min(ceil_div(N, NR), max_slivers) * NR;
+  const int threads = omp_get_max_threads();
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  const bool parallel = threads > 1 && flops > 2e6;  // tiny products are not worth a fork
+
+  thread_local Scratch b_scratch;
+  for (size_t j0 = 0; j0 < N; j0 += panel_cols) {
+    const size_t nc = std::min(panel_cols, N - j0);
+    const size_t ns = ceil_div(nc, NR);
+    const size_t nk = ceil_div(K, KC);
+    // Packed B: slice p (depth kc_p) starts at p * KC * ns * NR; its slivers are consecutive.
+    float* bp = b_scratch.get(K * ns * NR);
+    const long b_jobs = static_cast<long>(nk * ns);
+#pragma omp parallel for schedule(static) if (parallel)
+    for (long job = 0; job < b_jobs; ++job) {
+      const size_t p = static_cast<size_t>(job) / ns, s = static_cast<size_t>(job) % ns;
+      const size_t p0 = p * KC, kc = std::min(KC, K - p0);
+      ki.pack_b(trans_b, B, ldb, j0, nc, p0, kc, s, bp + p0 * ns * NR + s * kc * NR);
+    }
+
+    // Tasks: row blocks x chunks of slivers. Chunks of ~1024 columns keep the MC x chunk block
+    // of C in L2 across the K slices while A is repacked only once per 1024 columns; with few
+    // row blocks the chunks are made smaller so that every thread gets equal work.
+    const size_t row_blocks = ceil_div(M, MC);
+    size_t chunks = ceil_div(ns, std::max<size_t>(1, 1024 / NR));
+    const size_t T = static_cast<size_t>(threads);
+    if (parallel && row_blocks * chunks < 8 * T) {
+      while (chunks < ns && (row_blocks * chunks) % T != 0) ++chunks;
+    }
+    const size_t chunk_slivers = ceil_div(ns, chunks);
+    chunks = ceil_div(ns, chunk_slivers);
+    const long tasks = static_cast<long>(row_blocks * chunks);
+
+#pragma omp parallel for schedule(static) if (parallel)
+    for (long task = 0; task < tasks; ++task) {
+      thread_local Scratch a_scratch;
+      const size_t rb = static_cast<size_t>(task) / chunks, ch = static_cast<size_t>(task) % chunks;
+      const size_t i0 = rb * MC, mc = std::min(MC, M - i0);
+      const size_t s0 = ch * chunk_slivers, s1 = std::min(ns, s0 + chunk_slivers);
+      const size_t cc0 = s0 * NR, ccols = std::min(nc, s1 * NR) - cc0;
+      float* ap = a_scratch.get(ceil_div(MC, MR) * MR * KC);
+      for (size_t p0 = 0; p0 < K; p0 += KC) {
+        const size_t kc = std::min(KC, K - p0);
+        ki.pack_a(trans_a, A, lda, i0, mc, p0, kc, ap);
+        MacroArgs args;
+        args.kc = kc;
+        args.mc = mc;
+        args.nc = ccols;
+        args.a = ap;
+        args.b = bp + p0 * ns * NR + s0 * kc * NR;
+        args.c = C + i0 * ldc + j0 + cc0;
+        args.ldc = ldc;
+        args.alpha = alpha;
+        args.beta = p0 == 0 ? beta : 1.0f;  // later slices accumulate onto the first
+        ki.macro(args);
+      }
+    }
+  }
+}
+
+void check_ld(const char* name, size_t ld, size_t rows, size_t cols) {
+  if (rows > 0 && cols > 0 && ld < cols) {
+    throw std::invalid_argument(std::string("gemm: leading dimension ") + name + " = " +
+                                std::to_string(ld) + " is smaller than the row length " +
+                                std::to_string(cols));
+  }
+}
+
+}  // namespace
+
+void gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha, const float* A,
+          size_t lda, const float* B, size_t ldb, float beta, float* C, size_t ldc) {
+  if (M == 0 || N == 0) return;
+  check_ld("lda", lda, trans_a ? K : M, trans_a ? M : K);
+  check_ld("ldb", ldb, trans_b ? N : K, trans_b ? K : N);
+  check_ld("ldc", ldc, M, N);
+#if defined(INFERENCEPOWER_HAVE_BLAS)
+  if (g_backend.load() == GemmBackend::Blas) {
+    constexpr size_t kMax = static_cast<size_t>(std::numeric_limits<int>::max());
+    if (M > kMax || N > kMax || K > kMax || lda > kMax || ldb > kMax || ldc > kMax) {
+      throw std::invalid_argument("gemm: size exceeds the BLAS integer range");
+    }
+    // OpenBLAS needs ld >= 1 even for empty operands.
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
+                static_cast<int>(K), alpha, A, static_cast<int>(std::max<size_t>(lda, 1)), B,
+                static_cast<int>(std::max<size_t>(ldb, 1)), beta, C, static_cast<int>(ldc));
+    return;
+  }
+#endif
+  gemm_own(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+bool blas_available() {
+#if defined(INFERENCEPOWER_HAVE_BLAS)
+  return true;
+#else
+  return false;
+#endif
+}
+
+void set_gemm_backend(GemmBackend backend) {
+  if (backend == GemmBackend::Blas && !blas_available()) {
+    throw std::invalid_argument(
+        "GEMM backend 'blas' is not available: this build found no OpenBLAS (cblas.h and "
+        "libopenblas); install it and reconfigure, or use the built-in backend");
+  }
+  g_backend.store(backend);
+}
+
+GemmBackend gemm_backend() { return g_backend.load(); }
+
+void add_bias_rows(float* y, const float* bias, size_t M, size_t N) {
+  if (M == 0 || N == 0) return;
+  const bool parallel = M * N > (size_t{1} << 16);
+  const long rows = static_cast<long>(M);
+#pragma omp parallel for schedule(static) if (parallel)
+  for (long r = 0; r < rows; ++r) {
+    HWY_DYNAMIC_DISPATCH(AddBiasRow)(y + static_cast<size_t>(r) * N, bias, N);
+  }
+}
+
+void sum_rows(const float* dy, size_t M, size_t N, float* out, bool accumulate) {
+  if (N == 0) return;
+  // Column blocks are independent, each summed over all rows in ascending order.
+  constexpr size_t kCols = 256;
+  const long blocks = static_cast<long>(ceil_div(N, kCols));
+  const bool parallel = M * N > (size_t{1} << 16);
+#pragma omp parallel for schedule(static) if (parallel)
+  for (long b = 0; b < blocks; ++b) {
+    const size_t j = static_cast<size_t>(b) * kCols;
+    HWY_DYNAMIC_DISPATCH(SumRows)(dy + j, M, N, std::min(kCols, N - j), out + j, accumulate);
+  }
+}
+
+}  // namespace ip::cpu
+#endif  // HWY_ONCE

@@ -1,0 +1,172 @@
+// SGD and Adam updates (PyTorch's rules, see linalg.h), vectorised with Highway, OpenMP over
+// fixed chunks. Every element goes through the same vector arithmetic (the tail through a padded
+// copy), so results do not depend on the thread count or on where chunks start.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/optim.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+#ifndef IP_CPU_OPTIM_SHARED_
+#define IP_CPU_OPTIM_SHARED_
+namespace ip::cpu::optim_detail {
+// Scalars of one SGD step, as floats (what a float tensor op in PyTorch uses).
+struct SgdScalars {
+  float lr, momentum, one_minus_dampening, weight_decay;
+  bool use_momentum, nesterov, first_step;
+};
+// Scalars of one Adam step; the bias corrections are computed on the host in double.
+struct AdamScalars {
+  float beta1, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay;
+  float step_size;            // lr / (1 - beta1^t)
+  float bias_correction2_sqrt;  // sqrt(1 - beta2^t)
+};
+}  // namespace ip::cpu::optim_detail
+#endif  // IP_CPU_OPTIM_SHARED_
+
+HWY_BEFORE_NAMESPACE();
+namespace ip::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using optim_detail::AdamScalars;
+using optim_detail::SgdScalars;
+using DF = hn::ScalableTag<float>;
+constexpr size_t kLanes = hn::MaxLanes(DF());
+
+// One vector of SGD. buf may be null when momentum is off.
+HWY_INLINE void SgdVec(float* p, const float* g, float* buf, const SgdScalars& s) {
+  const DF d;
+  auto pv = hn::LoadU(d, p);
+  auto gv = hn::LoadU(d, g);
+  if (s.weight_decay != 0.0f) gv = hn::MulAdd(hn::Set(d, s.weight_decay), pv, gv);
+  if (s.use_momentum) {
+    auto bv = gv;  // first step: the buffer starts as a copy of the gradient
+    if (!s.first_step) {
+      bv = hn::MulAdd(hn::Set(d, s.momentum), hn::LoadU(d, buf),
+                      hn::Mul(hn::Set(d, s.one_minus_dampening), gv));
+    }
+    hn::StoreU(bv, d, buf);
+    gv = s.nesterov ? hn::MulAdd(hn::Set(d, s.momentum), bv, gv) : bv;
+  }
+  hn::StoreU(hn::NegMulAdd(hn::Set(d, s.lr), gv, pv), d, p);
+}
+
+void SgdChunk(float* p, const float* g, float* buf, size_t n, const SgdScalars& s) {
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) SgdVec(p + i, g + i, buf ? buf + i : nullptr, s);
+  if (i == n) return;
+  alignas(64) float pb[kLanes] = {}, gb[kLanes] = {}, bb[kLanes] = {};
+  const size_t r = n - i;
+  std::copy(p + i, p + n, pb);
+  std::copy(g + i, g + n, gb);
+  if (buf) std::copy(buf + i, buf + n, bb);
+  SgdVec(pb, gb, bb, s);
+  std::copy(pb, pb + r, p + i);
+  if (buf) std::copy(bb, bb + r, buf + i);
+}
+
+HWY_INLINE void AdamVec(float* p, const float* g, float* m, float* v, const AdamScalars& s) {
+  const DF d;
+  auto pv = hn::LoadU(d, p);
+  auto gv = hn::LoadU(d, g);
+  if (s.weight_decay != 0.0f) gv = hn::MulAdd(hn::Set(d, s.weight_decay), pv, gv);
+  const auto mv = hn::MulAdd(hn::Set(d, s.beta1), hn::LoadU(d, m),
+                             hn::Mul(hn::Set(d, s.one_minus_beta1), gv));
+  const auto vv = hn::MulAdd(hn::Set(d, s.beta2), hn::LoadU(d, v),
+                             hn::Mul(hn::Set(d, s.one_minus_beta2), hn::Mul(gv, gv)));
+  hn::StoreU(mv, d, m);
+  hn::StoreU(vv, d, v);
+  const auto denom =
+      hn::Add(hn::Div(hn::Sqrt(vv), hn::Set(d, s.bias_correction2_sqrt)), hn::Set(d, s.eps));
+  hn::StoreU(hn::NegMulAdd(hn::Set(d, s.step_size), hn::Div(mv, denom), pv), d, p);
+}
+
+void AdamChunk(float* p, const float* g, float* m, float* v, size_t n, const AdamScalars& s) {
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) AdamVec(p + i, g + i, m + i, v + i, s);
+  if (i == n) return;
+  alignas(64) float pb[kLanes] = {}, gb[kLanes] = {}, mb[kLanes] = {}, vb[kLanes] = {};
+  const size_t r = n - i;
+  std::copy(p + i, p + n, pb);
+  std::copy(g + i, g + n, gb);
+  std::copy(m + i, m + n, mb);
+  std::copy(v + i, v + n, vb);
+  AdamVec(pb, gb, mb, vb, s);
+  std::copy(pb, pb + r, p + i);
+  std::copy(mb, mb + r, m + i);
+  std::copy(vb, vb + r, v + i);
+}
+
+}  // namespace ip::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "kernels/cpu/linalg.h"
+
+namespace ip::cpu {
+HWY_EXPORT(SgdChunk);
+HWY_EXPORT(AdamChunk);
+
+namespace {
+// Chunk length: a multiple of every vector length, large enough to amortise the fork.
+constexpr size_t kChunk = 16384;
+}  // namespace
+
+void sgd_step(float* param, const float* grad, float* momentum_buf, size_t n,
+              const SgdConfig& config, bool first_step) {
+  optim_detail::SgdScalars s{};
+  s.lr = config.lr;
+  s.momentum = config.momentum;
+  s.one_minus_dampening = 1.0f - config.dampening;
+  s.weight_decay = config.weight_decay;
+  s.use_momentum = config.momentum != 0.0f;
+  s.nesterov = config.nesterov;
+  s.first_step = first_step;
+  if (config.nesterov && (config.momentum <= 0.0f || config.dampening != 0.0f)) {
+    throw std::invalid_argument("sgd_step: Nesterov momentum requires momentum > 0 and dampening 0");
+  }
+  if (s.use_momentum && momentum_buf == nullptr) {
+    throw std::invalid_argument("sgd_step: momentum != 0 needs a momentum buffer");
+  }
+  if (n == 0) return;
+  float* buf = s.use_momentum ? momentum_buf : nullptr;
+  const long chunks = static_cast<long>((n + kChunk - 1) / kChunk);
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (long c = 0; c < chunks; ++c) {
+    const size_t i = static_cast<size_t>(c) * kChunk, len = std::min(kChunk, n - i);
+    HWY_DYNAMIC_DISPATCH(SgdChunk)(param + i, grad + i, buf ? buf + i : nullptr, len, s);
+  }
+}
+
+void adam_step(float* param, const float* grad, float* m, float* v, size_t n,
+               const AdamConfig& config, int64_t step) {
+  if (step < 1) throw std::invalid_argument("adam_step: step must be >= 1, got " + std::to_string(step));
+  if (n == 0) return;
+  // Bias corrections in double, as PyTorch computes them from Python floats, then rounded once.
+  const double t = static_cast<double>(step);
+  const double bc1 = 1.0 - std::pow(static_cast<double>(config.beta1), t);
+  const double bc2 = 1.0 - std::pow(static_cast<double>(config.beta2), t);
+  optim_detail::AdamScalars s{};
+  s.beta1 = config.beta1;
+  s.one_minus_beta1 = static_cast<float>(1.0 - static_cast<double>(config.beta1));
+  s.beta2 = config.beta2;
+  s.one_minus_beta2 = static_cast<float>(1.0 - static_cast<double>(config.beta2));
+  s.eps = config.eps;
+  s.weight_decay = config.weight_decay;
+  s.step_size = static_cast<float>(static_cast<double>(config.lr) / bc1);
+  s.bias_correction2_sqrt = static_cast<float>(std::sqrt(bc2));
+  const long chunks = static_cast<long>((n + kChunk - 1) / kChunk);
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (long c = 0; c < chunks; ++c) {
+    const size_t i = static_cast<size_t>(c) * kChunk, len = std::min(kChunk, n - i);
+    HWY_DYNAMIC_DISPATCH(AdamChunk)(param + i, grad + i, m + i, v + i, len, s);
+  }
+}
+
+}  // namespace ip::cpu
+#endif  // HWY_ONCE

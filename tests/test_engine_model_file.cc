@@ -1,0 +1,146 @@
+// Model files: bit-exact round trip and a clear error naming the file for every kind of damage.
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "engine/model_file.h"
+
+namespace ip {
+namespace {
+
+class EngineModelFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/ip_model_file_XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    dir_ = dir;
+    path_ = dir_ + "/model.ipm";
+  }
+  void TearDown() override {
+    for (const std::string& f : written_) std::remove(f.c_str());
+    std::remove(path_.c_str());
+    ::rmdir(dir_.c_str());
+  }
+
+  std::vector<unsigned char> bytes() const {
+    std::ifstream in(path_, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+  std::string write(const std::string& name, const std::vector<unsigned char>& b) {
+    const std::string p = dir_ + "/" + name;
+    std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), b.size());
+    written_.push_back(p);
+    return p;
+  }
+  // Loading `file` into `model` fails with a std::runtime_error naming the file and `reason`.
+  static void expect_error(Sequential& model, const std::string& file, const std::string& reason) {
+    try {
+      load_parameters(model, file);
+      ADD_FAILURE() << file << " loaded; expected: " << reason;
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(file), std::string::npos) << what;
+      EXPECT_NE(what.find(reason), std::string::npos) << what << " (expected: " << reason << ")";
+    }
+  }
+
+  const std::string desc_ = "linear(6,5) prelu gelu linear(5,3)";
+  std::string dir_, path_;
+  std::vector<std::string> written_;
+};
+
+TEST_F(EngineModelFile, RoundTripIsBitExact) {
+  Sequential a = Sequential::parse(desc_, 3);
+  *a.parameters()[2].value->data() = -0.123456789f;  // the PReLU weight is saved too
+  save_model(a, path_);
+  Sequential b = load_model(path_);
+  EXPECT_EQ(b.describe(), desc_);
+  const std::vector<Parameter> pa = a.parameters(), pb = b.parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    const std::vector<float> va = pa[i].value->to_vector(), vb = pb[i].value->to_vector();
+    ASSERT_EQ(va.size(), vb.size());
+    EXPECT_EQ(std::memcmp(va.data(), vb.data(), va.size() * 4), 0) << pa[i].name;
+  }
+  Sequential c = Sequential::parse(desc_, 4);  // other values, same layout
+  load_parameters(c, path_);
+  EXPECT_EQ(c.parameters()[0].value->to_vector(), pa[0].value->to_vector());
+  // Saving again replaces the file and leaves no temporary file behind.
+  save_model(c, path_);
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir_.c_str());
+  ASSERT_NE(d, nullptr);
+  while (const dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') names.push_back(e->d_name);
+  ::closedir(d);
+  EXPECT_EQ(names, std::vector<std::string>{"model.ipm"});
+}
+
+TEST_F(EngineModelFile, EachKindOfDamageIsReported) {
+  Sequential model = Sequential::parse(desc_, 3);
+  save_model(model, path_);
+  const std::vector<unsigned char> good = bytes();
+
+  std::vector<unsigned char> b = good;
+  b[0] = 'X';
+  expect_error(model, write("magic", b), "wrong magic");
+
+  b = good;
+  b[8] = 7;  // version u32 at offset 8
+  expect_error(model, write("version", b), "unknown format version 7");
+
+  for (size_t cut : {size_t{0}, size_t{5}, size_t{10}, size_t{20}, good.size() / 2,
+                     good.size() - 5, good.size() - 1}) {
+    const std::vector<unsigned char> t(good.begin(), good.begin() + cut);
+    const std::string reason = cut < 8 ? "wrong magic" : "truncated";
+    expect_error(model, write("cut" + std::to_string(cut), t), reason);
+  }
+
+  // A flipped bit anywhere in the description or data is caught by the checksum.
+  for (size_t at : {size_t{20}, good.size() / 2, good.size() - 6}) {
+    b = good;
+    b[at] ^= 0x10;
+    expect_error(model, write("flip" + std::to_string(at), b), "checksum mismatch");
+  }
+
+  Sequential other = Sequential::parse("linear(6,5) prelu tanh linear(5,3)", 3);
+  expect_error(other, path_, "expected 'linear(6,5) prelu tanh linear(5,3)'");
+  Sequential wider = Sequential::parse("linear(6,7) prelu gelu linear(7,3)", 3);
+  expect_error(wider, path_, "holds model");
+}
+
+// Header fields patched to absurd values (with a valid checksum, so the size check itself
+// must catch them) are refused before anything that size is allocated.
+TEST_F(EngineModelFile, AbsurdSizesAreRefused) {
+  Sequential model = Sequential::parse(desc_, 3);
+  save_model(model, path_);
+  const std::vector<unsigned char> good = bytes();
+  const size_t desc_len_at = 12, n_params_at = 16 + desc_.size(), first_dim_at = n_params_at + 8;
+  auto patch = [&](size_t at, uint64_t value, int width, const std::string& name) {
+    std::vector<unsigned char> b = good;
+    for (int i = 0; i < width; ++i) b[at + i] = static_cast<unsigned char>(value >> (8 * i));
+    return write(name, b);
+  };
+  expect_error(model, patch(desc_len_at, 0xFFFFFFF0u, 4, "desc"), "absurd description length");
+  expect_error(model, patch(n_params_at, 0x7FFFFFFFu, 4, "count"), "absurd parameter count");
+  expect_error(model, patch(n_params_at, 5000, 4, "count2"), "truncated");
+  expect_error(model, patch(n_params_at + 4, 9, 4, "rank"), "absurd rank");
+  expect_error(model, patch(first_dim_at, uint64_t{1} << 60, 8, "dim"), "absurd dimension");
+}
+
+TEST_F(EngineModelFile, MissingFileNamesIt) {
+  Sequential model = Sequential::parse(desc_, 3);
+  expect_error(model, dir_ + "/absent.ipm", "cannot open");
+}
+
+}  // namespace
+}  // namespace ip
