@@ -23,6 +23,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/gemm.cc"
@@ -372,7 +373,17 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   const double flops = 2.0 * double(M) * double(N) * double(K);
   const bool parallel = threads > 1 && flops > 2e6;  // tiny products are not worth a fork
 
+  // Scratch is allocated here, outside the parallel region, so that a failed allocation throws
+  // in the caller's thread (an exception must not leave an OpenMP region).
   thread_local Scratch b_scratch;
+  thread_local std::vector<Scratch> a_scratch;
+  const size_t T = static_cast<size_t>(threads);
+  if (a_scratch.size() < T) a_scratch.resize(T);
+  for (size_t t = 0; t < (parallel ? T : 1); ++t) a_scratch[t].get(ceil_div(MC, MR) * MR * KC);
+  // Inside the region a thread_local name would mean each worker's own (empty) copy: go through
+  // a plain pointer to the caller's buffers.
+  Scratch* const a_bufs = a_scratch.data();
+
   for (size_t j0 = 0; j0 < N; j0 += panel_cols) {
     const size_t nc = std::min(panel_cols, N - j0);
     const size_t ns = ceil_div(nc, NR);
@@ -380,19 +391,12 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
     // Packed B: slice p (depth kc_p) starts at p * KC * ns * NR; its slivers are consecutive.
     float* bp = b_scratch.get(K * ns * NR);
     const long b_jobs = static_cast<long>(nk * ns);
-#pragma omp parallel for schedule(static) if (parallel)
-    for (long job = 0; job < b_jobs; ++job) {
-      const size_t p = static_cast<size_t>(job) / ns, s = static_cast<size_t>(job) % ns;
-      const size_t p0 = p * KC, kc = std::min(KC, K - p0);
-      ki.pack_b(trans_b, B, ldb, j0, nc, p0, kc, s, bp + p0 * ns * NR + s * kc * NR);
-    }
 
     // Tasks: row blocks x chunks of slivers. Chunks of ~1024 columns keep the MC x chunk block
     // of C in L2 across the K slices while A is repacked only once per 1024 columns; with few
     // row blocks the chunks are made smaller so that every thread gets equal work.
     const size_t row_blocks = ceil_div(M, MC);
     size_t chunks = ceil_div(ns, std::max<size_t>(1, 1024 / NR));
-    const size_t T = static_cast<size_t>(threads);
     if (parallel && row_blocks * chunks < 8 * T) {
       while (chunks < ns && (row_blocks * chunks) % T != 0) ++chunks;
     }
@@ -400,28 +404,38 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
     chunks = ceil_div(ns, chunk_slivers);
     const long tasks = static_cast<long>(row_blocks * chunks);
 
-#pragma omp parallel for schedule(static) if (parallel)
-    for (long task = 0; task < tasks; ++task) {
-      thread_local Scratch a_scratch;
-      const size_t rb = static_cast<size_t>(task) / chunks, ch = static_cast<size_t>(task) % chunks;
-      const size_t i0 = rb * MC, mc = std::min(MC, M - i0);
-      const size_t s0 = ch * chunk_slivers, s1 = std::min(ns, s0 + chunk_slivers);
-      const size_t cc0 = s0 * NR, ccols = std::min(nc, s1 * NR) - cc0;
-      float* ap = a_scratch.get(ceil_div(MC, MR) * MR * KC);
-      for (size_t p0 = 0; p0 < K; p0 += KC) {
-        const size_t kc = std::min(KC, K - p0);
-        ki.pack_a(trans_a, A, lda, i0, mc, p0, kc, ap);
-        MacroArgs args;
-        args.kc = kc;
-        args.mc = mc;
-        args.nc = ccols;
-        args.a = ap;
-        args.b = bp + p0 * ns * NR + s0 * kc * NR;
-        args.c = C + i0 * ldc + j0 + cc0;
-        args.ldc = ldc;
-        args.alpha = alpha;
-        args.beta = p0 == 0 ? beta : 1.0f;  // later slices accumulate onto the first
-        ki.macro(args);
+    // One team per panel: pack B together, then (after the loop's implicit barrier) the tasks.
+#pragma omp parallel if (parallel)
+    {
+      float* ap = a_bufs[omp_get_thread_num()].data.get();
+#pragma omp for schedule(static)
+      for (long job = 0; job < b_jobs; ++job) {
+        const size_t p = static_cast<size_t>(job) / ns, s = static_cast<size_t>(job) % ns;
+        const size_t p0 = p * KC, kc = std::min(KC, K - p0);
+        ki.pack_b(trans_b, B, ldb, j0, nc, p0, kc, s, bp + p0 * ns * NR + s * kc * NR);
+      }
+#pragma omp for schedule(static)
+      for (long task = 0; task < tasks; ++task) {
+        const size_t rb = static_cast<size_t>(task) / chunks;
+        const size_t ch = static_cast<size_t>(task) % chunks;
+        const size_t i0 = rb * MC, mc = std::min(MC, M - i0);
+        const size_t s0 = ch * chunk_slivers, s1 = std::min(ns, s0 + chunk_slivers);
+        const size_t cc0 = s0 * NR, ccols = std::min(nc, s1 * NR) - cc0;
+        for (size_t p0 = 0; p0 < K; p0 += KC) {
+          const size_t kc = std::min(KC, K - p0);
+          ki.pack_a(trans_a, A, lda, i0, mc, p0, kc, ap);
+          MacroArgs args;
+          args.kc = kc;
+          args.mc = mc;
+          args.nc = ccols;
+          args.a = ap;
+          args.b = bp + p0 * ns * NR + s0 * kc * NR;
+          args.c = C + i0 * ldc + j0 + cc0;
+          args.ldc = ldc;
+          args.alpha = alpha;
+          args.beta = p0 == 0 ? beta : 1.0f;  // later slices accumulate onto the first
+          ki.macro(args);
+        }
       }
     }
   }
