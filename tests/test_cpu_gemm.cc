@@ -241,7 +241,10 @@ TEST(CpuGemm, BitIdenticalForAnyThreadCount) {
                         {{true, false}, {1024, 1024, 64}},
                         {{false, false}, {128, 784, 1024}},
                         {{true, true}, {65, 1023, 17}},
-                        {{false, true}, {300, 97, 513}}};
+                        {{false, true}, {300, 97, 513}},
+                        // op(A) large enough (M * K > 4 Mi) to be packed per task, not shared
+                        {{false, true}, {4200, 53, 1000}},
+                        {{true, false}, {4200, 20, 1001}}};
   unsigned seed = 900;
   for (const Case& c : cases) {
     const Operands o = make_operands(c.t.ta, c.t.tb, c.s, 1.0f, 0.5f, 1, seed++);

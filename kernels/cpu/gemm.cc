@@ -3,18 +3,23 @@
 // C[M,N] = alpha * op(A) * op(B) + beta * C, row-major.
 //
 // Structure (loops from outside in):
-//   jc: column panels of C, wide enough that op(B)[:, panel] packed whole stays modest;
-//       op(B) is packed once per panel into KC x NR slivers (shared by all threads).
-//   task = (block of MC rows) x (chunk of NR-slivers): the OpenMP work unit; each thread
-//       packs its own MC x KC block of op(A) into MR-row slivers.
-//   pc: KC-deep slices of K; C's block stays in L2 across them.
-//   jr over the chunk's B slivers (one KC x NR sliver sits in L1), ir over A slivers:
-//   micro-kernel: MR x NR register tile (NR = NV Highway vectors), acc += a[r] * b[:] by FMA.
+//   jc: column panels of C, wide enough that op(B)[:, panel] packed whole stays within 64 MiB
+//       (one panel for every experiment shape); op(B) is packed once per panel into KC x NR
+//       slivers, by all threads together.
+//   op(A): packed once and shared when it is small (M x K up to 4 Mi floats: every training
+//       shape), otherwise packed per task, MC x KC at a time, into a per-thread buffer.
+//   task = (block of MC rows) x (chunk of NR-slivers): the OpenMP work unit, handed out
+//       dynamically. Chunks are ~1024 columns (the C block stays in L2 across the KC slices);
+//       with shared A they are smaller, about 4 tasks per thread.
+//   pc: KC-deep slices of K.
+//   jr over the chunk's B slivers, ir over A slivers:
+//   micro-kernel: MR x NR register tile (NR = NV Highway vectors), acc += a[r] * b[:] by FMA,
+//       C tile prefetched at the start and merged once at the end.
 //
 // Determinism: each C element is computed by the same arithmetic no matter which thread or tile
 // position handles it (KC slicing depends only on the SIMD target; vector lanes are independent;
-// edge tiles use the same vector ops on a padded copy), so results are bit-identical for any
-// thread count and any task partition.
+// edge tiles use the same vector ops on a padded copy; packing only copies), so results are
+// bit-identical for any thread count, task partition and schedule.
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
@@ -23,6 +28,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/gemm.cc"
@@ -372,56 +378,93 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   const double flops = 2.0 * double(M) * double(N) * double(K);
   const bool parallel = threads > 1 && flops > 2e6;  // tiny products are not worth a fork
 
+  // Small and medium op(A) (the training shapes) are packed once, by all threads together, and
+  // shared; then tasks need not repack A, so they can be small, and are handed out dynamically,
+  // which keeps a thread that the OS preempts from stalling the call. Large op(A) (inference
+  // batches) is packed per task into a per-thread buffer. Both give the same packed values.
+  const size_t T = static_cast<size_t>(threads);
+  const size_t row_blocks = ceil_div(M, MC);
+  const size_t m_pad = ceil_div(M, MR) * MR;
+  const size_t nk = ceil_div(K, KC);
+  const bool share_a = m_pad * K <= (size_t{1} << 22);  // up to 16 MiB packed
+
+  // Scratch is allocated here, outside the parallel region, so that a failed allocation throws
+  // in the caller's thread (an exception must not leave an OpenMP region).
   thread_local Scratch b_scratch;
+  thread_local Scratch a_shared;
+  thread_local std::vector<Scratch> a_scratch;
+  float* const a_all = share_a ? a_shared.get(m_pad * K) : nullptr;
+  if (a_scratch.size() < T) a_scratch.resize(T);
+  if (!share_a) {
+    for (size_t t = 0; t < (parallel ? T : 1); ++t) a_scratch[t].get(ceil_div(MC, MR) * MR * KC);
+  }
+  // Inside the region a thread_local name would mean each worker's own (empty) copy: go through
+  // plain pointers to the caller's buffers.
+  Scratch* const a_bufs = a_scratch.data();
+
   for (size_t j0 = 0; j0 < N; j0 += panel_cols) {
     const size_t nc = std::min(panel_cols, N - j0);
     const size_t ns = ceil_div(nc, NR);
-    const size_t nk = ceil_div(K, KC);
     // Packed B: slice p (depth kc_p) starts at p * KC * ns * NR; its slivers are consecutive.
+    // Shared packed A: slice p starts at p * KC * m_pad, row block r at r * MC * kc_p within it.
     float* bp = b_scratch.get(K * ns * NR);
     const long b_jobs = static_cast<long>(nk * ns);
-#pragma omp parallel for schedule(static) if (parallel)
-    for (long job = 0; job < b_jobs; ++job) {
-      const size_t p = static_cast<size_t>(job) / ns, s = static_cast<size_t>(job) % ns;
-      const size_t p0 = p * KC, kc = std::min(KC, K - p0);
-      ki.pack_b(trans_b, B, ldb, j0, nc, p0, kc, s, bp + p0 * ns * NR + s * kc * NR);
-    }
+    const long a_jobs = static_cast<long>(share_a && j0 == 0 ? nk * row_blocks : 0);
 
     // Tasks: row blocks x chunks of slivers. Chunks of ~1024 columns keep the MC x chunk block
-    // of C in L2 across the K slices while A is repacked only once per 1024 columns; with few
-    // row blocks the chunks are made smaller so that every thread gets equal work.
-    const size_t row_blocks = ceil_div(M, MC);
+    // of C in L2 across the K slices (and bound the repacking of A); with shared A, chunks are
+    // made small enough for about 4 tasks per thread.
     size_t chunks = ceil_div(ns, std::max<size_t>(1, 1024 / NR));
-    const size_t T = static_cast<size_t>(threads);
-    if (parallel && row_blocks * chunks < 8 * T) {
-      while (chunks < ns && (row_blocks * chunks) % T != 0) ++chunks;
-    }
+    if (share_a && parallel) chunks = std::min(ns, std::max(chunks, ceil_div(4 * T, row_blocks)));
     const size_t chunk_slivers = ceil_div(ns, chunks);
     chunks = ceil_div(ns, chunk_slivers);
     const long tasks = static_cast<long>(row_blocks * chunks);
 
-#pragma omp parallel for schedule(static) if (parallel)
-    for (long task = 0; task < tasks; ++task) {
-      thread_local Scratch a_scratch;
-      const size_t rb = static_cast<size_t>(task) / chunks, ch = static_cast<size_t>(task) % chunks;
-      const size_t i0 = rb * MC, mc = std::min(MC, M - i0);
-      const size_t s0 = ch * chunk_slivers, s1 = std::min(ns, s0 + chunk_slivers);
-      const size_t cc0 = s0 * NR, ccols = std::min(nc, s1 * NR) - cc0;
-      float* ap = a_scratch.get(ceil_div(MC, MR) * MR * KC);
-      for (size_t p0 = 0; p0 < K; p0 += KC) {
-        const size_t kc = std::min(KC, K - p0);
-        ki.pack_a(trans_a, A, lda, i0, mc, p0, kc, ap);
-        MacroArgs args;
-        args.kc = kc;
-        args.mc = mc;
-        args.nc = ccols;
-        args.a = ap;
-        args.b = bp + p0 * ns * NR + s0 * kc * NR;
-        args.c = C + i0 * ldc + j0 + cc0;
-        args.ldc = ldc;
-        args.alpha = alpha;
-        args.beta = p0 == 0 ? beta : 1.0f;  // later slices accumulate onto the first
-        ki.macro(args);
+#pragma omp parallel if (parallel)
+    {
+      float* const ap_own = share_a ? nullptr : a_bufs[omp_get_thread_num()].data.get();
+#pragma omp for schedule(dynamic) nowait
+      for (long job = 0; job < a_jobs; ++job) {
+        const size_t p = static_cast<size_t>(job) / row_blocks;
+        const size_t rb = static_cast<size_t>(job) % row_blocks;
+        const size_t p0 = p * KC, kc = std::min(KC, K - p0), i0 = rb * MC;
+        ki.pack_a(trans_a, A, lda, i0, std::min(MC, M - i0), p0, kc, a_all + p0 * m_pad + i0 * kc);
+      }
+#pragma omp for schedule(dynamic)
+      for (long job = 0; job < b_jobs; ++job) {
+        const size_t p = static_cast<size_t>(job) / ns, s = static_cast<size_t>(job) % ns;
+        const size_t p0 = p * KC, kc = std::min(KC, K - p0);
+        ki.pack_b(trans_b, B, ldb, j0, nc, p0, kc, s, bp + p0 * ns * NR + s * kc * NR);
+      }
+      // (implicit barrier: all packing is done)
+#pragma omp for schedule(dynamic)
+      for (long task = 0; task < tasks; ++task) {
+        const size_t rb = static_cast<size_t>(task) / chunks;
+        const size_t ch = static_cast<size_t>(task) % chunks;
+        const size_t i0 = rb * MC, mc = std::min(MC, M - i0);
+        const size_t s0 = ch * chunk_slivers, s1 = std::min(ns, s0 + chunk_slivers);
+        const size_t cc0 = s0 * NR, ccols = std::min(nc, s1 * NR) - cc0;
+        for (size_t p0 = 0; p0 < K; p0 += KC) {
+          const size_t kc = std::min(KC, K - p0);
+          const float* ap;
+          if (share_a) {
+            ap = a_all + p0 * m_pad + i0 * kc;
+          } else {
+            ki.pack_a(trans_a, A, lda, i0, mc, p0, kc, ap_own);
+            ap = ap_own;
+          }
+          MacroArgs args;
+          args.kc = kc;
+          args.mc = mc;
+          args.nc = ccols;
+          args.a = ap;
+          args.b = bp + p0 * ns * NR + s0 * kc * NR;
+          args.c = C + i0 * ldc + j0 + cc0;
+          args.ldc = ldc;
+          args.alpha = alpha;
+          args.beta = p0 == 0 ? beta : 1.0f;  // later slices accumulate onto the first
+          ki.macro(args);
+        }
       }
     }
   }
