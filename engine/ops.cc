@@ -88,32 +88,20 @@ void dropout_backward(Device d, FunctionId id, const float* dy, float* dx, size_
 }
 
 void sgd_step(Device d, float* param, const float* grad, float* momentum_buf, size_t n,
-              const cpu::SgdConfig& c, bool first_step) {
+              const SgdConfig& c, bool first_step) {
   if (d == Device::Cpu) return cpu::sgd_step(param, grad, momentum_buf, n, c, first_step);
 #if defined(INFERENCEPOWER_HAVE_CUDA)
-  cuda::SgdConfig g;
-  g.lr = c.lr;
-  g.momentum = c.momentum;
-  g.dampening = c.dampening;
-  g.weight_decay = c.weight_decay;
-  g.nesterov = c.nesterov;
-  cuda::sgd_step(param, grad, momentum_buf, n, g, first_step);
+  cuda::sgd_step(param, grad, momentum_buf, n, c, first_step);
 #else
   require_device(d);
 #endif
 }
 
 void adam_step(Device d, float* param, const float* grad, float* m, float* v, size_t n,
-               const cpu::AdamConfig& c, int64_t step) {
+               const AdamConfig& c, int64_t step) {
   if (d == Device::Cpu) return cpu::adam_step(param, grad, m, v, n, c, step);
 #if defined(INFERENCEPOWER_HAVE_CUDA)
-  cuda::AdamConfig g;
-  g.lr = c.lr;
-  g.beta1 = c.beta1;
-  g.beta2 = c.beta2;
-  g.eps = c.eps;
-  g.weight_decay = c.weight_decay;
-  cuda::adam_step(param, grad, m, v, n, g, step);
+  cuda::adam_step(param, grad, m, v, n, c, step);
 #else
   require_device(d);
 #endif

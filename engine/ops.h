@@ -35,10 +35,10 @@ void dropout_forward(Device d, FunctionId id, const float* x, float* y, size_t r
 void dropout_backward(Device d, FunctionId id, const float* dy, float* dx, size_t rows,
                       size_t cols, float p, uint64_t seed);
 
-// Configurations as in kernels/cpu/linalg.h (the CUDA ones carry the same fields).
+// SgdConfig and AdamConfig: kernels/common/optim_math.h, shared by both backends.
 void sgd_step(Device d, float* param, const float* grad, float* momentum_buf, size_t n,
-              const cpu::SgdConfig& config, bool first_step);
+              const SgdConfig& config, bool first_step);
 void adam_step(Device d, float* param, const float* grad, float* m, float* v, size_t n,
-               const cpu::AdamConfig& config, int64_t step);
+               const AdamConfig& config, int64_t step);
 
 }  // namespace ip::ops

@@ -7,12 +7,11 @@
 #include <vector>
 
 #include "engine/layers.h"
-#include "kernels/cpu/linalg.h"
+#include "kernels/common/optim_math.h"
 
 namespace ip {
 
-using SgdConfig = cpu::SgdConfig;    // lr, momentum, dampening, weight_decay, nesterov
-using AdamConfig = cpu::AdamConfig;  // lr, betas (0.9, 0.999), eps 1e-8, weight_decay
+// SgdConfig and AdamConfig (PyTorch defaults) come from kernels/common/optim_math.h.
 
 class Optimizer {
  public:

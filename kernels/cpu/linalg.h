@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "kernels/common/optim_math.h"
+
 namespace ip::cpu {
 
 // ---- GEMM: C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C ----
@@ -29,29 +31,13 @@ void add_bias_rows(float* y, const float* bias, size_t M, size_t N);
 // out[n] = (accumulate ? out[n] : 0) + sum over m of dy[m, n]  (the bias gradient)
 void sum_rows(const float* dy, size_t M, size_t N, float* out, bool accumulate);
 
-// ---- optimizers: PyTorch's update rules and defaults exactly ----
-// SGD (torch.optim.SGD): g += weight_decay * p; buf = first_step ? g : momentum * buf +
-// (1 - dampening) * g; g = nesterov ? g + momentum * buf : buf; p -= lr * g.
+// ---- optimizers: PyTorch's update rules and defaults exactly (kernels/common/optim_math.h) ----
+using SgdConfig = ::ip::SgdConfig;
+using AdamConfig = ::ip::AdamConfig;
 // With momentum == 0 the buffer is neither read nor written (may be nullptr).
-struct SgdConfig {
-  float lr = 1e-3f;
-  float momentum = 0.0f;
-  float dampening = 0.0f;
-  float weight_decay = 0.0f;
-  bool nesterov = false;
-};
 void sgd_step(float* param, const float* grad, float* momentum_buf, size_t n,
               const SgdConfig& config, bool first_step);
 
-// Adam (torch.optim.Adam, amsgrad off): g += weight_decay * p; m = b1*m + (1-b1)*g;
-// v = b2*v + (1-b2)*g²; p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), t >= 1.
-struct AdamConfig {
-  float lr = 1e-3f;
-  float beta1 = 0.9f;
-  float beta2 = 0.999f;
-  float eps = 1e-8f;
-  float weight_decay = 0.0f;
-};
 void adam_step(float* param, const float* grad, float* m, float* v, size_t n,
                const AdamConfig& config, int64_t step);
 

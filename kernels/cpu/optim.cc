@@ -13,28 +13,11 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 
-#ifndef IP_CPU_OPTIM_SHARED_
-#define IP_CPU_OPTIM_SHARED_
-namespace ip::cpu::optim_detail {
-// Scalars of one SGD step, as floats (what a float tensor op in PyTorch uses).
-struct SgdScalars {
-  float lr, momentum, one_minus_dampening, weight_decay;
-  bool use_momentum, nesterov, first_step;
-};
-// Scalars of one Adam step; the bias corrections are computed on the host in double.
-struct AdamScalars {
-  float beta1, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay;
-  float step_size;            // lr / (1 - beta1^t)
-  float bias_correction2_sqrt;  // sqrt(1 - beta2^t)
-};
-}  // namespace ip::cpu::optim_detail
-#endif  // IP_CPU_OPTIM_SHARED_
+#include "kernels/common/optim_math.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace ip::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-using optim_detail::AdamScalars;
-using optim_detail::SgdScalars;
 using DF = hn::ScalableTag<float>;
 constexpr size_t kLanes = hn::MaxLanes(DF());
 
@@ -119,20 +102,7 @@ constexpr size_t kChunk = 16384;
 
 void sgd_step(float* param, const float* grad, float* momentum_buf, size_t n,
               const SgdConfig& config, bool first_step) {
-  optim_detail::SgdScalars s{};
-  s.lr = config.lr;
-  s.momentum = config.momentum;
-  s.one_minus_dampening = 1.0f - config.dampening;
-  s.weight_decay = config.weight_decay;
-  s.use_momentum = config.momentum != 0.0f;
-  s.nesterov = config.nesterov;
-  s.first_step = first_step;
-  if (config.nesterov && (config.momentum <= 0.0f || config.dampening != 0.0f)) {
-    throw std::invalid_argument("sgd_step: Nesterov momentum requires momentum > 0 and dampening 0");
-  }
-  if (s.use_momentum && momentum_buf == nullptr) {
-    throw std::invalid_argument("sgd_step: momentum != 0 needs a momentum buffer");
-  }
+  const SgdScalars s = sgd_scalars(config, first_step, momentum_buf != nullptr);
   if (n == 0) return;
   float* buf = s.use_momentum ? momentum_buf : nullptr;
   const long chunks = static_cast<long>((n + kChunk - 1) / kChunk);
@@ -145,21 +115,8 @@ void sgd_step(float* param, const float* grad, float* momentum_buf, size_t n,
 
 void adam_step(float* param, const float* grad, float* m, float* v, size_t n,
                const AdamConfig& config, int64_t step) {
-  if (step < 1) throw std::invalid_argument("adam_step: step must be >= 1, got " + std::to_string(step));
+  const AdamScalars s = adam_scalars(config, step);
   if (n == 0) return;
-  // Bias corrections in double, as PyTorch computes them from Python floats, then rounded once.
-  const double t = static_cast<double>(step);
-  const double bc1 = 1.0 - std::pow(static_cast<double>(config.beta1), t);
-  const double bc2 = 1.0 - std::pow(static_cast<double>(config.beta2), t);
-  optim_detail::AdamScalars s{};
-  s.beta1 = config.beta1;
-  s.one_minus_beta1 = static_cast<float>(1.0 - static_cast<double>(config.beta1));
-  s.beta2 = config.beta2;
-  s.one_minus_beta2 = static_cast<float>(1.0 - static_cast<double>(config.beta2));
-  s.eps = config.eps;
-  s.weight_decay = config.weight_decay;
-  s.step_size = static_cast<float>(static_cast<double>(config.lr) / bc1);
-  s.bias_correction2_sqrt = static_cast<float>(std::sqrt(bc2));
   const long chunks = static_cast<long>((n + kChunk - 1) / kChunk);
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (long c = 0; c < chunks; ++c) {

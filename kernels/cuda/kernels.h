@@ -11,6 +11,7 @@
 
 #include "kernels/common/activation_list.h"
 #include "kernels/common/activation_math.h"
+#include "kernels/common/optim_math.h"
 
 namespace ip::cuda {
 
@@ -67,15 +68,10 @@ void add_bias_rows(float* y, const float* bias, size_t M, size_t N, void* stream
 void sum_rows(const float* dy, size_t M, size_t N, float* out, bool accumulate,
               void* stream = nullptr);
 
-struct SgdConfig {
-  float lr = 1e-3f, momentum = 0.0f, dampening = 0.0f, weight_decay = 0.0f;
-  bool nesterov = false;
-};
+using SgdConfig = ::ip::SgdConfig;
+using AdamConfig = ::ip::AdamConfig;
 void sgd_step(float* param, const float* grad, float* momentum_buf, size_t n,
               const SgdConfig& config, bool first_step, void* stream = nullptr);
-struct AdamConfig {
-  float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, weight_decay = 0.0f;
-};
 void adam_step(float* param, const float* grad, float* m, float* v, size_t n,
                const AdamConfig& config, int64_t step, void* stream = nullptr);
 
