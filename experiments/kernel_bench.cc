@@ -487,6 +487,17 @@ std::string blas_core() {
   return f ? f() : "";
 }
 
+// The 1-minute load average (NaN when unknown): on a shared machine other processes take cores
+// from the threads under test, and a multi-threaded kernel then waits for its slowest thread.
+double load_average() {
+  double load = std::nan("");
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = std::nan("");
+    std::fclose(f);
+  }
+  return load;
+}
+
 // ---- the run ----
 
 class Bench {
@@ -743,6 +754,7 @@ int run(Options opt, const std::string& command_line) {
   if (opt.devices == "auto") want_cuda = cuda_ok;
   if (!opt.out.empty()) ip::check_writable(opt.out);
 
+  const std::string started_at = ip::local_time_string(ip::unix_time_now());
   ip::HardwareInfo hw = ip::describe_hardware();
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::printf("kernel_bench: %s\n", hw.summary().c_str());
@@ -752,6 +764,13 @@ int run(Options opt, const std::string& command_line) {
     std::printf(", OpenBLAS core %s (OPENBLAS_CORETYPE=%s)", blas_core().c_str(), coretype ? coretype : "unset");
   if (!want_cuda) std::printf(", cuda: %s", cuda_note.empty() ? "not requested" : cuda_note.c_str());
   std::printf("\n");
+  const double load = load_average();
+  const int max_threads = *std::max_element(threads.begin(), threads.end());
+  if (load + max_threads > hw.logical_cores + 0.5)
+    std::fprintf(stderr,
+                 "kernel_bench: warning: load average %.1f on %d logical cores: with %d threads, other processes "
+                 "share the cores and multi-threaded timings are unreliable (see min/max)\n",
+                 load, hw.logical_cores, max_threads);
   std::printf("GB/s = (bytes read + written) / median time; copy%% = GB/s / copy's GB/s (same size, threads, "
               "target)\n\n");
 
@@ -775,8 +794,9 @@ int run(Options opt, const std::string& command_line) {
   if (!opt.out.empty()) {
     json header = {{"generator", "inferencepower kernel_bench"},
                    {"command_line", command_line},
-                   {"started_at", ip::local_time_string(ip::unix_time_now())},
+                   {"started_at", started_at},
                    {"hardware", hw.to_json()},
+                   {"load_average_1min", std::isfinite(load) ? json(load) : json()},
                    {"openblas_coretype", coretype ? coretype : ""},
                    {"openblas_core", blas_core()},
                    {"settings",
