@@ -1,0 +1,708 @@
+#include "experiments/common/results.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <tuple>
+
+namespace ip {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kGenerator = "inferencepower";
+constexpr int kSchemaVersion = 1;
+constexpr const char* kClassPrefix = "<class '";
+constexpr const char* kClassSuffix = "'>";
+
+std::string errno_text() { return std::strerror(errno); }
+
+}  // namespace
+
+// ---- function keys ----
+
+std::string function_key(const FunctionInfo& f) {
+  std::string key = f.torch_path;
+  if (f.torch_args[0] != '\0') key += std::string("(") + f.torch_args + ")";
+  return key;
+}
+
+std::string mnist_key_from_key(const std::string& key) {
+  std::size_t paren = key.find('(');
+  std::string path = key.substr(0, paren);
+  std::string args = paren == std::string::npos ? "" : key.substr(paren);
+  return kClassPrefix + path + kClassSuffix + args;
+}
+
+std::string key_from_mnist_key(const std::string& mnist_key) {
+  const std::string prefix = kClassPrefix;
+  if (mnist_key.compare(0, prefix.size(), prefix) != 0) return mnist_key;
+  std::size_t end = mnist_key.find(kClassSuffix, prefix.size());
+  if (end == std::string::npos) return mnist_key;
+  return mnist_key.substr(prefix.size(), end - prefix.size()) +
+         mnist_key.substr(end + std::strlen(kClassSuffix));
+}
+
+const FunctionInfo* find_function_by_key(const std::string& key) {
+  for (const FunctionInfo& f : kFunctionInfo)
+    if (function_key(f) == key) return &f;
+  return nullptr;
+}
+
+std::string group_name_of_key(const std::string& key) {
+  const FunctionInfo* f = find_function_by_key(key);
+  if (!f) return "unknown";
+  switch (f->group) {
+    case FunctionGroup::Activation: return "activation";
+    case FunctionGroup::Dropout: return "dropout";
+    case FunctionGroup::IdentityGroup: return "identity";
+  }
+  return "unknown";
+}
+
+// ---- small formatting helpers ----
+
+double unix_time_now() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string local_time_string(double unix_time) {
+  std::time_t t = static_cast<std::time_t>(unix_time);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a %b %e %H:%M:%S %Y %Z", &tm);
+  return buf;
+}
+
+std::string format_number(double v) {
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, res.ptr);
+}
+
+namespace {
+
+// Python's repr of time.time() names the paper's files: fixed notation, shortest digits.
+std::string format_unix_time(double t) {
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, t, std::chars_format::fixed);
+  std::string s(buf, res.ptr);
+  if (s.find('.') == std::string::npos) s += ".0";
+  return s;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string csv_number(double v) { return std::isfinite(v) ? format_number(v) : ""; }
+
+std::string cli_name_of_key(const std::string& key) {
+  const FunctionInfo* f = find_function_by_key(key);
+  return f ? f->cli_name : "";
+}
+
+json energy_to_json(const Energy& e) {
+  json j;
+  j["joules"] = std::isfinite(e.joules) ? json(e.joules) : json(nullptr);
+  j["quality"] = e.quality;
+  j["source"] = e.source;
+  return j;
+}
+
+void require_finite(double v, const std::string& what) {
+  if (!std::isfinite(v)) throw std::invalid_argument(what + " is not a finite number of seconds");
+}
+
+void check_outprefix(const std::string& prefix) {
+  if (prefix.empty() || prefix.find('/') != std::string::npos)
+    throw std::invalid_argument("output prefix '" + prefix + "' must be non-empty and without '/'");
+}
+
+std::string join_path(const std::string& dir, const std::string& name) {
+  return (fs::path(dir.empty() ? "." : dir) / name).string();
+}
+
+}  // namespace
+
+// ---- writing files ----
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  fs::path target(path);
+  std::string dir = target.parent_path().empty() ? "." : target.parent_path().string();
+  // Same directory as the target, so rename() is atomic (never across file systems).
+  std::string tmpl = dir + "/." + target.filename().string() + ".tmp.XXXXXX";
+  std::vector<char> name(tmpl.begin(), tmpl.end());
+  name.push_back('\0');
+  int fd = mkstemp(name.data());
+  if (fd < 0)
+    throw std::runtime_error(path + ": cannot create a temporary file in " + dir + ": " +
+                             errno_text());
+  const std::string tmp = name.data();
+  auto fail = [&](const std::string& step) {
+    std::string why = errno_text();
+    if (fd >= 0) close(fd);
+    unlink(tmp.c_str());
+    throw std::runtime_error(path + ": " + step + " failed: " + why);
+  };
+
+  // mkstemp creates 0600; result files are meant to be shared like any other output.
+  if (fchmod(fd, 0644) != 0) fail("chmod");
+  const char* p = content.data();
+  std::size_t left = content.size();
+  while (left > 0) {
+    ssize_t n = write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("write");
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  // Data on disk before the rename, or a crash could leave an empty file under the final name.
+  if (fsync(fd) != 0) fail("fsync");
+  int closing = fd;
+  fd = -1;
+  if (close(closing) != 0) fail("close");
+  if (rename(tmp.c_str(), path.c_str()) != 0) fail("rename");
+  // Make the rename itself durable; some file systems refuse fsync on directories, which is fine.
+  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    (void)fsync(dfd);
+    close(dfd);
+  }
+}
+
+void check_writable(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (!fs::is_directory(dir))
+    throw std::runtime_error("results directory " + dir + " cannot be created" +
+                             (ec ? ": " + ec.message() : ": a file of that name is in the way"));
+  // A real probe: permission bits say nothing about read-only mounts, full disks or root.
+  std::string tmpl = join_path(dir, ".inferencepower-write-test.XXXXXX");
+  std::vector<char> name(tmpl.begin(), tmpl.end());
+  name.push_back('\0');
+  int fd = mkstemp(name.data());
+  if (fd < 0) throw std::runtime_error("results directory " + dir + " is not writable: " + errno_text());
+  bool ok = write(fd, "x", 1) == 1;
+  std::string why = ok ? "" : errno_text();
+  close(fd);
+  unlink(name.data());
+  if (!ok) throw std::runtime_error("results directory " + dir + " is not writable: " + why);
+}
+
+// ---- rand results ----
+
+const char* const kRandCsvHeader =
+    "function,torch_key,group,scale,instances,run,seconds,seconds_per_instance,energy_joules,"
+    "energy_quality,energy_source";
+
+json scale_to_json(const RandResults& r, const ScaleResult& s) {
+  if (!s.pred_energy.empty() && s.pred_energy.size() != s.pred_times.size())
+    throw std::invalid_argument("pred_energy must be empty or have one entry per run");
+  json j;
+  // The paper's fields.
+  j["train_epochs"] = r.train_epochs;
+  j["pred_items"] = s.pred_items;
+  j["test_chunk_size"] = s.test_chunk_size;
+  j["train_times"] = json::object();
+  for (const auto& [key, sec] : s.train_times) {
+    require_finite(sec, "train_times[" + key + "]");
+    j["train_times"][key] = sec;
+  }
+  j["pred_times"] = json::array();
+  for (std::size_t run = 0; run < s.pred_times.size(); ++run) {
+    json times = json::object();
+    for (const auto& [key, sec] : s.pred_times[run]) {
+      require_finite(sec, "pred_times[" + std::to_string(run) + "][" + key + "]");
+      times[key] = sec;
+    }
+    j["pred_times"].push_back(std::move(times));
+  }
+  j["device"] = r.device;
+  j["hardware_name"] = r.hardware_name;
+  // Tools index pred_times by range(runs): "runs" counts the runs present, the plan is separate.
+  j["runs"] = s.pred_times.size();
+  j["outprefix"] = r.outprefix;
+  j["started_at"] = s.started_at;
+  json params = r.parameters.is_object() ? r.parameters : json::object();
+  params["test_size_cap"] = r.test_size_cap;
+  // The paper's option to run experiment-impact-tracker; we never do (our meters are separate).
+  if (!params.contains("track_impact")) params["track_impact"] = false;
+  params["train_epochs"] = r.train_epochs;
+  params["runs"] = r.runs;
+  params["device"] = r.device;
+  params["outprefix"] = r.outprefix;
+  params["scale"] = s.scale;
+  j["parameters"] = std::move(params);
+  // Ours.
+  j["scale"] = s.scale;
+  j["runs_planned"] = r.runs;
+  j["partial"] = s.partial;
+  if (!s.pred_energy.empty()) {
+    j["pred_energy"] = json::array();
+    for (const RunEnergy& run : s.pred_energy) {
+      json e = json::object();
+      for (const auto& [key, energy] : run) e[key] = energy_to_json(energy);
+      j["pred_energy"].push_back(std::move(e));
+    }
+  }
+  j["generator"] = kGenerator;
+  j["schema_version"] = kSchemaVersion;
+  return j;
+}
+
+json rand_to_json(const RandResults& r) {
+  json j;
+  j["generator"] = kGenerator;
+  j["schema_version"] = kSchemaVersion;
+  j["device"] = r.device;
+  j["hardware_name"] = r.hardware_name;
+  j["outprefix"] = r.outprefix;
+  j["runs"] = r.runs;
+  j["train_epochs"] = r.train_epochs;
+  j["parameters"] = r.parameters.is_object() ? r.parameters : json::object();
+  j["parameters"]["test_size_cap"] = r.test_size_cap;
+  bool partial = false;
+  j["scales"] = json::array();
+  for (const ScaleResult& s : r.scales) {
+    partial = partial || s.partial;
+    j["scales"].push_back(scale_to_json(r, s));
+  }
+  j["partial"] = partial;
+  return j;
+}
+
+std::string rand_to_csv(const RandResults& r) {
+  std::string out = std::string(kRandCsvHeader) + "\n";
+  for (const ScaleResult& s : r.scales) {
+    for (std::size_t run = 0; run < s.pred_times.size(); ++run) {
+      for (const auto& [key, sec] : s.pred_times[run]) {
+        Energy energy;
+        if (run < s.pred_energy.size()) {
+          auto it = s.pred_energy[run].find(key);
+          if (it != s.pred_energy[run].end()) energy = it->second;
+        }
+        double per_instance = s.pred_items ? sec / static_cast<double>(s.pred_items) : NAN;
+        out += csv_field(cli_name_of_key(key)) + "," + csv_field(key) + "," +
+               group_name_of_key(key) + "," + std::to_string(s.scale) + "," +
+               std::to_string(s.pred_items) + "," + std::to_string(run) + "," + csv_number(sec) +
+               "," + csv_number(per_instance) + "," + csv_number(energy.joules) + "," +
+               csv_field(energy.quality) + "," + csv_field(energy.source) + "\n";
+      }
+    }
+  }
+  return out;
+}
+
+std::string write_scale_file(const std::string& dir, const RandResults& r, std::size_t index) {
+  check_outprefix(r.outprefix);
+  const ScaleResult& s = r.scales.at(index);
+  double t = s.unix_time > 0 ? s.unix_time : unix_time_now();
+  std::string path = join_path(dir, r.outprefix + "_" + format_unix_time(t) + ".json");
+  write_file_atomic(path, scale_to_json(r, s).dump() + "\n");
+  return path;
+}
+
+std::string consolidated_stem(const std::string& outprefix, double unix_time) {
+  check_outprefix(outprefix);
+  return outprefix + ".all." + format_unix_time(unix_time);
+}
+
+std::string write_rand_consolidated(const std::string& dir, const std::string& stem,
+                                    const RandResults& r) {
+  std::string json_path = join_path(dir, stem + ".json");
+  // CSV first: the JSON is the record of the run, so it is the last to change.
+  write_file_atomic(join_path(dir, stem + ".csv"), rand_to_csv(r));
+  write_file_atomic(json_path, rand_to_json(r).dump(1) + "\n");
+  return json_path;
+}
+
+// ---- MNIST results ----
+
+const char* const kMnistCsvHeader =
+    "function,torch_key,group,dataset,seconds,accuracy,epochs,reached_target,energy_joules,"
+    "energy_quality,energy_source";
+
+json mnist_to_json(const MnistResults& r) {
+  json j;
+  for (const char* field : {"times", "accuracies", "epochs", "reached_target", "accuracy_curves",
+                            "energy"})
+    j[field] = json::object();
+  for (const MnistFunctionResult& f : r.functions) {
+    const std::string k = mnist_key_from_key(f.key);
+    if (j["times"].contains(k)) throw std::invalid_argument("MNIST result for " + f.key + " twice");
+    require_finite(f.train_seconds, "times[" + f.key + "]");
+    j["times"][k] = f.train_seconds;
+    j["accuracies"][k] = f.accuracy;
+    j["epochs"][k] = f.epochs;
+    j["reached_target"][k] = f.reached_target;
+    j["accuracy_curves"][k] = f.accuracy_curve;
+    j["energy"][k] = energy_to_json(f.energy);
+  }
+  j["dataset"] = r.dataset;
+  j["device"] = r.device;
+  j["hardware_name"] = r.hardware_name;
+  j["started_at"] = r.started_at;
+  j["outprefix"] = r.outprefix;
+  j["target_accuracy"] = r.target_accuracy;
+  j["max_epochs"] = r.max_epochs;
+  j["parameters"] = r.parameters.is_object() ? r.parameters : json::object();
+  j["partial"] = r.partial;
+  j["generator"] = kGenerator;
+  j["schema_version"] = kSchemaVersion;
+  return j;
+}
+
+std::string mnist_to_csv(const MnistResults& r) {
+  std::string out = std::string(kMnistCsvHeader) + "\n";
+  for (const MnistFunctionResult& f : r.functions) {
+    out += csv_field(cli_name_of_key(f.key)) + "," + csv_field(f.key) + "," +
+           group_name_of_key(f.key) + "," + csv_field(r.dataset) + "," +
+           csv_number(f.train_seconds) + "," + csv_number(f.accuracy) + "," +
+           std::to_string(f.epochs) + "," + (f.reached_target ? "true" : "false") + "," +
+           csv_number(f.energy.joules) + "," + csv_field(f.energy.quality) + "," +
+           csv_field(f.energy.source) + "\n";
+  }
+  return out;
+}
+
+std::string write_mnist_results(const std::string& dir, const MnistResults& r, double unix_time) {
+  check_outprefix(r.outprefix);
+  std::string stem = r.outprefix + "_" + format_unix_time(unix_time > 0 ? unix_time : unix_time_now());
+  std::string json_path = join_path(dir, stem + ".json");
+  write_file_atomic(join_path(dir, stem + ".csv"), mnist_to_csv(r));
+  write_file_atomic(json_path, mnist_to_json(r).dump(1) + "\n");
+  return json_path;
+}
+
+// ---- reading ----
+
+namespace {
+
+// Validates fields of one file; every error names the file and the field.
+class Reader {
+ public:
+  explicit Reader(std::string path) : path_(std::move(path)) {}
+
+  [[noreturn]] void fail(const std::string& where, const std::string& problem) const {
+    throw std::runtime_error(path_ + ": " + (where.empty() ? "" : where + ": ") + problem);
+  }
+
+  json parse() const {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) fail("", "cannot open: " + errno_text());
+    try {
+      return json::parse(in);
+    } catch (const json::exception& e) {
+      fail("", std::string("not valid JSON: ") + e.what());
+    }
+  }
+
+  double number(const json& v, const std::string& where) const {
+    if (!v.is_number()) fail(where, "expected a number, found " + std::string(v.type_name()));
+    return v.get<double>();
+  }
+  double seconds(const json& v, const std::string& where) const {
+    double s = number(v, where);
+    if (!std::isfinite(s) || s < 0) fail(where, "expected a non-negative number of seconds");
+    return s;
+  }
+  uint64_t count(const json& v, const std::string& where) const {
+    if (v.is_number_unsigned()) return v.get<uint64_t>();
+    // Python writes whole floats as 100000.0 in some hands; accept them when exact.
+    if (v.is_number_float()) {
+      double d = v.get<double>();
+      if (d >= 0 && d <= 1e18 && d == std::floor(d)) return static_cast<uint64_t>(d);
+    }
+    fail(where, "expected a non-negative integer");
+  }
+  std::string string(const json& obj, const char* field, const std::string& fallback = "") const {
+    auto it = obj.find(field);
+    if (it == obj.end() || it->is_null()) return fallback;
+    if (!it->is_string()) fail(field, "expected a string");
+    return it->get<std::string>();
+  }
+  const json* object_field(const json& obj, const std::string& field, bool required) const {
+    auto it = obj.find(field);
+    if (it == obj.end()) {
+      if (required) fail("", "missing field '" + field + "'");
+      return nullptr;
+    }
+    if (!it->is_object()) fail(field, "expected an object");
+    return &*it;
+  }
+  RunTimes times(const json& obj, const std::string& where) const {
+    RunTimes out;
+    for (const auto& [key, v] : obj.items()) out[key] = seconds(v, where + "[\"" + key + "\"]");
+    return out;
+  }
+  Energy energy(const json& v, const std::string& where) const {
+    if (!v.is_object()) fail(where, "expected an object {joules, quality, source}");
+    Energy e;
+    auto j = v.find("joules");
+    if (j != v.end() && !j->is_null()) e.joules = number(*j, where + ".joules");
+    auto q = v.find("quality");
+    if (q != v.end()) {
+      if (!q->is_string()) fail(where + ".quality", "expected a string");
+      e.quality = q->get<std::string>();
+    }
+    auto s = v.find("source");
+    if (s != v.end()) {
+      if (!s->is_string()) fail(where + ".source", "expected a string");
+      e.source = s->get<std::string>();
+    }
+    return e;
+  }
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// The number in `<prefix>_<unix time>.json`, or 0 when the name has none.
+double unix_time_from_name(const std::string& path) {
+  std::string stem = fs::path(path).stem().string();
+  std::size_t us = stem.rfind('_');
+  if (us == std::string::npos) return 0;
+  const char* first = stem.data() + us + 1;
+  const char* last = stem.data() + stem.size();
+  double t = 0;
+  auto res = std::from_chars(first, last, t);
+  return res.ec == std::errc() && res.ptr == last ? t : 0;
+}
+
+int scale_of_items(uint64_t items) {
+  int n = 0;
+  for (; items >= 10 && items % 10 == 0; items /= 10) ++n;
+  return items == 1 ? n : -1;
+}
+
+// The header fields shared by every scale (the top of a per-scale or consolidated file).
+void read_header(const Reader& rd, const json& j, RandResults& r) {
+  r.device = rd.string(j, "device");
+  r.hardware_name = rd.string(j, "hardware_name");
+  r.outprefix = rd.string(j, "outprefix");
+  if (j.contains("train_epochs"))
+    r.train_epochs = static_cast<int>(rd.count(j["train_epochs"], "train_epochs"));
+  if (const json* params = rd.object_field(j, "parameters", false)) {
+    r.parameters = *params;
+    if (params->contains("test_size_cap"))
+      r.test_size_cap = rd.count((*params)["test_size_cap"], "parameters.test_size_cap");
+  }
+  // runs_planned is ours; the paper's files only say how many runs they hold.
+  if (j.contains("runs_planned"))
+    r.runs = static_cast<int>(rd.count(j["runs_planned"], "runs_planned"));
+  else if (j.contains("runs"))
+    r.runs = static_cast<int>(rd.count(j["runs"], "runs"));
+}
+
+ScaleResult read_scale(const Reader& rd, const json& j, const std::string& where,
+                       uint64_t test_size_cap) {
+  if (!j.is_object()) rd.fail(where, "expected an object");
+  auto field = [&](const char* name) { return where.empty() ? std::string(name) : where + "." + name; };
+  ScaleResult s;
+  if (!j.contains("pred_items")) rd.fail(where, "missing field 'pred_items'");
+  s.pred_items = rd.count(j["pred_items"], field("pred_items"));
+  if (s.pred_items == 0) rd.fail(field("pred_items"), "must be at least 1");
+  s.test_chunk_size = j.contains("test_chunk_size")
+                          ? rd.count(j["test_chunk_size"], field("test_chunk_size"))
+                          : std::min(s.pred_items, test_size_cap);
+
+  auto pt = j.find("pred_times");
+  if (pt == j.end()) rd.fail(where, "missing field 'pred_times'");
+  if (!pt->is_array()) rd.fail(field("pred_times"), "expected a list of runs");
+  for (std::size_t run = 0; run < pt->size(); ++run) {
+    std::string w = field("pred_times") + "[" + std::to_string(run) + "]";
+    if (!(*pt)[run].is_object()) rd.fail(w, "expected an object {function: seconds}");
+    s.pred_times.push_back(rd.times((*pt)[run], w));
+  }
+  auto tt = j.find("train_times");
+  if (tt != j.end()) {
+    if (!tt->is_object()) rd.fail(field("train_times"), "expected an object {function: seconds}");
+    s.train_times = rd.times(*tt, field("train_times"));
+  }
+  auto pe = j.find("pred_energy");
+  if (pe != j.end()) {
+    if (!pe->is_array() || pe->size() != s.pred_times.size())
+      rd.fail(field("pred_energy"), "expected a list with one entry per run of pred_times");
+    for (std::size_t run = 0; run < pe->size(); ++run) {
+      std::string w = field("pred_energy") + "[" + std::to_string(run) + "]";
+      if (!(*pe)[run].is_object()) rd.fail(w, "expected an object {function: energy}");
+      RunEnergy e;
+      for (const auto& [key, v] : (*pe)[run].items()) e[key] = rd.energy(v, w + "[\"" + key + "\"]");
+      s.pred_energy.push_back(std::move(e));
+    }
+  }
+  s.started_at = rd.string(j, "started_at");
+  if (j.contains("partial")) {
+    if (!j["partial"].is_boolean()) rd.fail(field("partial"), "expected true or false");
+    s.partial = j["partial"].get<bool>();
+  }
+  // The scale: ours says it, the paper's files keep it under parameters.
+  const json* scale = nullptr;
+  if (j.contains("scale")) scale = &j["scale"];
+  else if (j.contains("parameters") && j["parameters"].is_object() && j["parameters"].contains("scale"))
+    scale = &j["parameters"]["scale"];
+  if (scale) {
+    if (!scale->is_number_integer()) rd.fail(field("scale"), "expected an integer");
+    s.scale = scale->get<int>();
+  } else {
+    s.scale = scale_of_items(s.pred_items);
+  }
+  return s;
+}
+
+RandResults rand_from_json(const Reader& rd, const json& j) {
+  RandResults r;
+  read_header(rd, j, r);
+  r.source_paths.push_back(rd.path());
+  if (j.contains("scales")) {
+    if (!j["scales"].is_array()) rd.fail("scales", "expected a list of per-scale objects");
+    for (std::size_t i = 0; i < j["scales"].size(); ++i)
+      r.scales.push_back(read_scale(rd, j["scales"][i], "scales[" + std::to_string(i) + "]",
+                                    r.test_size_cap));
+  } else {
+    r.scales.push_back(read_scale(rd, j, "", r.test_size_cap));
+    r.scales.back().unix_time = unix_time_from_name(rd.path());
+  }
+  return r;
+}
+
+MnistResults mnist_from_json(const Reader& rd, const json& j) {
+  MnistResults r;
+  const json& times = *rd.object_field(j, "times", true);
+  const json& accuracies = *rd.object_field(j, "accuracies", true);
+  const json* epochs = rd.object_field(j, "epochs", false);
+  const json* reached = rd.object_field(j, "reached_target", false);
+  const json* curves = rd.object_field(j, "accuracy_curves", false);
+  const json* energy = rd.object_field(j, "energy", false);
+
+  r.dataset = rd.string(j, "dataset", r.dataset);
+  r.device = rd.string(j, "device");
+  r.hardware_name = rd.string(j, "hardware_name");
+  r.started_at = rd.string(j, "started_at");
+  r.outprefix = rd.string(j, "outprefix", r.outprefix);
+  if (j.contains("target_accuracy")) r.target_accuracy = rd.number(j["target_accuracy"], "target_accuracy");
+  if (j.contains("max_epochs")) r.max_epochs = static_cast<int>(rd.count(j["max_epochs"], "max_epochs"));
+  if (const json* params = rd.object_field(j, "parameters", false)) r.parameters = *params;
+  if (j.contains("partial")) {
+    if (!j["partial"].is_boolean()) rd.fail("partial", "expected true or false");
+    r.partial = j["partial"].get<bool>();
+  }
+
+  for (const auto& [k, v] : accuracies.items())
+    if (!times.contains(k)) rd.fail("accuracies[\"" + k + "\"]", "has no entry in times");
+  for (const auto& [k, v] : times.items()) {
+    const std::string at = "[\"" + k + "\"]";
+    MnistFunctionResult f;
+    f.key = key_from_mnist_key(k);
+    f.train_seconds = rd.seconds(v, "times" + at);
+    if (!accuracies.contains(k)) rd.fail("times" + at, "has no entry in accuracies");
+    f.accuracy = rd.number(accuracies[k], "accuracies" + at);
+    if (epochs && epochs->contains(k)) f.epochs = static_cast<int>(rd.count((*epochs)[k], "epochs" + at));
+    // The paper's files do not say; its figure greys the bars below the target accuracy.
+    f.reached_target = f.accuracy >= r.target_accuracy;
+    if (reached && reached->contains(k)) {
+      if (!(*reached)[k].is_boolean()) rd.fail("reached_target" + at, "expected true or false");
+      f.reached_target = (*reached)[k].get<bool>();
+    }
+    if (curves && curves->contains(k)) {
+      const json& c = (*curves)[k];
+      if (!c.is_array()) rd.fail("accuracy_curves" + at, "expected a list of accuracies");
+      for (std::size_t e = 0; e < c.size(); ++e)
+        f.accuracy_curve.push_back(rd.number(c[e], "accuracy_curves" + at + "[" + std::to_string(e) + "]"));
+    }
+    if (energy && energy->contains(k)) f.energy = rd.energy((*energy)[k], "energy" + at);
+    r.functions.push_back(std::move(f));
+  }
+  return r;
+}
+
+bool is_rand_json(const json& j) {
+  return j.is_object() && (j.contains("pred_times") || j.contains("scales"));
+}
+
+}  // namespace
+
+RandResults read_rand_file(const std::string& path) {
+  Reader rd(path);
+  json j = rd.parse();
+  if (!is_rand_json(j)) rd.fail("", "not a rand result file (no 'pred_times' or 'scales')");
+  return rand_from_json(rd, j);
+}
+
+std::vector<RandResults> read_rand_files(const std::vector<std::string>& paths) {
+  std::vector<RandResults> groups;
+  for (const std::string& path : paths) {
+    RandResults r = read_rand_file(path);
+    auto same = [&](const RandResults& g) {
+      return std::tie(g.outprefix, g.device, g.hardware_name) ==
+             std::tie(r.outprefix, r.device, r.hardware_name);
+    };
+    auto it = std::find_if(groups.begin(), groups.end(), same);
+    if (it == groups.end()) {
+      groups.push_back(std::move(r));
+      continue;
+    }
+    it->runs = std::max(it->runs, r.runs);
+    it->source_paths.push_back(path);
+    for (ScaleResult& s : r.scales) it->scales.push_back(std::move(s));
+  }
+  for (RandResults& g : groups)
+    std::stable_sort(g.scales.begin(), g.scales.end(),
+                     [](const ScaleResult& a, const ScaleResult& b) { return a.pred_items < b.pred_items; });
+  return groups;
+}
+
+MnistResults read_mnist_file(const std::string& path) {
+  Reader rd(path);
+  json j = rd.parse();
+  if (!j.is_object()) rd.fail("", "not an MNIST result file (expected an object)");
+  return mnist_from_json(rd, j);
+}
+
+ResultFile read_result_file(const std::string& path) {
+  Reader rd(path);
+  json j = rd.parse();
+  ResultFile out;
+  if (j.is_array()) {
+    out.kind = ResultFileKind::FunctionList;
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      if (!j[i].is_string()) rd.fail("[" + std::to_string(i) + "]", "expected a function key");
+      out.functions.push_back(j[i].get<std::string>());
+    }
+  } else if (is_rand_json(j)) {
+    out.kind = ResultFileKind::Rand;
+    out.rand = rand_from_json(rd, j);
+  } else if (j.is_object() && j.contains("times") && j.contains("accuracies")) {
+    out.kind = ResultFileKind::Mnist;
+    out.mnist = mnist_from_json(rd, j);
+  } else {
+    rd.fail("", "not a result file (no 'pred_times', 'scales', or 'times' and 'accuracies')");
+  }
+  return out;
+}
+
+}  // namespace ip

@@ -1,0 +1,156 @@
+// Result files of the experiments, in the schema of the paper's original files so that tools
+// written for those (see ../shared/reference/paper/README.md) read ours unchanged.
+//
+// Random-data inference ("rand"), one JSON file per scale named `<outprefix>_<unix time>.json`:
+//   pred_items, test_chunk_size, pred_times (list of runs, each {function key: seconds}),
+//   train_times ({function key: seconds}), device, hardware_name, runs, train_epochs, outprefix,
+//   started_at, parameters — the paper's fields — plus ours: scale, runs_planned, partial,
+//   pred_energy (list of runs of {function key: {joules, quality, source}}), generator.
+// The consolidated file holds every scale (same objects under "scales"); it is named
+// `<outprefix>.all.<unix time>.json` so that a `<outprefix>_*.json` glob written for the paper's
+// files sees only per-scale files. The CSV has one row per function × scale × run.
+//
+// MNIST time-to-accuracy: `times` and `accuracies` keyed like the paper's file ("<class '…'>"),
+// plus epochs, reached_target, accuracy_curves, energy and the hardware; and a CSV.
+//
+// Every file is written atomically (temporary file in the same directory, fsync, rename), so an
+// interrupted run leaves either the previous file or the new one, never half of one.
+//
+// The structures here are plain data, independent of the engine: experiments fill them.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kernels/common/activation_list.h"
+
+namespace ip {
+
+// ---- function keys ----
+
+// torch_path, plus "(torch_args)" when the row has constructor arguments, so every table row has
+// its own key: GELU_tanh → "torch.nn.modules.activation.GELU(approximate='tanh')".
+std::string function_key(const FunctionInfo& f);
+// The MNIST files' form: "<class 'torch.nn.modules.activation.ReLU'>", arguments appended after.
+std::string mnist_key_from_key(const std::string& key);
+// Inverse of mnist_key_from_key; a key not of that form is returned unchanged.
+std::string key_from_mnist_key(const std::string& mnist_key);
+// The table row whose function_key is `key`; nullptr when none (e.g. a function we lack).
+const FunctionInfo* find_function_by_key(const std::string& key);
+// "activation", "dropout", "identity", or "unknown" for a key outside the table.
+std::string group_name_of_key(const std::string& key);
+
+// ---- data ----
+
+struct Energy {
+  double joules = std::numeric_limits<double>::quiet_NaN();  // NaN when not available
+  std::string quality = "unavailable";                        // measured | estimated | unavailable
+  std::string source;                                         // meter, e.g. "rapl" (empty: none)
+};
+
+using RunTimes = std::map<std::string, double>;   // function key → seconds
+using RunEnergy = std::map<std::string, Energy>;  // function key → energy
+
+struct ScaleResult {
+  int scale = -1;                    // n of 10^n; -1 when pred_items is not a power of ten
+  uint64_t pred_items = 0;           // instances predicted per function and run
+  uint64_t test_chunk_size = 0;      // rows per predict call
+  std::vector<RunTimes> pred_times;  // one map per completed (or interrupted) run
+  std::vector<RunEnergy> pred_energy;  // empty, or one map per run (parallel to pred_times)
+  RunTimes train_times;              // seconds to train each model (empty when models were cached)
+  std::string started_at;            // local time when the scale started, as the paper's files
+  double unix_time = 0;              // when the scale was written; names its file (0: now)
+  bool partial = false;              // interrupted: fewer runs or functions than planned
+};
+
+struct RandResults {
+  std::string device;         // "cpu" or "cuda", as the paper's files
+  std::string hardware_name;  // CPU model name or GPU name
+  std::string outprefix;
+  int runs = 3;               // runs planned per scale
+  int train_epochs = 2000;
+  uint64_t test_size_cap = 100000;
+  nlohmann::json parameters = nlohmann::json::object();  // further settings, recorded verbatim
+  std::vector<ScaleResult> scales;
+  std::vector<std::string> source_paths;  // files it was read from (reader only)
+};
+
+struct MnistFunctionResult {
+  std::string key;                     // function_key form
+  double train_seconds = 0;            // time in training steps until the target or the limit
+  double accuracy = 0;                 // test accuracy after the last epoch
+  int epochs = 0;                      // epochs trained (0: unknown, e.g. the paper's files)
+  bool reached_target = false;
+  std::vector<double> accuracy_curve;  // test accuracy after each epoch
+  Energy energy;
+};
+
+struct MnistResults {
+  std::string dataset = "mnist";  // mnist | fashion
+  std::string device, hardware_name, started_at, outprefix = "mnist";
+  double target_accuracy = 0.90;
+  int max_epochs = 100;
+  nlohmann::json parameters = nlohmann::json::object();
+  bool partial = false;
+  std::vector<MnistFunctionResult> functions;
+};
+
+// ---- writing ----
+
+// Creates `dir` if needed and proves a file can be created in it; throws std::runtime_error
+// naming the directory otherwise. Call before a run starts, not after hours of measuring.
+void check_writable(const std::string& dir);
+// Writes `content` to `path` via a temporary file in the same directory, fsync and rename. On
+// failure it throws std::runtime_error naming the path, removes the temporary file and leaves
+// any existing file at `path` untouched.
+void write_file_atomic(const std::string& path, const std::string& content);
+
+double unix_time_now();
+// Local time as the paper's files write it: "Mon Jun  8 14:25:21 2020 CEST".
+std::string local_time_string(double unix_time);
+// Shortest form that reads back to the same double, like Python's repr: "1591619160.50882".
+std::string format_number(double v);
+
+nlohmann::json scale_to_json(const RandResults& r, const ScaleResult& s);
+nlohmann::json rand_to_json(const RandResults& r);  // the consolidated file
+std::string rand_to_csv(const RandResults& r);
+nlohmann::json mnist_to_json(const MnistResults& r);
+std::string mnist_to_csv(const MnistResults& r);
+
+extern const char* const kRandCsvHeader;
+extern const char* const kMnistCsvHeader;
+
+// `<dir>/<outprefix>_<unix time>.json` for r.scales[index]; returns its path.
+std::string write_scale_file(const std::string& dir, const RandResults& r, std::size_t index);
+// `<dir>/<stem>.json` and `<dir>/<stem>.csv`; returns the JSON's path. Rewriting it after every
+// scale (with partial set) keeps what was measured when a long run is cut short.
+std::string write_rand_consolidated(const std::string& dir, const std::string& stem,
+                                    const RandResults& r);
+std::string consolidated_stem(const std::string& outprefix, double unix_time);
+// `<dir>/<outprefix>_<unix time>.json` and the same stem with .csv; returns the JSON's path.
+std::string write_mnist_results(const std::string& dir, const MnistResults& r, double unix_time = 0);
+
+// ---- reading (ours and the paper's files) ----
+
+// A per-scale or consolidated rand file. Errors name the file and the field.
+RandResults read_rand_file(const std::string& path);
+// Several files, grouped by (outprefix, device, hardware_name); scales sorted by pred_items.
+std::vector<RandResults> read_rand_files(const std::vector<std::string>& paths);
+MnistResults read_mnist_file(const std::string& path);
+
+enum class ResultFileKind { Rand, Mnist, FunctionList };
+struct ResultFile {
+  ResultFileKind kind = ResultFileKind::Rand;
+  RandResults rand;                    // kind == Rand
+  MnistResults mnist;                  // kind == Mnist
+  std::vector<std::string> functions;  // kind == FunctionList (e.g. dc_cpu_activation_list.json)
+};
+// Any result file, its kind told by its content.
+ResultFile read_result_file(const std::string& path);
+
+}  // namespace ip
