@@ -280,7 +280,7 @@ EnergyReading PerfEnergyMeter::stop() {
     r.source = source;
     r.scope = scope;
   }
-  std::string counter = "perf ";
+  std::string counter;
   for (size_t e = 0; e < event_names_.size(); ++e)
     counter += (e ? "+power/" : "power/") + event_names_[e];
   energy_detail::judge_window(r, total > 0.0, kPerfMinWindow, counter,

@@ -392,10 +392,11 @@ TEST(EnergyPerf, RealSyscallWherePermitted) {
   sleep_ms(30);
   EnergyReading r = meter.stop();
   // Either a real positive measurement or an explained absence; never 0 J "measured".
-  if (r.quality == EnergyQuality::Measured)
+  if (r.quality == EnergyQuality::Measured) {
     EXPECT_GT(r.joules, 0.0);
-  else
+  } else {
     EXPECT_FALSE(r.reason.empty());
+  }
   std::cout << "[ real perf ] " << r.summary() << "\n";
 }
 
