@@ -595,6 +595,9 @@ int main(int argc, char** argv) {
       if (!results.scales.empty())
         write_consolidated(o, stem, results, measurements, ip::interrupted());
     }
+    // A signal between two scales ends the loop without a partial scale: say it was cut short.
+    if (ip::interrupted() && !results.scales.empty())
+      write_consolidated(o, stem, results, measurements, true);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rand_power: error: %s\n", e.what());
     // What was measured before the failure is still worth keeping, labelled partial.
