@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 
 #include "experiments/common/idx.h"
@@ -84,7 +85,11 @@ std::string resolve_mnist_dir(const std::string& cli_dir, MnistKind kind, MnistS
   std::string msg = std::string("no ") + to_string(kind) + " " + to_string(split) +
                     " files (" + images_base(split) + "[.gz] and " + labels_base(split) +
                     "[.gz]) found; searched" + origin + ":";
-  for (const std::string& dir : dirs) msg += "\n  " + dir;
+  for (const std::string& dir : dirs) {
+    msg += "\n  " + dir;
+    // Relative places depend on where the program was started: say where that was.
+    if (!dir.empty() && dir[0] != '/') msg += " (" + std::filesystem::absolute(dir).string() + ")";
+  }
   if (kind == MnistKind::Mnist)
     msg += "\nRun data/download_mnist.sh, or pass --data-dir / set $MNIST_DIR.";
   else

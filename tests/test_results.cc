@@ -1,0 +1,589 @@
+// Result files: atomic writes, the paper's schema (every field, unique keys), round trips through
+// the reader, the paper's own files read without error, malformed files named, CSV layout.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "experiments/common/results.h"
+
+namespace ip {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "ip_test_results.XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
+    fs::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return (fs::path(path_) / name).string(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+std::set<std::string> names_in(const std::string& dir) {
+  std::set<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.insert(e.path().filename().string());
+  return out;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string line; std::getline(ss, line);) out.push_back(line);
+  return out;
+}
+
+// A run of every table row, with distinct and awkward (non-round) values.
+RandResults sample_rand(int scales, int runs) {
+  RandResults r;
+  r.device = "cpu";
+  r.hardware_name = "Test CPU @ 1.00GHz";
+  r.outprefix = "testcpu";
+  r.runs = runs;
+  r.parameters = {{"gpu_timing", "sync"}, {"threads", 2}};
+  for (int n = 0; n < scales; ++n) {
+    ScaleResult s;
+    s.scale = n;
+    s.pred_items = static_cast<uint64_t>(std::pow(10, n));
+    s.test_chunk_size = s.pred_items;
+    s.started_at = "Mon Jun  8 14:25:21 2020 CEST";
+    s.unix_time = 1591619160.50882 + n;
+    for (int run = 0; run < runs; ++run) {
+      RunTimes times;
+      RunEnergy energy;
+      for (int i = 0; i < kFunctionCount; ++i) {
+        std::string key = function_key(kFunctionInfo[i]);
+        times[key] = 0.1 / 3.0 * (i + 1) + run * 1e-7 + n;
+        Energy e;
+        if (i % 3 != 0) {  // some functions without a reading
+          e.joules = 1.0 / 7.0 * (i + 1);
+          e.quality = i % 3 == 1 ? "measured" : "estimated";
+          e.source = "rapl";
+        }
+        energy[key] = e;
+      }
+      s.pred_times.push_back(times);
+      s.pred_energy.push_back(energy);
+    }
+    s.train_times[function_key(kFunctionInfo[0])] = 17.552688197232783;
+    r.scales.push_back(s);
+  }
+  return r;
+}
+
+void expect_same_energy(const Energy& a, const Energy& b) {
+  EXPECT_EQ(std::isnan(a.joules), std::isnan(b.joules));
+  if (!std::isnan(a.joules)) {
+    EXPECT_EQ(a.joules, b.joules);
+  }
+  EXPECT_EQ(a.quality, b.quality);
+  EXPECT_EQ(a.source, b.source);
+}
+
+void expect_same_scale(const ScaleResult& a, const ScaleResult& b) {
+  EXPECT_EQ(a.scale, b.scale);
+  EXPECT_EQ(a.pred_items, b.pred_items);
+  EXPECT_EQ(a.test_chunk_size, b.test_chunk_size);
+  EXPECT_EQ(a.pred_times, b.pred_times);  // doubles survive the text exactly
+  EXPECT_EQ(a.train_times, b.train_times);
+  EXPECT_EQ(a.started_at, b.started_at);
+  EXPECT_EQ(a.partial, b.partial);
+  ASSERT_EQ(a.pred_energy.size(), b.pred_energy.size());
+  for (std::size_t run = 0; run < a.pred_energy.size(); ++run) {
+    ASSERT_EQ(a.pred_energy[run].size(), b.pred_energy[run].size());
+    for (const auto& [key, e] : a.pred_energy[run]) expect_same_energy(e, b.pred_energy[run].at(key));
+  }
+}
+
+// The paper's result files, when the shared reference copy is next to the project.
+std::string paper_dir() {
+  for (const char* d : {"../shared/reference/paper", "/work/shared/reference/paper"})
+    if (fs::exists(fs::path(d) / "dc_cpu_1591619160.50882.json")) return d;
+  return "";
+}
+
+// ---------------------------------------------------------------- keys
+
+TEST(ResultsKeys, UniqueForEveryTableRow) {
+  std::set<std::string> keys, mnist_keys;
+  for (const FunctionInfo& f : kFunctionInfo) {
+    std::string key = function_key(f);
+    EXPECT_TRUE(keys.insert(key).second) << key;
+    EXPECT_TRUE(mnist_keys.insert(mnist_key_from_key(key)).second) << key;
+    EXPECT_EQ(find_function_by_key(key), &f) << key;
+    EXPECT_EQ(key_from_mnist_key(mnist_key_from_key(key)), key);
+  }
+  EXPECT_EQ(keys.size(), static_cast<std::size_t>(kFunctionCount));
+  EXPECT_EQ(function_key(function_info(FunctionId::GELU_tanh)),
+            "torch.nn.modules.activation.GELU(approximate='tanh')");
+  EXPECT_EQ(function_key(function_info(FunctionId::GELU)), "torch.nn.modules.activation.GELU");
+  EXPECT_EQ(mnist_key_from_key("torch.nn.modules.activation.ReLU"),
+            "<class 'torch.nn.modules.activation.ReLU'>");
+  EXPECT_EQ(mnist_key_from_key("torch.nn.modules.activation.GELU(approximate='tanh')"),
+            "<class 'torch.nn.modules.activation.GELU'>(approximate='tanh')");
+  EXPECT_EQ(find_function_by_key("torch.nn.modules.activation.Nope"), nullptr);
+  EXPECT_EQ(group_name_of_key("torch.nn.modules.dropout.Dropout"), "dropout");
+  EXPECT_EQ(group_name_of_key("torch.nn.modules.linear.Identity"), "identity");
+  EXPECT_EQ(group_name_of_key("torch.nn.modules.activation.Nope"), "unknown");
+}
+
+// ---------------------------------------------------------------- atomic writes
+
+TEST(ResultsAtomic, WritesReplacesAndLeavesNoTemporaryFile) {
+  TempDir dir;
+  std::string path = dir.file("out.json");
+  write_file_atomic(path, "first");
+  EXPECT_EQ(read_text(path), "first");
+  write_file_atomic(path, "second, longer content");
+  EXPECT_EQ(read_text(path), "second, longer content");
+  EXPECT_EQ(names_in(dir.path()), std::set<std::string>{"out.json"});
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
+}
+
+// Root ignores permission bits, so failures are forced by means that bind root too.
+TEST(ResultsAtomic, FailureUnderANonDirectory) {
+  TempDir dir;
+  write_text(dir.file("plain"), "x");
+  std::string path = dir.file("plain") + "/out.json";
+  std::string msg = error_of([&] { write_file_atomic(path, "data"); });
+  EXPECT_TRUE(contains(msg, path)) << msg;
+  EXPECT_EQ(names_in(dir.path()), std::set<std::string>{"plain"});
+}
+
+TEST(ResultsAtomic, FailedRenameKeepsWhatWasThere) {
+  TempDir dir;
+  std::string path = dir.file("taken");  // a directory where the file should go
+  fs::create_directory(path);
+  write_text(path + "/inside", "keep");
+  std::string msg = error_of([&] { write_file_atomic(path, "data"); });
+  EXPECT_TRUE(contains(msg, path) && contains(msg, "rename")) << msg;
+  EXPECT_EQ(read_text(path + "/inside"), "keep");
+  EXPECT_EQ(names_in(dir.path()), std::set<std::string>{"taken"});
+}
+
+TEST(ResultsAtomic, FailedWriteKeepsOriginalContent) {
+  TempDir dir;
+  std::string path = dir.file("result.json");
+  write_text(path, "original");
+  // A file-size limit makes write() fail with EFBIG, for root as well.
+  struct rlimit old_limit;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  auto old_handler = signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old_limit;
+  small.rlim_cur = 4096;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::string msg = error_of([&] { write_file_atomic(path, std::string(1 << 20, 'x')); });
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  signal(SIGXFSZ, old_handler);
+  EXPECT_TRUE(contains(msg, path) && contains(msg, "write")) << msg;
+  EXPECT_EQ(read_text(path), "original");
+  EXPECT_EQ(names_in(dir.path()), std::set<std::string>{"result.json"});
+}
+
+TEST(ResultsAtomic, ReadOnlyDirectory) {
+  if (geteuid() == 0) GTEST_SKIP() << "running as root: permission bits do not stop writes";
+  TempDir dir;
+  std::string sub = dir.file("ro");
+  fs::create_directory(sub);
+  fs::permissions(sub, fs::perms::owner_read | fs::perms::owner_exec);
+  EXPECT_TRUE(contains(error_of([&] { check_writable(sub); }), sub));
+  EXPECT_TRUE(contains(error_of([&] { write_file_atomic(sub + "/x.json", "d"); }), sub));
+  fs::permissions(sub, fs::perms::owner_all);
+}
+
+TEST(ResultsAtomic, CheckWritable) {
+  TempDir dir;
+  std::string nested = dir.file("results/deeper");
+  check_writable(nested);  // created
+  EXPECT_TRUE(fs::is_directory(nested));
+  EXPECT_TRUE(names_in(nested).empty());  // the probe is gone
+  write_text(dir.file("plain"), "x");
+  std::string blocked = dir.file("plain") + "/results";
+  std::string msg = error_of([&] { check_writable(blocked); });
+  EXPECT_TRUE(contains(msg, blocked)) << msg;
+  msg = error_of([&] { check_writable(dir.file("plain")); });
+  EXPECT_TRUE(contains(msg, dir.file("plain"))) << msg;
+}
+
+// ---------------------------------------------------------------- rand files
+
+TEST(ResultsSchema, PerScaleFileCarriesEveryPaperField) {
+  TempDir dir;
+  RandResults r = sample_rand(6, 3);
+  std::string path = write_scale_file(dir.path(), r, 5);
+  EXPECT_EQ(fs::path(path).filename().string(), "testcpu_1591619165.50882.json");
+  json j = json::parse(read_text(path));
+
+  for (const char* field : {"train_epochs", "pred_items", "train_times", "pred_times", "device",
+                            "test_chunk_size", "runs", "outprefix", "parameters", "hardware_name",
+                            "started_at"})
+    EXPECT_TRUE(j.contains(field)) << field;
+  EXPECT_EQ(j["pred_items"], 100000);
+  EXPECT_EQ(j["test_chunk_size"], 100000);
+  EXPECT_EQ(j["train_epochs"], 2000);
+  EXPECT_EQ(j["runs"], 3);
+  EXPECT_EQ(j["device"], "cpu");
+  EXPECT_EQ(j["hardware_name"], "Test CPU @ 1.00GHz");
+  EXPECT_EQ(j["outprefix"], "testcpu");
+  EXPECT_EQ(j["started_at"], "Mon Jun  8 14:25:21 2020 CEST");
+  ASSERT_TRUE(j["pred_times"].is_array());
+  ASSERT_EQ(j["pred_times"].size(), 3u);
+  for (const json& run : j["pred_times"]) {
+    ASSERT_TRUE(run.is_object());
+    EXPECT_EQ(run.size(), static_cast<std::size_t>(kFunctionCount));
+    EXPECT_TRUE(run.contains("torch.nn.modules.activation.ReLU"));
+    EXPECT_TRUE(run.contains("torch.nn.modules.activation.GELU(approximate='tanh')"));
+    for (const auto& [key, v] : run.items()) EXPECT_TRUE(v.is_number_float()) << key;
+  }
+  EXPECT_TRUE(j["train_times"].is_object());
+  const json& p = j["parameters"];
+  for (const char* field : {"test_size_cap", "track_impact", "train_epochs", "runs", "device",
+                            "outprefix", "scale"})
+    EXPECT_TRUE(p.contains(field)) << field;
+  EXPECT_EQ(p["scale"], 5);
+  EXPECT_EQ(p["test_size_cap"], 100000);
+  EXPECT_EQ(p["gpu_timing"], "sync");  // caller's settings kept
+  EXPECT_EQ(j["partial"], false);
+
+  // Every top-level field of a paper file is in ours, with the same JSON type.
+  std::string paper = paper_dir();
+  if (!paper.empty()) {
+    json pj = json::parse(read_text(paper + "/dc_cpu_1591619160.50882.json"));
+    for (const auto& [field, v] : pj.items()) {
+      ASSERT_TRUE(j.contains(field)) << field;
+      EXPECT_EQ(j[field].type_name(), std::string(v.type_name())) << field;
+    }
+    for (const auto& [field, v] : pj["parameters"].items()) EXPECT_TRUE(p.contains(field)) << field;
+  }
+}
+
+TEST(ResultsSchema, PerScaleRoundTrip) {
+  TempDir dir;
+  RandResults r = sample_rand(3, 2);
+  r.scales[2].partial = true;
+  std::vector<std::string> paths;
+  for (std::size_t i = 0; i < r.scales.size(); ++i) paths.push_back(write_scale_file(dir.path(), r, i));
+
+  RandResults one = read_rand_file(paths[1]);
+  EXPECT_EQ(one.device, r.device);
+  EXPECT_EQ(one.hardware_name, r.hardware_name);
+  EXPECT_EQ(one.outprefix, r.outprefix);
+  EXPECT_EQ(one.runs, r.runs);
+  EXPECT_EQ(one.train_epochs, r.train_epochs);
+  EXPECT_EQ(one.test_size_cap, r.test_size_cap);
+  EXPECT_EQ(one.parameters["threads"], 2);
+  ASSERT_EQ(one.scales.size(), 1u);
+  expect_same_scale(r.scales[1], one.scales[0]);
+  EXPECT_DOUBLE_EQ(one.scales[0].unix_time, r.scales[1].unix_time);
+
+  // Out of order in, sorted by scale out, one group.
+  std::vector<RandResults> groups = read_rand_files({paths[2], paths[0], paths[1]});
+  ASSERT_EQ(groups.size(), 1u);
+  ASSERT_EQ(groups[0].scales.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) expect_same_scale(r.scales[i], groups[0].scales[i]);
+  EXPECT_TRUE(groups[0].scales[2].partial);
+  EXPECT_EQ(groups[0].source_paths.size(), 3u);
+}
+
+TEST(ResultsSchema, PartialRunWrittenAsSuch) {
+  TempDir dir;
+  RandResults r = sample_rand(1, 3);
+  r.scales[0].pred_times.resize(2);  // interrupted in the third run
+  r.scales[0].pred_energy.resize(2);
+  r.scales[0].partial = true;
+  json j = json::parse(read_text(write_scale_file(dir.path(), r, 0)));
+  EXPECT_EQ(j["partial"], true);
+  EXPECT_EQ(j["runs"], 2);  // what the file holds, so range(runs) indexes pred_times safely
+  EXPECT_EQ(j["runs_planned"], 3);
+  EXPECT_EQ(j["pred_times"].size(), 2u);
+  json c = rand_to_json(r);
+  EXPECT_EQ(c["partial"], true);
+}
+
+TEST(ResultsSchema, ConsolidatedRoundTripAndCsv) {
+  TempDir dir;
+  RandResults r = sample_rand(3, 2);
+  r.scales[2].partial = true;
+  std::string stem = consolidated_stem(r.outprefix, 1591619160.5);
+  EXPECT_EQ(stem, "testcpu.all.1591619160.5");
+  std::string path = write_rand_consolidated(dir.path(), stem, r);
+  EXPECT_EQ(names_in(dir.path()),
+            (std::set<std::string>{stem + ".json", stem + ".csv"}));
+
+  RandResults back = read_rand_file(path);
+  ASSERT_EQ(back.scales.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) expect_same_scale(r.scales[i], back.scales[i]);
+  EXPECT_EQ(json::parse(read_text(path))["partial"], true);
+
+  std::vector<std::string> lines = lines_of(read_text(dir.file(stem + ".csv")));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0], kRandCsvHeader);
+  EXPECT_EQ(lines.size(), 1u + 3 * 2 * kFunctionCount);  // function × scale × run
+
+  // The Threshold key holds a comma, so it is quoted; energy columns as recorded.
+  const std::string threshold =
+      "threshold,\"torch.nn.modules.activation.Threshold(threshold=0.1, value=20.0)\",activation,2,100,1,";
+  int found = 0;
+  for (const std::string& line : lines) {
+    if (line.rfind(threshold, 0) != 0) continue;
+    ++found;
+    EXPECT_NE(line.find(",measured,rapl"), std::string::npos) << line;
+  }
+  EXPECT_EQ(found, 1);
+  for (const std::string& line : lines) {
+    if (line.rfind("celu,", 0) != 0) continue;  // index 0: no energy reading
+    EXPECT_TRUE(line.size() > 15 && line.substr(line.size() - 14) == ",,unavailable,") << line;
+  }
+  // seconds_per_instance = seconds / instances.
+  for (const std::string& line : lines) {
+    if (line.rfind("relu,torch.nn.modules.activation.ReLU,activation,2,100,0,", 0) != 0) continue;
+    std::vector<std::string> cols;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) cols.push_back(c);
+    ASSERT_GE(cols.size(), 8u);
+    EXPECT_DOUBLE_EQ(std::stod(cols[7]), std::stod(cols[6]) / 100.0);
+  }
+}
+
+TEST(ResultsSchema, RefusesWhatTheSchemaCannotHold) {
+  RandResults r = sample_rand(1, 1);
+  r.scales[0].pred_times[0]["torch.nn.modules.activation.ReLU"] = std::nan("");
+  EXPECT_THROW(scale_to_json(r, r.scales[0]), std::invalid_argument);
+  RandResults bad_prefix = sample_rand(1, 1);
+  bad_prefix.outprefix = "a/b";
+  TempDir dir;
+  EXPECT_THROW(write_scale_file(dir.path(), bad_prefix, 0), std::invalid_argument);
+  RandResults energy_mismatch = sample_rand(1, 2);
+  energy_mismatch.scales[0].pred_energy.pop_back();
+  EXPECT_THROW(scale_to_json(energy_mismatch, energy_mismatch.scales[0]), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------- MNIST files
+
+MnistResults sample_mnist() {
+  MnistResults r;
+  r.device = "cuda";
+  r.hardware_name = "Test GPU";
+  r.started_at = "Mon Jun  8 14:25:21 2020 CEST";
+  r.outprefix = "mnist";
+  for (FunctionId id : {FunctionId::ReLU, FunctionId::GELU_tanh, FunctionId::Dropout}) {
+    MnistFunctionResult f;
+    f.key = function_key(function_info(id));
+    f.train_seconds = 73.62053163349628 + static_cast<int>(id);
+    f.accuracy_curve = {0.5, 0.8, 0.9001};
+    f.accuracy = 0.9001;
+    f.epochs = 3;
+    f.reached_target = true;
+    if (id == FunctionId::Dropout) {
+      f.accuracy_curve = {0.5, 0.87};
+      f.accuracy = 0.87;
+      f.epochs = 2;
+      f.reached_target = false;
+    } else {
+      f.energy = Energy{123.25, "measured", "nvml-energy"};
+    }
+    r.functions.push_back(f);
+  }
+  return r;
+}
+
+TEST(ResultsMnist, PaperKeysRoundTripAndCsv) {
+  TempDir dir;
+  MnistResults r = sample_mnist();
+  std::string path = write_mnist_results(dir.path(), r, 1591619160.25);
+  EXPECT_EQ(fs::path(path).filename().string(), "mnist_1591619160.25.json");
+  json j = json::parse(read_text(path));
+  EXPECT_TRUE(j["times"].contains("<class 'torch.nn.modules.activation.ReLU'>"));
+  EXPECT_TRUE(j["accuracies"].contains("<class 'torch.nn.modules.dropout.Dropout'>"));
+  EXPECT_TRUE(j["times"].contains("<class 'torch.nn.modules.activation.GELU'>(approximate='tanh')"));
+  for (const char* field : {"epochs", "reached_target", "accuracy_curves", "energy", "device",
+                            "hardware_name", "dataset", "target_accuracy", "max_epochs", "partial"})
+    EXPECT_TRUE(j.contains(field)) << field;
+
+  MnistResults back = read_mnist_file(path);
+  EXPECT_EQ(back.device, r.device);
+  EXPECT_EQ(back.hardware_name, r.hardware_name);
+  EXPECT_EQ(back.dataset, "mnist");
+  ASSERT_EQ(back.functions.size(), r.functions.size());
+  for (const MnistFunctionResult& want : r.functions) {
+    auto it = std::find_if(back.functions.begin(), back.functions.end(),
+                           [&](const MnistFunctionResult& f) { return f.key == want.key; });
+    ASSERT_NE(it, back.functions.end()) << want.key;
+    EXPECT_EQ(it->train_seconds, want.train_seconds);
+    EXPECT_EQ(it->accuracy, want.accuracy);
+    EXPECT_EQ(it->epochs, want.epochs);
+    EXPECT_EQ(it->reached_target, want.reached_target);
+    EXPECT_EQ(it->accuracy_curve, want.accuracy_curve);
+    expect_same_energy(it->energy, want.energy);
+  }
+
+  std::vector<std::string> lines = lines_of(read_text(dir.file("mnist_1591619160.25.csv")));
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0], kMnistCsvHeader);
+  EXPECT_EQ(lines[1].rfind("relu,torch.nn.modules.activation.ReLU,activation,mnist,", 0), 0u) << lines[1];
+  EXPECT_NE(lines[3].find(",2,false,,unavailable,"), std::string::npos) << lines[3];
+}
+
+// ---------------------------------------------------------------- reader
+
+TEST(ResultsReader, MalformedFilesNamed) {
+  TempDir dir;
+  struct Case {
+    const char* name;
+    const char* text;
+    const char* expect;  // part of the message besides the path
+  };
+  const Case cases[] = {
+      {"broken.json", "{\"pred_items\": 1, ", "not valid JSON"},
+      {"empty.json", "", "not valid JSON"},
+      {"nothing.json", "{\"hello\": 1}", "not a result file"},
+      {"number.json", "42", "not a result file"},
+      {"no_items.json", "{\"pred_times\": []}", "pred_items"},
+      {"zero_items.json", "{\"pred_items\": 0, \"pred_times\": []}", "pred_items"},
+      {"runs_not_list.json", "{\"pred_items\": 10, \"pred_times\": {}}", "pred_times"},
+      {"run_not_object.json", "{\"pred_items\": 10, \"pred_times\": [3]}", "pred_times[0]"},
+      {"time_string.json",
+       "{\"pred_items\": 10, \"pred_times\": [{\"torch.nn.modules.activation.ReLU\": \"fast\"}]}",
+       "pred_times[0][\"torch.nn.modules.activation.ReLU\"]"},
+      {"negative.json", "{\"pred_items\": 10, \"pred_times\": [{\"a\": -1}]}", "non-negative"},
+      {"device_number.json", "{\"pred_items\": 10, \"pred_times\": [], \"device\": 3}", "device"},
+      {"energy_runs.json", "{\"pred_items\": 10, \"pred_times\": [{}], \"pred_energy\": []}",
+       "pred_energy"},
+      {"scales_bad.json", "{\"scales\": [{\"pred_items\": 1, \"pred_times\": [{\"x\": null}]}]}",
+       "scales[0].pred_times[0]"},
+      {"mnist_missing_acc.json", "{\"times\": {\"a\": 1.0}, \"accuracies\": {}}", "accuracies"},
+      {"mnist_bad_time.json", "{\"times\": {\"a\": \"x\"}, \"accuracies\": {\"a\": 0.9}}",
+       "times[\"a\"]"},
+      {"list_not_strings.json", "[\"a\", 2]", "[1]"},
+  };
+  for (const Case& c : cases) {
+    std::string path = dir.file(c.name);
+    write_text(path, c.text);
+    std::string msg = error_of([&] { read_result_file(path); });
+    EXPECT_TRUE(contains(msg, path) && contains(msg, c.expect)) << c.name << ": " << msg;
+  }
+  std::string missing = dir.file("missing.json");
+  EXPECT_TRUE(contains(error_of([&] { read_result_file(missing); }), missing));
+  std::string mnist = dir.file("mnist_missing_acc.json");
+  EXPECT_TRUE(contains(error_of([&] { read_rand_file(mnist); }), mnist));
+  std::string rand = dir.file("no_items.json");
+  EXPECT_TRUE(contains(error_of([&] { read_mnist_file(rand); }), rand));
+}
+
+TEST(ResultsReader, EveryPaperFile) {
+  std::string dir = paper_dir();
+  if (dir.empty()) GTEST_SKIP() << "no reference copy at ../shared/reference/paper";
+  std::vector<std::string> rand_paths;
+  int mnist = 0, lists = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() != ".json") continue;
+    std::string path = e.path().string();
+    ResultFile f;
+    ASSERT_NO_THROW(f = read_result_file(path)) << path;
+    switch (f.kind) {
+      case ResultFileKind::Rand:
+        rand_paths.push_back(path);
+        ASSERT_EQ(f.rand.scales.size(), 1u) << path;
+        EXPECT_EQ(f.rand.scales[0].pred_times.size(), 3u) << path;
+        for (const RunTimes& run : f.rand.scales[0].pred_times) {
+          EXPECT_EQ(run.size(), 26u) << path;
+          for (const auto& [key, sec] : run) EXPECT_NE(find_function_by_key(key), nullptr) << key;
+        }
+        break;
+      case ResultFileKind::Mnist:
+        ++mnist;
+        EXPECT_EQ(f.mnist.functions.size(), 26u) << path;
+        for (const MnistFunctionResult& m : f.mnist.functions)
+          EXPECT_NE(find_function_by_key(m.key), nullptr) << m.key;
+        break;
+      case ResultFileKind::FunctionList:
+        ++lists;
+        EXPECT_EQ(f.functions.size(), 26u) << path;
+        for (const std::string& key : f.functions) EXPECT_NE(find_function_by_key(key), nullptr) << key;
+        break;
+    }
+  }
+  EXPECT_EQ(rand_paths.size(), 35u);
+  EXPECT_EQ(mnist, 2);
+  EXPECT_EQ(lists, 1);
+
+  std::vector<RandResults> groups = read_rand_files(rand_paths);
+  ASSERT_EQ(groups.size(), 4u);  // dc_cpu, dc_gpu, consumer_gpu, mac
+  for (const RandResults& g : groups) {
+    for (std::size_t i = 1; i < g.scales.size(); ++i)
+      EXPECT_LT(g.scales[i - 1].pred_items, g.scales[i].pred_items) << g.outprefix;
+    for (const ScaleResult& s : g.scales) EXPECT_EQ(std::pow(10, s.scale), s.pred_items);
+  }
+
+  RandResults cpu = read_rand_file(dir + "/dc_cpu_1591619160.50882.json");
+  EXPECT_EQ(cpu.device, "cpu");
+  EXPECT_EQ(cpu.hardware_name, "Intel(R) Xeon(R) CPU E5-2660 v3 @ 2.60GHz");
+  EXPECT_EQ(cpu.outprefix, "servercpu");
+  EXPECT_EQ(cpu.runs, 3);
+  EXPECT_EQ(cpu.scales[0].scale, 5);
+  EXPECT_EQ(cpu.scales[0].pred_items, 100000u);
+  EXPECT_EQ(cpu.scales[0].unix_time, 1591619160.50882);
+  EXPECT_DOUBLE_EQ(cpu.scales[0].pred_times[0].at("torch.nn.modules.activation.ReLU"),
+                   0.5064122378826141);
+
+  MnistResults m = read_mnist_file(dir + "/mnist_targets.4332704.214709112.json");
+  auto relu = std::find_if(m.functions.begin(), m.functions.end(), [](const MnistFunctionResult& f) {
+    return f.key == "torch.nn.modules.activation.ReLU";
+  });
+  ASSERT_NE(relu, m.functions.end());
+  EXPECT_DOUBLE_EQ(relu->train_seconds, 73.62053163349628);
+  EXPECT_DOUBLE_EQ(relu->accuracy, 0.9001);
+  EXPECT_TRUE(relu->reached_target);  // derived from the accuracy: the paper's files do not say
+}
+
+}  // namespace
+}  // namespace ip
