@@ -299,8 +299,8 @@ int main(int argc, char** argv) {
                  "estimated)")
       ->capture_default_str();
   app.add_option("--gpu-timing", o.gpu_timing,
-                 "sync (wait for the GPU before stopping the clock) or async (the original's "
-                 "unsynchronised timing, which records launch time at small scales)")
+                 "CUDA only: sync (wait for the GPU before stopping the clock) or async (the "
+                 "original's unsynchronised timing, which records launch time at small scales)")
       ->capture_default_str();
   app.add_flag("--breakdown", o.breakdown,
                "after each timed loop, one more loop timing each layer (synchronised): seconds "
