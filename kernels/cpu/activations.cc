@@ -124,55 +124,24 @@ double PReLUWeightGradChunk(const float* x, const float* dy, size_t n) {
   return hn::GetLane(hn::SumOfLanes(dd, hn::Add(acc0, acc1)));
 }
 
-// RReLU train mode, given the slopes of the chunk: out = x > 0 ? x : x * slope (dy == nullptr),
-// or out = dy * (x > 0 ? 1 : slope). The slopes come from the caller (Philox, scalar code) so they
-// are bit-identical with the reference; here only single multiplications remain.
-void RReLUApplyChunk(const float* x, const float* dy, const float* slope, float* out, size_t n) {
-  const hn::ScalableTag<float> d;
-  const size_t lanes = hn::Lanes(d);
-  const auto zero = hn::Zero(d);
-  const auto one = hn::Set(d, 1.0f);
-  size_t i = 0;
-  const auto apply = [&](auto vx, auto vs, auto vdy, bool backward) {
-    const auto positive = hn::Gt(vx, zero);
-    return backward ? hn::Mul(vdy, hn::IfThenElse(positive, one, vs))
-                    : hn::IfThenElse(positive, vx, hn::Mul(vx, vs));
-  };
-  const bool backward = dy != nullptr;
-  for (; i + lanes <= n; i += lanes) {
-    const auto vdy = backward ? hn::LoadU(d, dy + i) : zero;
-    hn::StoreU(apply(hn::LoadU(d, x + i), hn::LoadU(d, slope + i), vdy, backward), d, out + i);
-  }
-  if (i < n) {
-    const size_t count = n - i;
-    const auto vdy = backward ? LoadTailPadded(d, dy + i, count) : zero;
-    StoreTail(d, apply(LoadTailPadded(d, x + i, count), LoadTailPadded(d, slope + i, count), vdy, backward),
-              out + i, count);
-  }
-}
-
 }  // namespace ip::cpu::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include <omp.h>
 
-#include "kernels/common/philox.h"
 #include "kernels/cpu/kernels.h"
 
 namespace ip::cpu {
 HWY_EXPORT(ActivationForwardChunk);
 HWY_EXPORT(ActivationBackwardChunk);
 HWY_EXPORT(PReLUWeightGradChunk);
-HWY_EXPORT(RReLUApplyChunk);
 
 namespace {
 
 // Elements per OpenMP work item: large enough to amortise dispatch and scheduling (64 KiB of
 // floats per stream stays in L2), small enough to balance two to a few dozen threads.
 constexpr size_t kChunk = 16384;
-// RReLU slopes are drawn into a stack buffer of this many floats per step.
-constexpr size_t kSlopeBlock = 1024;
 
 size_t chunk_count(size_t n) { return (n + kChunk - 1) / kChunk; }
 
@@ -196,21 +165,6 @@ void for_each_chunk(size_t n, const Body& body) {
     const size_t begin = static_cast<size_t>(c) * kChunk;
     body(begin, std::min(kChunk, n - begin));
   }
-}
-
-void rrelu_train(const float* x, const float* dy, float* out, size_t n, Params<float> p, uint64_t seed) {
-  const auto apply = HWY_DYNAMIC_DISPATCH(RReLUApplyChunk);
-  for_each_chunk(n, [&](size_t begin, size_t count) {
-    float slope[kSlopeBlock];
-    for (size_t b = begin; b < begin + count; b += kSlopeBlock) {
-      const size_t m = std::min(kSlopeBlock, begin + count - b);
-      // Exactly the reference's expression (reference_kernels.h), in plain scalar code.
-      for (size_t j = 0; j < m; ++j) {
-        slope[j] = RReLU::train_slope(philox::uniform(seed, philox::kRReLUStream, b + j), p);
-      }
-      apply(x + b, dy ? dy + b : nullptr, slope, out + b, m);
-    }
-  });
 }
 
 }  // namespace
@@ -242,15 +196,6 @@ double prelu_weight_grad(const float* x, const float* dy, size_t n) {
   double sum = 0.0;
   for (double s : partial) sum += s;
   return sum;
-}
-
-void rrelu_train_forward(const float* x, float* y, size_t n, Params<float> p, uint64_t seed) {
-  rrelu_train(x, nullptr, y, n, p, seed);
-}
-
-void rrelu_train_backward(const float* x, const float* dy, float* dx, size_t n, Params<float> p,
-                          uint64_t seed) {
-  rrelu_train(x, dy, dx, n, p, seed);
 }
 
 }  // namespace ip::cpu
