@@ -747,7 +747,7 @@ int print_issue6_summary(const std::vector<KernelRow>& rows, double load_before,
     const double ratio = core / need;
     std::string limit = "-";
     if (!pass) limit = std::isfinite(ratio) && ratio < 1.0 ? "compute-bound (core < need)"
-                                                          : "streaming/noise (core >= need)";
+                                                          : "not compute-bound alone (streaming, or CPU share under load)";
     else if (std::isfinite(ratio) && ratio < 1.3) limit = "near compute bound";
     std::printf("%-7s %3d %10zu %-14s %-8s %6.1f %6.0f %-4s %8.3f %8.3f %6.2f  %s\n", r.target.c_str(), r.threads,
                 r.elements, r.function.c_str(), r.direction.c_str(), 100 * r.fraction_of_copy, 100 * goal,
