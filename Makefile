@@ -12,7 +12,7 @@ MNIST_ARGS ?=
 # $$MNIST_DIR and data/mnist/ (fill it with data/download_mnist.sh).
 MNIST_DATA ?= $(if $(wildcard ../shared/data/mnist),--data-dir ../shared/data/mnist,)
 
-.PHONY: all deps configure build test run mnist check-kernels clean
+.PHONY: all deps configure build test run mnist check-kernels bench clean
 
 all: build
 
@@ -42,6 +42,20 @@ mnist: build
 # Every kernel backend against the PyTorch golden values.
 check-kernels: build
 	$(BUILD_DIR)/check_kernels --golden $(GOLDEN)
+
+# Issue 6's benchmark: every kernel at 256 MiB on 2 threads, forward and backward, the GEMM shapes
+# of the experiments (and the 100000-row prediction chunk), then a pass/fail table per kernel
+# against the targets with a compute-bound calibration that shows why a kernel misses.
+# OMP_WAIT_POLICY=passive: idle OpenMP threads sleep instead of spinning, so on a shared machine
+# they do not take cores from other processes (or from each other) between parallel regions.
+# OPENBLAS_CORETYPE=SkylakeX: Debian's OpenBLAS 0.3.21 misdetects this CPU (issue 6).
+BENCH_OUT  ?= $(BUILD_DIR)/bench
+BENCH_ARGS ?= --functions all --directions forward,backward --sizes 256MiB --threads 2 \
+              --gemm-shapes experiments --large-gemm --summary issue6
+bench: build
+	@mkdir -p $(BENCH_OUT)
+	uptime
+	OMP_WAIT_POLICY=passive OPENBLAS_CORETYPE=SkylakeX $(BUILD_DIR)/kernel_bench $(BENCH_ARGS) --out $(BENCH_OUT) 2>&1 | tee $(BENCH_OUT)/kernel_bench.txt
 
 clean:
 	rm -rf $(BUILD_DIR)

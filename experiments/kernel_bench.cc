@@ -82,7 +82,19 @@ struct Options {
   uint64_t seed = 1;
   std::string out;
   bool quick = false;
+  std::string summary;  // "" or "issue6": pass/fail table against the targets of issue 6
 };
+
+// Issue 6's targets: effective bandwidth as a fraction of the copy measured in the same run.
+double issue6_target(const std::string& kind, const std::string& direction) {
+  if (kind == "rowwise") return 0.80;
+  return direction == "forward" ? 0.90 : 0.85;
+}
+
+// Elements per array of the compute-bound calibration: 4 arrays of 8 KiB stay in a 48 KiB L1d,
+// so the kernel runs at the speed of its instructions, not of memory. Two rows of 1024 for the
+// row-wise kernels.
+constexpr std::size_t kCalibrationElements = 2048;
 
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
@@ -297,6 +309,9 @@ struct KernelRow {
   double bytes = 0;  // read + written per call
   Timing timing;
   double gbps = 0, copy_gbps = 0, fraction_of_copy = 0, elements_per_s = 0;
+  // Elements per second of one thread on L1-resident arrays (the fastest of the samples: other
+  // processes only ever slow a sample down); NaN when not calibrated (--summary not given).
+  double compute_elements_per_s = std::nan("");
 };
 
 struct GemmRow {
@@ -515,6 +530,15 @@ class Bench {
       fill_normal(y.get(), b.n, 1.0f, opt_.seed + 2);
       fill_normal(dx.get(), b.n, 1.0f, opt_.seed + 3);
       b.x = x.get(), b.dy = dy.get(), b.y = y.get(), b.dx = dx.get();
+      // Small arrays for the compute-bound calibration (--summary): the same kernels, in L1.
+      Buffers small = shape(std::min(requested, kCalibrationElements));
+      HostArray sx = host_alloc(small.n), sdy = host_alloc(small.n), sy = host_alloc(small.n),
+                sdx = host_alloc(small.n);
+      std::copy(b.x, b.x + small.n, sx.get());
+      std::copy(b.dy, b.dy + small.n, sdy.get());
+      std::copy(b.y, b.y + small.n, sy.get());
+      std::copy(b.dx, b.dx + small.n, sdx.get());
+      small.x = sx.get(), small.dy = sdy.get(), small.y = sy.get(), small.dx = sdx.get();
       for (const std::string& target : targets) {
         ip::cpu::force_target(target);
         for (int t : threads) {
@@ -524,12 +548,17 @@ class Bench {
           measure(copy, 2.0 * sizeof(float) * b.n, [&] { cpu_copy(b.x, b.y, b.n); }, [] {});
           const double copy_gbps = copy.gbps;
           for (const ip::FunctionInfo* f : functions) {
-            std::vector<std::function<void()>> prepare;
-            for (Case& c : make_cases<CpuApi>(*f, b, dirs, opt_.seed, prepare)) {
+            std::vector<std::function<void()>> prepare, small_prepare;
+            std::vector<Case> cases = make_cases<CpuApi>(*f, b, dirs, opt_.seed, prepare);
+            std::vector<Case> small_cases;
+            if (!opt_.summary.empty()) small_cases = make_cases<CpuApi>(*f, small, dirs, opt_.seed, small_prepare);
+            for (std::size_t k = 0; k < cases.size(); ++k) {
+              Case& c = cases[k];
               for (auto& p : prepare) p();
               KernelRow r = base_row("cpu", target, t, b);
               r.function = c.function, r.key = ip::function_key(*c.info), r.kind = c.kind, r.direction = c.direction;
               r.copy_gbps = copy_gbps;
+              if (k < small_cases.size()) r.compute_elements_per_s = calibrate(small, small_prepare, small_cases[k]);
               measure(r, c.bytes, c.call, [] {});
             }
           }
@@ -674,10 +703,62 @@ class Bench {
     return r;
   }
 
+  // One thread on the L1-resident arrays: elements per second at the speed of the instructions.
+  double calibrate(const Buffers& small, const std::vector<std::function<void()>>& prepare, const Case& c) const {
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    for (auto& p : prepare) p();
+    Options o = opt_;
+    o.repeats = std::max(opt_.repeats, 15);
+    o.min_sample_ms = 1.0;
+    const Timing t = time_calls(c.call, [] {}, o);
+    omp_set_num_threads(threads);
+    return static_cast<double>(small.n) / t.min;
+  }
+
   const Options& opt_;
   std::vector<KernelRow> kernels_;
   std::vector<GemmRow> gemm_;
 };
+
+// The pass/fail table of issue 6 over the CPU rows (every size and thread count measured). A miss
+// is explained by the calibration: at the target, a kernel must process
+//   need = target * copy GB/s / (bytes per element) / threads   elements per second per thread,
+// and one thread on L1-resident data manages `core` elements per second. core < need means the
+// instructions per element exceed the bandwidth budget ("compute-bound"); otherwise the kernel
+// could keep up and the miss is in how it streams (or other load on the machine).
+// Returns the number of misses.
+int print_issue6_summary(const std::vector<KernelRow>& rows, double load_before, double load_after) {
+  std::printf("\nissue 6 targets: effective GB/s >= 90%% (forward) / 85%% (backward) of copy for element-wise "
+              "and dropout kernels, >= 80%% for row-wise\n");
+  std::printf("core = Gelem/s of one thread on L1-resident arrays (compute bound); need = Gelem/s per thread "
+              "to reach the target at this run's copy bandwidth. load average %.1f before, %.1f after\n\n",
+              load_before, load_after);
+  std::printf("%-7s %3s %10s %-14s %-8s %6s %6s %-4s %8s %8s %6s  %s\n", "target", "thr", "elements", "function", "dir",
+              "copy%", "goal%", "ok", "core", "need", "ratio", "limit");
+  int misses = 0, total = 0;
+  for (const KernelRow& r : rows) {
+    if (r.device != "cpu" || r.kind == "copy") continue;
+    const double goal = issue6_target(r.kind, r.direction);
+    const bool pass = r.fraction_of_copy >= goal;
+    const double bytes_per_element = r.bytes / static_cast<double>(r.elements);
+    const double need = goal * r.copy_gbps * 1e9 / bytes_per_element / r.threads;
+    const double core = r.compute_elements_per_s;
+    const double ratio = core / need;
+    std::string limit = "-";
+    if (!pass) limit = std::isfinite(ratio) && ratio < 1.0 ? "compute-bound (core < need)"
+                                                          : "not compute-bound alone (streaming, or CPU share under load)";
+    else if (std::isfinite(ratio) && ratio < 1.3) limit = "near compute bound";
+    std::printf("%-7s %3d %10zu %-14s %-8s %6.1f %6.0f %-4s %8.3f %8.3f %6.2f  %s\n", r.target.c_str(), r.threads,
+                r.elements, r.function.c_str(), r.direction.c_str(), 100 * r.fraction_of_copy, 100 * goal,
+                pass ? "PASS" : "MISS", core * 1e-9, need * 1e-9, ratio, limit.c_str());
+    misses += pass ? 0 : 1;
+    ++total;
+  }
+  std::printf("\nissue 6: %d of %d kernel rows meet their target, %d miss\n", total - misses, total, misses);
+  std::fflush(stdout);
+  return misses;
+}
 
 std::string csv_text(const std::string& s) {
   return s.find_first_of(",\"\n") == std::string::npos ? s : "\"" + s + "\"";
@@ -697,6 +778,8 @@ void write_outputs(const Options& opt, const Bench& bench, const json& header) {
                             {"elements", r.elements}, {"rows", r.rows}, {"cols", r.cols}, {"bytes_per_call", r.bytes},
                             {"timing", timing_json(r.timing)}, {"gb_per_s", r.gbps}, {"copy_gb_per_s", r.copy_gbps},
                             {"fraction_of_copy", r.fraction_of_copy}, {"elements_per_s", r.elements_per_s}});
+    if (std::isfinite(r.compute_elements_per_s))
+      j["kernels"].back()["compute_elements_per_s_one_thread_l1"] = r.compute_elements_per_s;
     csv += r.device + "," + r.target + "," + std::to_string(r.threads) + "," + r.function + "," + csv_text(r.key) +
            "," + r.kind + "," + r.direction + "," + std::to_string(r.elements) + "," + std::to_string(r.rows) + "," +
            std::to_string(r.cols) + "," + ip::format_number(r.bytes) + "," + ip::format_number(r.timing.median) + "," +
@@ -783,6 +866,7 @@ int run(Options opt, const std::string& command_line) {
 #endif
     std::printf("\n");
   }
+  if (opt.summary == "issue6") print_issue6_summary(bench.kernels(), load, load_average());
   if (!shapes.empty()) {
     print_gemm_header();
     if (want_cpu) bench.run_gemm_cpu(shapes, targets, threads);
@@ -873,6 +957,11 @@ int main(int argc, char** argv) {
   app.add_option("--out", opt.out,
                  "Directory for kernel_bench_<unix time>.json, .csv and _gemm.csv (atomic writes), with the "
                  "hardware description; nothing is written without it");
+  app.add_option("--summary", opt.summary,
+                 "Print a pass/fail table against a set of targets after the kernel rows: 'issue6' (fractions "
+                 "of copy: 90% forward, 85% backward, 80% row-wise), with a compute-bound calibration of every "
+                 "kernel (one thread, L1-resident arrays) that shows whether a miss is the instructions' fault")
+      ->check(CLI::IsMember({"issue6"}));
   app.add_flag("--quick", opt.quick,
                "Fast smoke run: relu and dropout, 1 MiB, 3 repeats, 1 warm-up, one GEMM shape (flags given "
                "explicitly still win)");

@@ -19,6 +19,7 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/activations.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kernels/cpu/activations-inl.h"
 
@@ -45,14 +46,39 @@ HWY_INLINE void StoreTail(D d, hn::Vec<D> v, float* p, size_t count) {
   for (size_t j = 0; j < count; ++j) p[j] = buf[j];
 }
 
-// y = f(x) over n elements with the vector form F.
+// Elements before `out + head` is vector-aligned (Stream needs aligned addresses); < lanes.
+template <class D>
+HWY_INLINE size_t HeadToAlign(D d, const float* out, size_t n) {
+  const size_t bytes = hn::Lanes(d) * sizeof(float);
+  const size_t misalign = reinterpret_cast<uintptr_t>(out) % bytes;
+  const size_t head = misalign == 0 || misalign % sizeof(float) != 0 ? 0 : (bytes - misalign) / sizeof(float);
+  return std::min(head, n);
+}
+
+// y = f(x) over n elements with the vector form F. With `stream`, the output goes to memory with
+// non-temporal stores: a normal store first reads the line it writes (read for ownership), so a
+// kernel over arrays far larger than the caches moves 3 bytes per 2 it needs and tops out near
+// 2/3 of a copy (glibc's memcpy avoids that read). Only for large arrays (the caller decides):
+// streamed data is not in the cache for whoever reads it next. The head before the first aligned
+// output goes through the padded tail path: the same vector code, so results are unchanged.
 template <class F>
-HWY_INLINE void ElementwiseForwardLoop(const float* x, float* y, size_t n, float p0, float p1) {
+HWY_INLINE void ElementwiseForwardLoop(const float* x, float* y, size_t n, float p0, float p1, bool stream) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
   const auto vp0 = hn::Set(d, p0);
   const auto vp1 = hn::Set(d, p1);
   size_t i = 0;
+  if (stream) {
+    const size_t head = HeadToAlign(d, y, n);
+    if (head > 0) StoreTail(d, F::forward(d, LoadTailPadded(d, x, head), vp0, vp1), y, head);
+    i = head;
+    if (reinterpret_cast<uintptr_t>(y + i) % (lanes * sizeof(float)) == 0) {
+      for (; i + lanes <= n; i += lanes) {
+        hn::Stream(F::forward(d, hn::LoadU(d, x + i), vp0, vp1), d, y + i);
+      }
+      hwy::FlushStream();
+    }
+  }
   for (; i + lanes <= n; i += lanes) {
     hn::StoreU(F::forward(d, hn::LoadU(d, x + i), vp0, vp1), d, y + i);
   }
@@ -64,12 +90,27 @@ HWY_INLINE void ElementwiseForwardLoop(const float* x, float* y, size_t n, float
 // dx = dy * f'(x).
 template <class F>
 HWY_INLINE void ElementwiseBackwardLoop(const float* x, const float* dy, float* dx, size_t n, float p0,
-                                        float p1) {
+                                        float p1, bool stream) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
   const auto vp0 = hn::Set(d, p0);
   const auto vp1 = hn::Set(d, p1);
   size_t i = 0;
+  if (stream) {  // as in the forward loop
+    const size_t head = HeadToAlign(d, dx, n);
+    if (head > 0) {
+      const auto g = F::derivative(d, LoadTailPadded(d, x, head), vp0, vp1);
+      StoreTail(d, hn::Mul(LoadTailPadded(d, dy, head), g), dx, head);
+    }
+    i = head;
+    if (reinterpret_cast<uintptr_t>(dx + i) % (lanes * sizeof(float)) == 0) {
+      for (; i + lanes <= n; i += lanes) {
+        const auto g = F::derivative(d, hn::LoadU(d, x + i), vp0, vp1);
+        hn::Stream(hn::Mul(hn::LoadU(d, dy + i), g), d, dx + i);
+      }
+      hwy::FlushStream();
+    }
+  }
   for (; i + lanes <= n; i += lanes) {
     const auto g = F::derivative(d, hn::LoadU(d, x + i), vp0, vp1);
     hn::StoreU(hn::Mul(hn::LoadU(d, dy + i), g), d, dx + i);
@@ -81,21 +122,21 @@ HWY_INLINE void ElementwiseBackwardLoop(const float* x, const float* dy, float* 
 }
 
 // One switch per chunk (not per element) picks the loop instantiated for the row's vector form.
-void ActivationForwardChunk(int id, const float* x, float* y, size_t n, float p0, float p1) {
+void ActivationForwardChunk(int id, const float* x, float* y, size_t n, float p0, float p1, bool stream) {
   visit_function(static_cast<FunctionId>(id), [&](auto fid) {
     constexpr FunctionId kId = decltype(fid)::value;
     if constexpr (FunctionTraits<kId>::kind == KernelKind::Elementwise) {
-      ElementwiseForwardLoop<typename VecOf<kId>::type>(x, y, n, p0, p1);
+      ElementwiseForwardLoop<typename VecOf<kId>::type>(x, y, n, p0, p1, stream);
     }
   });
 }
 
 void ActivationBackwardChunk(int id, const float* x, const float* dy, float* dx, size_t n, float p0,
-                             float p1) {
+                             float p1, bool stream) {
   visit_function(static_cast<FunctionId>(id), [&](auto fid) {
     constexpr FunctionId kId = decltype(fid)::value;
     if constexpr (FunctionTraits<kId>::kind == KernelKind::Elementwise) {
-      ElementwiseBackwardLoop<typename VecOf<kId>::type>(x, dy, dx, n, p0, p1);
+      ElementwiseBackwardLoop<typename VecOf<kId>::type>(x, dy, dx, n, p0, p1, stream);
     }
   });
 }
@@ -124,55 +165,30 @@ double PReLUWeightGradChunk(const float* x, const float* dy, size_t n) {
   return hn::GetLane(hn::SumOfLanes(dd, hn::Add(acc0, acc1)));
 }
 
-// RReLU train mode, given the slopes of the chunk: out = x > 0 ? x : x * slope (dy == nullptr),
-// or out = dy * (x > 0 ? 1 : slope). The slopes come from the caller (Philox, scalar code) so they
-// are bit-identical with the reference; here only single multiplications remain.
-void RReLUApplyChunk(const float* x, const float* dy, const float* slope, float* out, size_t n) {
-  const hn::ScalableTag<float> d;
-  const size_t lanes = hn::Lanes(d);
-  const auto zero = hn::Zero(d);
-  const auto one = hn::Set(d, 1.0f);
-  size_t i = 0;
-  const auto apply = [&](auto vx, auto vs, auto vdy, bool backward) {
-    const auto positive = hn::Gt(vx, zero);
-    return backward ? hn::Mul(vdy, hn::IfThenElse(positive, one, vs))
-                    : hn::IfThenElse(positive, vx, hn::Mul(vx, vs));
-  };
-  const bool backward = dy != nullptr;
-  for (; i + lanes <= n; i += lanes) {
-    const auto vdy = backward ? hn::LoadU(d, dy + i) : zero;
-    hn::StoreU(apply(hn::LoadU(d, x + i), hn::LoadU(d, slope + i), vdy, backward), d, out + i);
-  }
-  if (i < n) {
-    const size_t count = n - i;
-    const auto vdy = backward ? LoadTailPadded(d, dy + i, count) : zero;
-    StoreTail(d, apply(LoadTailPadded(d, x + i, count), LoadTailPadded(d, slope + i, count), vdy, backward),
-              out + i, count);
-  }
-}
-
 }  // namespace ip::cpu::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include <omp.h>
 
-#include "kernels/common/philox.h"
 #include "kernels/cpu/kernels.h"
 
 namespace ip::cpu {
 HWY_EXPORT(ActivationForwardChunk);
 HWY_EXPORT(ActivationBackwardChunk);
 HWY_EXPORT(PReLUWeightGradChunk);
-HWY_EXPORT(RReLUApplyChunk);
 
 namespace {
 
 // Elements per OpenMP work item: large enough to amortise dispatch and scheduling (64 KiB of
 // floats per stream stays in L2), small enough to balance two to a few dozen threads.
 constexpr size_t kChunk = 16384;
-// RReLU slopes are drawn into a stack buffer of this many floats per step.
-constexpr size_t kSlopeBlock = 1024;
+
+// Outputs at least this large are written with non-temporal stores (see ElementwiseForwardLoop):
+// well beyond the 2-4 MiB L2 of a core and a good part of a shared L3, so the output would be
+// evicted before anyone reads it anyway; smaller ones (a batch of 64 x 1024 floats is 256 KiB)
+// stay in the cache for the next layer.
+constexpr size_t kStreamBytes = size_t{64} << 20;
 
 size_t chunk_count(size_t n) { return (n + kChunk - 1) / kChunk; }
 
@@ -198,28 +214,14 @@ void for_each_chunk(size_t n, const Body& body) {
   }
 }
 
-void rrelu_train(const float* x, const float* dy, float* out, size_t n, Params<float> p, uint64_t seed) {
-  const auto apply = HWY_DYNAMIC_DISPATCH(RReLUApplyChunk);
-  for_each_chunk(n, [&](size_t begin, size_t count) {
-    float slope[kSlopeBlock];
-    for (size_t b = begin; b < begin + count; b += kSlopeBlock) {
-      const size_t m = std::min(kSlopeBlock, begin + count - b);
-      // Exactly the reference's expression (reference_kernels.h), in plain scalar code.
-      for (size_t j = 0; j < m; ++j) {
-        slope[j] = RReLU::train_slope(philox::uniform(seed, philox::kRReLUStream, b + j), p);
-      }
-      apply(x + b, dy ? dy + b : nullptr, slope, out + b, m);
-    }
-  });
-}
-
 }  // namespace
 
 void activation_forward(FunctionId id, const float* x, float* y, size_t n, Params<float> p) {
   require_elementwise(id);
   const auto kernel = HWY_DYNAMIC_DISPATCH(ActivationForwardChunk);
+  const bool stream = n * sizeof(float) >= kStreamBytes;
   for_each_chunk(n, [&](size_t begin, size_t count) {
-    kernel(static_cast<int>(id), x + begin, y + begin, count, p.p0, p.p1);
+    kernel(static_cast<int>(id), x + begin, y + begin, count, p.p0, p.p1, stream);
   });
 }
 
@@ -227,8 +229,9 @@ void activation_backward(FunctionId id, const float* x, const float* dy, float* 
                          Params<float> p) {
   require_elementwise(id);
   const auto kernel = HWY_DYNAMIC_DISPATCH(ActivationBackwardChunk);
+  const bool stream = n * sizeof(float) >= kStreamBytes;
   for_each_chunk(n, [&](size_t begin, size_t count) {
-    kernel(static_cast<int>(id), x + begin, dy + begin, dx + begin, count, p.p0, p.p1);
+    kernel(static_cast<int>(id), x + begin, dy + begin, dx + begin, count, p.p0, p.p1, stream);
   });
 }
 
@@ -242,15 +245,6 @@ double prelu_weight_grad(const float* x, const float* dy, size_t n) {
   double sum = 0.0;
   for (double s : partial) sum += s;
   return sum;
-}
-
-void rrelu_train_forward(const float* x, float* y, size_t n, Params<float> p, uint64_t seed) {
-  rrelu_train(x, nullptr, y, n, p, seed);
-}
-
-void rrelu_train_backward(const float* x, const float* dy, float* dx, size_t n, Params<float> p,
-                          uint64_t seed) {
-  rrelu_train(x, dy, dx, n, p, seed);
 }
 
 }  // namespace ip::cpu

@@ -9,8 +9,8 @@
 // AVX-512 targets; AlphaDropout's kept values (x*a + b) then differed from the reference in the
 // last bit. Contraction is switched off for this file below.
 //
-// Cost: the mask draw dominates. The vector Philox makes 4 * L draws per call (L 32-bit lanes),
-// interleaved into element order, so every Philox block feeds four consecutive elements.
+// Cost: the mask draw dominates (10 Philox rounds per 4 elements). The vector Philox runs 2 L
+// blocks per call (L 32-bit lanes); every block feeds four consecutive elements.
 //
 // Layout of this file: per-target kernels over an index range in HWY_NAMESPACE; OpenMP over
 // fixed chunks in HWY_ONCE, dispatching per chunk (OpenMP inside HWY_NAMESPACE crashes clang 14).
@@ -63,8 +63,34 @@ HWY_INLINE hn::Vec<D> DropoutVec(D d, hn::Vec<D> v, M keep, const DropoutConstan
   }
 }
 
+// Keep bits of L consecutive blocks' word k (bit j = block j), spread so that bit j lands on bit
+// 4 j + k: the bit of element 4 j + k in element order. L <= 16, so 4 L bits fit in 64.
+template <class D>
+HWY_INLINE uint64_t SpreadKeepBits(D d, hn::Mask<D> m, int k) {
+  uint8_t bytes[8] = {};
+  hn::StoreMaskBits(d, m, bytes);
+  uint64_t bits = 0;
+  for (size_t b = 0; b < (hn::Lanes(d) + 7) / 8; ++b) bits |= uint64_t{bytes[b]} << (8 * b);
+#if HWY_ARCH_X86_64 && HWY_TARGET <= HWY_AVX2
+  // BMI2 is part of the AVX2 and AVX-512 targets: one instruction deposits the bits.
+  return _pdep_u64(bits, uint64_t{0x1111111111111111} << k);
+#else
+  bits = (bits | (bits << 24)) & 0x000000FF000000FFull;
+  bits = (bits | (bits << 12)) & 0x000F000F000F000Full;
+  bits = (bits | (bits << 6)) & 0x0303030303030303ull;
+  bits = (bits | (bits << 3)) & 0x1111111111111111ull;
+  return bits << k;
+#endif
+}
+
 // Element-wise masks (Dropout, Dropout2d and AlphaDropout on 2-D input): elements [begin, end)
 // of in/out, begin a multiple of 4 (a Philox block boundary). in may equal out.
+//
+// The keep decisions are made on the Philox words as they come out of the rounds (word k of L
+// blocks per vector): four compares give four masks, and their bits are interleaved into
+// element order as plain integer bits (SpreadKeepBits) instead of interleaving the 32-bit draws
+// through memory: per 4 L elements that is 4 compares and a few scalar operations instead of a
+// vector transpose, a store and 4 reloads.
 template <bool kBackward>
 HWY_INLINE void DropoutElements(const DropoutConstants& c, const float* in, float* out,
                                 size_t begin, size_t end, uint64_t seed) {
@@ -75,21 +101,31 @@ HWY_INLINE void DropoutElements(const DropoutConstants& c, const float* in, floa
   // The 24-bit draws and keep_below (<= 2^24) both fit in int32, so a signed compare suffices
   // (Highway 1.0.3 lacks unsigned comparisons on some targets).
   const auto keep_below = hn::Set(di, static_cast<int32_t>(c.keep_below));
-  HWY_ALIGN uint32_t draws[kMaxDrawsPerCall];
+  const uint64_t lane_bits = L >= 64 ? ~uint64_t{0} : (uint64_t{1} << L) - 1;
   const size_t per_call = PhiloxDrawsPerCall(du);
   for (size_t g = begin; g < end; g += per_call) {
-    PhiloxDraws32(du, seed, philox::kDropoutStream, g / 4, draws);
-    for (size_t part = 0; part < per_call / L; ++part) {
-      const size_t i = g + part * L;
-      if (i >= end) break;
-      const auto u24 = hn::BitCast(di, hn::ShiftRight<8>(hn::Load(du, draws + part * L)));
-      const auto keep = hn::RebindMask(df, hn::Lt(u24, keep_below));
-      if (HWY_LIKELY(end - i >= L)) {
-        hn::StoreU(DropoutVec<kBackward>(df, hn::LoadU(df, in + i), keep, c), df, out + i);
-      } else {
-        const size_t count = end - i;
-        StoreTail(df, DropoutVec<kBackward>(df, LoadTail(df, in + i, count), keep, c), out + i,
-                  count);
+    hn::Vec<decltype(du)> w[2][4];
+    PhiloxWords(du, seed, philox::kDropoutStream, g / 4, w);
+    for (size_t h = 0; h < 2; ++h) {
+      uint64_t keep_bits = 0;  // bit e: keep element g + h * 4L + e
+      for (int k = 0; k < 4; ++k) {
+        const auto u24 = hn::BitCast(di, hn::ShiftRight<8>(w[h][k]));
+        keep_bits |= SpreadKeepBits(di, hn::Lt(u24, keep_below), k);
+      }
+      for (size_t e = 0; e < 4; ++e) {
+        const size_t i = g + (4 * h + e) * L;
+        if (i >= end) break;
+        const uint64_t bits = (keep_bits >> (e * L)) & lane_bits;
+        uint8_t bytes[8];
+        for (size_t b = 0; b < 8; ++b) bytes[b] = static_cast<uint8_t>(bits >> (8 * b));
+        const auto keep = hn::LoadMaskBits(df, bytes);
+        if (HWY_LIKELY(end - i >= L)) {
+          hn::StoreU(DropoutVec<kBackward>(df, hn::LoadU(df, in + i), keep, c), df, out + i);
+        } else {
+          const size_t count = end - i;
+          StoreTail(df, DropoutVec<kBackward>(df, LoadTail(df, in + i, count), keep, c), out + i,
+                    count);
+        }
       }
     }
   }
