@@ -1,0 +1,268 @@
+#include "experiments/common/run_support.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <stdexcept>
+
+#include <omp.h>
+
+#include "engine/layers.h"
+#include "kernels/common/philox.h"
+#include "kernels/cpu/kernels.h"
+#include "kernels/cpu/linalg.h"
+#ifdef INFERENCEPOWER_HAVE_CUDA
+#include "kernels/cuda/kernels.h"
+#endif
+
+namespace ip {
+
+// ---- function and scale lists ----
+
+std::string valid_function_names() {
+  std::string names = "all, paper";
+  for (const FunctionInfo& f : kFunctionInfo) names += std::string(", ") + f.cli_name;
+  return names;
+}
+
+std::vector<const FunctionInfo*> parse_function_list(const std::string& spec) {
+  std::vector<const FunctionInfo*> out;
+  if (spec == "all" || spec == "paper") {
+    for (const FunctionInfo& f : kFunctionInfo)
+      if (spec == "all" || f.in_paper) out.push_back(&f);
+    return out;
+  }
+  size_t begin = 0;
+  while (begin <= spec.size()) {
+    size_t end = spec.find(',', begin);
+    if (end == std::string::npos) end = spec.size();
+    const std::string name = spec.substr(begin, end - begin);
+    const FunctionInfo* found = nullptr;
+    for (const FunctionInfo& f : kFunctionInfo)
+      if (name == f.cli_name) found = &f;
+    if (!found)
+      throw std::invalid_argument("--functions: unknown function '" + name +
+                                  "'; valid: " + valid_function_names());
+    if (std::find(out.begin(), out.end(), found) != out.end())
+      throw std::invalid_argument("--functions: '" + name + "' is listed twice");
+    out.push_back(found);
+    begin = end + 1;
+  }
+  return out;
+}
+
+namespace {
+
+// A whole non-negative decimal number, or -1.
+int parse_small_int(const std::string& s) {
+  if (s.empty() || s.size() > 3 || s.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoi(s);
+}
+
+}  // namespace
+
+std::vector<int> parse_scales(const std::string& spec, int max_scale) {
+  const std::string forms = "; expected a range like 0-5, a list like 0,5 or one value, each in 0.." +
+                            std::to_string(max_scale);
+  std::vector<int> out;
+  const size_t dash = spec.find('-');
+  if (dash != std::string::npos) {
+    const int lo = parse_small_int(spec.substr(0, dash)), hi = parse_small_int(spec.substr(dash + 1));
+    if (lo < 0 || hi < 0 || lo > hi || hi > max_scale)
+      throw std::invalid_argument("--scales: bad range '" + spec + "'" + forms);
+    for (int n = lo; n <= hi; ++n) out.push_back(n);
+    return out;
+  }
+  size_t begin = 0;
+  while (begin <= spec.size()) {
+    size_t end = spec.find(',', begin);
+    if (end == std::string::npos) end = spec.size();
+    const int n = parse_small_int(spec.substr(begin, end - begin));
+    if (n < 0 || n > max_scale)
+      throw std::invalid_argument("--scales: bad value '" + spec.substr(begin, end - begin) +
+                                  "' in '" + spec + "'" + forms);
+    if (std::find(out.begin(), out.end(), n) != out.end())
+      throw std::invalid_argument("--scales: " + std::to_string(n) + " is listed twice");
+    out.push_back(n);
+    begin = end + 1;
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// ---- interruption ----
+
+namespace {
+volatile std::sig_atomic_t g_signal = 0;
+
+extern "C" void on_signal(int sig) {
+  g_signal = sig;
+  // The next signal of this kind ends the process at once (signal() is async-signal-safe).
+  std::signal(sig, SIG_DFL);
+}
+}  // namespace
+
+void install_interrupt_handlers() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+bool interrupted() { return g_signal != 0; }
+int interrupt_signal() { return g_signal; }
+int interrupted_exit_code() { return 128 + (g_signal ? g_signal : SIGINT); }
+
+// ---- device and CPU ----
+
+void configure_cpu(int threads, const std::string& target) {
+  if (threads < 0) throw std::invalid_argument("--threads: must be 0 (OpenMP default) or more");
+  if (threads > 0) omp_set_num_threads(threads);
+  try {
+    cpu::force_target(target == "auto" ? "" : target);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(std::string("--target: ") + e.what());
+  }
+}
+
+void configure_gemm(const std::string& gemm, Device device) {
+  if (gemm == "own") {
+    cpu::set_gemm_backend(cpu::GemmBackend::Own);
+#ifdef INFERENCEPOWER_HAVE_CUDA
+    cuda::set_gemm_backend(cuda::GemmBackend::Own);
+#endif
+  } else if (gemm == "blas") {
+    if (device != Device::Cpu) throw std::invalid_argument("--gemm blas: only with --device cpu");
+    if (!cpu::blas_available())
+      throw std::invalid_argument("--gemm blas: this build has no OpenBLAS (use own)");
+    cpu::set_gemm_backend(cpu::GemmBackend::Blas);
+  } else if (gemm == "cublas") {
+    if (device != Device::Cuda) throw std::invalid_argument("--gemm cublas: only with --device cuda");
+#ifdef INFERENCEPOWER_HAVE_CUDA
+    cuda::set_gemm_backend(cuda::GemmBackend::Cublas);
+#endif
+  } else {
+    throw std::invalid_argument("--gemm: '" + gemm + "' is not one of own, blas, cublas");
+  }
+}
+
+void synchronize(Device device) {
+#ifdef INFERENCEPOWER_HAVE_CUDA
+  if (device == Device::Cuda) cuda::synchronize();
+#else
+  (void)device;
+#endif
+}
+
+std::function<void()> synchroniser(Device device) {
+  if (device == Device::Cpu) return nullptr;
+  return [device] { synchronize(device); };
+}
+
+// ---- data ----
+
+std::vector<float> normal_values(size_t n, uint64_t seed, uint32_t stream) {
+  std::vector<float> v(n);
+  const long long count = static_cast<long long>(n);
+#pragma omp parallel for schedule(static)
+  for (long long k = 0; k < count; ++k) {
+    const uint64_t i = static_cast<uint64_t>(k);
+    // 1 - u keeps the logarithm's argument in (0, 1].
+    const double u1 = 1.0 - philox::uniform(seed, stream, 2 * i);
+    const double u2 = philox::uniform(seed, stream, 2 * i + 1);
+    v[i] = static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
+  }
+  return v;
+}
+
+std::vector<size_t> seeded_permutation(size_t n, uint64_t seed) {
+  std::vector<size_t> p(n);
+  for (size_t i = 0; i < n; ++i) p[i] = i;
+  for (size_t i = n; i > 1; --i) {
+    // The modulo bias is below 2^-40 for any n we shuffle: irrelevant here.
+    const size_t j = mix_seed(seed, i) % i;
+    std::swap(p[i - 1], p[j]);
+  }
+  return p;
+}
+
+// ---- context ----
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "host";
+  std::string s = buf;
+  for (char& c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-')) c = '-';
+  return s;
+}
+
+std::string command_line(int argc, char** argv) {
+  std::string out;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    const bool plain = !a.empty() && a.find_first_not_of(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:+@%") ==
+        std::string::npos;
+    if (i) out += ' ';
+    if (plain) {
+      out += a;
+    } else {
+      out += '\'';
+      for (char c : a) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      out += '\'';
+    }
+  }
+  return out;
+}
+
+std::string format_duration(double s) {
+  char buf[64];
+  if (!std::isfinite(s) || s < 0) return "?";
+  if (s < 1)
+    std::snprintf(buf, sizeof buf, "%.0f ms", s * 1e3);
+  else if (s < 60)
+    std::snprintf(buf, sizeof buf, "%.1f s", s);
+  else if (s < 3600)
+    std::snprintf(buf, sizeof buf, "%d min %02d s", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%d h %02d min", static_cast<int>(s) / 3600,
+                  static_cast<int>(s) % 3600 / 60);
+  return buf;
+}
+
+Energy to_result_energy(const EnergyReading& reading) {
+  Energy e;
+  e.quality = quality_name(reading.quality);
+  e.source = reading.source;
+  if (reading.usable()) e.joules = reading.joules;
+  return e;
+}
+
+EnergyReading add_readings(const EnergyReading& a, const EnergyReading& b) {
+  // A default reading (no window yet) is the neutral element.
+  if (a.seconds == 0 && a.source.empty()) return b;
+  EnergyReading sum = a;
+  sum.seconds += b.seconds;
+  sum.joules += b.joules;
+  for (const std::string& w : b.warnings)
+    if (std::find(sum.warnings.begin(), sum.warnings.end(), w) == sum.warnings.end())
+      sum.warnings.push_back(w);
+  if (!b.usable()) {
+    sum.quality = EnergyQuality::Unavailable;
+    if (sum.reason.empty()) sum.reason = b.reason;
+  } else if (a.usable() && b.quality == EnergyQuality::Estimated) {
+    sum.quality = EnergyQuality::Estimated;
+  }
+  if (!sum.usable()) sum.joules = 0;
+  return sum;
+}
+
+void Progress::line(const std::string& text) const {
+  if (quiet_) return;
+  std::fprintf(stderr, "%s\n", text.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace ip

@@ -1,0 +1,81 @@
+// Pieces shared by the measuring binaries (rand_power, mnist_power): parsing the function and
+// scale lists, interruption by SIGINT/SIGTERM, device set-up and synchronisation, random inputs,
+// progress lines and the bits of context every result file records.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/device.h"
+#include "engine/energy.h"
+#include "experiments/common/results.h"
+#include "kernels/common/activation_list.h"
+
+namespace ip {
+
+// "all" (every table row), "paper" (the 26 in_paper rows) or a comma-separated list of CLI
+// names, in table order for the keywords and in the given order otherwise. Throws
+// std::invalid_argument naming the bad entry and listing the valid names.
+std::vector<const FunctionInfo*> parse_function_list(const std::string& spec);
+// "all, paper, celu, elu, ..." for help texts and errors.
+std::string valid_function_names();
+
+// A range "0-8", a list "0,5" or one value "3"; every value in [0, max_scale], no repeats.
+// Returns the values sorted. Throws std::invalid_argument explaining the accepted forms.
+std::vector<int> parse_scales(const std::string& spec, int max_scale);
+
+// ---- interruption ----
+// SIGINT and SIGTERM set a flag (checked between measurements and between chunks) instead of
+// killing the process, so what was measured can still be written. A second signal of the same
+// kind gets the default action: a user who presses Ctrl-C twice is not kept waiting.
+void install_interrupt_handlers();
+bool interrupted();
+int interrupt_signal();  // the signal received, 0 if none
+// The exit status of an interrupted run: 128 + signal, as a shell reports it.
+int interrupted_exit_code();
+
+// ---- device and CPU set-up ----
+// Threads (0 = leave OpenMP's default) and SIMD target ("" or "auto" = best). Throws
+// std::invalid_argument naming the flag for a bad target.
+void configure_cpu(int threads, const std::string& target);
+// "own", "blas" or "cublas"; checks the choice fits the device. Throws std::invalid_argument.
+void configure_gemm(const std::string& gemm, Device device);
+// Waits for queued device work (CUDA); a no-op on the CPU.
+void synchronize(Device device);
+// A hook for ip::Timer that synchronises `device`; null on the CPU, where there is nothing to wait for.
+std::function<void()> synchroniser(Device device);
+
+// ---- data ----
+// Standard normal draws by Box-Muller over Philox uniforms: the same values on every machine and
+// for any thread count, because element i depends only on (seed, stream, i).
+std::vector<float> normal_values(size_t n, uint64_t seed, uint32_t stream);
+// Fisher-Yates with draws from mix_seed(seed, i): a permutation of 0..n-1 that depends only on
+// the seed (std::shuffle's result differs between standard libraries).
+std::vector<size_t> seeded_permutation(size_t n, uint64_t seed);
+
+// ---- context for result files ----
+std::string host_name();  // the host name with anything but [A-Za-z0-9.-] turned into '-'
+std::string command_line(int argc, char** argv);  // shell-quoted where needed
+std::string format_duration(double seconds);      // "850 ms", "12.3 s", "4 min 05 s", "1 h 02 min"
+// A reading in the result files' form (joules NaN unless measured or estimated).
+Energy to_result_energy(const EnergyReading& reading);
+// Adds b to a: joules and seconds add up; the quality is the weaker of the two and an
+// unavailable part makes the sum unavailable (a partial sum would understate the energy).
+EnergyReading add_readings(const EnergyReading& a, const EnergyReading& b);
+
+// Writes progress lines to stderr unless quiet.
+class Progress {
+ public:
+  explicit Progress(bool quiet) : quiet_(quiet) {}
+  bool quiet() const { return quiet_; }
+  void line(const std::string& text) const;
+
+ private:
+  bool quiet_;
+};
+
+}  // namespace ip

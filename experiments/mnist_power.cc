@@ -1,0 +1,370 @@
+// mnist_power: time to 90% test accuracy on MNIST per activation function (DESIGN.md §1, "mnist").
+//
+// Per function: Linear(784→1024), the function 4 times, Linear(1024→10), LogSoftmax; NLL loss;
+// SGD lr 1e-4, momentum 0.9; batches of 128, shuffled every epoch (seeded, the same order for every
+// function); pixels in [0, 1]. After each epoch, accuracy on the 10,000 test images (eval mode;
+// --eval-in-train-mode reproduces the original, which never left train mode); stop at the
+// threshold or the epoch limit. Only training steps are timed: forward, backward, update.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <omp.h>
+
+#include "engine/energy.h"
+#include "engine/loss.h"
+#include "engine/optim.h"
+#include "engine/sequential.h"
+#include "engine/timer.h"
+#include "experiments/common/hardware.h"
+#include "experiments/common/mnist.h"
+#include "experiments/common/results.h"
+#include "experiments/common/run_support.h"
+#include "kernels/cpu/kernels.h"
+
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kHidden = 1024;
+constexpr size_t kEvalBatch = 1000;  // evaluation is untimed; bigger calls just finish sooner
+
+struct Options {
+  std::string functions = "all", device = "cpu", data_dir, dataset = "mnist", out = "data/results";
+  std::string prefix, energy = "auto", target = "auto";
+  double threshold = 0.9, lr = 1e-4, momentum = 0.9;
+  int max_epochs = 100, batch = 128, threads = 0;
+  long long limit_train = 0;
+  uint64_t seed = 1234;
+  bool eval_in_train_mode = false, quiet = false;
+};
+
+std::string describe_model(const ip::FunctionInfo& f) {
+  const std::string fn = f.cli_name;
+  return "linear(" + std::to_string(ip::kMnistPixels) + "," + std::to_string(kHidden) + ") " + fn +
+         " " + fn + " " + fn + " " + fn + " linear(" + std::to_string(kHidden) + "," +
+         std::to_string(ip::kMnistClasses) + ") log_softmax";
+}
+
+// Fraction of `data` classified correctly, in batches of kEvalBatch.
+double accuracy(ip::Sequential& model, const ip::Dataset& data, ip::Device device) {
+  size_t correct = 0;
+  for (size_t begin = 0; begin < data.count; begin += kEvalBatch) {
+    const size_t rows = std::min(kEvalBatch, data.count - begin);
+    const std::vector<float> x(data.images.begin() + begin * ip::kMnistPixels,
+                               data.images.begin() + (begin + rows) * ip::kMnistPixels);
+    const ip::Tensor input = ip::Tensor::from_vector({rows, size_t(ip::kMnistPixels)}, x, device);
+    const std::vector<float> out = model.forward(input).to_vector();
+    for (size_t r = 0; r < rows; ++r) {
+      const float* row = out.data() + r * ip::kMnistClasses;
+      const int predicted = static_cast<int>(std::max_element(row, row + ip::kMnistClasses) - row);
+      correct += predicted == data.labels[begin + r];
+    }
+  }
+  return data.count ? static_cast<double>(correct) / static_cast<double>(data.count) : 0.0;
+}
+
+// One training run over shuffled batches. Holds its batch tensors so that no step allocates
+// except when the batch size changes (the last, shorter batch of an epoch).
+class Trainer {
+ public:
+  Trainer(ip::Sequential& model, const Options& o, ip::Device device)
+      : model_(model), device_(device), timer_(ip::synchroniser(device)) {
+    ip::SgdConfig sgd;
+    sgd.lr = static_cast<float>(o.lr);
+    sgd.momentum = static_cast<float>(o.momentum);
+    optimizer_ = std::make_unique<ip::Sgd>(model.parameters(), sgd);
+  }
+
+  // Trains one epoch in the given order; returns the seconds spent in training steps, or -1 when
+  // interrupted (the epoch then does not count).
+  double epoch(const ip::Dataset& train, const std::vector<size_t>& order, size_t batch) {
+    double seconds = 0;
+    std::vector<float> host;
+    std::vector<int32_t> labels;
+    for (size_t begin = 0; begin < order.size(); begin += batch) {
+      if (ip::interrupted()) return -1;
+      const size_t rows = std::min(batch, order.size() - begin);
+      host.resize(rows * ip::kMnistPixels);
+      labels.resize(rows);
+      for (size_t r = 0; r < rows; ++r) {
+        const size_t i = order[begin + r];
+        std::copy_n(train.images.begin() + i * ip::kMnistPixels, ip::kMnistPixels,
+                    host.begin() + r * ip::kMnistPixels);
+        labels[r] = train.labels[i];
+      }
+      ip::Tensor& x = rows == batch ? full_ : last_;
+      ip::ensure_shape(x, {rows, size_t(ip::kMnistPixels)}, device_);
+      x.from_host(host.data());
+
+      timer_.start();  // the copy above is data loading, not a training step
+      optimizer_->zero_grad();
+      loss_.forward_backward(model_.forward(x), labels);
+      model_.backward(loss_.grad());
+      optimizer_->step();
+      seconds += timer_.seconds();
+    }
+    return seconds;
+  }
+
+ private:
+  ip::Sequential& model_;
+  ip::Device device_;
+  ip::Timer timer_;
+  ip::NllLoss loss_;
+  std::unique_ptr<ip::Sgd> optimizer_;
+  ip::Tensor full_, last_;
+};
+
+int parse_args(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e) == 0 ? 0 : 2;  // --help
+    std::fprintf(stderr, "mnist_power: error: %s (see --help)\n", e.what());
+    return 2;
+  }
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{
+      "mnist_power: training time (and energy) to reach a test accuracy on MNIST per activation "
+      "function — the paper's MNIST experiment (DESIGN.md §1). Only training steps are timed."};
+  app.add_option("--functions", o.functions,
+                 "comma-separated CLI names, 'all' or 'paper' (the 26 the paper timed); valid: " +
+                     ip::valid_function_names())
+      ->capture_default_str();
+  app.add_option("--threshold", o.threshold, "test accuracy to reach, in (0, 1]")->capture_default_str();
+  app.add_option("--max-epochs", o.max_epochs, "epoch limit, >= 1")->capture_default_str();
+  app.add_option("--batch", o.batch, "training batch size, >= 1")->capture_default_str();
+  app.add_option("--lr", o.lr, "SGD learning rate, > 0")->capture_default_str();
+  app.add_option("--momentum", o.momentum, "SGD momentum, in [0, 1)")->capture_default_str();
+  app.add_option("--device", o.device, "cpu or cuda")->capture_default_str();
+  app.add_option("--threads", o.threads, "OpenMP threads; 0 = OpenMP's default")->capture_default_str();
+  app.add_option("--target", o.target, "CPU SIMD target or auto = best available")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of the initial weights, the shuffles and random layers")
+      ->capture_default_str();
+  app.add_option("--data-dir", o.data_dir,
+                 "directory with the IDX files (.gz or not); default: $MNIST_DIR, then data/mnist/ "
+                 "(for fashion: $FASHION_MNIST_DIR, data/fashion-mnist/, "
+                 "/usr/share/datasets/fashion-mnist/)");
+  app.add_option("--dataset", o.dataset, "mnist or fashion (Fashion-MNIST, same format)")
+      ->capture_default_str();
+  app.add_flag("--eval-in-train-mode", o.eval_in_train_mode,
+               "evaluate without switching to eval mode, as the original did (dropouts stay "
+               "active while testing)");
+  app.add_option("--limit-train", o.limit_train, "use only the first N training images (0 = all)")
+      ->capture_default_str();
+  app.add_option("--out", o.out, "results directory")->capture_default_str();
+  app.add_option("--prefix", o.prefix, "file name prefix; default <dataset>_<host>_<device>");
+  app.add_option("--energy", o.energy, "auto, off, or estimate[:watts] (labelled estimated)")
+      ->capture_default_str();
+  app.add_flag("--quiet", o.quiet, "no progress; stdout lists only the result files");
+  if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+
+  ip::Progress progress(o.quiet);
+  ip::MnistResults results;
+  std::string result_path;
+  double file_time = 0;
+  bool started = false;
+
+  try {
+    // ---- validate everything before any work ----
+    const std::vector<const ip::FunctionInfo*> functions = ip::parse_function_list(o.functions);
+    if (!(o.threshold > 0 && o.threshold <= 1)) throw std::invalid_argument("--threshold: must be in (0, 1]");
+    if (o.max_epochs < 1) throw std::invalid_argument("--max-epochs: must be 1 or more");
+    if (o.batch < 1) throw std::invalid_argument("--batch: must be 1 or more");
+    if (!(o.lr > 0)) throw std::invalid_argument("--lr: must be > 0");
+    if (!(o.momentum >= 0 && o.momentum < 1)) throw std::invalid_argument("--momentum: must be in [0, 1)");
+    if (o.limit_train < 0) throw std::invalid_argument("--limit-train: must be 0 (all) or more");
+    if (o.device != "cpu" && o.device != "cuda")
+      throw std::invalid_argument("--device: '" + o.device + "' is not one of cpu, cuda");
+    ip::MnistKind kind;
+    try {
+      kind = ip::parse_mnist_kind(o.dataset);
+    } catch (const std::exception&) {
+      throw std::invalid_argument("--dataset: '" + o.dataset + "' is not one of mnist, fashion");
+    }
+    double estimate_watts = 0;
+    ip::EnergyMode energy_mode;
+    try {
+      energy_mode = ip::parse_energy_mode(o.energy, &estimate_watts);
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(std::string("--energy: ") + e.what());
+    }
+    const ip::Device device = ip::parse_device(o.device);
+    ip::require_device(device);
+    ip::configure_cpu(o.threads, o.target);
+    if (o.prefix.empty()) o.prefix = std::string(ip::to_string(kind)) + "_" + ip::host_name() + "_" + o.device;
+    if (o.prefix.find('/') != std::string::npos) throw std::invalid_argument("--prefix: must not contain '/'");
+    ip::check_writable(o.out);
+
+    // ---- data (any problem with the files stops here, before results exist) ----
+    const std::string train_dir = ip::resolve_mnist_dir(o.data_dir, kind, ip::MnistSplit::Train);
+    const std::string test_dir = ip::resolve_mnist_dir(o.data_dir, kind, ip::MnistSplit::Test);
+    const ip::Dataset train = ip::load_mnist(train_dir, ip::MnistSplit::Train, kind,
+                                             static_cast<size_t>(o.limit_train));
+    const ip::Dataset test = ip::load_mnist(test_dir, ip::MnistSplit::Test, kind);
+    progress.line("data: " + std::to_string(train.count) + " training images from " +
+                  train.images_path + ", " + std::to_string(test.count) + " test images");
+
+    ip::EnergyOptions energy_options;
+    energy_options.estimate_watts = estimate_watts;
+    std::unique_ptr<ip::EnergyMeter> meter = ip::make_energy_meter(energy_mode, o.device, energy_options);
+    const ip::HardwareInfo hw = ip::describe_hardware();
+    const double start_unix = ip::unix_time_now();
+    ip::install_interrupt_handlers();
+    progress.line("mnist_power: " + std::to_string(functions.size()) + " functions on " + o.device +
+                  " (" + hw.summary() + ")");
+    progress.line("energy: " + (meter->available() ? meter->source()
+                                                   : "unavailable: " + meter->unavailable_reason()));
+
+    results.dataset = ip::to_string(kind);
+    results.device = o.device;
+    results.hardware_name = device == ip::Device::Cuda && !hw.gpu_name.empty() ? hw.gpu_name : hw.cpu_model;
+    results.started_at = ip::local_time_string(start_unix);
+    results.outprefix = o.prefix;
+    results.target_accuracy = o.threshold;
+    results.max_epochs = o.max_epochs;
+    json& p = results.parameters;
+    p["functions"] = json::array();
+    for (const ip::FunctionInfo* f : functions) p["functions"].push_back(f->cli_name);
+    p["batch"] = o.batch;
+    p["lr"] = o.lr;
+    p["momentum"] = o.momentum;
+    p["seed"] = o.seed;
+    p["train_images"] = train.count;
+    p["test_images"] = test.count;
+    p["limit_train"] = o.limit_train;
+    p["data_dir"] = train_dir;
+    p["eval_mode"] = o.eval_in_train_mode ? "train (the original's quirk)" : "eval";
+    p["threads"] = omp_get_max_threads();
+    p["simd_target"] = ip::cpu::current_target();
+    p["energy_mode"] = o.energy;
+    p["energy_meter"] = {{"source", meter->source()},
+                         {"available", meter->available()},
+                         {"reason", meter->unavailable_reason()}};
+    p["energy_window"] = "each epoch's training loop (batch preparation included, evaluation excluded)";
+    p["timing"] = "steady_clock around each training step (forward, backward, update), synchronised";
+    p["hardware"] = hw.to_json();
+    p["command_line"] = ip::command_line(argc, argv);
+    p["energy_readings"] = json::object();
+    file_time = start_unix;
+
+    // ---- calibration: two training steps give a rough time per epoch ----
+    const size_t batch = static_cast<size_t>(o.batch);
+    const double steps_per_epoch = std::ceil(static_cast<double>(train.count) / o.batch);
+    double epoch_estimate = 0;
+    if (!o.quiet && train.count > 0) {
+      ip::Sequential probe = ip::Sequential::parse(describe_model(*functions[0]), o.seed);
+      probe.to(device);
+      Trainer t(probe, o, device);
+      std::vector<size_t> first(std::min(train.count, 3 * batch));
+      for (size_t i = 0; i < first.size(); ++i) first[i] = i;
+      t.epoch(train, std::vector<size_t>(first.begin(), first.begin() + std::min(first.size(), batch)), batch);
+      const double s = t.epoch(train, first, batch);
+      epoch_estimate = s / std::ceil(static_cast<double>(first.size()) / o.batch) * steps_per_epoch * 1.3;
+      progress.line("estimated: about " + ip::format_duration(epoch_estimate) +
+                    " per epoch (evaluation included); at most " +
+                    ip::format_duration(epoch_estimate * o.max_epochs * functions.size()) + " for " +
+                    std::to_string(functions.size()) + " function(s) x " +
+                    std::to_string(o.max_epochs) + " epoch(s)");
+    }
+
+    // ---- training ----
+    started = true;
+    results.partial = true;  // until every function is done: a killed run's file says so
+    ip::Timer elapsed;
+    size_t epochs_done = 0;
+    for (size_t fi = 0; fi < functions.size() && !ip::interrupted(); ++fi) {
+      const ip::FunctionInfo& f = *functions[fi];
+      ip::Sequential model = ip::Sequential::parse(describe_model(f), o.seed);
+      model.set_seed(o.seed);
+      model.to(device);
+      Trainer trainer(model, o, device);
+      ip::MnistFunctionResult r;
+      r.key = ip::function_key(f);
+      ip::EnergyReading energy;
+      bool complete = false;
+      for (int epoch = 0; epoch < o.max_epochs; ++epoch) {
+        model.train();
+        const std::vector<size_t> order = ip::seeded_permutation(
+            train.count, ip::mix_seed(o.seed ^ 0x6d6e697374ull, static_cast<uint64_t>(epoch)));
+        meter->start();
+        const double s = trainer.epoch(train, order, batch);
+        const ip::EnergyReading reading = meter->stop();
+        if (s < 0) break;  // interrupted mid-epoch: the function's result is incomplete
+        r.train_seconds += s;
+        energy = ip::add_readings(energy, reading);
+        if (!o.eval_in_train_mode) model.eval();
+        const double acc = accuracy(model, test, device);
+        r.accuracy = acc;
+        r.accuracy_curve.push_back(acc);
+        r.epochs = epoch + 1;
+        r.reached_target = acc >= o.threshold;
+        ++epochs_done;
+        const double e = elapsed.seconds();
+        const double per_epoch = e / epochs_done;
+        const double worst_left =
+            per_epoch * ((o.max_epochs - epoch - 1) + (functions.size() - fi - 1) * double(o.max_epochs));
+        char line[512];
+        std::snprintf(line, sizeof line,
+                      "%-13s (%zu/%zu) epoch %3d/%d: test accuracy %.4f, training %s | elapsed %s, "
+                      "at most %s left",
+                      f.cli_name, fi + 1, functions.size(), epoch + 1, o.max_epochs, acc,
+                      ip::format_duration(r.train_seconds).c_str(), ip::format_duration(e).c_str(),
+                      ip::format_duration(worst_left).c_str());
+        progress.line(line);
+        if (r.reached_target || epoch + 1 == o.max_epochs) complete = true;
+        if (r.reached_target) break;
+      }
+      if (!complete) break;
+      r.energy = ip::to_result_energy(energy);
+      p["energy_readings"][r.key] = energy;
+      results.functions.push_back(r);
+      results.partial = fi + 1 < functions.size();
+      result_path = ip::write_mnist_results(o.out, results, file_time);
+      progress.line(std::string(f.cli_name) + ": " + (r.reached_target ? "reached " : "did not reach ") +
+                    ip::format_number(o.threshold) + " after " + std::to_string(r.epochs) +
+                    " epoch(s), " + ip::format_duration(r.train_seconds) + " in training steps");
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mnist_power: error: %s\n", e.what());
+    if (started && !results.functions.empty()) {
+      try {
+        results.partial = true;
+        result_path = ip::write_mnist_results(o.out, results, file_time);
+        std::fprintf(stderr, "mnist_power: partial results kept in %s\n", result_path.c_str());
+      } catch (const std::exception& e2) {
+        std::fprintf(stderr, "mnist_power: error: could not write partial results: %s\n", e2.what());
+      }
+    }
+    return 1;
+  }
+
+  if (!result_path.empty()) {
+    std::printf("%s\n", result_path.c_str());
+    std::printf("%s\n", (result_path.substr(0, result_path.size() - 5) + ".csv").c_str());
+  }
+  std::fflush(stdout);
+  if (ip::interrupted()) {
+    std::fprintf(stderr,
+                 "mnist_power: interrupted by signal %d: %zu finished function(s) %s\n",
+                 ip::interrupt_signal(), results.functions.size(),
+                 result_path.empty() ? "(nothing written)"
+                                     : ("written (partial=true) to " + result_path).c_str());
+    return ip::interrupted_exit_code();
+  }
+  progress.line("mnist_power: results in " + result_path);
+  return 0;
+}

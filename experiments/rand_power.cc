@@ -1,0 +1,606 @@
+// rand_power: the paper's random-data inference experiment (DESIGN.md §1, "rand").
+//
+// Per function: Linear(1024→1024), the function 4 times, Linear(1024→16), trained on one fixed
+// random batch (x ~ N(0,1) 64×1024, y ~ N(0,1) 64×16; MSE sum; Adam lr 1e-4; 2000 steps) or
+// loaded from the model cache. Then in eval mode, for each scale n, for each run (function order
+// shuffled, seeded), predict 10^n random instances in chunks of min(10^n, 100000) rows — the
+// same chunk every time — timing the whole loop with a monotonic clock, synchronised on the GPU
+// unless --gpu-timing async asks for the original's unsynchronised timing.
+//
+// Output: one paper-schema JSON per scale, one consolidated JSON and a CSV per invocation.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <omp.h>
+
+#include "engine/energy.h"
+#include "engine/loss.h"
+#include "engine/model_file.h"
+#include "engine/optim.h"
+#include "engine/sequential.h"
+#include "engine/timer.h"
+#include "experiments/common/hardware.h"
+#include "experiments/common/results.h"
+#include "experiments/common/run_support.h"
+#include "kernels/cpu/kernels.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr int kMaxScale = 9;
+constexpr size_t kTrainRows = 64, kInFeatures = 1024, kHidden = 1024, kOutFeatures = 16;
+// Philox streams of the data under --seed, apart from the layers' streams 0..3.
+constexpr uint32_t kTrainXStream = 10, kTrainYStream = 11, kPredictStream = 12;
+
+struct Options {
+  std::string functions = "all", scales = "0-5", device = "cpu", gemm = "own", target = "auto";
+  std::string dropout_mode = "eval", gpu_timing = "sync", energy = "auto";
+  std::string out = "data/results", prefix, model_cache = "data/models";
+  int runs = 3, threads = 0, train_epochs = 2000, warmup = 1;
+  long long chunk_cap = 100000;
+  double lr = 1e-4;
+  uint64_t seed = 1234;
+  bool no_cache = false, breakdown = false, quiet = false;
+};
+
+// Seconds spent per layer kind over one prediction loop, each layer timed on its own.
+struct Breakdown {
+  double gemm = 0, activation = 0, dropout = 0;
+};
+
+struct Measurement {
+  const ip::FunctionInfo* function = nullptr;
+  int scale = 0, run = 0;
+  double seconds = 0;
+  ip::EnergyReading energy;
+  bool has_breakdown = false;
+  Breakdown breakdown;
+};
+
+struct Candidate {
+  const ip::FunctionInfo* info;
+  std::string key, description, cache_path;
+  ip::Sequential model;
+  bool needs_training = true;
+  double per_row = 0;  // calibration: seconds per predicted row (0 = not calibrated)
+};
+
+std::string describe_model(const ip::FunctionInfo& f) {
+  const std::string fn = f.cli_name;
+  return "linear(" + std::to_string(kInFeatures) + "," + std::to_string(kHidden) + ") " + fn +
+         " " + fn + " " + fn + " " + fn + " linear(" + std::to_string(kHidden) + "," +
+         std::to_string(kOutFeatures) + ")";
+}
+
+// FNV-1a: a stable name for a cache key (not a security hash).
+std::string fnv1a_hex(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+// Everything the trained weights depend on, so a cache file is reused only for the same training.
+std::string cache_path(const Options& o, const Candidate& c) {
+  const std::string key = c.description + "|seed=" + std::to_string(o.seed) +
+                          "|epochs=" + std::to_string(o.train_epochs) +
+                          "|lr=" + ip::format_number(o.lr) + "|rand-v1:mse-sum,adam,64x1024";
+  return (fs::path(o.model_cache) / ("rand_" + std::string(c.info->cli_name) + "_" +
+                                     fnv1a_hex(key) + ".ipmodel")).string();
+}
+
+void set_inference_mode(ip::Sequential& model, bool dropout_train) {
+  model.eval();
+  if (!dropout_train) return;
+  for (size_t i = 0; i < model.size(); ++i)
+    if (auto* f = dynamic_cast<ip::FunctionLayer*>(&model.layer(i)))
+      if (ip::function_info(f->id()).kind == ip::KernelKind::Dropout) f->set_training(true);
+}
+
+// Adam steps on the fixed batch; returns seconds, or -1 when interrupted.
+double train(ip::Sequential& model, int steps, double lr, const ip::Tensor& x, const ip::Tensor& y,
+             ip::Device device) {
+  model.train();
+  ip::MseLoss loss(ip::Reduction::Sum);
+  ip::AdamConfig adam;
+  adam.lr = static_cast<float>(lr);
+  ip::Adam optimizer(model.parameters(), adam);
+  ip::Timer timer(ip::synchroniser(device));
+  for (int step = 0; step < steps; ++step) {
+    if (ip::interrupted()) return -1;
+    optimizer.zero_grad();
+    loss.forward_backward(model.forward(x), y);
+    model.backward(loss.grad());
+    optimizer.step();
+  }
+  return timer.seconds();
+}
+
+// Rows of each predict call at scale n, and how many calls make up 10^n.
+struct Chunking {
+  uint64_t items, chunk, full_chunks, last_rows;
+};
+Chunking chunking(int scale, uint64_t cap) {
+  Chunking c;
+  c.items = 1;
+  for (int i = 0; i < scale; ++i) c.items *= 10;
+  c.chunk = std::min<uint64_t>(c.items, cap);
+  c.full_chunks = c.items / c.chunk;
+  c.last_rows = c.items % c.chunk;  // a cap that does not divide 10^n leaves a short last call
+  return c;
+}
+
+// One prediction loop per layer with a synchronised timer around each layer.
+Breakdown measure_breakdown(ip::Sequential& model, const ip::Tensor& input, const Chunking& ch,
+                            ip::Device device) {
+  Breakdown b;
+  ip::Timer timer(ip::synchroniser(device));
+  auto one_call = [&](const ip::Tensor& x) {
+    const ip::Tensor* cur = &x;
+    for (size_t i = 0; i < model.size(); ++i) {
+      ip::Layer& layer = model.layer(i);
+      timer.start();
+      cur = &layer.forward(*cur);
+      const double s = timer.seconds();
+      if (dynamic_cast<ip::Linear*>(&layer))
+        b.gemm += s;
+      else if (auto* f = dynamic_cast<ip::FunctionLayer*>(&layer);
+               f && ip::function_info(f->id()).group == ip::FunctionGroup::Dropout)
+        b.dropout += s;
+      else
+        b.activation += s;
+    }
+  };
+  for (uint64_t c = 0; c < ch.full_chunks && !ip::interrupted(); ++c) one_call(input.rows(0, ch.chunk));
+  if (ch.last_rows && !ip::interrupted()) one_call(input.rows(0, ch.last_rows));
+  return b;
+}
+
+json measurement_json(const Measurement& m) {
+  json j;
+  j["function"] = m.function->cli_name;
+  j["key"] = ip::function_key(*m.function);
+  j["scale"] = m.scale;
+  j["run"] = m.run;
+  j["seconds"] = m.seconds;
+  j["seconds_per_instance"] = m.seconds / std::pow(10.0, m.scale);
+  j["energy"] = m.energy;
+  if (m.has_breakdown)
+    j["breakdown"] = {{"gemm_seconds", m.breakdown.gemm},
+                      {"activation_seconds", m.breakdown.activation},
+                      {"dropout_seconds", m.breakdown.dropout}};
+  return j;
+}
+
+std::string breakdown_csv(const std::vector<Measurement>& ms) {
+  std::string out = "function,torch_key,scale,run,seconds,gemm_seconds,activation_seconds,"
+                    "dropout_seconds\n";
+  for (const Measurement& m : ms) {
+    if (!m.has_breakdown) continue;
+    out += std::string(m.function->cli_name) + ",\"" + ip::function_key(*m.function) + "\"," +
+           std::to_string(m.scale) + "," + std::to_string(m.run) + "," +
+           ip::format_number(m.seconds) + "," + ip::format_number(m.breakdown.gemm) + "," +
+           ip::format_number(m.breakdown.activation) + "," + ip::format_number(m.breakdown.dropout) +
+           "\n";
+  }
+  return out;
+}
+
+// The consolidated JSON (data-results' schema plus every measurement with its full energy
+// reading and breakdown) and its CSV; rewritten after every scale so a cut-short run keeps them.
+std::vector<std::string> write_consolidated(const Options& o, const std::string& stem,
+                                            const ip::RandResults& r,
+                                            const std::vector<Measurement>& ms) {
+  const fs::path dir(o.out);
+  std::vector<std::string> paths;
+  const std::string csv = (dir / (stem + ".csv")).string();
+  ip::write_file_atomic(csv, ip::rand_to_csv(r));
+  paths.push_back(csv);
+  if (o.breakdown) {
+    const std::string bcsv = (dir / (stem + ".breakdown.csv")).string();
+    ip::write_file_atomic(bcsv, breakdown_csv(ms));
+    paths.push_back(bcsv);
+  }
+  json j = ip::rand_to_json(r);
+  j["measurements"] = json::array();
+  for (const Measurement& m : ms) j["measurements"].push_back(measurement_json(m));
+  const std::string path = (dir / (stem + ".json")).string();
+  ip::write_file_atomic(path, j.dump(1) + "\n");
+  paths.insert(paths.begin(), path);
+  return paths;
+}
+
+int parse_args(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e) == 0 ? 0 : 2;  // --help
+    std::fprintf(stderr, "rand_power: error: %s (see --help)\n", e.what());
+    return 2;
+  }
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{
+      "rand_power: time (and energy) of predicting random data with a dense network per "
+      "activation function — the paper's main experiment (DESIGN.md §1). Defaults follow the "
+      "paper's protocol; results go to --out as one paper-schema JSON per scale plus one "
+      "consolidated JSON and CSV."};
+  app.add_option("--functions", o.functions,
+                 "comma-separated CLI names, 'all' (every table row) or 'paper' (the 26 the paper "
+                 "timed); valid names: " + ip::valid_function_names())
+      ->capture_default_str();
+  app.add_option("--scales", o.scales,
+                 "scales n (10^n instances): a range 0-8 or a list 0,5; each 0..9")
+      ->capture_default_str();
+  app.add_option("--runs", o.runs, "runs per scale (function order shuffled per run), >= 1")
+      ->capture_default_str();
+  app.add_option("--device", o.device, "cpu or cuda")->capture_default_str();
+  app.add_option("--threads", o.threads, "OpenMP threads; 0 = OpenMP's default")
+      ->capture_default_str();
+  app.add_option("--train-epochs", o.train_epochs, "Adam steps on the fixed batch, >= 0")
+      ->capture_default_str();
+  app.add_option("--lr", o.lr, "Adam learning rate, > 0")->capture_default_str();
+  app.add_option("--chunk-cap", o.chunk_cap, "most rows per predict call, >= 1")
+      ->capture_default_str();
+  app.add_option("--dropout-mode", o.dropout_mode,
+                 "eval (dropouts pass through, as the paper) or train (dropouts draw masks)")
+      ->capture_default_str();
+  app.add_option("--gemm", o.gemm, "GEMM backend: own, blas (CPU, OpenBLAS) or cublas (CUDA)")
+      ->capture_default_str();
+  app.add_option("--target", o.target,
+                 "CPU SIMD target (e.g. AVX3, AVX2, SSE4, EMU128) or auto = best available")
+      ->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of the data, the initial weights and the shuffles")
+      ->capture_default_str();
+  app.add_option("--model-cache", o.model_cache,
+                 "directory of trained models, keyed by model, seed, epochs and lr")
+      ->capture_default_str();
+  app.add_flag("--no-model-cache", o.no_cache, "always train, never read or write the cache");
+  app.add_option("--warmup", o.warmup,
+                 "untimed predict calls before each timed loop (sizes buffers, warms caches); 0 "
+                 "times from cold")
+      ->capture_default_str();
+  app.add_option("--out", o.out, "results directory")->capture_default_str();
+  app.add_option("--prefix", o.prefix, "file name prefix; default <host>_<device>");
+  app.add_option("--energy", o.energy,
+                 "auto (hardware counters when present), off, or estimate[:watts] (labelled "
+                 "estimated)")
+      ->capture_default_str();
+  app.add_option("--gpu-timing", o.gpu_timing,
+                 "sync (wait for the GPU before stopping the clock) or async (the original's "
+                 "unsynchronised timing, which records launch time at small scales)")
+      ->capture_default_str();
+  app.add_flag("--breakdown", o.breakdown,
+               "after each timed loop, one more loop timing each layer (synchronised): seconds "
+               "in GEMM vs activation vs dropout");
+  app.add_flag("--quiet", o.quiet, "no progress; stdout lists only the result files");
+  if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+
+  ip::Progress progress(o.quiet);
+  ip::RandResults results;
+  std::vector<Measurement> measurements;
+  std::vector<std::string> written;
+  std::string stem;
+  bool started = false;
+
+  try {
+    // ---- validate everything before any work ----
+    const std::vector<const ip::FunctionInfo*> functions = ip::parse_function_list(o.functions);
+    const std::vector<int> scales = ip::parse_scales(o.scales, kMaxScale);
+    if (o.runs < 1) throw std::invalid_argument("--runs: must be 1 or more, got " + std::to_string(o.runs));
+    if (o.train_epochs < 0) throw std::invalid_argument("--train-epochs: must be 0 or more");
+    if (o.chunk_cap < 1) throw std::invalid_argument("--chunk-cap: must be 1 or more");
+    if (o.warmup < 0) throw std::invalid_argument("--warmup: must be 0 or more");
+    if (!(o.lr > 0)) throw std::invalid_argument("--lr: must be > 0");
+    if (o.device != "cpu" && o.device != "cuda")
+      throw std::invalid_argument("--device: '" + o.device + "' is not one of cpu, cuda");
+    if (o.dropout_mode != "eval" && o.dropout_mode != "train")
+      throw std::invalid_argument("--dropout-mode: '" + o.dropout_mode + "' is not one of eval, train");
+    if (o.gpu_timing != "sync" && o.gpu_timing != "async")
+      throw std::invalid_argument("--gpu-timing: '" + o.gpu_timing + "' is not one of sync, async");
+    double estimate_watts = 0;
+    ip::EnergyMode energy_mode;
+    try {
+      energy_mode = ip::parse_energy_mode(o.energy, &estimate_watts);
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(std::string("--energy: ") + e.what());
+    }
+    const ip::Device device = ip::parse_device(o.device);
+    ip::require_device(device);
+    ip::configure_gemm(o.gemm, device);
+    ip::configure_cpu(o.threads, o.target);
+    if (o.prefix.empty()) o.prefix = ip::host_name() + "_" + o.device;
+    if (o.prefix.find('/') != std::string::npos)
+      throw std::invalid_argument("--prefix: must not contain '/'");
+    ip::check_writable(o.out);
+    const bool use_cache = !o.no_cache && o.train_epochs > 0;
+    if (use_cache) {
+      std::error_code ec;
+      fs::create_directories(o.model_cache, ec);
+      if (!fs::is_directory(o.model_cache))
+        throw std::runtime_error("--model-cache: cannot create directory " + o.model_cache +
+                                 (ec ? ": " + ec.message() : ""));
+    }
+    ip::EnergyOptions energy_options;
+    energy_options.estimate_watts = estimate_watts;
+    std::unique_ptr<ip::EnergyMeter> meter = ip::make_energy_meter(energy_mode, o.device, energy_options);
+    const ip::HardwareInfo hw = ip::describe_hardware();
+    const double start_unix = ip::unix_time_now();
+    ip::install_interrupt_handlers();
+
+    progress.line("rand_power: " + std::to_string(functions.size()) + " functions, scales " +
+                  o.scales + ", " + std::to_string(o.runs) + " run(s) on " + o.device + " (" +
+                  hw.summary() + ")");
+    progress.line("energy: " + (meter->available() ? meter->source()
+                                                   : "unavailable: " + meter->unavailable_reason()));
+
+    // ---- the result header: everything needed to interpret the numbers ----
+    results.device = o.device;
+    results.hardware_name = device == ip::Device::Cuda && !hw.gpu_name.empty() ? hw.gpu_name : hw.cpu_model;
+    results.outprefix = o.prefix;
+    results.runs = o.runs;
+    results.train_epochs = o.train_epochs;
+    results.test_size_cap = static_cast<uint64_t>(o.chunk_cap);
+    json& p = results.parameters;
+    p["functions"] = json::array();
+    for (const ip::FunctionInfo* f : functions) p["functions"].push_back(f->cli_name);
+    p["scales"] = scales;
+    p["seed"] = o.seed;
+    p["lr"] = o.lr;
+    p["threads"] = omp_get_max_threads();
+    p["simd_target"] = ip::cpu::current_target();
+    p["gemm"] = o.gemm;
+    p["dropout_mode"] = o.dropout_mode;
+    p["gpu_timing"] = o.gpu_timing;
+    p["warmup_calls"] = o.warmup;
+    p["breakdown"] = o.breakdown;
+    p["model_cache"] = use_cache ? o.model_cache : "";
+    p["energy_mode"] = o.energy;
+    p["energy_meter"] = {{"source", meter->source()},
+                         {"available", meter->available()},
+                         {"reason", meter->unavailable_reason()}};
+    p["hardware"] = hw.to_json();
+    p["command_line"] = ip::command_line(argc, argv);
+    p["started_at"] = ip::local_time_string(start_unix);
+    p["started_unix"] = start_unix;
+    p["timing"] = "steady_clock around the whole prediction loop; " +
+                  std::string(device == ip::Device::Cuda && o.gpu_timing == "async"
+                                  ? "not synchronised (the original's artifact)"
+                                  : "synchronised before the clock stops");
+    stem = ip::consolidated_stem(o.prefix, start_unix);
+
+    // ---- data: the training batch and one prediction chunk, generated before any timing ----
+    const ip::Tensor train_x = ip::Tensor::from_vector(
+        {kTrainRows, kInFeatures}, ip::normal_values(kTrainRows * kInFeatures, o.seed, kTrainXStream)).to(device);
+    const ip::Tensor train_y = ip::Tensor::from_vector(
+        {kTrainRows, kOutFeatures}, ip::normal_values(kTrainRows * kOutFeatures, o.seed, kTrainYStream)).to(device);
+    uint64_t max_chunk = 1;
+    for (int n : scales) max_chunk = std::max(max_chunk, chunking(n, o.chunk_cap).chunk);
+    const ip::Tensor input = ip::Tensor::from_vector(
+        {max_chunk, kInFeatures}, ip::normal_values(max_chunk * kInFeatures, o.seed, kPredictStream)).to(device);
+
+    // ---- models: from the cache when valid ----
+    std::vector<Candidate> models;
+    for (const ip::FunctionInfo* f : functions) {
+      Candidate c;
+      c.info = f;
+      c.key = ip::function_key(*f);
+      c.description = describe_model(*f);
+      c.model = ip::Sequential::parse(c.description, o.seed);
+      c.model.set_seed(o.seed);
+      c.needs_training = o.train_epochs > 0;
+      if (use_cache) {
+        c.cache_path = cache_path(o, c);
+        if (fs::exists(c.cache_path)) {
+          try {
+            ip::load_parameters(c.model, c.cache_path);
+            c.needs_training = false;
+          } catch (const std::exception& e) {
+            std::fprintf(stderr, "rand_power: warning: model cache unusable, retraining: %s\n", e.what());
+          }
+        }
+      }
+      c.model.to(device);
+      models.push_back(std::move(c));
+    }
+    const size_t to_train = std::count_if(models.begin(), models.end(),
+                                          [](const Candidate& c) { return c.needs_training; });
+
+    // ---- calibration: one small predict call per function and two training steps ----
+    double train_estimate = 0, predict_estimate = 0;
+    if (!o.quiet) {
+      const uint64_t rows = std::min<uint64_t>(max_chunk, 1000);
+      for (Candidate& c : models) {
+        ip::Sequential probe = ip::Sequential::parse(c.description, o.seed);
+        probe.to(device);
+        set_inference_mode(probe, o.dropout_mode == "train");
+        probe.forward(input.rows(0, rows));
+        ip::Timer t(ip::synchroniser(device));
+        probe.forward(input.rows(0, rows));
+        c.per_row = t.seconds() / static_cast<double>(rows);
+      }
+      if (to_train > 0) {
+        ip::Sequential probe = ip::Sequential::parse(models[0].description, o.seed);
+        probe.to(device);
+        train(probe, 1, o.lr, train_x, train_y, device);
+        const double two = train(probe, 2, o.lr, train_x, train_y, device);
+        train_estimate = two / 2 * o.train_epochs * static_cast<double>(to_train);
+      }
+      for (int n : scales) {
+        const Chunking ch = chunking(n, o.chunk_cap);
+        for (const Candidate& c : models)
+          predict_estimate += c.per_row * (static_cast<double>(ch.items) + o.warmup * ch.chunk) *
+                              o.runs * (o.breakdown ? 2 : 1);
+      }
+      progress.line("estimated total time: " + ip::format_duration(train_estimate + predict_estimate) +
+                    " (training " + std::to_string(to_train) + " model(s): " +
+                    ip::format_duration(train_estimate) + ", prediction: " +
+                    ip::format_duration(predict_estimate) + ")");
+    }
+
+    // ---- training ----
+    ip::RunTimes train_times;
+    {
+      ip::Timer elapsed;
+      size_t done = 0;
+      for (Candidate& c : models) {
+        if (!c.needs_training) continue;
+        const double s = train(c.model, o.train_epochs, o.lr, train_x, train_y, device);
+        if (s < 0) break;  // interrupted
+        train_times[c.key] = s;
+        c.model.to(device);  // drops the training buffers (a copy of the weights on the same device)
+        if (use_cache) ip::save_model(c.model, c.cache_path);
+        ++done;
+        const double e = elapsed.seconds();
+        progress.line("trained " + std::string(c.info->cli_name) + " (" + std::to_string(done) + "/" +
+                      std::to_string(to_train) + ") in " + ip::format_duration(s) + "; elapsed " +
+                      ip::format_duration(e) + ", ETA " +
+                      ip::format_duration(e / done * static_cast<double>(to_train - done)));
+      }
+    }
+    if (ip::interrupted()) {
+      std::fprintf(stderr, "rand_power: interrupted during training; no measurements to write\n");
+      return ip::interrupted_exit_code();
+    }
+
+    // ---- measuring ----
+    started = true;
+    const bool dropout_train = o.dropout_mode == "train";
+    const bool async = device == ip::Device::Cuda && o.gpu_timing == "async";
+    double units_total = 0, units_done = 0;  // calibrated seconds (or instances) of the plan
+    auto units = [&](const Candidate& c, const Chunking& ch) {
+      return (c.per_row > 0 ? c.per_row : 1.0) * static_cast<double>(ch.items);
+    };
+    for (int n : scales)
+      for (const Candidate& c : models) units_total += units(c, chunking(n, o.chunk_cap)) * o.runs;
+    const size_t total_measurements = scales.size() * o.runs * models.size();
+    ip::Timer elapsed;
+
+    for (size_t si = 0; si < scales.size() && !ip::interrupted(); ++si) {
+      const int n = scales[si];
+      const Chunking ch = chunking(n, o.chunk_cap);
+      results.scales.emplace_back();
+      ip::ScaleResult& s = results.scales.back();
+      s.scale = n;
+      s.pred_items = ch.items;
+      s.test_chunk_size = ch.chunk;
+      s.train_times = train_times;
+      s.started_at = ip::local_time_string(ip::unix_time_now());
+      const ip::Tensor chunk = input.rows(0, ch.chunk);
+      const ip::Tensor last = ch.last_rows ? input.rows(0, ch.last_rows) : ip::Tensor();
+
+      for (int run = 0; run < o.runs && !ip::interrupted(); ++run) {
+        const std::vector<size_t> order =
+            ip::seeded_permutation(models.size(), ip::mix_seed(o.seed, 1000003ull * n + run));
+        ip::RunTimes times;
+        ip::RunEnergy energy;
+        for (size_t oi = 0; oi < order.size() && !ip::interrupted(); ++oi) {
+          Candidate& c = models[order[oi]];
+          set_inference_mode(c.model, dropout_train);
+          for (int w = 0; w < o.warmup; ++w) c.model.forward(chunk);
+          ip::synchronize(device);  // nothing queued before the window opens
+
+          meter->start();
+          ip::Timer timer(async ? nullptr : ip::synchroniser(device));
+          for (uint64_t k = 0; k < ch.full_chunks && !ip::interrupted(); ++k) c.model.forward(chunk);
+          if (ch.last_rows && !ip::interrupted()) c.model.forward(last);
+          const double seconds = timer.seconds();
+          ip::synchronize(device);  // async: the energy window still covers the work
+          const ip::EnergyReading reading = meter->stop();
+          if (ip::interrupted()) break;  // an incomplete loop is not a measurement
+
+          Measurement m;
+          m.function = c.info;
+          m.scale = n;
+          m.run = run;
+          m.seconds = seconds;
+          m.energy = reading;
+          if (o.breakdown) {
+            m.breakdown = measure_breakdown(c.model, input, ch, device);
+            m.has_breakdown = !ip::interrupted();
+          }
+          c.model.to(device);  // frees this model's chunk-sized buffers before the next one
+          times[c.key] = seconds;
+          energy[c.key] = ip::to_result_energy(reading);
+          measurements.push_back(m);
+
+          units_done += units(c, ch);
+          const double e = elapsed.seconds();
+          char line[512];
+          std::snprintf(line, sizeof line,
+                        "scale %d run %d/%d [%zu/%zu] %-13s %10.4g s  %9.3g s/instance  %s | "
+                        "elapsed %s, ETA %s",
+                        n, run + 1, o.runs, measurements.size(), total_measurements,
+                        c.info->cli_name, seconds, seconds / static_cast<double>(ch.items),
+                        reading.usable() ? (ip::format_number(std::round(reading.joules * 1e4) / 1e4) +
+                                            " J " + ip::quality_name(reading.quality)).c_str()
+                                         : "energy n/a",
+                        ip::format_duration(e).c_str(),
+                        ip::format_duration(e / units_done * (units_total - units_done)).c_str());
+          progress.line(line);
+        }
+        if (!times.empty()) {
+          s.pred_times.push_back(std::move(times));
+          s.pred_energy.push_back(std::move(energy));
+        }
+      }
+      s.partial = ip::interrupted();
+      if (s.pred_times.empty()) {
+        results.scales.pop_back();  // interrupted before its first measurement
+      } else {
+        s.unix_time = ip::unix_time_now();
+        written.push_back(ip::write_scale_file(o.out, results, results.scales.size() - 1));
+      }
+      if (!results.scales.empty()) write_consolidated(o, stem, results, measurements);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rand_power: error: %s\n", e.what());
+    // What was measured before the failure is still worth keeping, labelled partial.
+    if (started && !results.scales.empty()) {
+      try {
+        results.scales.back().partial = true;
+        for (const std::string& path : write_consolidated(o, stem, results, measurements))
+          std::fprintf(stderr, "rand_power: partial results kept in %s\n", path.c_str());
+      } catch (const std::exception& e2) {
+        std::fprintf(stderr, "rand_power: error: could not write partial results: %s\n", e2.what());
+      }
+    }
+    return 1;
+  }
+
+  std::vector<std::string> all = written;
+  if (!results.scales.empty()) {
+    const fs::path dir(o.out);
+    all.push_back((dir / (stem + ".json")).string());
+    all.push_back((dir / (stem + ".csv")).string());
+    if (o.breakdown) all.push_back((dir / (stem + ".breakdown.csv")).string());
+  }
+  for (const std::string& path : all) std::printf("%s\n", path.c_str());
+  std::fflush(stdout);
+  if (ip::interrupted()) {
+    std::fprintf(stderr,
+                 "rand_power: interrupted by signal %d: %zu finished measurement(s) written "
+                 "(partial=true) to %s\n",
+                 ip::interrupt_signal(), measurements.size(), o.out.c_str());
+    return ip::interrupted_exit_code();
+  }
+  progress.line("rand_power: " + std::to_string(measurements.size()) + " measurements; results in " +
+                o.out + " (" + stem + ".json and .csv, one " + o.prefix + "_<time>.json per scale)");
+  return 0;
+}
