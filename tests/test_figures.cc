@@ -26,13 +26,13 @@ const std::string kFigures = std::string(IP_BINARY_DIR) + "/figures";
 const std::string kFigures = "build/figures";
 #endif
 
-struct Run {
+struct Outcome {
   int status = -1;
   std::string output;  // stdout and stderr together
 };
 
-Run run(const std::string& args) {
-  Run r;
+Outcome run_figures(const std::string& args) {
+  Outcome r;
   FILE* p = popen((kFigures + " " + args + " 2>&1").c_str(), "r");
   if (!p) return r;
   char buf[4096];
@@ -166,7 +166,7 @@ class FiguresTest : public ::testing::Test {
 TEST_F(FiguresTest, DrawsEveryFigureAsWellFormedSvgNamingEverySeries) {
   write_synthetic(dir_ / "data");
   const fs::path out = dir_ / "fig";
-  Run r = run("--data " + (dir_ / "data").string() + " --out " + out.string() + " --formats svg");
+  Outcome r = run_figures("--data " + (dir_ / "data").string() + " --out " + out.string() + " --formats svg");
   ASSERT_EQ(r.status, 0) << r.output;
 
   const std::vector<std::string> figures = {"cost_synth", "group_spread", "relative_to_identity",
@@ -213,14 +213,14 @@ TEST_F(FiguresTest, MalformedResultFileIsNamed) {
   fs::create_directories(dir_ / "data" / "results");
   const fs::path bad = dir_ / "data" / "results" / "broken_1700000000.json";
   std::ofstream(bad) << "{\"pred_items\": 10, \"pred_times\": [{\"x\": ";
-  Run r = run("--data " + (dir_ / "data").string() + " --out " + (dir_ / "fig").string() + " --formats svg");
+  Outcome r = run_figures("--data " + (dir_ / "data").string() + " --out " + (dir_ / "fig").string() + " --formats svg");
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find(bad.string()), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("not valid JSON"), std::string::npos) << r.output;
 
   // Valid JSON with a wrong field: the file and the field are named.
   std::ofstream(bad) << R"({"pred_items": 10, "pred_times": [{"torch.nn.modules.activation.ReLU": "fast"}]})";
-  r = run("--data " + (dir_ / "data").string() + " --out " + (dir_ / "fig").string() + " --formats svg");
+  r = run_figures("--data " + (dir_ / "data").string() + " --out " + (dir_ / "fig").string() + " --formats svg");
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find(bad.string()), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("pred_times[0]"), std::string::npos) << r.output;
@@ -228,13 +228,13 @@ TEST_F(FiguresTest, MalformedResultFileIsNamed) {
 
 TEST_F(FiguresTest, MissingPaperFolderIsNamed) {
   write_synthetic(dir_ / "data");
-  Run r = run("--data " + (dir_ / "data").string() + " --paper " + (dir_ / "no_such_dir").string());
+  Outcome r = run_figures("--data " + (dir_ / "data").string() + " --paper " + (dir_ / "no_such_dir").string());
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("no_such_dir"), std::string::npos) << r.output;
 }
 
 TEST_F(FiguresTest, EmptyDataSaysHowToProduceResults) {
-  Run r = run("--data " + (dir_ / "data").string() + " --out " + (dir_ / "fig").string());
+  Outcome r = run_figures("--data " + (dir_ / "data").string() + " --out " + (dir_ / "fig").string());
   EXPECT_EQ(r.status, 3) << r.output;
   EXPECT_NE(r.output.find("no result files found"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("make reproduce"), std::string::npos) << r.output;

@@ -1,0 +1,907 @@
+// kernel_bench: how fast each kernel runs against what the machine allows.
+//
+// Element-wise, row-wise and dropout kernels are memory-bound, so each is reported as effective
+// bandwidth (bytes the kernel must read + write, counted once) beside a plain copy measured in the
+// same run at the same size, thread count and SIMD target: "fraction of copy" is the number that
+// says whether a kernel is as fast as the memory allows. GEMM is compute-bound: GFLOP/s beside
+// the reference library's (OpenBLAS on CPU, cuBLAS on CUDA) in the same run.
+//
+// Timing: a calibration call sizes the inner loop so one sample lasts at least --min-sample-ms,
+// then --warmup samples are discarded and --repeats samples are kept; median, min and max of the
+// per-call time are reported. Inputs are random normal x 4 (never zeros: some kernels branch on
+// sign and magnitude); outputs are allocated and written before timing so no page fault is timed.
+//
+// Exit status: 0 success, 1 run-time failure, 2 usage error.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <functional>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <omp.h>
+
+#include "experiments/common/hardware.h"
+#include "experiments/common/results.h"
+#include "kernels/common/activation_list.h"
+#include "kernels/common/activation_math.h"
+#include "kernels/cpu/kernels.h"
+#include "kernels/cpu/linalg.h"
+#ifdef INFERENCEPOWER_HAVE_CUDA
+#include <cuda_runtime_api.h>
+
+#include "kernels/cuda/kernels.h"
+#endif
+
+using json = nlohmann::json;
+
+namespace {
+
+// ---- command line ----
+
+struct GemmShape {
+  std::size_t M = 0, N = 0, K = 0;
+  bool trans_a = false, trans_b = true;
+  std::string label() const {
+    return std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K) + ":" +
+           (trans_a ? "t" : "n") + (trans_b ? "t" : "n");
+  }
+};
+
+// The shapes the experiments run (M x N x K, op(A) op(B)); Linear computes y = x·Wᵀ, dx = dy·W
+// and dW = dyᵀ·x. rand: batch 64 training and chunks of up to 100000 rows in prediction;
+// mnist: batch 128 through Linear(784→1024) and Linear(1024→10).
+const char* const kExperimentShapes =
+    "64x1024x1024:nt,64x1024x1024:nn,1024x1024x64:tn,64x16x1024:nt,"
+    "128x1024x784:nt,1024x784x128:tn,128x1024x10:nn";
+const char* const kLargeShape = "100000x1024x1024:nt";
+
+struct Options {
+  std::string functions = "all";
+  std::string directions = "forward,backward";
+  std::string devices = "auto";
+  std::string sizes = "1MiB,16MiB,256MiB";
+  std::string threads;  // default: OpenMP's maximum
+  std::string targets = "auto";
+  std::string gemm_shapes = "experiments";
+  bool large_gemm = false;
+  std::size_t cols = 1024;
+  int repeats = 10;
+  int warmup = 2;
+  double min_sample_ms = 2.0;
+  int variant = 0;
+  uint64_t seed = 1;
+  std::string out;
+  bool quick = false;
+};
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string out;
+  for (const std::string& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+std::string all_cli_names() {
+  std::vector<std::string> names;
+  for (const ip::FunctionInfo& f : ip::kFunctionInfo) names.push_back(f.cli_name);
+  return join(names);
+}
+
+// "all", "paper" or names from the table; throws naming the unknown name and the valid ones.
+std::vector<const ip::FunctionInfo*> parse_functions(const std::string& spec) {
+  std::vector<const ip::FunctionInfo*> out;
+  if (spec == "none") return out;
+  for (const std::string& name : split(spec)) {
+    bool matched = false;
+    for (const ip::FunctionInfo& f : ip::kFunctionInfo) {
+      if (name == "all" || (name == "paper" && f.in_paper) || name == f.cli_name) {
+        if (std::find(out.begin(), out.end(), &f) == out.end()) out.push_back(&f);
+        matched = true;
+      }
+    }
+    if (!matched)
+      throw std::invalid_argument("--functions: unknown function '" + name + "'; allowed: all, paper, none, " +
+                                  all_cli_names());
+  }
+  return out;
+}
+
+// "256MiB" / "64KiB" / "1GiB" = bytes of one float32 array; a plain number ("1000000", "1e6") is
+// a count of elements.
+std::size_t parse_size(const std::string& s) {
+  struct Unit {
+    const char* suffix;
+    double bytes;
+  };
+  const Unit units[] = {{"KiB", 1024.0}, {"MiB", 1024.0 * 1024}, {"GiB", 1024.0 * 1024 * 1024}};
+  std::string number = s;
+  double factor = 0;  // 0: elements
+  for (const Unit& u : units) {
+    std::size_t len = std::strlen(u.suffix);
+    if (s.size() > len && s.compare(s.size() - len, len, u.suffix) == 0) {
+      number = s.substr(0, s.size() - len);
+      factor = u.bytes;
+    }
+  }
+  char* end = nullptr;
+  double v = std::strtod(number.c_str(), &end);
+  if (number.empty() || *end != '\0' || !(v > 0) || v > 1e12)
+    throw std::invalid_argument("--sizes: bad size '" + s + "'; use e.g. 1MiB, 256KiB, 1GiB or an element count");
+  double elements = factor > 0 ? v * factor / sizeof(float) : v;
+  if (elements < 1) throw std::invalid_argument("--sizes: size '" + s + "' is less than one float");
+  return static_cast<std::size_t>(elements);
+}
+
+std::vector<GemmShape> parse_shapes(const Options& opt) {
+  std::vector<GemmShape> out;
+  std::string spec = opt.gemm_shapes == "experiments" ? kExperimentShapes : opt.gemm_shapes;
+  if (opt.large_gemm) spec += std::string(",") + kLargeShape;
+  for (const std::string& item : split(spec)) {
+    if (item == "none") continue;
+    GemmShape g;
+    std::string dims = item, ops = "nt";
+    if (std::size_t colon = item.find(':'); colon != std::string::npos) {
+      dims = item.substr(0, colon);
+      ops = item.substr(colon + 1);
+    }
+    unsigned long long m = 0, n = 0, k = 0;
+    char tail = 0;
+    bool ok = std::sscanf(dims.c_str(), "%llux%llux%llu%c", &m, &n, &k, &tail) == 3 && m && n && k &&
+              ops.size() == 2 && (ops[0] == 'n' || ops[0] == 't') && (ops[1] == 'n' || ops[1] == 't');
+    if (!ok)
+      throw std::invalid_argument("--gemm-shapes: bad shape '" + item +
+                                  "'; use MxNxK[:ab] with a, b = n or t (op of A and B), e.g. 64x1024x1024:nt, "
+                                  "or 'experiments' or 'none'");
+    g.M = m, g.N = n, g.K = k;
+    g.trans_a = ops[0] == 't';
+    g.trans_b = ops[1] == 't';
+    out.push_back(g);
+  }
+  return out;
+}
+
+std::vector<int> parse_threads(const std::string& spec) {
+  std::vector<int> out;
+  for (const std::string& t : split(spec)) {
+    char* end = nullptr;
+    long v = std::strtol(t.c_str(), &end, 10);
+    if (*end != '\0' || v < 1 || v > 4096)
+      throw std::invalid_argument("--threads: bad thread count '" + t + "'; use positive integers, e.g. 1,2");
+    out.push_back(static_cast<int>(v));
+  }
+  if (out.empty()) throw std::invalid_argument("--threads: empty list");
+  return out;
+}
+
+std::vector<std::string> parse_targets(const std::string& spec) {
+  std::vector<std::string> available = ip::cpu::available_targets();
+  std::vector<std::string> out;
+  for (const std::string& t : split(spec)) {
+    if (t == "all") {
+      out.insert(out.end(), available.begin(), available.end());
+      continue;
+    }
+    std::string upper = t;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (upper == "AUTO") {
+      out.push_back(available.front());
+    } else if (std::find(available.begin(), available.end(), upper) != available.end()) {
+      out.push_back(upper);
+    } else {
+      throw std::invalid_argument("--target: unknown or unsupported target '" + t + "'; allowed: auto, all, " +
+                                  join(available));
+    }
+  }
+  if (out.empty()) throw std::invalid_argument("--target: empty list");
+  return out;
+}
+
+// ---- buffers and timing ----
+
+struct FreeDeleter {
+  void operator()(float* p) const { std::free(p); }
+};
+using HostArray = std::unique_ptr<float[], FreeDeleter>;
+
+HostArray host_alloc(std::size_t n) {
+  std::size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+  auto* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+  if (!p) throw std::runtime_error("cannot allocate " + std::to_string(bytes) + " bytes");
+  return HostArray(p);
+}
+
+// Random normal x scale, in parallel (each block has its own seed, so the result does not depend on
+// the thread count); writing every page here is also what pre-touches the arrays.
+void fill_normal(float* a, std::size_t n, float scale, uint64_t seed) {
+  const std::size_t block = 1 << 16;
+  const long long blocks = static_cast<long long>((n + block - 1) / block);
+#pragma omp parallel for schedule(static)
+  for (long long b = 0; b < blocks; ++b) {
+    std::mt19937_64 rng(seed * 1000003u + static_cast<uint64_t>(b));
+    std::normal_distribution<float> normal(0.0f, scale);
+    std::size_t end = std::min(n, static_cast<std::size_t>(b + 1) * block);
+    for (std::size_t i = static_cast<std::size_t>(b) * block; i < end; ++i) a[i] = normal(rng);
+  }
+}
+
+// The CPU copy baseline: each thread copies its contiguous share with memcpy, the best plain copy
+// the C library offers (it switches to non-temporal stores for large blocks).
+void cpu_copy(const float* x, float* y, std::size_t n) {
+#pragma omp parallel
+  {
+    const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
+    const std::size_t nt = static_cast<std::size_t>(omp_get_num_threads());
+    std::size_t begin = n * t / nt, end = n * (t + 1) / nt;
+    std::memcpy(y + begin, x + begin, (end - begin) * sizeof(float));
+  }
+}
+
+struct Timing {
+  double median = 0, min = 0, max = 0;  // seconds per call
+  int calls_per_sample = 1;
+  int samples = 0;
+};
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// `sync` makes asynchronous devices finish before the clock is read.
+Timing time_calls(const std::function<void()>& call, const std::function<void()>& sync, const Options& opt) {
+  double t0 = now_s();
+  call();
+  sync();
+  double first = std::max(now_s() - t0, 1e-9);
+  Timing t;
+  t.calls_per_sample = static_cast<int>(std::clamp(std::ceil(opt.min_sample_ms * 1e-3 / first), 1.0, 1e6));
+  std::vector<double> per_call;
+  for (int s = 0; s < opt.warmup + opt.repeats; ++s) {
+    double start = now_s();
+    for (int c = 0; c < t.calls_per_sample; ++c) call();
+    sync();
+    double elapsed = now_s() - start;
+    if (s >= opt.warmup) per_call.push_back(elapsed / t.calls_per_sample);
+  }
+  std::sort(per_call.begin(), per_call.end());
+  std::size_t h = per_call.size() / 2;
+  t.median = per_call.size() % 2 ? per_call[h] : (per_call[h - 1] + per_call[h]) / 2;
+  t.min = per_call.front();
+  t.max = per_call.back();
+  t.samples = static_cast<int>(per_call.size());
+  return t;
+}
+
+// ---- results ----
+
+struct KernelRow {
+  std::string device, target, function, key, kind, direction;
+  int threads = 0;
+  std::size_t elements = 0, rows = 0, cols = 0;
+  double bytes = 0;  // read + written per call
+  Timing timing;
+  double gbps = 0, copy_gbps = 0, fraction_of_copy = 0, elements_per_s = 0;
+};
+
+struct GemmRow {
+  std::string device, target, backend, shape;
+  int threads = 0;
+  GemmShape g;
+  Timing timing;
+  double gflops = 0;
+  double fraction_of_reference = std::nan("");  // own / reference backend, on the own row
+};
+
+void print_kernel_header() {
+  std::printf("%-6s %-7s %3s %-14s %-8s %10s %9s %9s %9s %8s %6s %8s\n", "device", "target", "thr", "function",
+              "dir", "elements", "med_ms", "min_ms", "max_ms", "GB/s", "copy%", "Gelem/s");
+}
+
+void print_kernel_row(const KernelRow& r) {
+  std::printf("%-6s %-7s %3d %-14s %-8s %10zu %9.4f %9.4f %9.4f %8.2f %6.1f %8.3f\n", r.device.c_str(),
+              r.target.c_str(), r.threads, r.function.c_str(), r.direction.c_str(), r.elements, r.timing.median * 1e3,
+              r.timing.min * 1e3, r.timing.max * 1e3, r.gbps, 100 * r.fraction_of_copy, r.elements_per_s * 1e-9);
+  std::fflush(stdout);
+}
+
+void print_gemm_header() {
+  std::printf("%-6s %-7s %3s %-22s %-8s %9s %9s %9s %9s %8s\n", "device", "target", "thr", "gemm MxNxK:op", "backend",
+              "med_ms", "min_ms", "max_ms", "GFLOP/s", "own/ref");
+}
+
+void print_gemm_row(const GemmRow& r) {
+  char frac[16] = "";
+  if (std::isfinite(r.fraction_of_reference)) std::snprintf(frac, sizeof frac, "%.3f", r.fraction_of_reference);
+  std::printf("%-6s %-7s %3d %-22s %-8s %9.3f %9.3f %9.3f %9.1f %8s\n", r.device.c_str(), r.target.c_str(),
+              r.threads, r.shape.c_str(), r.backend.c_str(), r.timing.median * 1e3, r.timing.min * 1e3,
+              r.timing.max * 1e3, r.gflops, frac);
+  std::fflush(stdout);
+}
+
+json timing_json(const Timing& t) {
+  return {{"median_s", t.median}, {"min_s", t.min}, {"max_s", t.max}, {"samples", t.samples},
+          {"calls_per_sample", t.calls_per_sample}};
+}
+
+// ---- the benchmark cases ----
+
+// One kernel call over preallocated buffers; `bytes` is what it must read + write.
+struct Case {
+  const ip::FunctionInfo* info = nullptr;
+  std::string function, kind, direction;
+  double bytes = 0;
+  std::function<void()> call;
+};
+
+struct Buffers {
+  const float* x;
+  const float* dy;
+  float* y;
+  float* dx;
+  std::size_t n, rows, cols;
+};
+
+// The cases for one function on one device. Backward of row-wise kernels reads the forward
+// output, so `prepare` (run once, untimed) computes it first.
+template <typename Api>
+std::vector<Case> make_cases(const ip::FunctionInfo& f, const Buffers& b, const std::vector<std::string>& dirs,
+                             uint64_t seed, std::vector<std::function<void()>>& prepare) {
+  std::vector<Case> out;
+  const double fb = sizeof(float) * static_cast<double>(b.n);
+  const ip::FunctionId id = f.id;
+  const ip::Params<float> p = ip::default_params<float>(id);
+  const float drop_p = static_cast<float>(f.param_defaults[0]);
+  auto want = [&](const char* d) { return std::find(dirs.begin(), dirs.end(), d) != dirs.end(); };
+  const std::string name = f.cli_name;
+  switch (f.kind) {
+    case ip::KernelKind::Elementwise:
+      if (want("forward")) out.push_back({&f, name, "elementwise", "forward", 2 * fb, [=] { Api::fwd(id, b.x, b.y, b.n, p); }});
+      if (want("backward"))
+        out.push_back({&f, name, "elementwise", "backward", 3 * fb, [=] { Api::bwd(id, b.x, b.dy, b.dx, b.n, p); }});
+      // RReLU in train mode is its own kernel (random slopes from Philox), timed beside eval's.
+      if (id == ip::FunctionId::RReLU) {
+        if (want("forward"))
+          out.push_back({&f, name + ":train", "elementwise", "forward", 2 * fb,
+                         [=] { Api::rrelu_fwd(b.x, b.y, b.n, p, seed); }});
+        if (want("backward"))
+          out.push_back({&f, name + ":train", "elementwise", "backward", 3 * fb,
+                         [=] { Api::rrelu_bwd(b.x, b.dy, b.dx, b.n, p, seed); }});
+      }
+      break;
+    case ip::KernelKind::Rowwise:
+      if (want("forward"))
+        out.push_back({&f, name, "rowwise", "forward", 2 * fb, [=] { Api::row_fwd(id, b.x, b.y, b.rows, b.cols); }});
+      if (want("backward")) {
+        prepare.push_back([=] { Api::row_fwd(id, b.x, b.y, b.rows, b.cols); });
+        out.push_back({&f, name, "rowwise", "backward", 3 * fb,
+                       [=] { Api::row_bwd(id, b.y, b.dy, b.dx, b.rows, b.cols); }});
+      }
+      break;
+    case ip::KernelKind::Dropout:
+      if (want("forward"))
+        out.push_back({&f, name, "dropout", "forward", 2 * fb,
+                       [=] { Api::drop_fwd(id, b.x, b.y, b.rows, b.cols, drop_p, seed); }});
+      if (want("backward"))
+        out.push_back({&f, name, "dropout", "backward", 2 * fb,
+                       [=] { Api::drop_bwd(id, b.dy, b.dx, b.rows, b.cols, drop_p, seed); }});
+      break;
+  }
+  return out;
+}
+
+struct CpuApi {
+  static void fwd(ip::FunctionId id, const float* x, float* y, std::size_t n, ip::Params<float> p) {
+    ip::cpu::activation_forward(id, x, y, n, p);
+  }
+  static void bwd(ip::FunctionId id, const float* x, const float* dy, float* dx, std::size_t n, ip::Params<float> p) {
+    ip::cpu::activation_backward(id, x, dy, dx, n, p);
+  }
+  static void rrelu_fwd(const float* x, float* y, std::size_t n, ip::Params<float> p, uint64_t seed) {
+    ip::cpu::rrelu_train_forward(x, y, n, p, seed);
+  }
+  static void rrelu_bwd(const float* x, const float* dy, float* dx, std::size_t n, ip::Params<float> p, uint64_t seed) {
+    ip::cpu::rrelu_train_backward(x, dy, dx, n, p, seed);
+  }
+  static void row_fwd(ip::FunctionId id, const float* x, float* y, std::size_t r, std::size_t c) {
+    ip::cpu::rowwise_forward(id, x, y, r, c);
+  }
+  static void row_bwd(ip::FunctionId id, const float* y, const float* dy, float* dx, std::size_t r, std::size_t c) {
+    ip::cpu::rowwise_backward(id, y, dy, dx, r, c);
+  }
+  static void drop_fwd(ip::FunctionId id, const float* x, float* y, std::size_t r, std::size_t c, float p, uint64_t s) {
+    ip::cpu::dropout_forward(id, x, y, r, c, p, s);
+  }
+  static void drop_bwd(ip::FunctionId id, const float* dy, float* dx, std::size_t r, std::size_t c, float p, uint64_t s) {
+    ip::cpu::dropout_backward(id, dy, dx, r, c, p, s);
+  }
+};
+
+#ifdef INFERENCEPOWER_HAVE_CUDA
+// The production CUDA kernels through their API, on the default stream.
+struct CudaApi {
+  static void fwd(ip::FunctionId id, const float* x, float* y, std::size_t n, ip::Params<float> p) {
+    ip::cuda::activation_forward(id, x, y, n, p);
+  }
+  static void bwd(ip::FunctionId id, const float* x, const float* dy, float* dx, std::size_t n, ip::Params<float> p) {
+    ip::cuda::activation_backward(id, x, dy, dx, n, p);
+  }
+  static void rrelu_fwd(const float* x, float* y, std::size_t n, ip::Params<float> p, uint64_t seed) {
+    ip::cuda::rrelu_train_forward(x, y, n, p, seed);
+  }
+  static void rrelu_bwd(const float* x, const float* dy, float* dx, std::size_t n, ip::Params<float> p, uint64_t seed) {
+    ip::cuda::rrelu_train_backward(x, dy, dx, n, p, seed);
+  }
+  static void row_fwd(ip::FunctionId id, const float* x, float* y, std::size_t r, std::size_t c) {
+    ip::cuda::rowwise_forward(id, x, y, r, c);
+  }
+  static void row_bwd(ip::FunctionId id, const float* y, const float* dy, float* dx, std::size_t r, std::size_t c) {
+    ip::cuda::rowwise_backward(id, y, dy, dx, r, c);
+  }
+  static void drop_fwd(ip::FunctionId id, const float* x, float* y, std::size_t r, std::size_t c, float p, uint64_t s) {
+    ip::cuda::dropout_forward(id, x, y, r, c, p, s);
+  }
+  static void drop_bwd(ip::FunctionId id, const float* dy, float* dx, std::size_t r, std::size_t c, float p, uint64_t s) {
+    ip::cuda::dropout_backward(id, dy, dx, r, c, p, s);
+  }
+};
+
+struct DeviceArray {
+  float* p = nullptr;
+  explicit DeviceArray(std::size_t n) : p(static_cast<float*>(ip::cuda::device_alloc(n * sizeof(float)))) {}
+  ~DeviceArray() { ip::cuda::device_free(p); }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+};
+
+void cuda_check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
+}
+#endif
+
+// OpenBLAS keeps its own thread pool: set it to the thread count under test so the reference GEMM
+// uses the same cores. Looked up at run time, so a build without OpenBLAS needs no symbol.
+void set_blas_threads(int threads) {
+  using SetThreads = void (*)(int);
+  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(threads);
+}
+
+std::string blas_core() {
+  using CoreName = char* (*)();
+  auto f = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  return f ? f() : "";
+}
+
+// The 1-minute load average (NaN when unknown): on a shared machine other processes take cores
+// from the threads under test, and a multi-threaded kernel then waits for its slowest thread.
+double load_average() {
+  double load = std::nan("");
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = std::nan("");
+    std::fclose(f);
+  }
+  return load;
+}
+
+// ---- the run ----
+
+class Bench {
+ public:
+  explicit Bench(const Options& opt) : opt_(opt) {}
+
+  void run_kernels_cpu(const std::vector<const ip::FunctionInfo*>& functions, const std::vector<std::size_t>& sizes,
+                       const std::vector<std::string>& targets, const std::vector<int>& threads,
+                       const std::vector<std::string>& dirs) {
+    for (std::size_t requested : sizes) {
+      Buffers b = shape(requested);
+      HostArray x = host_alloc(b.n), dy = host_alloc(b.n), y = host_alloc(b.n), dx = host_alloc(b.n);
+      fill_normal(x.get(), b.n, 4.0f, opt_.seed);
+      fill_normal(dy.get(), b.n, 4.0f, opt_.seed + 1);
+      fill_normal(y.get(), b.n, 1.0f, opt_.seed + 2);
+      fill_normal(dx.get(), b.n, 1.0f, opt_.seed + 3);
+      b.x = x.get(), b.dy = dy.get(), b.y = y.get(), b.dx = dx.get();
+      for (const std::string& target : targets) {
+        ip::cpu::force_target(target);
+        for (int t : threads) {
+          omp_set_num_threads(t);
+          KernelRow copy = base_row("cpu", target, t, b);
+          copy.function = "copy", copy.kind = "copy", copy.direction = "-";
+          measure(copy, 2.0 * sizeof(float) * b.n, [&] { cpu_copy(b.x, b.y, b.n); }, [] {});
+          const double copy_gbps = copy.gbps;
+          for (const ip::FunctionInfo* f : functions) {
+            std::vector<std::function<void()>> prepare;
+            for (Case& c : make_cases<CpuApi>(*f, b, dirs, opt_.seed, prepare)) {
+              for (auto& p : prepare) p();
+              KernelRow r = base_row("cpu", target, t, b);
+              r.function = c.function, r.key = ip::function_key(*c.info), r.kind = c.kind, r.direction = c.direction;
+              r.copy_gbps = copy_gbps;
+              measure(r, c.bytes, c.call, [] {});
+            }
+          }
+        }
+      }
+    }
+    ip::cpu::force_target("auto");
+  }
+
+  void run_gemm_cpu(const std::vector<GemmShape>& shapes, const std::vector<std::string>& targets,
+                    const std::vector<int>& threads) {
+    if (shapes.empty()) return;
+    for (const GemmShape& g : shapes) {
+      // A is M x K (or K x M when transposed), B is K x N (or N x K); row-major, tight.
+      HostArray a = host_alloc(g.M * g.K), bm = host_alloc(g.K * g.N), c = host_alloc(g.M * g.N);
+      fill_normal(a.get(), g.M * g.K, 1.0f, opt_.seed + 10);
+      fill_normal(bm.get(), g.K * g.N, 1.0f, opt_.seed + 11);
+      fill_normal(c.get(), g.M * g.N, 1.0f, opt_.seed + 12);
+      const std::size_t lda = g.trans_a ? g.M : g.K, ldb = g.trans_b ? g.K : g.N;
+      auto call = [&] {
+        ip::cpu::gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, 1.0f, a.get(), lda, bm.get(), ldb, 0.0f, c.get(), g.N);
+      };
+      for (const std::string& target : targets) {
+        ip::cpu::force_target(target);
+        for (int t : threads) {
+          omp_set_num_threads(t);
+          set_blas_threads(t);
+          ip::cpu::set_gemm_backend(ip::cpu::GemmBackend::Own);
+          std::vector<GemmRow> rows{gemm_row("cpu", target, t, g, "own", call, [] {})};
+          if (ip::cpu::blas_available()) {
+            ip::cpu::set_gemm_backend(ip::cpu::GemmBackend::Blas);
+            rows.push_back(gemm_row("cpu", target, t, g, "openblas", call, [] {}));
+            ip::cpu::set_gemm_backend(ip::cpu::GemmBackend::Own);
+            rows[0].fraction_of_reference = rows[0].gflops / rows[1].gflops;
+          }
+          for (const GemmRow& r : rows) {
+            print_gemm_row(r);
+            gemm_.push_back(r);
+          }
+        }
+      }
+    }
+    ip::cpu::force_target("auto");
+  }
+
+#ifdef INFERENCEPOWER_HAVE_CUDA
+  void run_kernels_cuda(const std::vector<const ip::FunctionInfo*>& functions, const std::vector<std::size_t>& sizes,
+                        const std::vector<std::string>& dirs) {
+    auto sync = [] { ip::cuda::synchronize(); };
+    for (std::size_t requested : sizes) {
+      Buffers b = shape(requested);
+      HostArray hx = host_alloc(b.n), hdy = host_alloc(b.n);
+      fill_normal(hx.get(), b.n, 4.0f, opt_.seed);
+      fill_normal(hdy.get(), b.n, 4.0f, opt_.seed + 1);
+      DeviceArray x(b.n), dy(b.n), y(b.n), dx(b.n);
+      ip::cuda::copy_to_device(x.p, hx.get(), b.n * sizeof(float));
+      ip::cuda::copy_to_device(dy.p, hdy.get(), b.n * sizeof(float));
+      ip::cuda::copy_to_device(y.p, hx.get(), b.n * sizeof(float));  // outputs written once before timing
+      ip::cuda::copy_to_device(dx.p, hdy.get(), b.n * sizeof(float));
+      b.x = x.p, b.dy = dy.p, b.y = y.p, b.dx = dx.p;
+      KernelRow copy = base_row("cuda", "-", 0, b);
+      copy.function = "copy", copy.kind = "copy", copy.direction = "-";
+      measure(copy, 2.0 * sizeof(float) * b.n,
+              [&] { cuda_check(cudaMemcpyAsync(b.y, b.x, b.n * sizeof(float), cudaMemcpyDeviceToDevice, nullptr), "cudaMemcpyAsync"); },
+              sync);
+      for (const ip::FunctionInfo* f : functions) {
+        std::vector<std::function<void()>> prepare;
+        for (Case& c : make_cases<CudaApi>(*f, b, dirs, opt_.seed, prepare)) {
+          for (auto& p : prepare) p();
+          KernelRow r = base_row("cuda", "-", 0, b);
+          r.function = c.function, r.key = ip::function_key(*c.info), r.kind = c.kind, r.direction = c.direction;
+          r.copy_gbps = copy.gbps;
+          measure(r, c.bytes, c.call, sync);
+        }
+      }
+    }
+  }
+
+  void run_gemm_cuda(const std::vector<GemmShape>& shapes) {
+    auto sync = [] { ip::cuda::synchronize(); };
+    for (const GemmShape& g : shapes) {
+      HostArray ha = host_alloc(g.M * g.K), hb = host_alloc(g.K * g.N);
+      fill_normal(ha.get(), g.M * g.K, 1.0f, opt_.seed + 10);
+      fill_normal(hb.get(), g.K * g.N, 1.0f, opt_.seed + 11);
+      DeviceArray a(g.M * g.K), bm(g.K * g.N), c(g.M * g.N);
+      ip::cuda::copy_to_device(a.p, ha.get(), g.M * g.K * sizeof(float));
+      ip::cuda::copy_to_device(bm.p, hb.get(), g.K * g.N * sizeof(float));
+      const std::size_t lda = g.trans_a ? g.M : g.K, ldb = g.trans_b ? g.K : g.N;
+      auto call = [&] { ip::cuda::gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, 1.0f, a.p, lda, bm.p, ldb, 0.0f, c.p, g.N); };
+      ip::cuda::set_gemm_backend(ip::cuda::GemmBackend::Own);
+      GemmRow own = gemm_row("cuda", "-", 0, g, "own", call, sync);
+      ip::cuda::set_gemm_backend(ip::cuda::GemmBackend::Cublas);
+      GemmRow ref = gemm_row("cuda", "-", 0, g, "cublas", call, sync);
+      ip::cuda::set_gemm_backend(ip::cuda::GemmBackend::Own);
+      own.fraction_of_reference = own.gflops / ref.gflops;
+      print_gemm_row(own);
+      print_gemm_row(ref);
+      gemm_.push_back(own);
+      gemm_.push_back(ref);
+    }
+  }
+#endif
+
+  const std::vector<KernelRow>& kernels() const { return kernels_; }
+  const std::vector<GemmRow>& gemm() const { return gemm_; }
+
+ private:
+  // Row-wise and dropout kernels see the array as rows x cols (cols = the models' width), so the
+  // element count is rounded down to whole rows; every kernel of one size gets the same count.
+  Buffers shape(std::size_t requested) const {
+    Buffers b{};
+    b.cols = std::min(opt_.cols, requested);
+    b.rows = requested / b.cols;
+    b.n = b.rows * b.cols;
+    return b;
+  }
+
+  KernelRow base_row(const std::string& device, const std::string& target, int threads, const Buffers& b) const {
+    KernelRow r;
+    r.device = device, r.target = target, r.threads = threads;
+    r.elements = b.n, r.rows = b.rows, r.cols = b.cols;
+    return r;
+  }
+
+  void measure(KernelRow& r, double bytes, const std::function<void()>& call, const std::function<void()>& sync) {
+    r.bytes = bytes;
+    r.timing = time_calls(call, sync, opt_);
+    r.gbps = bytes / r.timing.median * 1e-9;
+    r.elements_per_s = static_cast<double>(r.elements) / r.timing.median;
+    if (r.kind == "copy") r.copy_gbps = r.gbps;
+    r.fraction_of_copy = r.gbps / r.copy_gbps;
+    print_kernel_row(r);
+    kernels_.push_back(r);
+  }
+
+  GemmRow gemm_row(const std::string& device, const std::string& target, int threads, const GemmShape& g,
+                   const std::string& backend, const std::function<void()>& call, const std::function<void()>& sync) {
+    GemmRow r;
+    r.device = device, r.target = target, r.threads = threads, r.backend = backend, r.g = g, r.shape = g.label();
+    r.timing = time_calls(call, sync, opt_);
+    r.gflops = 2.0 * static_cast<double>(g.M) * g.N * g.K / r.timing.median * 1e-9;
+    return r;
+  }
+
+  const Options& opt_;
+  std::vector<KernelRow> kernels_;
+  std::vector<GemmRow> gemm_;
+};
+
+std::string csv_text(const std::string& s) {
+  return s.find_first_of(",\"\n") == std::string::npos ? s : "\"" + s + "\"";
+}
+
+void write_outputs(const Options& opt, const Bench& bench, const json& header) {
+  const double when = ip::unix_time_now();
+  const std::string stem = opt.out + "/kernel_bench_" + std::to_string(static_cast<long long>(when));
+  json j = header;
+  j["kernels"] = json::array();
+  std::string csv =
+      "device,target,threads,function,key,kind,direction,elements,rows,cols,bytes_per_call,median_s,min_s,max_s,"
+      "samples,calls_per_sample,gb_per_s,copy_gb_per_s,fraction_of_copy,elements_per_s\n";
+  for (const KernelRow& r : bench.kernels()) {
+    j["kernels"].push_back({{"device", r.device}, {"target", r.target}, {"threads", r.threads},
+                            {"function", r.function}, {"key", r.key}, {"kind", r.kind}, {"direction", r.direction},
+                            {"elements", r.elements}, {"rows", r.rows}, {"cols", r.cols}, {"bytes_per_call", r.bytes},
+                            {"timing", timing_json(r.timing)}, {"gb_per_s", r.gbps}, {"copy_gb_per_s", r.copy_gbps},
+                            {"fraction_of_copy", r.fraction_of_copy}, {"elements_per_s", r.elements_per_s}});
+    csv += r.device + "," + r.target + "," + std::to_string(r.threads) + "," + r.function + "," + csv_text(r.key) +
+           "," + r.kind + "," + r.direction + "," + std::to_string(r.elements) + "," + std::to_string(r.rows) + "," +
+           std::to_string(r.cols) + "," + ip::format_number(r.bytes) + "," + ip::format_number(r.timing.median) + "," +
+           ip::format_number(r.timing.min) + "," + ip::format_number(r.timing.max) + "," +
+           std::to_string(r.timing.samples) + "," + std::to_string(r.timing.calls_per_sample) + "," +
+           ip::format_number(r.gbps) + "," + ip::format_number(r.copy_gbps) + "," +
+           ip::format_number(r.fraction_of_copy) + "," + ip::format_number(r.elements_per_s) + "\n";
+  }
+  j["gemm"] = json::array();
+  std::string gcsv = "device,target,threads,shape,M,N,K,trans_a,trans_b,backend,median_s,min_s,max_s,samples,"
+                     "gflop_per_s,fraction_of_reference\n";
+  for (const GemmRow& r : bench.gemm()) {
+    json row = {{"device", r.device}, {"target", r.target}, {"threads", r.threads}, {"shape", r.shape},
+                {"M", r.g.M}, {"N", r.g.N}, {"K", r.g.K}, {"trans_a", r.g.trans_a}, {"trans_b", r.g.trans_b},
+                {"backend", r.backend}, {"timing", timing_json(r.timing)}, {"gflop_per_s", r.gflops}};
+    row["fraction_of_reference"] = std::isfinite(r.fraction_of_reference) ? json(r.fraction_of_reference) : json();
+    j["gemm"].push_back(row);
+    gcsv += r.device + "," + r.target + "," + std::to_string(r.threads) + "," + r.shape + "," + std::to_string(r.g.M) +
+            "," + std::to_string(r.g.N) + "," + std::to_string(r.g.K) + "," + (r.g.trans_a ? "1" : "0") + "," +
+            (r.g.trans_b ? "1" : "0") + "," + r.backend + "," + ip::format_number(r.timing.median) + "," +
+            ip::format_number(r.timing.min) + "," + ip::format_number(r.timing.max) + "," +
+            std::to_string(r.timing.samples) + "," + ip::format_number(r.gflops) + "," +
+            (std::isfinite(r.fraction_of_reference) ? ip::format_number(r.fraction_of_reference) : "") + "\n";
+  }
+  ip::write_file_atomic(stem + ".json", j.dump(1) + "\n");
+  ip::write_file_atomic(stem + ".csv", csv);
+  ip::write_file_atomic(stem + "_gemm.csv", gcsv);
+  std::fprintf(stderr, "kernel_bench: results in %s.json, %s.csv and %s_gemm.csv\n", stem.c_str(), stem.c_str(),
+               stem.c_str());
+}
+
+int run(Options opt, const std::string& command_line) {
+  // Parse everything before measuring anything: a typo must not cost a long run.
+  std::vector<const ip::FunctionInfo*> functions = parse_functions(opt.functions);
+  std::vector<std::string> dirs = split(opt.directions);
+  std::vector<std::size_t> sizes;
+  for (const std::string& s : split(opt.sizes)) sizes.push_back(parse_size(s));
+  std::vector<GemmShape> shapes = parse_shapes(opt);
+  std::vector<int> threads = parse_threads(opt.threads.empty() ? std::to_string(omp_get_max_threads()) : opt.threads);
+  std::vector<std::string> targets = parse_targets(opt.targets);
+  if (opt.variant != 0)
+    throw std::invalid_argument("--variant " + std::to_string(opt.variant) +
+                                ": numbered CUDA kernel variants are not implemented yet; allowed: 0 (production)");
+
+  bool want_cpu = opt.devices == "auto" || opt.devices.find("cpu") != std::string::npos;
+  bool want_cuda = opt.devices.find("cuda") != std::string::npos;
+  std::string cuda_note;
+#ifdef INFERENCEPOWER_HAVE_CUDA
+  bool cuda_ok = ip::cuda::available(&cuda_note);
+#else
+  bool cuda_ok = false;
+  cuda_note = "built without CUDA (no nvcc when configured)";
+#endif
+  if (want_cuda && !cuda_ok) throw std::invalid_argument("--devices cuda: " + cuda_note);
+  if (opt.devices == "auto") want_cuda = cuda_ok;
+  if (!opt.out.empty()) ip::check_writable(opt.out);
+
+  const std::string started_at = ip::local_time_string(ip::unix_time_now());
+  ip::HardwareInfo hw = ip::describe_hardware();
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  std::printf("kernel_bench: %s\n", hw.summary().c_str());
+  std::printf("kernel_bench: repeats %d (median), warm-up %d, samples >= %.2f ms, inputs N(0,1) x 4, cols %zu",
+              opt.repeats, opt.warmup, opt.min_sample_ms, opt.cols);
+  if (ip::cpu::blas_available())
+    std::printf(", OpenBLAS core %s (OPENBLAS_CORETYPE=%s)", blas_core().c_str(), coretype ? coretype : "unset");
+  if (!want_cuda) std::printf(", cuda: %s", cuda_note.empty() ? "not requested" : cuda_note.c_str());
+  std::printf("\n");
+  const double load = load_average();
+  const int max_threads = *std::max_element(threads.begin(), threads.end());
+  if (load + max_threads > hw.logical_cores + 0.5)
+    std::fprintf(stderr,
+                 "kernel_bench: warning: load average %.1f on %d logical cores: with %d threads, other processes "
+                 "share the cores and multi-threaded timings are unreliable (see min/max)\n",
+                 load, hw.logical_cores, max_threads);
+  std::printf("GB/s = (bytes read + written) / median time; copy%% = GB/s / copy's GB/s (same size, threads, "
+              "target)\n\n");
+
+  Bench bench(opt);
+  if (!functions.empty() && !sizes.empty()) {
+    print_kernel_header();
+    if (want_cpu) bench.run_kernels_cpu(functions, sizes, targets, threads, dirs);
+#ifdef INFERENCEPOWER_HAVE_CUDA
+    if (want_cuda) bench.run_kernels_cuda(functions, sizes, dirs);
+#endif
+    std::printf("\n");
+  }
+  if (!shapes.empty()) {
+    print_gemm_header();
+    if (want_cpu) bench.run_gemm_cpu(shapes, targets, threads);
+#ifdef INFERENCEPOWER_HAVE_CUDA
+    if (want_cuda) bench.run_gemm_cuda(shapes);
+#endif
+  }
+
+  if (!opt.out.empty()) {
+    json header = {{"generator", "inferencepower kernel_bench"},
+                   {"command_line", command_line},
+                   {"started_at", started_at},
+                   {"hardware", hw.to_json()},
+                   {"load_average_1min", std::isfinite(load) ? json(load) : json()},
+                   {"openblas_coretype", coretype ? coretype : ""},
+                   {"openblas_core", blas_core()},
+                   {"settings",
+                    {{"repeats", opt.repeats}, {"warmup", opt.warmup}, {"min_sample_ms", opt.min_sample_ms},
+                     {"cols", opt.cols}, {"seed", opt.seed}, {"input", "normal(0,1) x 4"},
+                     {"cuda_variant", "production"}}}};
+    write_outputs(opt, bench, header);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "kernel_bench: times every kernel (function x direction x device x size x threads x SIMD target, "
+      "dropout in train mode, RReLU in eval and train mode) and GEMM. Element-wise kernels are reported as "
+      "effective GB/s (bytes read + written: forward reads x and writes y; backward reads x and dy (y and dy "
+      "for row-wise) and writes dx; dropout reads one array and writes one) and as the fraction of a plain "
+      "copy measured in the same run (memcpy per OpenMP thread on CPU, cudaMemcpy device-to-device on CUDA); "
+      "GEMM as GFLOP/s and the fraction of OpenBLAS (CPU; set OPENBLAS_CORETYPE to override its CPU "
+      "detection) or cuBLAS (CUDA). CUDA times the production kernels through their API; numbered kernel "
+      "variants (naive to vectorised, as in llm.c's dev/cuda) are a later addition."};
+  Options opt;
+  app.add_option("--functions", opt.functions,
+                 "Comma-separated function names, 'all', 'paper' (the paper's 26) or 'none' (GEMM only); names: " +
+                     all_cli_names())
+      ->capture_default_str();
+  app.add_option("--directions", opt.directions, "forward, backward or both (comma-separated)")
+      ->check([](const std::string& v) {
+        for (const std::string& d : split(v))
+          if (d != "forward" && d != "backward") return "unknown direction '" + d + "'; allowed: forward, backward";
+        return std::string();
+      })
+      ->capture_default_str();
+  app.add_option("--devices", opt.devices,
+                 "auto (cpu, and cuda when built and a GPU is present), cpu, cuda or cpu,cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda", "cpu,cuda", "cuda,cpu"}))
+      ->capture_default_str();
+  app.add_option("--sizes", opt.sizes,
+                 "Array sizes, comma-separated: 1MiB / 256KiB / 1GiB (bytes of one float32 array) or element "
+                 "counts (1000000, 1e6); rounded down to whole rows of --cols")
+      ->capture_default_str();
+  app.add_option("--threads", opt.threads, "OpenMP thread counts to sweep on CPU, e.g. 1,2 (default: OpenMP's maximum)");
+  app.add_option("--target", opt.targets,
+                 "SIMD targets to sweep on CPU: auto (the best), all, or names, e.g. AVX3,AVX2; available here: " +
+                     join(ip::cpu::available_targets()))
+      ->capture_default_str();
+  app.add_option("--gemm-shapes", opt.gemm_shapes,
+                 "GEMM shapes MxNxK[:ab] (op(A), op(B) = n or t; default nt = x·Wᵀ), comma-separated, or "
+                 "'experiments' (the forward and backward shapes of rand and mnist) or 'none'")
+      ->capture_default_str();
+  app.add_flag("--large-gemm", opt.large_gemm,
+               std::string("Add the prediction chunk shape ") + kLargeShape + " (slow: 0.2 TFLOP per call)");
+  app.add_option("--cols", opt.cols, "Row width for row-wise and dropout kernels (the models' 1024)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--repeats", opt.repeats, "Timed samples per kernel (median, min and max reported)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--warmup", opt.warmup, "Untimed samples before the timed ones")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--min-sample-ms", opt.min_sample_ms,
+                 "Shortest sample: small kernels are called repeatedly within one sample so the clock's "
+                 "resolution and call overhead do not dominate")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--variant", opt.variant,
+                 "CUDA kernel variant: 0 = the production kernels (the only one so far; numbered variants 1..N "
+                 "are a later addition)")
+      ->capture_default_str();
+  app.add_option("--seed", opt.seed, "Seed of the random inputs and of dropout/RReLU masks")->capture_default_str();
+  app.add_option("--out", opt.out,
+                 "Directory for kernel_bench_<unix time>.json, .csv and _gemm.csv (atomic writes), with the "
+                 "hardware description; nothing is written without it");
+  app.add_flag("--quick", opt.quick,
+               "Fast smoke run: relu and dropout, 1 MiB, 3 repeats, 1 warm-up, one GEMM shape (flags given "
+               "explicitly still win)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "kernel_bench: %s\n", e.what());
+    return 2;
+  }
+  if (opt.quick) {
+    auto unset = [&](const char* flag) { return app.get_option(flag)->count() == 0; };
+    if (unset("--functions")) opt.functions = "relu,dropout";
+    if (unset("--sizes")) opt.sizes = "1MiB";
+    if (unset("--repeats")) opt.repeats = 3;
+    if (unset("--warmup")) opt.warmup = 1;
+    if (unset("--min-sample-ms")) opt.min_sample_ms = 0.5;
+    if (unset("--gemm-shapes")) opt.gemm_shapes = "64x1024x1024:nt";
+  }
+  std::string command_line;
+  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+  try {
+    return run(opt, command_line);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "kernel_bench: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kernel_bench: error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,71 @@
+// Runs an experiment binary of this build as a subprocess, for tests of the command-line tools:
+// their exit status, stdout and stderr are what users see, so that is what the tests check.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#ifndef IP_BINARY_DIR
+#error "IP_BINARY_DIR (the build directory holding the experiment binaries) must be defined"
+#endif
+
+namespace ip::test {
+
+struct RunResult {
+  int status = -1;  // exit status; -1 when killed by a signal
+  std::string out, err;
+};
+
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A fresh empty directory under the test temp dir.
+inline std::string fresh_dir(const std::string& name) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(::testing::TempDir()) / ("ip_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+// Single quotes keep every argument one word for /bin/sh.
+inline std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+inline RunResult run_binary(const std::string& name, const std::vector<std::string>& args) {
+  const std::string dir = fresh_dir("run_" + name);
+  const std::string out = dir + "/stdout", err = dir + "/stderr";
+  std::string cmd = shell_quote(std::string(IP_BINARY_DIR) + "/" + name);
+  for (const std::string& a : args) cmd += " " + shell_quote(a);
+  cmd += " >" + shell_quote(out) + " 2>" + shell_quote(err);
+  RunResult r;
+  int rc = std::system(cmd.c_str());
+  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  r.out = read_text(out);
+  r.err = read_text(err);
+  return r;
+}
+
+inline int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+}  // namespace ip::test
