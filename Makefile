@@ -5,8 +5,14 @@ BUILD_TYPE ?= Release
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 GOLDEN     ?= tests/golden/activations.json
+RESULTS    ?= data/results
+RUN_ARGS   ?= --functions all --scales 0-5 --runs 1
+MNIST_ARGS ?=
+# CI and this workspace keep MNIST in ../shared/data/mnist; elsewhere mnist_power searches
+# $$MNIST_DIR and data/mnist/ (fill it with data/download_mnist.sh).
+MNIST_DATA ?= $(if $(wildcard ../shared/data/mnist),--data-dir ../shared/data/mnist,)
 
-.PHONY: all deps configure build test run clean figures reproduce
+.PHONY: all deps configure build test run mnist check-kernels clean figures reproduce
 
 all: build
 
@@ -23,8 +29,18 @@ build: configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-# The main job. For now: check every kernel backend against the PyTorch golden values.
+# The main job: the paper's random-data inference experiment on this machine, every function
+# (the paper's 26 and ours) at 10^0..10^5 instances, one run. Trained models are cached in
+# data/models, so a second run skips training. rand_power prints where the results are.
 run: build
+	$(BUILD_DIR)/rand_power $(RUN_ARGS) --out $(RESULTS)
+
+# The paper's MNIST time-to-90%-accuracy experiment with its defaults.
+mnist: build
+	$(BUILD_DIR)/mnist_power $(MNIST_DATA) $(MNIST_ARGS) --out $(RESULTS)
+
+# Every kernel backend against the PyTorch golden values.
+check-kernels: build
 	$(BUILD_DIR)/check_kernels --golden $(GOLDEN)
 
 clean:
@@ -52,5 +68,5 @@ reproduce: build
 	@echo "reproduce: WARNING: the paper's full protocol; on a laptop or small VM this takes many hours"
 	@echo "reproduce: (rand_power prints its estimate below; Ctrl-C keeps what is finished in data/results)."
 	$(BUILD_DIR)/rand_power $(REPRODUCE_RAND_ARGS) --out data/results
-	$(BUILD_DIR)/mnist_power $(REPRODUCE_MNIST_ARGS) --out data/results
+	$(BUILD_DIR)/mnist_power $(REPRODUCE_MNIST_ARGS) $(MNIST_DATA) --out data/results
 	$(MAKE) figures

@@ -72,7 +72,8 @@ struct Candidate {
   std::string key, description, cache_path;
   ip::Sequential model;
   bool needs_training = true;
-  double per_row = 0;  // calibration: seconds per predicted row (0 = not calibrated)
+  // Calibration (not with --quiet): seconds per predict call and per row.
+  double per_call = 0, per_row = 0;
 };
 
 std::string describe_model(const ip::FunctionInfo& f) {
@@ -141,6 +142,20 @@ Chunking chunking(int scale, uint64_t cap) {
   return c;
 }
 
+// Expected seconds of one measurement from the calibration (0 without one).
+double estimate(const Candidate& c, const Chunking& ch, int warmup) {
+  const double calls = static_cast<double>(ch.full_chunks + (ch.last_rows ? 1 : 0) + warmup);
+  const double rows = static_cast<double>(ch.items + warmup * ch.chunk);
+  return calls * c.per_call + rows * c.per_row;
+}
+
+// Remaining seconds: the plan's remaining cost scaled by how fast the run has gone so far. One
+// second of planned work is blended in so the first, overhead-heavy measurements do not swing it.
+double eta(double elapsed, double done, double total) {
+  const double blend = std::min(1.0, total);
+  return (total - done) * (elapsed + blend) / (done + blend);
+}
+
 // One prediction loop per layer with a synchronised timer around each layer.
 Breakdown measure_breakdown(ip::Sequential& model, const ip::Tensor& input, const Chunking& ch,
                             ip::Device device) {
@@ -201,7 +216,7 @@ std::string breakdown_csv(const std::vector<Measurement>& ms) {
 // reading and breakdown) and its CSV; rewritten after every scale so a cut-short run keeps them.
 std::vector<std::string> write_consolidated(const Options& o, const std::string& stem,
                                             const ip::RandResults& r,
-                                            const std::vector<Measurement>& ms) {
+                                            const std::vector<Measurement>& ms, bool cut_short) {
   const fs::path dir(o.out);
   std::vector<std::string> paths;
   const std::string csv = (dir / (stem + ".csv")).string();
@@ -213,6 +228,7 @@ std::vector<std::string> write_consolidated(const Options& o, const std::string&
     paths.push_back(bcsv);
   }
   json j = ip::rand_to_json(r);
+  if (cut_short) j["partial"] = true;  // also when the cut fell between scales
   j["measurements"] = json::array();
   for (const Measurement& m : ms) j["measurements"].push_back(measurement_json(m));
   const std::string path = (dir / (stem + ".json")).string();
@@ -283,8 +299,8 @@ int main(int argc, char** argv) {
                  "estimated)")
       ->capture_default_str();
   app.add_option("--gpu-timing", o.gpu_timing,
-                 "sync (wait for the GPU before stopping the clock) or async (the original's "
-                 "unsynchronised timing, which records launch time at small scales)")
+                 "CUDA only: sync (wait for the GPU before stopping the clock) or async (the "
+                 "original's unsynchronised timing, which records launch time at small scales)")
       ->capture_default_str();
   app.add_flag("--breakdown", o.breakdown,
                "after each timed loop, one more loop timing each layer (synchronised): seconds "
@@ -386,12 +402,14 @@ int main(int argc, char** argv) {
     stem = ip::consolidated_stem(o.prefix, start_unix);
 
     // ---- data: the training batch and one prediction chunk, generated before any timing ----
+    uint64_t max_chunk = 1;
+    for (int n : scales) max_chunk = std::max(max_chunk, chunking(n, o.chunk_cap).chunk);
+    progress.line("preparing data: " + std::to_string(max_chunk) + " x " +
+                  std::to_string(kInFeatures) + " random inputs");
     const ip::Tensor train_x = ip::Tensor::from_vector(
         {kTrainRows, kInFeatures}, ip::normal_values(kTrainRows * kInFeatures, o.seed, kTrainXStream)).to(device);
     const ip::Tensor train_y = ip::Tensor::from_vector(
         {kTrainRows, kOutFeatures}, ip::normal_values(kTrainRows * kOutFeatures, o.seed, kTrainYStream)).to(device);
-    uint64_t max_chunk = 1;
-    for (int n : scales) max_chunk = std::max(max_chunk, chunking(n, o.chunk_cap).chunk);
     const ip::Tensor input = ip::Tensor::from_vector(
         {max_chunk, kInFeatures}, ip::normal_values(max_chunk * kInFeatures, o.seed, kPredictStream)).to(device);
 
@@ -425,15 +443,22 @@ int main(int argc, char** argv) {
     // ---- calibration: one small predict call per function and two training steps ----
     double train_estimate = 0, predict_estimate = 0;
     if (!o.quiet) {
+      // Cost of a predict call = per call + per row; one call of 1 row and one of `rows` rows
+      // (each after an untimed call of the same size) give both terms.
       const uint64_t rows = std::min<uint64_t>(max_chunk, 1000);
       for (Candidate& c : models) {
         ip::Sequential probe = ip::Sequential::parse(c.description, o.seed);
         probe.to(device);
         set_inference_mode(probe, o.dropout_mode == "train");
-        probe.forward(input.rows(0, rows));
-        ip::Timer t(ip::synchroniser(device));
-        probe.forward(input.rows(0, rows));
-        c.per_row = t.seconds() / static_cast<double>(rows);
+        auto time_call = [&](uint64_t n) {
+          probe.forward(input.rows(0, n));
+          ip::Timer t(ip::synchroniser(device));
+          probe.forward(input.rows(0, n));
+          return t.seconds();
+        };
+        const double one = time_call(1), many = rows > 1 ? time_call(rows) : one;
+        c.per_row = rows > 1 ? std::max(0.0, (many - one) / static_cast<double>(rows - 1)) : 0.0;
+        c.per_call = std::max(0.0, one - c.per_row);
       }
       if (to_train > 0) {
         ip::Sequential probe = ip::Sequential::parse(models[0].description, o.seed);
@@ -445,8 +470,7 @@ int main(int argc, char** argv) {
       for (int n : scales) {
         const Chunking ch = chunking(n, o.chunk_cap);
         for (const Candidate& c : models)
-          predict_estimate += c.per_row * (static_cast<double>(ch.items) + o.warmup * ch.chunk) *
-                              o.runs * (o.breakdown ? 2 : 1);
+          predict_estimate += estimate(c, ch, o.warmup) * o.runs * (o.breakdown ? 2 : 1);
       }
       progress.line("estimated total time: " + ip::format_duration(train_estimate + predict_estimate) +
                     " (training " + std::to_string(to_train) + " model(s): " +
@@ -485,7 +509,8 @@ int main(int argc, char** argv) {
     const bool async = device == ip::Device::Cuda && o.gpu_timing == "async";
     double units_total = 0, units_done = 0;  // calibrated seconds (or instances) of the plan
     auto units = [&](const Candidate& c, const Chunking& ch) {
-      return (c.per_row > 0 ? c.per_row : 1.0) * static_cast<double>(ch.items);
+      const double e = estimate(c, ch, o.warmup);
+      return e > 0 ? e : static_cast<double>(ch.items);  // no calibration: instances
     };
     for (int n : scales)
       for (const Candidate& c : models) units_total += units(c, chunking(n, o.chunk_cap)) * o.runs;
@@ -552,7 +577,7 @@ int main(int argc, char** argv) {
                                             " J " + ip::quality_name(reading.quality)).c_str()
                                          : "energy n/a",
                         ip::format_duration(e).c_str(),
-                        ip::format_duration(e / units_done * (units_total - units_done)).c_str());
+                        ip::format_duration(eta(e, units_done, units_total)).c_str());
           progress.line(line);
         }
         if (!times.empty()) {
@@ -567,15 +592,19 @@ int main(int argc, char** argv) {
         s.unix_time = ip::unix_time_now();
         written.push_back(ip::write_scale_file(o.out, results, results.scales.size() - 1));
       }
-      if (!results.scales.empty()) write_consolidated(o, stem, results, measurements);
+      if (!results.scales.empty())
+        write_consolidated(o, stem, results, measurements, ip::interrupted());
     }
+    // A signal between two scales ends the loop without a partial scale: say it was cut short.
+    if (ip::interrupted() && !results.scales.empty())
+      write_consolidated(o, stem, results, measurements, true);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rand_power: error: %s\n", e.what());
     // What was measured before the failure is still worth keeping, labelled partial.
     if (started && !results.scales.empty()) {
       try {
         results.scales.back().partial = true;
-        for (const std::string& path : write_consolidated(o, stem, results, measurements))
+        for (const std::string& path : write_consolidated(o, stem, results, measurements, true))
           std::fprintf(stderr, "rand_power: partial results kept in %s\n", path.c_str());
       } catch (const std::exception& e2) {
         std::fprintf(stderr, "rand_power: error: could not write partial results: %s\n", e2.what());

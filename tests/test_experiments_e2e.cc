@@ -1,0 +1,371 @@
+// End-to-end runs of the experiment binaries (rand_power, mnist_power) as subprocesses: short
+// real runs whose files must load and carry the paper's fields, and bad input that must fail
+// with a clear message, a non-zero exit and no result file.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "experiments/common/results.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+#if !defined(IP_BINARY_DIR) || !defined(IP_SOURCE_DIR)
+#error "IP_BINARY_DIR and IP_SOURCE_DIR must name the build and source trees (CMakeLists.txt)"
+#endif
+
+struct Outcome {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A fresh directory under the system's temporary directory, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "ip_e2e_XXXXXX").string();
+    path_ = mkdtemp(tmpl.data()) ? tmpl : "";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Runs build/<binary> with `args` (already shell-quoted), capturing stdout and stderr.
+Outcome run(const std::string& binary, const std::string& args, const fs::path& scratch) {
+  const fs::path out = scratch / "stdout.txt", err = scratch / "stderr.txt";
+  // One thread: on a busy CI runner OpenMP's spinning workers make short runs slow and erratic.
+  const std::string cmd = std::string(IP_BINARY_DIR) + "/" + binary + " --threads 1 " + args + " >" +
+                          out.string() + " 2>" + err.string();
+  const int status = std::system(cmd.c_str());
+  Outcome o;
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  o.out = read_text(out);
+  o.err = read_text(err);
+  fs::remove(out);
+  fs::remove(err);
+  return o;
+}
+
+std::vector<fs::path> files_in(const fs::path& dir) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return files;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file()) files.push_back(e.path());
+  return files;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Where CI keeps MNIST: ../shared/data/mnist beside the source tree, else $MNIST_DIR.
+std::string mnist_dir() {
+  const fs::path shared = fs::path(IP_SOURCE_DIR).parent_path() / "shared" / "data" / "mnist";
+  if (fs::exists(shared / "train-images-idx3-ubyte.gz") || fs::exists(shared / "train-images-idx3-ubyte"))
+    return shared.string();
+  const char* env = std::getenv("MNIST_DIR");
+  return env && *env && fs::is_directory(env) ? env : "";
+}
+
+const char* const kPaperFields[] = {"pred_items", "pred_times", "train_times", "device",
+                                    "hardware_name", "runs", "test_chunk_size", "started_at",
+                                    "train_epochs", "outprefix", "parameters"};
+
+// ---- rand_power ----
+
+TEST(ExperimentsE2E, RandPowerShortRunWritesPaperSchemaFiles) {
+  TempDir tmp;
+  const fs::path out = tmp.path() / "results", cache = tmp.path() / "models";
+  const std::string args = "--functions relu,gelu,dropout --scales 0-2 --runs 2 --train-epochs 5 "
+                           "--prefix e2e --quiet --out " + out.string() + " --model-cache " +
+                           cache.string();
+  const Outcome first = run("rand_power", args, tmp.path());
+  ASSERT_EQ(first.code, 0) << first.err;
+  EXPECT_TRUE(first.err.empty()) << "--quiet must keep stderr clean: " << first.err;
+
+  // stdout lists exactly the files written: 3 per-scale files, the consolidated JSON and CSV.
+  std::vector<std::string> listed;
+  std::istringstream lines(first.out);
+  for (std::string line; std::getline(lines, line);) listed.push_back(line);
+  ASSERT_EQ(listed.size(), 5u) << first.out;
+  for (const std::string& p : listed) EXPECT_TRUE(fs::exists(p)) << p;
+  EXPECT_EQ(files_in(out).size(), 5u);
+
+  int per_scale = 0;
+  for (const fs::path& p : files_in(out)) {
+    const std::string name = p.filename().string();
+    if (name.rfind("e2e_", 0) != 0 || p.extension() != ".json") continue;
+    ++per_scale;
+    const json j = json::parse(read_text(p));
+    for (const char* field : kPaperFields) EXPECT_TRUE(j.contains(field)) << name << ": " << field;
+    EXPECT_EQ(j["runs"], 2);
+    EXPECT_EQ(j["train_epochs"], 5);
+    EXPECT_EQ(j["device"], "cpu");
+    EXPECT_EQ(j["partial"], false);
+    ASSERT_EQ(j["pred_times"].size(), 2u);
+    for (const json& r : j["pred_times"]) {
+      ASSERT_EQ(r.size(), 3u);
+      for (const char* key : {"torch.nn.modules.activation.ReLU", "torch.nn.modules.activation.GELU",
+                              "torch.nn.modules.dropout.Dropout"}) {
+        ASSERT_TRUE(r.contains(key)) << key;
+        EXPECT_GT(r[key].get<double>(), 0.0);
+      }
+    }
+    EXPECT_EQ(j["train_times"].size(), 3u);  // trained in this invocation
+    const uint64_t items = j["pred_items"];
+    EXPECT_TRUE(items == 1 || items == 10 || items == 100);
+    EXPECT_EQ(j["test_chunk_size"], items);
+    // The reader written for the paper's files reads ours.
+    EXPECT_NO_THROW(ip::read_rand_file(p.string())) << name;
+  }
+  EXPECT_EQ(per_scale, 3);
+
+  // The consolidated JSON has every measurement; the CSV one row per function × scale × run.
+  for (const fs::path& p : files_in(out)) {
+    if (p.filename().string().rfind("e2e.all.", 0) != 0) continue;
+    if (p.extension() == ".json") {
+      const json j = json::parse(read_text(p));
+      EXPECT_EQ(j["scales"].size(), 3u);
+      ASSERT_EQ(j["measurements"].size(), 18u);
+      EXPECT_TRUE(j["measurements"][0]["energy"].contains("quality"));
+      EXPECT_TRUE(j["parameters"].contains("hardware"));
+      EXPECT_TRUE(j["parameters"].contains("command_line"));
+    } else {
+      const std::string csv = read_text(p);
+      EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 19);
+    }
+  }
+
+  // A second run loads every model from the cache (no training times); a corrupt cache file is
+  // reported and that model retrained.
+  std::vector<fs::path> cached = files_in(cache);
+  ASSERT_EQ(cached.size(), 3u);
+  std::ofstream(cached[0], std::ios::binary | std::ios::trunc) << "not a model";
+  const fs::path out2 = tmp.path() / "results2";
+  const Outcome second = run("rand_power",
+                             "--functions relu,gelu,dropout --scales 1 --runs 1 --train-epochs 5 "
+                             "--prefix again --quiet --out " + out2.string() + " --model-cache " +
+                             cache.string(), tmp.path());
+  ASSERT_EQ(second.code, 0) << second.err;
+  EXPECT_TRUE(contains(second.err, "model cache unusable")) << second.err;
+  EXPECT_TRUE(contains(second.err, cached[0].filename().string())) << second.err;
+  for (const fs::path& p : files_in(out2)) {
+    if (p.filename().string().rfind("again_", 0) != 0) continue;
+    const json j = json::parse(read_text(p));
+    EXPECT_EQ(j["train_times"].size(), 1u) << "only the corrupt model is retrained";
+  }
+}
+
+TEST(ExperimentsE2E, RandPowerRejectsBadInputWithoutWritingResults) {
+  TempDir tmp;
+  const fs::path out = tmp.path() / "results";
+  std::ofstream(tmp.path() / "a_file") << "x";
+  struct Case {
+    std::string args, message;
+  } cases[] = {
+      {"--functions relu,nope", "unknown function 'nope'"},
+      {"--scales 5-2", "--scales"},
+      {"--scales 0-10", "--scales"},
+      {"--scales 1,x", "--scales"},
+      {"--runs 0", "--runs"},
+      {"--runs -2", "--runs"},
+      {"--device tpu", "--device"},
+      {"--energy sometimes", "--energy"},
+      {"--gpu-timing later", "--gpu-timing"},
+  };
+  for (const Case& c : cases) {
+    const Outcome o = run("rand_power",
+                          c.args + " --train-epochs 0 --out " + out.string() + " --no-model-cache --quiet",
+                          tmp.path());
+    EXPECT_NE(o.code, 0) << c.args;
+    EXPECT_TRUE(contains(o.err, c.message)) << c.args << " → " << o.err;
+    EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << "one line: " << o.err;
+    EXPECT_TRUE(files_in(out).empty()) << c.args;
+  }
+  // The unknown name's message lists the valid ones.
+  const Outcome unknown = run("rand_power", "--functions nope --out " + out.string(), tmp.path());
+  EXPECT_TRUE(contains(unknown.err, "relu") && contains(unknown.err, "gelu_tanh") &&
+              contains(unknown.err, "paper"))
+      << unknown.err;
+
+  // An output directory that cannot exist: a path under a regular file.
+  const fs::path blocked = tmp.path() / "a_file" / "results";
+  const Outcome o = run("rand_power",
+                        "--functions relu --scales 0 --runs 1 --train-epochs 0 --no-model-cache "
+                        "--out " + blocked.string(), tmp.path());
+  EXPECT_NE(o.code, 0);
+  EXPECT_TRUE(contains(o.err, blocked.string())) << o.err;
+}
+
+TEST(ExperimentsE2E, RandPowerInterruptedKeepsFinishedMeasurements) {
+  TempDir tmp;
+  const fs::path out = tmp.path() / "results", log = tmp.path() / "stdout.txt";
+  const std::string bin = std::string(IP_BINARY_DIR) + "/rand_power";
+  // Far more work than the test waits for; small chunks so the stop comes within milliseconds.
+  const std::vector<std::string> args = {bin, "--threads", "1", "--functions", "relu,identity",
+                                         "--scales", "0-6", "--runs", "50", "--chunk-cap", "1000",
+                                         "--train-epochs", "0", "--quiet", "--prefix", "cut",
+                                         "--out", out.string()};
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    std::vector<char*> argv;
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  // Wait until the first scale's file exists, then interrupt.
+  bool first_scale_done = false;
+  for (int i = 0; i < 600 && !first_scale_done; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (const fs::path& p : files_in(out))
+      if (p.filename().string().rfind("cut_", 0) == 0) first_scale_done = true;
+  }
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(first_scale_done);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+
+  bool saw_consolidated = false;
+  const std::string listed = read_text(log);
+  for (const fs::path& p : files_in(out)) {
+    const std::string name = p.filename().string();
+    EXPECT_TRUE(contains(listed, p.string())) << name << " not listed on stdout";
+    if (p.extension() != ".json") continue;
+    const json j = json::parse(read_text(p));  // complete, valid files only
+    if (name.rfind("cut.all.", 0) == 0) {
+      saw_consolidated = true;
+      EXPECT_EQ(j["partial"], true);
+    } else if (j["partial"] == false) {
+      EXPECT_EQ(j["pred_times"].size(), 50u) << name << ": a complete scale has every run";
+    }
+  }
+  EXPECT_TRUE(saw_consolidated);
+}
+
+// ---- mnist_power ----
+
+TEST(ExperimentsE2E, MnistPowerShortRun) {
+  const std::string data = mnist_dir();
+  if (data.empty())
+    GTEST_SKIP() << "no MNIST in ../shared/data/mnist or $MNIST_DIR: end-to-end MNIST run skipped";
+  TempDir tmp;
+  const fs::path out = tmp.path() / "results";
+  const Outcome o = run("mnist_power",
+                        "--functions relu,dropout --limit-train 2000 --max-epochs 1 --prefix e2e "
+                        "--quiet --data-dir " + data + " --out " + out.string(), tmp.path());
+  ASSERT_EQ(o.code, 0) << o.err;
+  const std::vector<fs::path> files = files_in(out);
+  ASSERT_EQ(files.size(), 2u);
+  for (const fs::path& p : files) {
+    EXPECT_TRUE(contains(o.out, p.string())) << o.out;
+    if (p.extension() != ".json") continue;
+    const json j = json::parse(read_text(p));
+    for (const char* field : {"times", "accuracies", "epochs", "reached_target", "accuracy_curves",
+                              "energy", "device", "hardware_name", "parameters"})
+      EXPECT_TRUE(j.contains(field)) << field;
+    const std::string relu = "<class 'torch.nn.modules.activation.ReLU'>";
+    ASSERT_TRUE(j["times"].contains(relu));
+    EXPECT_GT(j["times"][relu].get<double>(), 0.0);
+    EXPECT_EQ(j["epochs"][relu], 1);
+    EXPECT_EQ(j["accuracy_curves"][relu].size(), 1u);
+    const double acc = j["accuracies"][relu];
+    EXPECT_TRUE(acc >= 0.0 && acc <= 1.0) << acc;
+    EXPECT_EQ(j["partial"], false);
+    EXPECT_EQ(j["parameters"]["train_images"], 2000);
+    EXPECT_NO_THROW(ip::read_mnist_file(p.string()));
+  }
+}
+
+TEST(ExperimentsE2E, MnistPowerRejectsMissingAndCorruptData) {
+  TempDir tmp;
+  const fs::path out = tmp.path() / "results";
+
+  const fs::path missing = tmp.path() / "no-such-dir";
+  Outcome o = run("mnist_power", "--functions relu --max-epochs 1 --data-dir " + missing.string() +
+                                     " --out " + out.string(), tmp.path());
+  EXPECT_NE(o.code, 0);
+  EXPECT_TRUE(contains(o.err, missing.string())) << o.err;
+  EXPECT_TRUE(contains(o.err, "download_mnist.sh")) << o.err;
+  EXPECT_TRUE(files_in(out).empty());
+
+  // Every file present, but the training images have a wrong magic number.
+  const fs::path bad = tmp.path() / "bad-mnist";
+  fs::create_directories(bad);
+  auto write_bytes = [](const fs::path& p, const std::vector<unsigned char>& bytes) {
+    std::ofstream f(p, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  };
+  const std::vector<unsigned char> labels = {0, 0, 8, 1, 0, 0, 0, 1, 3};
+  std::vector<unsigned char> images = {0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28};
+  images.resize(images.size() + 784, 7);
+  std::vector<unsigned char> wrong = images;
+  wrong[3] = 1;  // says "one dimension": a label file's magic
+  write_bytes(bad / "train-images-idx3-ubyte", wrong);
+  write_bytes(bad / "train-labels-idx1-ubyte", labels);
+  write_bytes(bad / "t10k-images-idx3-ubyte", images);
+  write_bytes(bad / "t10k-labels-idx1-ubyte", labels);
+  o = run("mnist_power", "--functions relu --max-epochs 1 --data-dir " + bad.string() + " --out " +
+                             out.string(), tmp.path());
+  EXPECT_NE(o.code, 0);
+  EXPECT_TRUE(contains(o.err, "train-images-idx3-ubyte")) << o.err;
+  EXPECT_TRUE(files_in(out).empty());
+
+  // A truncated image file (one pixel short).
+  images.pop_back();
+  write_bytes(bad / "train-images-idx3-ubyte", images);
+  o = run("mnist_power", "--functions relu --max-epochs 1 --data-dir " + bad.string() + " --out " +
+                             out.string(), tmp.path());
+  EXPECT_NE(o.code, 0);
+  EXPECT_TRUE(contains(o.err, "train-images-idx3-ubyte")) << o.err;
+  EXPECT_TRUE(files_in(out).empty());
+
+  // Flags are validated before the data is looked at.
+  for (const std::string& args : {std::string("--functions nope"), std::string("--max-epochs 0"),
+                                  std::string("--threshold 1.5"), std::string("--dataset cifar")}) {
+    o = run("mnist_power", args + " --data-dir " + bad.string() + " --out " + out.string(), tmp.path());
+    EXPECT_NE(o.code, 0) << args;
+    EXPECT_TRUE(contains(o.err, args.substr(0, args.find(' ')) == "--functions"
+                                    ? std::string("unknown function")
+                                    : args.substr(0, args.find(' '))))
+        << args << " → " << o.err;
+    EXPECT_TRUE(files_in(out).empty());
+  }
+}
+
+}  // namespace
