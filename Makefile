@@ -12,7 +12,7 @@ MNIST_ARGS ?=
 # $$MNIST_DIR and data/mnist/ (fill it with data/download_mnist.sh).
 MNIST_DATA ?= $(if $(wildcard ../shared/data/mnist),--data-dir ../shared/data/mnist,)
 
-.PHONY: all deps configure build test run mnist check-kernels bench clean
+.PHONY: all deps configure build test run mnist check-kernels bench figures reproduce clean
 
 all: build
 
@@ -59,3 +59,28 @@ bench: build
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# ---- figures ----
+# `make figures` draws every figure from data/reference/<platform>/ (shipped runs) and data/results/
+# (your runs) into FIGURES_DIR, with the paper's own files as "paper:" series when PAPER_DIR exists.
+FIGURES_DIR ?= data/figures
+PAPER_DIR   ?= ../shared/reference/paper
+FIGURE_ARGS ?=
+
+figures: build
+	$(BUILD_DIR)/figures --data data --out $(FIGURES_DIR) \
+	  $(if $(wildcard $(PAPER_DIR)/*.json),--paper $(PAPER_DIR)) $(FIGURE_ARGS)
+
+# `make reproduce` runs both experiments at the paper's settings on this machine, then draws.
+# The paper's protocol (26 functions, 10^0..10^8 instances, 3 runs, 2000 training steps; MNIST to
+# 90% or 100 epochs) takes days on a small CPU: rand_power prints its own estimate when it starts,
+# and an interrupted run keeps every finished measurement. Override the arguments to shorten it.
+REPRODUCE_RAND_ARGS  ?= --functions paper --scales 0-8 --runs 3 --train-epochs 2000
+REPRODUCE_MNIST_ARGS ?= --functions paper --threshold 0.9 --max-epochs 100
+
+reproduce: build
+	@echo "reproduce: WARNING: the paper's full protocol; on a laptop or small VM this takes many hours"
+	@echo "reproduce: (rand_power prints its estimate below; Ctrl-C keeps what is finished in data/results)."
+	$(BUILD_DIR)/rand_power $(REPRODUCE_RAND_ARGS) --out data/results
+	$(BUILD_DIR)/mnist_power $(REPRODUCE_MNIST_ARGS) $(MNIST_DATA) --out data/results
+	$(MAKE) figures

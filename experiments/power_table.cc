@@ -24,6 +24,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "experiments/common/analysis.h"
 #include "experiments/common/results.h"
 #include "kernels/common/activation_list.h"
 
@@ -32,252 +33,17 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// ---- reading and grouping ----
-
-// A platform: the files that share a file-name prefix, outprefix, device and hardware. The paper
-// names platforms by file prefix (dc_cpu, dc_gpu, …) while its outprefix fields say other things
-// ("servercpu"), so the prefix is the name shown.
-struct Platform {
-  std::string name, outprefix, device, hardware_name;
-  std::vector<std::string> files;
-  std::vector<ip::ScaleResult> scales;  // sorted by pred_items, one per pred_items
-};
-
-// "dc_cpu" from dc_cpu_1591619160.50882.json; "run" from run.all.1700000000.json (ours).
-std::string file_prefix(const std::string& path) {
-  std::string stem = fs::path(path).stem().string();
-  std::size_t all = stem.find(".all.");
-  if (all != std::string::npos) return stem.substr(0, all);
-  std::size_t us = stem.rfind('_');
-  if (us == std::string::npos) return stem;
-  std::string tail = stem.substr(us + 1);
-  bool numeric = !tail.empty() && tail.find_first_not_of("0123456789.") == std::string::npos;
-  return numeric ? stem.substr(0, us) : stem;
-}
-
-class Loader {
- public:
-  // Explicit files must be result files; inside a directory, JSON that is not one (a benchmark's
-  // output, say) is skipped with a note. Unreadable or malformed files are errors either way.
-  void add_path(const std::string& path) {
-    std::error_code ec;
-    if (fs::is_directory(path, ec)) {
-      std::vector<std::string> files;
-      for (const auto& entry : fs::directory_iterator(path, ec))
-        if (entry.is_regular_file() && entry.path().extension() == ".json")
-          files.push_back(entry.path().string());
-      if (ec) throw std::runtime_error(path + ": cannot list directory: " + ec.message());
-      if (files.empty()) throw std::runtime_error(path + ": directory has no .json files");
-      std::sort(files.begin(), files.end());
-      for (const std::string& f : files) add_file(f, true);
-    } else if (fs::exists(path, ec)) {
-      add_file(path, false);
-    } else {
-      throw std::runtime_error(path + ": no such file or directory");
-    }
-  }
-
-  std::vector<Platform>& platforms() { return platforms_; }
-  const std::vector<std::string>& notes() const { return notes_; }
-
- private:
-  void add_file(const std::string& path, bool from_directory) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error(path + ": cannot open");
-    json j;
-    try {
-      j = json::parse(in);
-    } catch (const json::exception& e) {
-      throw std::runtime_error(path + ": not valid JSON: " + e.what());
-    }
-    bool known = j.is_array() ||
-                 (j.is_object() && (j.contains("pred_times") || j.contains("scales") ||
-                                    (j.contains("times") && j.contains("accuracies"))));
-    if (!known && from_directory) {
-      notes_.push_back(path + ": not a result file; skipped");
-      return;
-    }
-    ip::ResultFile file = ip::read_result_file(path);  // throws naming the file and field
-    if (file.kind == ip::ResultFileKind::Mnist) {
-      notes_.push_back(path + ": MNIST time-to-accuracy file; skipped (tables are of rand results)");
-      return;
-    }
-    if (file.kind == ip::ResultFileKind::FunctionList) {
-      notes_.push_back(path + ": function list; skipped");
-      return;
-    }
-    add_rand(path, std::move(file.rand));
-  }
-
-  void add_rand(const std::string& path, ip::RandResults r) {
-    std::string name = file_prefix(path);
-    auto same = [&](const Platform& p) {
-      return p.name == name && p.outprefix == r.outprefix && p.device == r.device &&
-             p.hardware_name == r.hardware_name;
-    };
-    auto it = std::find_if(platforms_.begin(), platforms_.end(), same);
-    if (it == platforms_.end()) {
-      platforms_.push_back({name, r.outprefix, r.device, r.hardware_name, {}, {}});
-      it = platforms_.end() - 1;
-    }
-    it->files.push_back(path);
-    for (ip::ScaleResult& s : r.scales) merge_scale(*it, path, std::move(s));
-    std::sort(it->scales.begin(), it->scales.end(),
-              [](const ip::ScaleResult& a, const ip::ScaleResult& b) { return a.pred_items < b.pred_items; });
-  }
-
-  // rand_power writes each scale twice (its per-scale file and the consolidated file): the same
-  // runs seen again are dropped; other runs at the same scale (another invocation) are added.
-  void merge_scale(Platform& p, const std::string& path, ip::ScaleResult s) {
-    auto it = std::find_if(p.scales.begin(), p.scales.end(),
-                           [&](const ip::ScaleResult& o) { return o.pred_items == s.pred_items; });
-    if (it == p.scales.end()) {
-      p.scales.push_back(std::move(s));
-      return;
-    }
-    if (it->pred_times == s.pred_times) return;
-    bool energy_parallel = it->pred_energy.empty() == s.pred_energy.empty();
-    it->pred_times.insert(it->pred_times.end(), s.pred_times.begin(), s.pred_times.end());
-    if (energy_parallel) {
-      it->pred_energy.insert(it->pred_energy.end(), s.pred_energy.begin(), s.pred_energy.end());
-    } else {
-      it->pred_energy.clear();
-      notes_.push_back(path + ": runs at " + std::to_string(s.pred_items) +
-                       " items merged with runs without energy; energy left out at that scale");
-    }
-    it->partial = it->partial || s.partial;
-  }
-
-  std::vector<Platform> platforms_;
-  std::vector<std::string> notes_;
-};
-
-// ---- statistics ----
-
-enum class Stat { Mean, Median, Min };
-
-double summarise(std::vector<double> v, Stat stat) {
-  if (v.empty()) return kNaN;
-  std::sort(v.begin(), v.end());
-  switch (stat) {
-    case Stat::Mean: {
-      double sum = 0;
-      for (double x : v) sum += x;
-      return sum / static_cast<double>(v.size());
-    }
-    case Stat::Median: {
-      std::size_t h = v.size() / 2;
-      return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
-    }
-    case Stat::Min:
-      return v.front();
-  }
-  return kNaN;
-}
-
-struct FunctionStat {
-  std::string key, label, group;
-  int order = 0;  // activations, dropouts, identity, unknown; table order within a group
-  int runs = 0;
-  double min_s = kNaN, max_s = kNaN;
-  double per_instance = kNaN;         // seconds per instance (the chosen statistic over runs)
-  double joules_per_instance = kNaN;  // over runs with a measured or estimated value
-  std::string energy_quality;
-};
-
-int group_rank(const std::string& group) {
-  if (group == "activation") return 0;
-  if (group == "dropout") return 1;
-  if (group == "identity") return 2;
-  return 3;
-}
-
-std::vector<FunctionStat> function_stats(const ip::ScaleResult& s, Stat stat) {
-  std::map<std::string, std::vector<double>> seconds;
-  for (const ip::RunTimes& run : s.pred_times)
-    for (const auto& [key, t] : run) seconds[key].push_back(t);
-  std::vector<FunctionStat> out;
-  const double items = static_cast<double>(s.pred_items);
-  for (const auto& [key, ts] : seconds) {
-    FunctionStat f;
-    f.key = key;
-    f.group = ip::group_name_of_key(key);
-    const ip::FunctionInfo* info = ip::find_function_by_key(key);
-    f.label = info ? info->name : key.substr(key.rfind('.') + 1);
-    f.order = group_rank(f.group) * 1000 + (info ? static_cast<int>(info->id) : 999);
-    f.runs = static_cast<int>(ts.size());
-    f.min_s = *std::min_element(ts.begin(), ts.end());
-    f.max_s = *std::max_element(ts.begin(), ts.end());
-    f.per_instance = summarise(ts, stat) / items;
-    std::vector<double> joules;
-    std::set<std::string> qualities;
-    for (const ip::RunEnergy& run : s.pred_energy) {
-      auto e = run.find(key);
-      if (e == run.end() || !std::isfinite(e->second.joules) || e->second.quality == "unavailable")
-        continue;
-      joules.push_back(e->second.joules);
-      qualities.insert(e->second.quality);
-    }
-    if (!joules.empty()) {
-      f.joules_per_instance = summarise(joules, stat) / items;
-      for (const std::string& q : qualities) f.energy_quality += (f.energy_quality.empty() ? "" : "+") + q;
-    }
-    out.push_back(std::move(f));
-  }
-  std::sort(out.begin(), out.end(), [](const FunctionStat& a, const FunctionStat& b) {
-    return a.order != b.order ? a.order < b.order : a.key < b.key;
-  });
-  return out;
-}
-
-// max/min of seconds per instance within one group at one scale.
-struct Spread {
-  int n = 0;
-  double ratio = kNaN;
-  std::string fastest, slowest;
-  double fastest_s = kNaN, slowest_s = kNaN;
-};
-
-Spread spread_of(const std::vector<FunctionStat>& fs, const std::string& group) {
-  Spread sp;
-  for (const FunctionStat& f : fs) {
-    if (f.group != group || !std::isfinite(f.per_instance)) continue;
-    ++sp.n;
-    if (sp.n == 1 || f.per_instance < sp.fastest_s) sp.fastest_s = f.per_instance, sp.fastest = f.label;
-    if (sp.n == 1 || f.per_instance > sp.slowest_s) sp.slowest_s = f.per_instance, sp.slowest = f.label;
-  }
-  if (sp.n > 0 && sp.fastest_s > 0) sp.ratio = sp.slowest_s / sp.fastest_s;
-  return sp;
-}
-
-// Activations' time over Identity's at one scale. The standard deviation is the population one
-// (numpy.std's default), over the activations present.
-struct Relative {
-  int n = 0;
-  double mean = kNaN, std = kNaN, min = kNaN, max = kNaN;
-};
-
-Relative relative_of(const std::vector<FunctionStat>& fs) {
-  Relative r;
-  auto id = std::find_if(fs.begin(), fs.end(), [](const FunctionStat& f) { return f.group == "identity"; });
-  if (id == fs.end() || !(id->per_instance > 0)) return r;
-  std::vector<double> ratios;
-  for (const FunctionStat& f : fs)
-    if (f.group == "activation" && std::isfinite(f.per_instance)) ratios.push_back(f.per_instance / id->per_instance);
-  if (ratios.empty()) return r;
-  r.n = static_cast<int>(ratios.size());
-  double sum = 0;
-  for (double x : ratios) sum += x;
-  r.mean = sum / r.n;
-  double sq = 0;
-  for (double x : ratios) sq += (x - r.mean) * (x - r.mean);
-  r.std = std::sqrt(sq / r.n);
-  r.min = *std::min_element(ratios.begin(), ratios.end());
-  r.max = *std::max_element(ratios.begin(), ratios.end());
-  return r;
-}
+// Platforms, per-function statistics, spread and relative cost live in analysis.h, shared with
+// the figures program so that tables and figures always show the same numbers.
+using ip::FunctionStat;
+using ip::kNaN;
+using ip::Platform;
+using ip::Relative;
+using ip::Spread;
+using ip::Stat;
+using ip::function_stats;
+using ip::relative_of;
+using ip::spread_of;
 
 // ---- rendering ----
 
@@ -391,9 +157,17 @@ int run(const Options& opt) {
   }
   if (!opt.csv_out.empty()) ip::check_writable(opt.csv_out);
 
-  Loader loader;
+  ip::ResultLoader loader;
   for (const std::string& in : opt.inputs) loader.add_path(in);
   for (const std::string& note : loader.notes()) std::fprintf(stderr, "power_table: note: %s\n", note.c_str());
+  // The loader also reads what the figures draw; the tables are of rand results only.
+  for (const ip::MnistSet& m : loader.mnist())
+    for (const std::string& f : m.files)
+      std::fprintf(stderr, "power_table: note: %s: MNIST time-to-accuracy file; skipped (tables are of rand results)\n",
+                   f.c_str());
+  for (const ip::KernelBenchFile& k : loader.kernel_bench())
+    std::fprintf(stderr, "power_table: note: %s: kernel_bench file; skipped (tables are of rand results)\n",
+                 k.path.c_str());
   if (loader.platforms().empty()) throw std::runtime_error("no rand result files among the inputs");
 
   std::string per_instance_csv =

@@ -11,6 +11,7 @@ packages=(
   nlohmann-json3-dev    # golden files and result files
   zlib1g-dev            # gzip-compressed MNIST files
   libgnuplot-iostream-dev gnuplot-nox   # figures
+  libboost-iostreams-dev libboost-filesystem-dev   # gnuplot-iostream links them
   libopenblas-dev       # optional comparison GEMM backend (our own GEMM is the default)
 )
 

@@ -1,0 +1,353 @@
+#include "experiments/common/analysis.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <tuple>
+
+namespace ip {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+bool all_digits_and_dots(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789.") == std::string::npos;
+}
+
+json parse_json_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    throw std::runtime_error(path + ": not valid JSON: " + e.what());
+  }
+}
+
+bool is_kernel_bench(const json& j) { return j.is_object() && j.contains("kernels") && j["kernels"].is_array(); }
+
+double number_or(const json& j, const char* field, double fallback) {
+  auto it = j.find(field);
+  return it != j.end() && it->is_number() ? it->get<double>() : fallback;
+}
+
+}  // namespace
+
+std::string file_prefix(const std::string& path) {
+  std::string stem = fs::path(path).stem().string();
+  std::size_t all = stem.find(".all.");
+  if (all != std::string::npos) return stem.substr(0, all);
+  std::size_t us = stem.rfind('_');
+  if (us != std::string::npos && all_digits_and_dots(stem.substr(us + 1))) return stem.substr(0, us);
+  std::size_t dot = stem.find('.');
+  if (dot != std::string::npos && dot > 0 && all_digits_and_dots(stem.substr(dot + 1)))
+    return stem.substr(0, dot);
+  return stem;
+}
+
+void ResultLoader::add_path(const std::string& path, const std::string& name, bool recursive) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    std::vector<std::string> files;
+    auto take = [&](const fs::directory_entry& entry) {
+      if (entry.is_regular_file() && entry.path().extension() == ".json")
+        files.push_back(entry.path().string());
+    };
+    if (recursive) {
+      for (const auto& entry : fs::recursive_directory_iterator(path, ec)) take(entry);
+    } else {
+      for (const auto& entry : fs::directory_iterator(path, ec)) take(entry);
+    }
+    if (ec) throw std::runtime_error(path + ": cannot list directory: " + ec.message());
+    if (files.empty()) throw std::runtime_error(path + ": directory has no .json files");
+    std::sort(files.begin(), files.end());
+    for (const std::string& f : files) add_file(f, name, true);
+  } else if (fs::exists(path, ec)) {
+    add_file(path, name, false);
+  } else {
+    throw std::runtime_error(path + ": no such file or directory");
+  }
+}
+
+void ResultLoader::add_file(const std::string& path, const std::string& name, bool from_directory) {
+  json j = parse_json_file(path);
+  if (is_kernel_bench(j)) {
+    kernel_bench_.push_back({path, name.empty() ? file_prefix(path) : name, std::move(j)});
+    return;
+  }
+  bool known = j.is_array() ||
+               (j.is_object() && (j.contains("pred_times") || j.contains("scales") ||
+                                  (j.contains("times") && j.contains("accuracies"))));
+  if (!known && from_directory) {
+    notes_.push_back(path + ": not a result file; skipped");
+    return;
+  }
+  ResultFile file = read_result_file(path);  // throws naming the file and field
+  const std::string platform = name.empty() ? file_prefix(path) : name;
+  switch (file.kind) {
+    case ResultFileKind::Mnist:
+      add_mnist(path, platform, std::move(file.mnist));
+      break;
+    case ResultFileKind::FunctionList:
+      notes_.push_back(path + ": function list; skipped");
+      break;
+    case ResultFileKind::Rand:
+      add_rand(path, platform, std::move(file.rand), j);
+      break;
+  }
+}
+
+void ResultLoader::add_rand(const std::string& path, const std::string& name, RandResults r,
+                            const json& j) {
+  auto same = [&](const Platform& p) {
+    return std::tie(p.name, p.outprefix, p.device, p.hardware_name) ==
+           std::tie(name, r.outprefix, r.device, r.hardware_name);
+  };
+  auto it = std::find_if(platforms_.begin(), platforms_.end(), same);
+  if (it == platforms_.end()) {
+    platforms_.push_back({name, r.outprefix, r.device, r.hardware_name, {}, {}});
+    it = platforms_.end() - 1;
+  }
+  it->files.push_back(path);
+  for (ScaleResult& s : r.scales) merge_scale(*it, path, std::move(s));
+  std::sort(it->scales.begin(), it->scales.end(),
+            [](const ScaleResult& a, const ScaleResult& b) { return a.pred_items < b.pred_items; });
+
+  // rand_power's consolidated file lists every measurement; those with a breakdown feed the
+  // time-breakdown figure. Other files have none, which is not an error.
+  auto ms = j.find("measurements");
+  if (ms == j.end() || !ms->is_array()) return;
+  std::vector<BreakdownRow> rows;
+  for (const json& m : *ms) {
+    if (!m.is_object() || !m.contains("breakdown") || !m["breakdown"].is_object()) continue;
+    const json& b = m["breakdown"];
+    BreakdownRow row;
+    row.key = m.value("key", std::string());
+    row.scale = static_cast<int>(number_or(m, "scale", -1));
+    row.run = static_cast<int>(number_or(m, "run", 0));
+    row.seconds = number_or(m, "seconds", kNaN);
+    row.gemm = number_or(b, "gemm_seconds", kNaN);
+    row.activation = number_or(b, "activation_seconds", kNaN);
+    row.dropout = number_or(b, "dropout_seconds", kNaN);
+    if (row.key.empty() || row.scale < 0 || !std::isfinite(row.gemm))
+      throw std::runtime_error(path + ": measurements: a breakdown without key, scale or gemm_seconds");
+    rows.push_back(row);
+  }
+  if (rows.empty()) return;
+  auto b = std::find_if(breakdowns_.begin(), breakdowns_.end(),
+                        [&](const PlatformBreakdown& pb) { return pb.platform == name; });
+  if (b == breakdowns_.end()) {
+    breakdowns_.push_back({name, {}});
+    b = breakdowns_.end() - 1;
+  }
+  // The consolidated file is rewritten after every scale; its last version holds all earlier
+  // rows, so rows already seen (same key, scale, run and seconds) are not added twice.
+  for (const BreakdownRow& row : rows) {
+    bool seen = std::any_of(b->rows.begin(), b->rows.end(), [&](const BreakdownRow& o) {
+      return o.key == row.key && o.scale == row.scale && o.run == row.run && o.seconds == row.seconds;
+    });
+    if (!seen) b->rows.push_back(row);
+  }
+}
+
+// rand_power writes each scale twice (its per-scale file and the consolidated file): the same
+// runs seen again are dropped; other runs at the same scale (another invocation) are added.
+void ResultLoader::merge_scale(Platform& p, const std::string& path, ScaleResult s) {
+  auto it = std::find_if(p.scales.begin(), p.scales.end(),
+                         [&](const ScaleResult& o) { return o.pred_items == s.pred_items; });
+  if (it == p.scales.end()) {
+    p.scales.push_back(std::move(s));
+    return;
+  }
+  if (it->pred_times == s.pred_times) return;
+  bool energy_parallel = it->pred_energy.empty() == s.pred_energy.empty();
+  it->pred_times.insert(it->pred_times.end(), s.pred_times.begin(), s.pred_times.end());
+  if (energy_parallel) {
+    it->pred_energy.insert(it->pred_energy.end(), s.pred_energy.begin(), s.pred_energy.end());
+  } else {
+    it->pred_energy.clear();
+    notes_.push_back(path + ": runs at " + std::to_string(s.pred_items) +
+                     " items merged with runs without energy; energy left out at that scale");
+  }
+  it->partial = it->partial || s.partial;
+}
+
+void ResultLoader::add_mnist(const std::string& path, const std::string& name, MnistResults r) {
+  auto same = [&](const MnistSet& m) {
+    return std::tie(m.name, m.dataset, m.device, m.hardware_name) ==
+           std::tie(name, r.dataset, r.device, r.hardware_name);
+  };
+  auto it = std::find_if(mnist_.begin(), mnist_.end(), same);
+  if (it == mnist_.end()) {
+    mnist_.push_back({name, r.dataset, r.device, r.hardware_name, {}, {}});
+    it = mnist_.end() - 1;
+  }
+  it->files.push_back(path);
+  it->runs.push_back(std::move(r));
+}
+
+// ---- statistics ----
+
+double summarise(std::vector<double> v, Stat stat) {
+  if (v.empty()) return kNaN;
+  std::sort(v.begin(), v.end());
+  switch (stat) {
+    case Stat::Mean: {
+      double sum = 0;
+      for (double x : v) sum += x;
+      return sum / static_cast<double>(v.size());
+    }
+    case Stat::Median: {
+      std::size_t h = v.size() / 2;
+      return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
+    }
+    case Stat::Min:
+      return v.front();
+  }
+  return kNaN;
+}
+
+double population_std(const std::vector<double>& v) {
+  if (v.empty()) return kNaN;
+  double mean = summarise(v, Stat::Mean), sq = 0;
+  for (double x : v) sq += (x - mean) * (x - mean);
+  return std::sqrt(sq / static_cast<double>(v.size()));
+}
+
+int group_rank(const std::string& group) {
+  if (group == "activation") return 0;
+  if (group == "dropout") return 1;
+  if (group == "identity") return 2;
+  return 3;
+}
+
+std::string function_label(const std::string& key) {
+  const FunctionInfo* info = find_function_by_key(key);
+  return info ? info->name : key.substr(key.rfind('.') + 1);
+}
+
+namespace {
+
+int function_order(const std::string& key, const std::string& group) {
+  const FunctionInfo* info = find_function_by_key(key);
+  return group_rank(group) * 1000 + (info ? static_cast<int>(info->id) : 999);
+}
+
+// Joins the energy qualities seen, e.g. "measured+estimated"; empty when none.
+std::string join_qualities(const std::set<std::string>& qualities) {
+  std::string out;
+  for (const std::string& q : qualities) out += (out.empty() ? "" : "+") + q;
+  return out;
+}
+
+bool usable(const Energy& e) { return std::isfinite(e.joules) && e.quality != "unavailable"; }
+
+}  // namespace
+
+std::vector<FunctionStat> function_stats(const ScaleResult& s, Stat stat) {
+  std::map<std::string, std::vector<double>> seconds;
+  for (const RunTimes& run : s.pred_times)
+    for (const auto& [key, t] : run) seconds[key].push_back(t);
+  std::vector<FunctionStat> out;
+  const double items = static_cast<double>(s.pred_items);
+  for (const auto& [key, ts] : seconds) {
+    FunctionStat f;
+    f.key = key;
+    f.group = group_name_of_key(key);
+    f.label = function_label(key);
+    f.order = function_order(key, f.group);
+    f.runs = static_cast<int>(ts.size());
+    f.min_s = *std::min_element(ts.begin(), ts.end());
+    f.max_s = *std::max_element(ts.begin(), ts.end());
+    f.per_instance = summarise(ts, stat) / items;
+    std::vector<double> joules;
+    std::set<std::string> qualities;
+    for (const RunEnergy& run : s.pred_energy) {
+      auto e = run.find(key);
+      if (e == run.end() || !usable(e->second)) continue;
+      joules.push_back(e->second.joules);
+      qualities.insert(e->second.quality);
+    }
+    if (!joules.empty()) {
+      f.joules_per_instance = summarise(joules, stat) / items;
+      f.energy_quality = join_qualities(qualities);
+    }
+    out.push_back(std::move(f));
+  }
+  std::sort(out.begin(), out.end(), [](const FunctionStat& a, const FunctionStat& b) {
+    return a.order != b.order ? a.order < b.order : a.key < b.key;
+  });
+  return out;
+}
+
+Spread spread_of(const std::vector<FunctionStat>& fs, const std::string& group) {
+  Spread sp;
+  for (const FunctionStat& f : fs) {
+    if (f.group != group || !std::isfinite(f.per_instance)) continue;
+    ++sp.n;
+    if (sp.n == 1 || f.per_instance < sp.fastest_s) sp.fastest_s = f.per_instance, sp.fastest = f.label;
+    if (sp.n == 1 || f.per_instance > sp.slowest_s) sp.slowest_s = f.per_instance, sp.slowest = f.label;
+  }
+  if (sp.n > 0 && sp.fastest_s > 0) sp.ratio = sp.slowest_s / sp.fastest_s;
+  return sp;
+}
+
+Relative relative_of(const std::vector<FunctionStat>& fs) {
+  Relative r;
+  auto id = std::find_if(fs.begin(), fs.end(), [](const FunctionStat& f) { return f.group == "identity"; });
+  if (id == fs.end() || !(id->per_instance > 0)) return r;
+  std::vector<double> ratios;
+  for (const FunctionStat& f : fs)
+    if (f.group == "activation" && std::isfinite(f.per_instance)) ratios.push_back(f.per_instance / id->per_instance);
+  if (ratios.empty()) return r;
+  r.n = static_cast<int>(ratios.size());
+  r.mean = summarise(ratios, Stat::Mean);
+  r.std = population_std(ratios);
+  r.min = *std::min_element(ratios.begin(), ratios.end());
+  r.max = *std::max_element(ratios.begin(), ratios.end());
+  return r;
+}
+
+std::vector<MnistStat> mnist_stats(const MnistSet& set) {
+  struct Acc {
+    std::vector<double> seconds, accuracy, joules;
+    int reached = 0;
+    std::set<std::string> qualities;
+  };
+  std::map<std::string, Acc> by_key;
+  for (const MnistResults& run : set.runs)
+    for (const MnistFunctionResult& f : run.functions) {
+      Acc& a = by_key[f.key];
+      a.seconds.push_back(f.train_seconds);
+      a.accuracy.push_back(f.accuracy);
+      a.reached += f.reached_target ? 1 : 0;
+      if (usable(f.energy)) a.joules.push_back(f.energy.joules), a.qualities.insert(f.energy.quality);
+    }
+  std::vector<MnistStat> out;
+  for (const auto& [key, a] : by_key) {
+    MnistStat m;
+    m.key = key;
+    m.label = function_label(key);
+    m.group = group_name_of_key(key);
+    m.runs = static_cast<int>(a.seconds.size());
+    m.reached = a.reached;
+    m.mean_s = summarise(a.seconds, Stat::Mean);
+    m.std_s = population_std(a.seconds);
+    m.mean_accuracy = summarise(a.accuracy, Stat::Mean);
+    m.joules = summarise(a.joules, Stat::Mean);
+    m.energy_quality = join_qualities(a.qualities);
+    out.push_back(std::move(m));
+  }
+  std::sort(out.begin(), out.end(), [](const MnistStat& a, const MnistStat& b) {
+    return a.mean_s != b.mean_s ? a.mean_s < b.mean_s : a.key < b.key;
+  });
+  return out;
+}
+
+}  // namespace ip

@@ -1,0 +1,171 @@
+#include "plots/gnuplot_out.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "experiments/common/results.h"
+
+namespace plots {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Asks gnuplot once whether it has a terminal (the cairo ones are optional in Debian's builds).
+bool gnuplot_has_terminal(const std::string& name) {
+  std::string cmd = "gnuplot -e \"set terminal\" 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return false;
+  std::string text;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) text.append(buf, n);
+  pclose(p);
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string first;
+    if (words >> first && first == name) return true;
+  }
+  return false;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string terminal_line(const Format& f, int width, int height) {
+  char size[96];
+  if (f.terminal == "pdfcairo") {
+    // pdfcairo sizes in inches; 100 px per inch keeps fonts in proportion with the PNG.
+    std::snprintf(size, sizeof size, "size %.2fin,%.2fin", width / 100.0, height / 100.0);
+    return "set terminal pdfcairo enhanced color font 'Helvetica,9' " + std::string(size);
+  }
+  std::snprintf(size, sizeof size, "size %d,%d", width, height);
+  if (f.terminal == "svg")
+    return "set terminal svg enhanced font 'Helvetica,12' background rgb 'white' " + std::string(size);
+  return "set terminal pngcairo enhanced font 'Helvetica,10' background rgb 'white' " + std::string(size);
+}
+
+}  // namespace
+
+std::vector<Format> select_formats(const std::string& list, std::vector<std::string>& notes) {
+  std::vector<std::string> names;
+  if (list == "all") {
+    names = {"svg", "png", "pdf"};
+  } else {
+    std::stringstream ss(list);
+    for (std::string n; std::getline(ss, n, ',');)
+      if (!n.empty()) names.push_back(n);
+  }
+  std::vector<Format> out;
+  for (const std::string& n : names) {
+    Format f;
+    if (n == "svg") f = {"svg", "svg"};
+    else if (n == "png") f = {"png", "pngcairo"};
+    else if (n == "pdf") f = {"pdf", "pdfcairo"};
+    else throw std::runtime_error("unknown format '" + n + "' (allowed: svg, png, pdf, all)");
+    if (!gnuplot_has_terminal(f.terminal)) {
+      notes.push_back("gnuplot has no " + f.terminal + " terminal; no ." + f.ext + " files");
+      continue;
+    }
+    out.push_back(f);
+  }
+  if (out.empty()) throw std::runtime_error("none of the formats '" + list + "' can be drawn by this gnuplot");
+  return out;
+}
+
+std::vector<std::string> draw(const std::string& dir, const std::string& stem, int width, int height,
+                              const std::vector<Format>& formats,
+                              const std::function<void(gnuplotio::Gnuplot&)>& body) {
+  const std::string log = (fs::path(dir) / ("." + stem + ".gnuplot.log")).string();
+  std::vector<std::string> paths;
+  {
+    // gnuplot's messages go to a log so that errors can be reported with the figure's name.
+    gnuplotio::Gnuplot gp("gnuplot 2>" + q(log));
+    for (const Format& f : formats) {
+      const std::string path = (fs::path(dir) / (stem + "." + f.ext)).string();
+      gp << "reset session\n" << terminal_line(f, width, height) << "\nset output " << q(path) << "\n";
+      body(gp);
+      gp << "unset output\n";
+      paths.push_back(path);
+    }
+    gp << "exit\n";
+  }  // the destructor waits for gnuplot to finish
+  std::string messages = read_text(log);
+  fs::remove(log);
+  if (messages.find("rror") != std::string::npos)
+    throw std::runtime_error("figure " + stem + ": gnuplot failed:\n" + messages);
+  for (const std::string& p : paths) {
+    std::error_code ec;
+    if (!fs::exists(p, ec) || fs::file_size(p, ec) == 0)
+      throw std::runtime_error("figure " + stem + ": gnuplot wrote nothing to " + p +
+                               (messages.empty() ? "" : ":\n" + messages));
+  }
+  return paths;
+}
+
+std::string q(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string hsv(double h, double s, double v) {
+  h = h - std::floor(h);
+  const double c = v * s, x = c * (1 - std::fabs(std::fmod(h * 6, 2) - 1)), m = v - c;
+  double r = 0, g = 0, b = 0;
+  switch (static_cast<int>(h * 6) % 6) {
+    case 0: r = c, g = x; break;
+    case 1: r = x, g = c; break;
+    case 2: g = c, b = x; break;
+    case 3: g = x, b = c; break;
+    case 4: r = x, b = c; break;
+    default: r = c, b = x; break;
+  }
+  char buf[8];
+  auto byte = [](double u) { return static_cast<int>(std::lround(std::clamp(u, 0.0, 1.0) * 255)); };
+  std::snprintf(buf, sizeof buf, "#%02x%02x%02x", byte(r + m), byte(g + m), byte(b + m));
+  return buf;
+}
+
+std::string group_colour(const std::string& group, int index, int count) {
+  const double t = count > 1 ? static_cast<double>(index) / (count - 1) : 0.5;
+  // Neighbours alternate in brightness so adjacent legend entries stay apart.
+  const double v = index % 2 ? 0.62 : 0.88;
+  if (group == "activation") return hsv(0.45 + 0.33 * t, 0.85, v);  // teal → blue → violet
+  if (group == "dropout") return hsv(0.0 + 0.10 * t, 0.9, index % 2 ? 0.75 : 0.95);  // red → orange
+  if (group == "identity") return "#000000";
+  return "#888888";
+}
+
+std::string file_safe(const std::string& name) {
+  std::string out;
+  for (char c : name) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_';
+  return out;
+}
+
+std::string write_csv(const std::string& dir, const std::string& stem, const std::string& content) {
+  const std::string path = (fs::path(dir) / (stem + ".csv")).string();
+  ip::write_file_atomic(path, content);
+  return path;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string csv_number(double v) { return std::isfinite(v) ? ip::format_number(v) : ""; }
+
+}  // namespace plots
