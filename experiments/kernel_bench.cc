@@ -41,6 +41,12 @@
 
 #include "kernels/cuda/kernels.h"
 #endif
+#ifdef IP_HAVE_CUDA_VARIANTS
+#include <map>
+#include <set>
+
+#include "experiments/cuda_variants/variants.h"
+#endif
 
 using json = nlohmann::json;
 
@@ -78,7 +84,7 @@ struct Options {
   int repeats = 10;
   int warmup = 2;
   double min_sample_ms = 2.0;
-  int variant = 0;
+  std::string variant = "production";  // CUDA kernel variants: production, all or a number
   uint64_t seed = 1;
   std::string out;
   bool quick = false;
@@ -89,6 +95,35 @@ struct Options {
 double issue6_target(const std::string& kind, const std::string& direction) {
   if (kind == "rowwise") return 0.80;
   return direction == "forward" ? 0.90 : 0.85;
+}
+
+// --variant: the production kernels only (number 0), every variant (all) or variant `number` of
+// each family. Parsed before anything runs; the range is checked against the registry.
+struct VariantChoice {
+  bool all = false;
+  int number = 0;  // 0: production
+};
+
+VariantChoice parse_variant(const std::string& spec) {
+  VariantChoice c;
+  if (spec == "production" || spec == "0") return c;
+  if (spec == "all") {
+    c.all = true;
+    return c;
+  }
+  char* end = nullptr;
+  const long n = std::strtol(spec.c_str(), &end, 10);
+  int max_number = 0;
+#ifdef IP_HAVE_CUDA_VARIANTS
+  for (ip::cuda::variants::Family f : ip::cuda::variants::kFamilies)
+    max_number = std::max(max_number, static_cast<int>(ip::cuda::variants::variants(f).size()));
+#endif
+  if (spec.empty() || *end != '\0' || n < 1 || n > max_number)
+    throw std::invalid_argument("--variant: bad variant '" + spec + "'; allowed: production (or 0), all" +
+                                (max_number > 0 ? ", or a number 1.." + std::to_string(max_number)
+                                                : std::string(" (built without the CUDA variants)")));
+  c.number = static_cast<int>(n);
+  return c;
 }
 
 // Elements per array of the compute-bound calibration: 4 arrays of 8 KiB stay in a 48 KiB L1d,
@@ -312,6 +347,11 @@ struct KernelRow {
   // Elements per second of one thread on L1-resident arrays (the fastest of the samples: other
   // processes only ever slow a sample down); NaN when not calibrated (--summary not given).
   double compute_elements_per_s = std::nan("");
+  // CUDA kernel variant (experiments/cuda_variants): number 1..N within the kind and its name;
+  // 0 and "production" for CPU rows and kernels without numbered variants (RReLU train, copy).
+  int variant = 0;
+  std::string variant_name = "production";
+  bool production = true;
 };
 
 struct GemmRow {
@@ -324,14 +364,18 @@ struct GemmRow {
 };
 
 void print_kernel_header() {
-  std::printf("%-6s %-7s %3s %-14s %-8s %10s %9s %9s %9s %8s %6s %8s\n", "device", "target", "thr", "function",
-              "dir", "elements", "med_ms", "min_ms", "max_ms", "GB/s", "copy%", "Gelem/s");
+  std::printf("%-6s %-7s %3s %-14s %-8s %10s %9s %9s %9s %8s %6s %8s  %s\n", "device", "target", "thr", "function",
+              "dir", "elements", "med_ms", "min_ms", "max_ms", "GB/s", "copy%", "Gelem/s", "variant (* = production)");
 }
 
 void print_kernel_row(const KernelRow& r) {
-  std::printf("%-6s %-7s %3d %-14s %-8s %10zu %9.4f %9.4f %9.4f %8.2f %6.1f %8.3f\n", r.device.c_str(),
+  // Numbered variants show as "2  grid-stride" and the production one as "3* grid-stride-f4".
+  const std::string variant = r.variant > 0 ? std::to_string(r.variant) + (r.production ? "* " : "  ") + r.variant_name
+                                            : (r.device == "cpu" || r.kind == "copy" ? "-" : "production");
+  std::printf("%-6s %-7s %3d %-14s %-8s %10zu %9.4f %9.4f %9.4f %8.2f %6.1f %8.3f  %s\n", r.device.c_str(),
               r.target.c_str(), r.threads, r.function.c_str(), r.direction.c_str(), r.elements, r.timing.median * 1e3,
-              r.timing.min * 1e3, r.timing.max * 1e3, r.gbps, 100 * r.fraction_of_copy, r.elements_per_s * 1e-9);
+              r.timing.min * 1e3, r.timing.max * 1e3, r.gbps, 100 * r.fraction_of_copy, r.elements_per_s * 1e-9,
+              variant.c_str());
   std::fflush(stdout);
 }
 
@@ -606,7 +650,7 @@ class Bench {
 
 #ifdef INFERENCEPOWER_HAVE_CUDA
   void run_kernels_cuda(const std::vector<const ip::FunctionInfo*>& functions, const std::vector<std::size_t>& sizes,
-                        const std::vector<std::string>& dirs) {
+                        const std::vector<std::string>& dirs, const VariantChoice& choice) {
     auto sync = [] { ip::cuda::synchronize(); };
     for (std::size_t requested : sizes) {
       Buffers b = shape(requested);
@@ -627,15 +671,76 @@ class Bench {
       for (const ip::FunctionInfo* f : functions) {
         std::vector<std::function<void()>> prepare;
         for (Case& c : make_cases<CudaApi>(*f, b, dirs, opt_.seed, prepare)) {
-          for (auto& p : prepare) p();
           KernelRow r = base_row("cuda", "-", 0, b);
           r.function = c.function, r.key = ip::function_key(*c.info), r.kind = c.kind, r.direction = c.direction;
           r.copy_gbps = copy.gbps;
+#ifdef IP_HAVE_CUDA_VARIANTS
+          // RReLU's train mode ("rrelu:train") has no numbered variants: its production kernel only.
+          if (c.function.find(":train") == std::string::npos) {
+            run_variants(r, c, b, prepare, choice, sync);
+            continue;
+          }
+#else
+          (void)choice;
+#endif
+          for (auto& p : prepare) p();
           measure(r, c.bytes, c.call, sync);
         }
       }
     }
   }
+
+#ifdef IP_HAVE_CUDA_VARIANTS
+  // The chosen variants of one case side by side: each is validated against the scalar reference
+  // on small inputs first (once per function, direction, width and variant) and timed only if it
+  // agrees; a disagreement is reported on stdout and stderr, recorded, and fails the run.
+  void run_variants(const KernelRow& base, const Case& c, const Buffers& b,
+                    const std::vector<std::function<void()>>& prepare, const VariantChoice& choice,
+                    const std::function<void()>& sync) {
+    namespace cv = ip::cuda::variants;
+    const cv::Family family = cv::family_of(c.info->kind);
+    std::vector<const cv::Variant*> chosen;
+    for (const cv::Variant& v : cv::variants(family))
+      if (choice.all ? true : choice.number == 0 ? v.production : v.number == choice.number) chosen.push_back(&v);
+    if (chosen.empty() && warned_families_.insert(cv::family_name(family)).second)
+      std::fprintf(stderr, "kernel_bench: %s kernels have variants 1..%zu only; --variant %d skips their rows\n",
+                   cv::family_name(family), cv::variants(family).size(), choice.number);
+    const bool backward = c.direction == "backward";
+    cv::Args a;
+    a.id = c.info->id, a.backward = backward, a.n = b.n, a.rows = b.rows, a.cols = b.cols;
+    a.p = ip::default_params<float>(c.info->id);
+    a.drop_p = static_cast<float>(c.info->param_defaults[0]);
+    a.seed = opt_.seed;
+    switch (family) {  // the same buffers as make_cases gives the production call
+      case cv::Family::Elementwise: a.in = b.x, a.in2 = backward ? b.dy : nullptr, a.out = backward ? b.dx : b.y; break;
+      case cv::Family::Rowwise: a.in = backward ? b.y : b.x, a.in2 = backward ? b.dy : nullptr, a.out = backward ? b.dx : b.y; break;
+      case cv::Family::Dropout: a.in = backward ? b.dy : b.x, a.out = backward ? b.dx : b.y; break;
+    }
+    for (const cv::Variant* v : chosen) {
+      const std::string key = c.function + "/" + c.direction + "/" + std::to_string(b.cols) + "/" + std::to_string(v->number);
+      auto cached = validations_.find(key);
+      if (cached == validations_.end())
+        cached = validations_.emplace(key, cv::validate(family, *v, c.info->id, backward, b.cols, a.drop_p, opt_.seed)).first;
+      if (!cached->second.ok) {
+        const std::string what = c.function + " " + c.direction + " variant " + std::to_string(v->number) + " (" +
+                                 v->name + "): FAILED validation against the scalar reference, not timed: " +
+                                 cached->second.detail;
+        std::printf("cuda   %s\n", what.c_str());
+        std::fflush(stdout);
+        std::fprintf(stderr, "kernel_bench: %s\n", what.c_str());
+        failures_.push_back({{"function", c.function}, {"kind", c.kind}, {"direction", c.direction},
+                             {"cols", b.cols}, {"variant", v->number}, {"variant_name", v->name},
+                             {"detail", cached->second.detail}});
+        continue;
+      }
+      for (auto& p : prepare) p();  // row-wise backward reads the forward output: recompute it
+      KernelRow r = base;
+      r.variant = v->number, r.variant_name = v->name, r.production = v->production;
+      const cv::Launch launch = v->launch;
+      measure(r, c.bytes, [launch, a] { launch(a, nullptr); }, sync);
+    }
+  }
+#endif
 
   void run_gemm_cuda(const std::vector<GemmShape>& shapes) {
     auto sync = [] { ip::cuda::synchronize(); };
@@ -664,6 +769,8 @@ class Bench {
 
   const std::vector<KernelRow>& kernels() const { return kernels_; }
   const std::vector<GemmRow>& gemm() const { return gemm_; }
+  // Variants that disagreed with the reference (--variant); empty when all agreed.
+  const json& validation_failures() const { return failures_; }
 
  private:
   // Row-wise and dropout kernels see the array as rows x cols (cols = the models' width), so the
@@ -719,6 +826,11 @@ class Bench {
   const Options& opt_;
   std::vector<KernelRow> kernels_;
   std::vector<GemmRow> gemm_;
+  json failures_ = json::array();
+#ifdef IP_HAVE_CUDA_VARIANTS
+  std::map<std::string, ip::cuda::variants::Validation> validations_;
+  std::set<std::string> warned_families_;
+#endif
 };
 
 // The pass/fail table of issue 6 over the CPU rows (every size and thread count measured). A miss
@@ -771,13 +883,14 @@ void write_outputs(const Options& opt, const Bench& bench, const json& header) {
   j["kernels"] = json::array();
   std::string csv =
       "device,target,threads,function,key,kind,direction,elements,rows,cols,bytes_per_call,median_s,min_s,max_s,"
-      "samples,calls_per_sample,gb_per_s,copy_gb_per_s,fraction_of_copy,elements_per_s\n";
+      "samples,calls_per_sample,gb_per_s,copy_gb_per_s,fraction_of_copy,elements_per_s,variant,variant_name,production\n";
   for (const KernelRow& r : bench.kernels()) {
     j["kernels"].push_back({{"device", r.device}, {"target", r.target}, {"threads", r.threads},
                             {"function", r.function}, {"key", r.key}, {"kind", r.kind}, {"direction", r.direction},
                             {"elements", r.elements}, {"rows", r.rows}, {"cols", r.cols}, {"bytes_per_call", r.bytes},
                             {"timing", timing_json(r.timing)}, {"gb_per_s", r.gbps}, {"copy_gb_per_s", r.copy_gbps},
-                            {"fraction_of_copy", r.fraction_of_copy}, {"elements_per_s", r.elements_per_s}});
+                            {"fraction_of_copy", r.fraction_of_copy}, {"elements_per_s", r.elements_per_s},
+                            {"variant", r.variant}, {"variant_name", r.variant_name}, {"production", r.production}});
     if (std::isfinite(r.compute_elements_per_s))
       j["kernels"].back()["compute_elements_per_s_one_thread_l1"] = r.compute_elements_per_s;
     csv += r.device + "," + r.target + "," + std::to_string(r.threads) + "," + r.function + "," + csv_text(r.key) +
@@ -786,8 +899,10 @@ void write_outputs(const Options& opt, const Bench& bench, const json& header) {
            ip::format_number(r.timing.min) + "," + ip::format_number(r.timing.max) + "," +
            std::to_string(r.timing.samples) + "," + std::to_string(r.timing.calls_per_sample) + "," +
            ip::format_number(r.gbps) + "," + ip::format_number(r.copy_gbps) + "," +
-           ip::format_number(r.fraction_of_copy) + "," + ip::format_number(r.elements_per_s) + "\n";
+           ip::format_number(r.fraction_of_copy) + "," + ip::format_number(r.elements_per_s) + "," +
+           std::to_string(r.variant) + "," + csv_text(r.variant_name) + "," + (r.production ? "1" : "0") + "\n";
   }
+  j["validation_failures"] = bench.validation_failures();
   j["gemm"] = json::array();
   std::string gcsv = "device,target,threads,shape,M,N,K,trans_a,trans_b,backend,median_s,min_s,max_s,samples,"
                      "gflop_per_s,fraction_of_reference\n";
@@ -820,9 +935,7 @@ int run(Options opt, const std::string& command_line) {
   std::vector<GemmShape> shapes = parse_shapes(opt);
   std::vector<int> threads = parse_threads(opt.threads.empty() ? std::to_string(omp_get_max_threads()) : opt.threads);
   std::vector<std::string> targets = parse_targets(opt.targets);
-  if (opt.variant != 0)
-    throw std::invalid_argument("--variant " + std::to_string(opt.variant) +
-                                ": numbered CUDA kernel variants are not implemented yet; allowed: 0 (production)");
+  const VariantChoice variant = parse_variant(opt.variant);
 
   bool want_cpu = opt.devices == "auto" || opt.devices.find("cpu") != std::string::npos;
   bool want_cuda = opt.devices.find("cuda") != std::string::npos;
@@ -862,7 +975,7 @@ int run(Options opt, const std::string& command_line) {
     print_kernel_header();
     if (want_cpu) bench.run_kernels_cpu(functions, sizes, targets, threads, dirs);
 #ifdef INFERENCEPOWER_HAVE_CUDA
-    if (want_cuda) bench.run_kernels_cuda(functions, sizes, dirs);
+    if (want_cuda) bench.run_kernels_cuda(functions, sizes, dirs, variant);
 #endif
     std::printf("\n");
   }
@@ -886,8 +999,13 @@ int run(Options opt, const std::string& command_line) {
                    {"settings",
                     {{"repeats", opt.repeats}, {"warmup", opt.warmup}, {"min_sample_ms", opt.min_sample_ms},
                      {"cols", opt.cols}, {"seed", opt.seed}, {"input", "normal(0,1) x 4"},
-                     {"cuda_variant", "production"}}}};
+                     {"cuda_variant", opt.variant}}}};
     write_outputs(opt, bench, header);
+  }
+  if (!bench.validation_failures().empty()) {
+    std::fprintf(stderr, "kernel_bench: %zu CUDA kernel variant(s) disagreed with the scalar reference and were not "
+                 "timed (see above)\n", bench.validation_failures().size());
+    return 1;
   }
   return 0;
 }
@@ -902,8 +1020,9 @@ int main(int argc, char** argv) {
       "for row-wise) and writes dx; dropout reads one array and writes one) and as the fraction of a plain "
       "copy measured in the same run (memcpy per OpenMP thread on CPU, cudaMemcpy device-to-device on CUDA); "
       "GEMM as GFLOP/s and the fraction of OpenBLAS (CPU; set OPENBLAS_CORETYPE to override its CPU "
-      "detection) or cuBLAS (CUDA). CUDA times the production kernels through their API; numbered kernel "
-      "variants (naive to vectorised, as in llm.c's dev/cuda) are a later addition."};
+      "detection) or cuBLAS (CUDA). CUDA times the production kernels through their API, or with --variant "
+      "numbered kernel variants (naive to vectorised, as in llm.c's dev/cuda) side by side, each validated "
+      "against the scalar reference before it is timed."};
   Options opt;
   app.add_option("--functions", opt.functions,
                  "Comma-separated function names, 'all', 'paper' (the paper's 26) or 'none' (GEMM only); names: " +
@@ -949,10 +1068,23 @@ int main(int argc, char** argv) {
                  "resolution and call overhead do not dominate")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--variant", opt.variant,
-                 "CUDA kernel variant: 0 = the production kernels (the only one so far; numbered variants 1..N "
-                 "are a later addition)")
-      ->capture_default_str();
+  std::string variant_help =
+      "CUDA kernel variants: 'production' (or 0; the kernels the engine uses), 'all' (every numbered variant of "
+      "each kind side by side, the production one marked *) or a number N (variant N of each kind that has "
+      "one). Each variant is first checked against the scalar reference on small inputs (element-wise within "
+      "4 ulp or 1e-6 relative, row-wise within a rounding-error bound, dropout bit for bit); one that disagrees "
+      "is reported, not timed, and makes the run fail. CPU rows are always the production kernels, whatever "
+      "this says. RReLU's train mode has no numbered variants.";
+#ifdef IP_HAVE_CUDA_VARIANTS
+  for (ip::cuda::variants::Family f : ip::cuda::variants::kFamilies) {
+    variant_help += std::string("\n  ") + ip::cuda::variants::family_name(f) + ":";
+    for (const ip::cuda::variants::Variant& v : ip::cuda::variants::variants(f))
+      variant_help += "\n    " + std::to_string(v.number) + (v.production ? "* " : "  ") + v.name + ": " + v.description;
+  }
+#else
+  variant_help += " (This build has no CUDA variants: configured without nvcc.)";
+#endif
+  app.add_option("--variant", opt.variant, variant_help)->capture_default_str();
   app.add_option("--seed", opt.seed, "Seed of the random inputs and of dropout/RReLU masks")->capture_default_str();
   app.add_option("--out", opt.out,
                  "Directory for kernel_bench_<unix time>.json, .csv and _gemm.csv (atomic writes), with the "

@@ -1,6 +1,7 @@
 // kernel_bench as users run it: --quick prints a table with bandwidths and writes JSON and CSV that
 // parse; bad flags give a one-line error naming the flag and a non-zero exit.
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/cpu/kernels.h"
+#ifdef INFERENCEPOWER_HAVE_CUDA
+#include "kernels/cuda/kernels.h"
+#endif
 #include "tests/binary_runner.h"
 
 namespace {
@@ -118,7 +122,64 @@ TEST(KernelBench, BadFlagsGiveOneLineErrors) {
   expect_usage_error({"--quick", "--gemm-shapes", "64x1024"}, "--gemm-shapes", "MxNxK");
   expect_usage_error({"--quick", "--threads", "0"}, "--threads", "positive");
   expect_usage_error({"--quick", "--devices", "tpu"}, "--devices", "cpu");
-  expect_usage_error({"--quick", "--variant", "3"}, "--variant", "0");
+  expect_usage_error({"--quick", "--variant", "fastest"}, "--variant", "all");
+  expect_usage_error({"--quick", "--variant", "99"}, "--variant", "production");
+}
+
+// --variant all: on CPU the production kernels only (variant fields say so); on CUDA every variant
+// of each kind side by side, one production per case, none failing validation. Without a GPU,
+// --devices cuda fails with the same "no GPU" error as without --variant.
+TEST(KernelBench, VariantAllKeepsCpuProductionAndListsCudaVariants) {
+  const std::string dir = ip::test::fresh_dir("kernel_bench_variants");
+  auto cpu = run_binary("kernel_bench", {"--quick", "--functions", "relu", "--directions", "forward", "--threads", "1",
+                                         "--devices", "cpu", "--gemm-shapes", "none", "--variant", "all", "--out", dir});
+  ASSERT_EQ(cpu.status, 0) << cpu.err;
+  json j = json::parse(ip::test::read_text(find_file(dir, ".json")));
+  ASSERT_EQ(j["kernels"].size(), 2u);
+  for (const json& k : j["kernels"]) {
+    EXPECT_EQ(k["variant"], 0);
+    EXPECT_EQ(k["variant_name"], "production");
+    EXPECT_EQ(k["production"], true);
+  }
+  EXPECT_TRUE(j["validation_failures"].empty());
+
+  auto cuda = run_binary("kernel_bench", {"--quick", "--functions", "relu,softmax,dropout", "--devices", "cuda",
+                                          "--gemm-shapes", "none", "--variant", "all", "--out", dir});
+  std::string why;
+#ifdef INFERENCEPOWER_HAVE_CUDA
+  const bool gpu = ip::cuda::available(&why);
+#else
+  const bool gpu = false;
+#endif
+  if (!gpu) {
+    EXPECT_EQ(cuda.status, 2);
+    EXPECT_NE(cuda.err.find("--devices cuda"), std::string::npos) << cuda.err;
+    EXPECT_EQ(cuda.out.find("GB/s"), std::string::npos);
+    return;
+  }
+  ASSERT_EQ(cuda.status, 0) << cuda.err;
+  EXPECT_NE(cuda.out.find("* "), std::string::npos) << cuda.out;
+  EXPECT_NE(cuda.out.find("thread-per-row"), std::string::npos) << cuda.out;
+  json latest;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() != ".json") continue;
+    json candidate = json::parse(ip::test::read_text(e.path().string()));
+    if (!candidate["kernels"].empty() && candidate["kernels"][0]["device"] == "cuda") latest = candidate;
+  }
+  ASSERT_FALSE(latest.is_null()) << "no CUDA result file in " << dir;
+  EXPECT_TRUE(latest["validation_failures"].empty()) << latest["validation_failures"].dump();
+  std::map<std::string, int> production, count;
+  for (const json& k : latest["kernels"]) {
+    if (k["kind"] == "copy") continue;
+    const std::string key = k["function"].get<std::string>() + "/" + k["direction"].get<std::string>();
+    ++count[key];
+    production[key] += k["production"].get<bool>() ? 1 : 0;
+    EXPECT_GE(k["variant"].get<int>(), 1) << k.dump();
+  }
+  EXPECT_EQ(count["relu/forward"], 3);
+  EXPECT_EQ(count["softmax/backward"], 4);
+  EXPECT_EQ(count["dropout/forward"], 3);
+  for (const auto& [key, n] : production) EXPECT_EQ(n, 1) << key;
 }
 
 TEST(KernelBench, HelpExplainsEveryFlag) {
