@@ -78,19 +78,32 @@ std::string Shape::str() const {
   return s.str();
 }
 
+AllocationError::AllocationError(size_t bytes, Device device, const std::string& detail)
+    : bytes_(bytes), device_(device) {
+  std::ostringstream m;
+  m << "cannot allocate " << bytes << " bytes (" << static_cast<double>(bytes) / (1 << 20)
+    << " MiB) of " << device_name(device) << " memory";
+  if (!detail.empty()) m << ": " << detail;
+  message_ = m.str();
+}
+
 Tensor::Storage::Storage(size_t n, Device d) : count(n), device(d) {
   const size_t bytes = n * sizeof(float);
   if (d == Device::Cpu) {
     // aligned_alloc needs a size that is a multiple of the alignment.
     const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
     ptr = static_cast<float*>(std::aligned_alloc(kAlignment, rounded ? rounded : kAlignment));
-    if (!ptr) throw std::bad_alloc();
+    if (!ptr) throw AllocationError(bytes, d);
     std::memset(ptr, 0, bytes);
     return;
   }
 #if defined(INFERENCEPOWER_HAVE_CUDA)
   require_device(Device::Cuda);
-  ptr = static_cast<float*>(cuda::device_alloc(bytes ? bytes : sizeof(float)));
+  try {
+    ptr = static_cast<float*>(cuda::device_alloc(bytes ? bytes : sizeof(float)));
+  } catch (const std::exception& e) {
+    throw AllocationError(bytes, d, e.what());
+  }
   try {
     const std::vector<float> zeros(n);
     cuda::copy_to_device(ptr, zeros.data(), bytes);

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <initializer_list>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,22 @@ struct Shape {
   bool operator==(const Shape& o) const;
   bool operator!=(const Shape& o) const { return !(*this == o); }
   std::string str() const;  // "[64, 1024]"
+};
+
+// A failed tensor allocation, naming the size asked for and the device, so that a binary can
+// tell its user which flag makes the allocation smaller. A std::bad_alloc for code that only
+// cares that memory ran out.
+class AllocationError : public std::bad_alloc {
+ public:
+  AllocationError(size_t bytes, Device device, const std::string& detail = "");
+  size_t bytes() const { return bytes_; }
+  Device device() const { return device_; }
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  size_t bytes_;
+  Device device_;
+  std::string message_;
 };
 
 class Tensor {

@@ -19,6 +19,7 @@
 
 #include "engine/energy.h"
 #include "engine/loss.h"
+#include "engine/numerics.h"
 #include "engine/optim.h"
 #include "engine/sequential.h"
 #include "engine/timer.h"
@@ -37,7 +38,7 @@ constexpr size_t kEvalBatch = 1000;  // evaluation is untimed; bigger calls just
 
 struct Options {
   std::string functions = "all", device = "cpu", data_dir, dataset = "mnist", out = "data/results";
-  std::string prefix, energy = "auto", target = "auto";
+  std::string prefix, energy = "auto", target = "auto", on_nan = "stop";
   double threshold = 0.9, lr = 1e-4, momentum = 0.9;
   int max_epochs = 100, batch = 128, threads = 0;
   long long limit_train = 0;
@@ -83,7 +84,7 @@ class Trainer {
   }
 
   // Trains one epoch in the given order; returns the seconds spent in training steps, or -1 when
-  // interrupted (the epoch then does not count).
+  // interrupted or when the loss became NaN/Inf (failure() then says at which step and where).
   double epoch(const ip::Dataset& train, const std::vector<size_t>& order, size_t batch) {
     double seconds = 0;
     std::vector<float> host;
@@ -105,13 +106,21 @@ class Trainer {
 
       timer_.start();  // the copy above is data loading, not a training step
       optimizer_->zero_grad();
-      loss_.forward_backward(model_.forward(x), labels);
+      const double l = loss_.forward_backward(model_.forward(x), labels);
+      ++steps_;
+      if (!std::isfinite(l)) {  // the loss is on the host already: this check costs nothing
+        const std::string where = ip::locate_non_finite(model_, x);
+        failure_ = "non-finite loss (" + ip::format_number(l) + ") at training step " +
+                   std::to_string(steps_) + (where.empty() ? "" : "; first non-finite value: " + where);
+        return -1;
+      }
       model_.backward(loss_.grad());
       optimizer_->step();
       seconds += timer_.seconds();
     }
     return seconds;
   }
+  const std::string& failure() const { return failure_; }
 
  private:
   ip::Sequential& model_;
@@ -120,6 +129,8 @@ class Trainer {
   ip::NllLoss loss_;
   std::unique_ptr<ip::Sgd> optimizer_;
   ip::Tensor full_, last_;
+  long long steps_ = 0;
+  std::string failure_;
 };
 
 int parse_args(CLI::App& app, int argc, char** argv) {
@@ -146,10 +157,17 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--threshold", o.threshold, "test accuracy to reach, in (0, 1]")->capture_default_str();
   app.add_option("--max-epochs", o.max_epochs, "epoch limit, >= 1")->capture_default_str();
-  app.add_option("--batch", o.batch, "training batch size, >= 1")->capture_default_str();
+  app.add_option("--batch", o.batch, "training batch size, >= 1; lower it when memory runs out")->capture_default_str();
   app.add_option("--lr", o.lr, "SGD learning rate, > 0")->capture_default_str();
   app.add_option("--momentum", o.momentum, "SGD momentum, in [0, 1)")->capture_default_str();
-  app.add_option("--device", o.device, "cpu or cuda")->capture_default_str();
+  app.add_option("--device", o.device,
+                 "cpu, cuda, or auto (CUDA when a GPU is usable, else the CPU with a notice)")
+      ->capture_default_str();
+  app.add_option("--on-nan", o.on_nan,
+                 "when training produces NaN/Inf (reported with the step and the first layer): "
+                 "stop (exit with an error) or continue (record the function under \"failed\" "
+                 "and train the others)")
+      ->capture_default_str();
   app.add_option("--threads", o.threads, "OpenMP threads; 0 = OpenMP's default")->capture_default_str();
   app.add_option("--target", o.target, "CPU SIMD target or auto = best available")->capture_default_str();
   app.add_option("--seed", o.seed, "seed of the initial weights, the shuffles and random layers")
@@ -187,8 +205,8 @@ int main(int argc, char** argv) {
     if (!(o.lr > 0)) throw std::invalid_argument("--lr: must be > 0");
     if (!(o.momentum >= 0 && o.momentum < 1)) throw std::invalid_argument("--momentum: must be in [0, 1)");
     if (o.limit_train < 0) throw std::invalid_argument("--limit-train: must be 0 (all) or more");
-    if (o.device != "cpu" && o.device != "cuda")
-      throw std::invalid_argument("--device: '" + o.device + "' is not one of cpu, cuda");
+    if (o.on_nan != "stop" && o.on_nan != "continue")
+      throw std::invalid_argument("--on-nan: '" + o.on_nan + "' is not one of stop, continue");
     ip::MnistKind kind;
     try {
       kind = ip::parse_mnist_kind(o.dataset);
@@ -202,8 +220,7 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
       throw std::invalid_argument(std::string("--energy: ") + e.what());
     }
-    const ip::Device device = ip::parse_device(o.device);
-    ip::require_device(device);
+    const ip::Device device = ip::resolve_device(o.device, "mnist_power");
     ip::configure_cpu(o.threads, o.target);
     if (o.prefix.empty()) o.prefix = std::string(ip::to_string(kind)) + "_" + ip::host_name() + "_" + o.device;
     if (o.prefix.find('/') != std::string::npos) throw std::invalid_argument("--prefix: must not contain '/'");
@@ -303,6 +320,14 @@ int main(int argc, char** argv) {
         meter->start();
         const double s = trainer.epoch(train, order, batch);
         const ip::EnergyReading reading = meter->stop();
+        if (!trainer.failure().empty()) {
+          const std::string what = std::string("training ") + f.cli_name + ": " + trainer.failure();
+          if (o.on_nan == "stop")
+            throw std::runtime_error(what + " (--on-nan continue records it as failed and goes on)");
+          std::fprintf(stderr, "mnist_power: warning: %s; recorded as failed\n", what.c_str());
+          results.failed[ip::function_key(f)] = trainer.failure();
+          break;
+        }
         if (s < 0) break;  // interrupted mid-epoch: the function's result is incomplete
         r.train_seconds += s;
         energy = ip::add_readings(energy, reading);
@@ -328,6 +353,11 @@ int main(int argc, char** argv) {
         if (r.reached_target || epoch + 1 == o.max_epochs) complete = true;
         if (r.reached_target) break;
       }
+      if (results.failed.count(r.key)) {
+        results.partial = fi + 1 < functions.size();
+        result_path = ip::write_mnist_results(o.out, results, file_time);
+        continue;
+      }
       if (!complete) break;
       r.energy = ip::to_result_energy(energy);
       p["energy_readings"][r.key] = energy;
@@ -339,7 +369,11 @@ int main(int argc, char** argv) {
                     " epoch(s), " + ip::format_duration(r.train_seconds) + " in training steps");
     }
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "mnist_power: error: %s\n", e.what());
+    std::string message = e.what();
+    if (dynamic_cast<const std::bad_alloc*>(&e))
+      message = "out of memory: " + message + " (training batches of " + std::to_string(o.batch) +
+                " images); lower --batch";
+    std::fprintf(stderr, "mnist_power: error: %s\n", message.c_str());
     if (started && !results.functions.empty()) {
       try {
         results.partial = true;

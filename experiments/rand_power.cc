@@ -8,13 +8,21 @@
 // unless --gpu-timing async asks for the original's unsynchronised timing.
 //
 // Output: one paper-schema JSON per scale, one consolidated JSON and a CSV per invocation.
+//
+// --resume continues a run cut short by SIGINT/SIGTERM from its consolidated file (partial=true):
+// the cells (function, scale, run) it holds are kept as they are, the others measured, and the
+// interrupted run's files rewritten in place (same names, atomically) holding every cell once.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <memory>
+#include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -24,6 +32,7 @@
 #include "engine/energy.h"
 #include "engine/loss.h"
 #include "engine/model_file.h"
+#include "engine/numerics.h"
 #include "engine/optim.h"
 #include "engine/sequential.h"
 #include "engine/timer.h"
@@ -46,6 +55,7 @@ struct Options {
   std::string functions = "all", scales = "0-5", device = "cpu", gemm = "own", target = "auto";
   std::string dropout_mode = "eval", gpu_timing = "sync", energy = "auto";
   std::string out = "data/results", prefix, model_cache = "data/models";
+  std::string resume, on_nan = "stop";
   int runs = 3, threads = 0, train_epochs = 2000, warmup = 1;
   long long chunk_cap = 100000;
   double lr = 1e-4;
@@ -65,6 +75,15 @@ struct Measurement {
   ip::EnergyReading energy;
   bool has_breakdown = false;
   Breakdown breakdown;
+  nlohmann::json resumed;  // non-null: kept verbatim from the interrupted run (--resume)
+};
+
+// What --resume takes over from an interrupted run's consolidated file.
+struct Resumed {
+  std::string path, stem;
+  ip::RandResults file;                                       // its scales, times and energy
+  std::map<std::tuple<std::string, int, int>, json> cells;    // (key, scale, run) → measurement
+  std::map<int, double> scale_unix_time;                      // names of its per-scale files
 };
 
 struct Candidate {
@@ -109,23 +128,44 @@ void set_inference_mode(ip::Sequential& model, bool dropout_train) {
       if (ip::function_info(f->id()).kind == ip::KernelKind::Dropout) f->set_training(true);
 }
 
-// Adam steps on the fixed batch; returns seconds, or -1 when interrupted.
-double train(ip::Sequential& model, int steps, double lr, const ip::Tensor& x, const ip::Tensor& y,
-             ip::Device device) {
+struct Trained {
+  double seconds = -1;  // -1: interrupted or failed
+  std::string failure;  // why training failed (non-finite values), "" when it did not
+};
+
+// Adam steps on the fixed batch. The loss (already on the host) is checked every step; only when
+// it is not finite are the layers scanned to name where the NaN/Inf first appears.
+Trained train(ip::Sequential& model, int steps, double lr, const ip::Tensor& x,
+              const ip::Tensor& y, ip::Device device) {
   model.train();
   ip::MseLoss loss(ip::Reduction::Sum);
   ip::AdamConfig adam;
   adam.lr = static_cast<float>(lr);
   ip::Adam optimizer(model.parameters(), adam);
   ip::Timer timer(ip::synchroniser(device));
+  Trained t;
   for (int step = 0; step < steps; ++step) {
-    if (ip::interrupted()) return -1;
+    if (ip::interrupted()) return t;
     optimizer.zero_grad();
-    loss.forward_backward(model.forward(x), y);
+    const double l = loss.forward_backward(model.forward(x), y);
+    if (!std::isfinite(l)) {
+      const std::string where = ip::locate_non_finite(model, x);
+      t.failure = "non-finite loss (" + ip::format_number(l) + ") at training step " +
+                  std::to_string(step + 1) + " of " + std::to_string(steps) +
+                  (where.empty() ? "" : "; first non-finite value: " + where);
+      return t;
+    }
     model.backward(loss.grad());
     optimizer.step();
   }
-  return timer.seconds();
+  t.seconds = timer.seconds();
+  // The last update is not followed by a loss: check the parameters it produced once.
+  if (steps > 0)
+    if (const std::string where = ip::locate_non_finite(model, x); !where.empty()) {
+      t.failure = "non-finite values after training step " + std::to_string(steps) + ": " + where;
+      t.seconds = -1;
+    }
+  return t;
 }
 
 // Rows of each predict call at scale n, and how many calls make up 10^n.
@@ -183,6 +223,7 @@ Breakdown measure_breakdown(ip::Sequential& model, const ip::Tensor& input, cons
 }
 
 json measurement_json(const Measurement& m) {
+  if (!m.resumed.is_null()) return m.resumed;
   json j;
   j["function"] = m.function->cli_name;
   j["key"] = ip::function_key(*m.function);
@@ -229,12 +270,123 @@ std::vector<std::string> write_consolidated(const Options& o, const std::string&
   }
   json j = ip::rand_to_json(r);
   if (cut_short) j["partial"] = true;  // also when the cut fell between scales
+  // The per-scale files' times, so that --resume rewrites those same files.
+  for (size_t i = 0; i < r.scales.size(); ++i) j["scales"][i]["unix_time"] = r.scales[i].unix_time;
   j["measurements"] = json::array();
   for (const Measurement& m : ms) j["measurements"].push_back(measurement_json(m));
   const std::string path = (dir / (stem + ".json")).string();
   ip::write_file_atomic(path, j.dump(1) + "\n");
   paths.insert(paths.begin(), path);
   return paths;
+}
+
+// ---- --resume ----
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The file to resume: `spec` itself, or in a directory the newest consolidated file
+// (<prefix>.all.<time>.json) marked partial.
+std::string find_resume_file(const std::string& spec) {
+  if (!fs::is_directory(spec)) {
+    if (!fs::is_regular_file(spec)) throw std::invalid_argument("--resume: " + spec + " does not exist");
+    return spec;
+  }
+  std::string best;
+  fs::file_time_type best_time;
+  for (const auto& e : fs::directory_iterator(spec)) {
+    const std::string name = e.path().filename().string();
+    if (!e.is_regular_file() || name.find(".all.") == std::string::npos ||
+        e.path().extension() != ".json")
+      continue;
+    try {
+      const json j = json::parse(read_text(e.path().string()));
+      if (!j.is_object() || j.value("partial", false) != true) continue;
+    } catch (const std::exception&) {
+      continue;  // not ours or unreadable: not a candidate
+    }
+    if (best.empty() || e.last_write_time() > best_time) {
+      best = e.path().string();
+      best_time = e.last_write_time();
+    }
+  }
+  if (best.empty())
+    throw std::invalid_argument("--resume: no partial consolidated result (<prefix>.all.<time>.json "
+                                "with partial=true) in " + spec);
+  return best;
+}
+
+Resumed load_resume(const std::string& spec) {
+  Resumed r;
+  r.path = find_resume_file(spec);
+  try {
+    const json j = json::parse(read_text(r.path));
+    if (!j.is_object() || !j.contains("scales") || !j.contains("measurements"))
+      throw std::invalid_argument("not a consolidated rand_power file (<prefix>.all.<time>.json)");
+    if (j.value("partial", false) != true)
+      throw std::invalid_argument("the run is complete (partial=false): nothing to resume");
+    r.file = ip::read_rand_file(r.path);
+    for (const json& s : j.at("scales"))
+      if (s.contains("unix_time")) r.scale_unix_time[s.at("scale").get<int>()] = s.at("unix_time").get<double>();
+    for (const json& m : j.at("measurements")) {
+      const auto cell = std::make_tuple(m.at("key").get<std::string>(), m.at("scale").get<int>(),
+                                        m.at("run").get<int>());
+      if (!ip::find_function_by_key(std::get<0>(cell)))
+        throw std::invalid_argument("unknown function " + std::get<0>(cell));
+      if (!r.cells.emplace(cell, m).second)
+        throw std::invalid_argument("measurement of " + std::get<0>(cell) + " listed twice");
+    }
+  } catch (const std::exception& e) {
+    throw std::invalid_argument("--resume: " + r.path + ": " + e.what());
+  }
+  r.stem = fs::path(r.path).stem().string();
+  return r;
+}
+
+// Refuses to mix settings: every setting that changes a measurement must be the same as in the
+// interrupted run.
+void check_resume_settings(const Resumed& r, const ip::RandResults& now) {
+  auto same = [&](const std::string& flag, const json& was, const json& is) {
+    if (was != is)
+      throw std::invalid_argument("--resume: " + flag + " differs: the interrupted run had " +
+                                  was.dump() + ", this one " + is.dump() + " (its command line: " +
+                                  r.file.parameters.value("command_line", std::string("?")) + ")");
+  };
+  same("--device", r.file.device, now.device);
+  same("the hardware", r.file.hardware_name, now.hardware_name);
+  same("--runs", r.file.runs, now.runs);
+  same("--train-epochs", r.file.train_epochs, now.train_epochs);
+  same("--chunk-cap", r.file.test_size_cap, now.test_size_cap);
+  const std::pair<const char*, const char*> params[] = {
+      {"functions", "--functions"}, {"scales", "--scales"},       {"seed", "--seed"},
+      {"lr", "--lr"},               {"threads", "--threads"},     {"simd_target", "--target"},
+      {"gemm", "--gemm"},           {"dropout_mode", "--dropout-mode"},
+      {"gpu_timing", "--gpu-timing"}, {"warmup_calls", "--warmup"}, {"breakdown", "--breakdown"},
+      {"energy_mode", "--energy"}};
+  for (const auto& [field, flag] : params)
+    same(flag, r.file.parameters.value(field, json()), now.parameters.value(field, json()));
+}
+
+// A cell of the interrupted run as a measurement of this one (kept verbatim, marked resumed).
+Measurement resumed_measurement(const json& cell) {
+  Measurement m;
+  m.function = ip::find_function_by_key(cell.at("key").get<std::string>());
+  m.scale = cell.at("scale").get<int>();
+  m.run = cell.at("run").get<int>();
+  m.seconds = cell.at("seconds").get<double>();
+  if (cell.contains("breakdown")) {
+    const json& b = cell["breakdown"];
+    m.has_breakdown = true;
+    m.breakdown = {b.value("gemm_seconds", 0.0), b.value("activation_seconds", 0.0),
+                   b.value("dropout_seconds", 0.0)};
+  }
+  m.resumed = cell;
+  m.resumed["resumed"] = true;
+  return m;
 }
 
 int parse_args(CLI::App& app, int argc, char** argv) {
@@ -266,13 +418,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--runs", o.runs, "runs per scale (function order shuffled per run), >= 1")
       ->capture_default_str();
-  app.add_option("--device", o.device, "cpu or cuda")->capture_default_str();
+  app.add_option("--device", o.device,
+                 "cpu, cuda, or auto (CUDA when a GPU is usable, else the CPU with a notice)")
+      ->capture_default_str();
   app.add_option("--threads", o.threads, "OpenMP threads; 0 = OpenMP's default")
       ->capture_default_str();
   app.add_option("--train-epochs", o.train_epochs, "Adam steps on the fixed batch, >= 0")
       ->capture_default_str();
   app.add_option("--lr", o.lr, "Adam learning rate, > 0")->capture_default_str();
-  app.add_option("--chunk-cap", o.chunk_cap, "most rows per predict call, >= 1")
+  app.add_option("--chunk-cap", o.chunk_cap,
+                 "most rows per predict call, >= 1; lower it when memory runs out")
       ->capture_default_str();
   app.add_option("--dropout-mode", o.dropout_mode,
                  "eval (dropouts pass through, as the paper) or train (dropouts draw masks)")
@@ -305,10 +460,22 @@ int main(int argc, char** argv) {
   app.add_flag("--breakdown", o.breakdown,
                "after each timed loop, one more loop timing each layer (synchronised): seconds "
                "in GEMM vs activation vs dropout");
+  app.add_option("--resume", o.resume,
+                 "continue an interrupted run: its consolidated <prefix>.all.<time>.json "
+                 "(partial=true), or a directory holding one (the newest is taken). Give the same "
+                 "settings as the interrupted run; its cells are kept, the rest measured, and its "
+                 "files rewritten complete in place (to its directory unless --out is given)");
+  app.add_option("--on-nan", o.on_nan,
+                 "when training produces NaN/Inf (reported with the step and the first layer): "
+                 "stop (exit with an error) or continue (record the function under \"failed\" "
+                 "and measure the others)")
+      ->capture_default_str();
   app.add_flag("--quiet", o.quiet, "no progress; stdout lists only the result files");
   if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
 
   ip::Progress progress(o.quiet);
+  Resumed resumed;
+  uint64_t max_chunk = 1;
   ip::RandResults results;
   std::vector<Measurement> measurements;
   std::vector<std::string> written;
@@ -324,8 +491,8 @@ int main(int argc, char** argv) {
     if (o.chunk_cap < 1) throw std::invalid_argument("--chunk-cap: must be 1 or more");
     if (o.warmup < 0) throw std::invalid_argument("--warmup: must be 0 or more");
     if (!(o.lr > 0)) throw std::invalid_argument("--lr: must be > 0");
-    if (o.device != "cpu" && o.device != "cuda")
-      throw std::invalid_argument("--device: '" + o.device + "' is not one of cpu, cuda");
+    if (o.on_nan != "stop" && o.on_nan != "continue")
+      throw std::invalid_argument("--on-nan: '" + o.on_nan + "' is not one of stop, continue");
     if (o.dropout_mode != "eval" && o.dropout_mode != "train")
       throw std::invalid_argument("--dropout-mode: '" + o.dropout_mode + "' is not one of eval, train");
     if (o.gpu_timing != "sync" && o.gpu_timing != "async")
@@ -337,10 +504,18 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
       throw std::invalid_argument(std::string("--energy: ") + e.what());
     }
-    const ip::Device device = ip::parse_device(o.device);
-    ip::require_device(device);
+    const ip::Device device = ip::resolve_device(o.device, "rand_power");
     ip::configure_gemm(o.gemm, device);
     ip::configure_cpu(o.threads, o.target);
+    if (!o.resume.empty()) {
+      resumed = load_resume(o.resume);
+      if (app.count("--out") == 0) o.out = fs::path(resumed.path).parent_path().string();
+      if (o.out.empty()) o.out = ".";
+      if (o.prefix.empty()) o.prefix = resumed.file.outprefix;
+      if (o.prefix != resumed.file.outprefix)
+        throw std::invalid_argument("--resume: --prefix differs: the interrupted run had '" +
+                                    resumed.file.outprefix + "', this one '" + o.prefix + "'");
+    }
     if (o.prefix.empty()) o.prefix = ip::host_name() + "_" + o.device;
     if (o.prefix.find('/') != std::string::npos)
       throw std::invalid_argument("--prefix: must not contain '/'");
@@ -400,10 +575,35 @@ int main(int argc, char** argv) {
                                   ? "not synchronised (the original's artifact)"
                                   : "synchronised before the clock stops");
     stem = ip::consolidated_stem(o.prefix, start_unix);
+    // Cells (function key, scale, run) already measured by the interrupted run.
+    auto done = [&](const std::string& key, int n, int run) {
+      return resumed.cells.count(std::make_tuple(key, n, run)) > 0;
+    };
+    if (!o.resume.empty()) {
+      check_resume_settings(resumed, results);
+      stem = resumed.stem;  // the interrupted run's files are rewritten, not duplicated
+      results.failed = resumed.file.failed;
+      p["resumed"] = {{"from", resumed.path},
+                      {"cells_resumed", resumed.cells.size()},
+                      {"note", "measurements with \"resumed\": true come from the interrupted run"},
+                      {"interrupted_command_line", resumed.file.parameters.value("command_line", "")},
+                      {"interrupted_started_at", resumed.file.parameters.value("started_at", "")}};
+      progress.line("resuming " + resumed.path + ": " + std::to_string(resumed.cells.size()) +
+                    " measurement(s) kept");
+    }
 
     // ---- data: the training batch and one prediction chunk, generated before any timing ----
-    uint64_t max_chunk = 1;
     for (int n : scales) max_chunk = std::max(max_chunk, chunking(n, o.chunk_cap).chunk);
+    // The input chunk and each layer's output of one chunk: refuse what cannot fit at all, before
+    // a huge allocation that the system might grant and then kill the process for.
+    const double chunk_bytes = static_cast<double>(max_chunk) * kInFeatures * sizeof(float) * 6;
+    if (device == ip::Device::Cpu && ip::physical_memory_bytes() > 0 &&
+        chunk_bytes > static_cast<double>(ip::physical_memory_bytes()))
+      throw std::invalid_argument(
+          "--chunk-cap: a prediction chunk of " + std::to_string(max_chunk) + " rows needs about " +
+          ip::format_bytes(chunk_bytes) + ", more than this machine's " +
+          ip::format_bytes(static_cast<double>(ip::physical_memory_bytes())) +
+          " of memory; lower --chunk-cap");
     progress.line("preparing data: " + std::to_string(max_chunk) + " x " +
                   std::to_string(kInFeatures) + " random inputs");
     const ip::Tensor train_x = ip::Tensor::from_vector(
@@ -423,6 +623,11 @@ int main(int argc, char** argv) {
       c.model = ip::Sequential::parse(c.description, o.seed);
       c.model.set_seed(o.seed);
       c.needs_training = o.train_epochs > 0;
+      // A function whose every cell was resumed is not measured: no need to train it.
+      bool all_done = !o.resume.empty();
+      for (int n : scales)
+        for (int run = 0; run < o.runs; ++run) all_done = all_done && done(c.key, n, run);
+      if (all_done) c.needs_training = false;
       if (use_cache) {
         c.cache_path = cache_path(o, c);
         if (fs::exists(c.cache_path)) {
@@ -464,7 +669,7 @@ int main(int argc, char** argv) {
         ip::Sequential probe = ip::Sequential::parse(models[0].description, o.seed);
         probe.to(device);
         train(probe, 1, o.lr, train_x, train_y, device);
-        const double two = train(probe, 2, o.lr, train_x, train_y, device);
+        const double two = train(probe, 2, o.lr, train_x, train_y, device).seconds;
         train_estimate = two / 2 * o.train_epochs * static_cast<double>(to_train);
       }
       for (int n : scales) {
@@ -485,8 +690,17 @@ int main(int argc, char** argv) {
       size_t done = 0;
       for (Candidate& c : models) {
         if (!c.needs_training) continue;
-        const double s = train(c.model, o.train_epochs, o.lr, train_x, train_y, device);
-        if (s < 0) break;  // interrupted
+        const Trained t = train(c.model, o.train_epochs, o.lr, train_x, train_y, device);
+        if (!t.failure.empty()) {
+          const std::string what = std::string("training ") + c.info->cli_name + ": " + t.failure;
+          if (o.on_nan == "stop")
+            throw std::runtime_error(what + " (--on-nan continue records it as failed and goes on)");
+          std::fprintf(stderr, "rand_power: warning: %s; recorded as failed, not measured\n", what.c_str());
+          results.failed[c.key] = t.failure;
+          continue;
+        }
+        if (t.seconds < 0) break;  // interrupted
+        const double s = t.seconds;
         train_times[c.key] = s;
         c.model.to(device);  // drops the training buffers (a copy of the weights on the same device)
         if (use_cache) ip::save_model(c.model, c.cache_path);
@@ -503,8 +717,14 @@ int main(int argc, char** argv) {
       return ip::interrupted_exit_code();
     }
 
+    // Failed functions are not measured (their reason is in results.failed).
+    models.erase(std::remove_if(models.begin(), models.end(),
+                                [&](const Candidate& c) { return results.failed.count(c.key) > 0; }),
+                 models.end());
+
     // ---- measuring ----
     started = true;
+    for (const auto& [cell, j] : resumed.cells) measurements.push_back(resumed_measurement(j));
     const bool dropout_train = o.dropout_mode == "train";
     const bool async = device == ip::Device::Cuda && o.gpu_timing == "async";
     double units_total = 0, units_done = 0;  // calibrated seconds (or instances) of the plan
@@ -527,6 +747,14 @@ int main(int argc, char** argv) {
       s.test_chunk_size = ch.chunk;
       s.train_times = train_times;
       s.started_at = ip::local_time_string(ip::unix_time_now());
+      // A scale the interrupted run started keeps its start, its training times and its runs.
+      const ip::ScaleResult* before = nullptr;
+      for (const ip::ScaleResult& r : resumed.file.scales)
+        if (r.scale == n) before = &r;
+      if (before) {
+        s.started_at = before->started_at;
+        s.train_times.insert(before->train_times.begin(), before->train_times.end());
+      }
       const ip::Tensor chunk = input.rows(0, ch.chunk);
       const ip::Tensor last = ch.last_rows ? input.rows(0, ch.last_rows) : ip::Tensor();
 
@@ -535,8 +763,13 @@ int main(int argc, char** argv) {
             ip::seeded_permutation(models.size(), ip::mix_seed(o.seed, 1000003ull * n + run));
         ip::RunTimes times;
         ip::RunEnergy energy;
+        if (before && static_cast<size_t>(run) < before->pred_times.size()) {
+          times = before->pred_times[run];
+          if (run < static_cast<int>(before->pred_energy.size())) energy = before->pred_energy[run];
+        }
         for (size_t oi = 0; oi < order.size() && !ip::interrupted(); ++oi) {
           Candidate& c = models[order[oi]];
+          if (done(c.key, n, run)) continue;
           set_inference_mode(c.model, dropout_train);
           for (int w = 0; w < o.warmup; ++w) c.model.forward(chunk);
           ip::synchronize(device);  // nothing queued before the window opens
@@ -589,7 +822,8 @@ int main(int argc, char** argv) {
       if (s.pred_times.empty()) {
         results.scales.pop_back();  // interrupted before its first measurement
       } else {
-        s.unix_time = ip::unix_time_now();
+        const auto t = resumed.scale_unix_time.find(n);
+        s.unix_time = t != resumed.scale_unix_time.end() ? t->second : ip::unix_time_now();
         written.push_back(ip::write_scale_file(o.out, results, results.scales.size() - 1));
       }
       if (!results.scales.empty())
@@ -598,8 +832,16 @@ int main(int argc, char** argv) {
     // A signal between two scales ends the loop without a partial scale: say it was cut short.
     if (ip::interrupted() && !results.scales.empty())
       write_consolidated(o, stem, results, measurements, true);
+    // Every function failed: the file still says which and why.
+    if (results.scales.empty() && !results.failed.empty())
+      write_consolidated(o, stem, results, measurements, ip::interrupted());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "rand_power: error: %s\n", e.what());
+    std::string message = e.what();
+    if (dynamic_cast<const std::bad_alloc*>(&e))
+      message = "out of memory: " + message + " (prediction chunks of " +
+                std::to_string(max_chunk) + " rows of " + std::to_string(kInFeatures) +
+                " floats); lower --chunk-cap";
+    std::fprintf(stderr, "rand_power: error: %s\n", message.c_str());
     // What was measured before the failure is still worth keeping, labelled partial.
     if (started && !results.scales.empty()) {
       try {
@@ -614,7 +856,7 @@ int main(int argc, char** argv) {
   }
 
   std::vector<std::string> all = written;
-  if (!results.scales.empty()) {
+  if (!results.scales.empty() || !results.failed.empty()) {
     const fs::path dir(o.out);
     all.push_back((dir / (stem + ".json")).string());
     all.push_back((dir / (stem + ".csv")).string());

@@ -12,7 +12,9 @@
 #include <thread>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -276,6 +278,154 @@ TEST(ExperimentsE2E, RandPowerInterruptedKeepsFinishedMeasurements) {
     }
   }
   EXPECT_TRUE(saw_consolidated);
+}
+
+// Runs rand_power in the background and interrupts it once its first per-scale file exists.
+int run_and_interrupt(const std::vector<std::string>& flags, const fs::path& out, const fs::path& log,
+                      const std::string& prefix) {
+  const std::string bin = std::string(IP_BINARY_DIR) + "/rand_power";
+  std::vector<std::string> args = {bin};
+  args.insert(args.end(), flags.begin(), flags.end());
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    std::vector<char*> argv;
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  bool first_scale_done = false;
+  for (int i = 0; i < 600 && !first_scale_done; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (const fs::path& p : files_in(out))
+      if (p.filename().string().rfind(prefix + "_", 0) == 0) first_scale_done = true;
+  }
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+json consolidated_json(const fs::path& out, const std::string& prefix, fs::path* path = nullptr) {
+  for (const fs::path& p : files_in(out))
+    if (p.filename().string().rfind(prefix + ".all.", 0) == 0 && p.extension() == ".json") {
+      if (path) *path = p;
+      return json::parse(read_text(p));
+    }
+  return json();
+}
+
+TEST(ExperimentsE2E, RandPowerResumeCompletesAnInterruptedRunKeepingItsCells) {
+  TempDir tmp;
+  const fs::path out = tmp.path() / "results";
+  // Scale 0 is instant, scale 3 long enough (6 loops of 1000 rows) for the signal to land in it.
+  const std::vector<std::string> flags = {"--threads", "1", "--functions", "relu,identity",
+                                          "--scales", "0,3", "--runs", "3", "--train-epochs", "0",
+                                          "--quiet", "--prefix", "res", "--out", out.string()};
+  ASSERT_EQ(run_and_interrupt(flags, out, tmp.path() / "log.txt", "res"), 130);
+  fs::path first_path;
+  const json first = consolidated_json(out, "res", &first_path);
+  ASSERT_TRUE(first.is_object());
+  ASSERT_EQ(first["partial"], true);
+  const size_t kept = first["measurements"].size();
+  ASSERT_GE(kept, 6u) << "scale 0 was complete";
+  ASSERT_LT(kept, 12u) << "the signal came after the end of the run";
+
+  // Different settings are refused in one line naming the flag, and change nothing.
+  std::string cmd;
+  for (size_t i = 2; i < flags.size(); ++i) cmd += flags[i] + " ";
+  std::string changed = cmd;
+  changed.replace(changed.find("--runs 3"), 8, "--runs 4");
+  const Outcome bad = run("rand_power", changed + "--resume " + out.string(), tmp.path());
+  EXPECT_NE(bad.code, 0);
+  EXPECT_TRUE(contains(bad.err, "--resume: --runs differs")) << bad.err;
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+
+  const Outcome resumed = run("rand_power", cmd + "--resume " + out.string(), tmp.path());
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+
+  // The interrupted run's files are rewritten in place: one consolidated file, one per scale.
+  fs::path final_path;
+  const json final = consolidated_json(out, "res", &final_path);
+  EXPECT_EQ(final_path, first_path);
+  EXPECT_EQ(final["partial"], false);
+  EXPECT_EQ(final["parameters"]["resumed"]["cells_resumed"], kept);
+  std::map<std::tuple<std::string, int, int>, double> cells;
+  for (const json& m : final["measurements"]) {
+    const auto cell = std::make_tuple(m["key"].get<std::string>(), m["scale"].get<int>(), m["run"].get<int>());
+    EXPECT_TRUE(cells.emplace(cell, m["seconds"].get<double>()).second) << "a cell twice";
+  }
+  EXPECT_EQ(cells.size(), 12u) << "2 functions x 2 scales x 3 runs";
+  for (const json& m : first["measurements"]) {
+    const auto cell = std::make_tuple(m["key"].get<std::string>(), m["scale"].get<int>(), m["run"].get<int>());
+    EXPECT_EQ(cells[cell], m["seconds"].get<double>()) << "a measured cell kept its value";
+  }
+  int per_scale = 0;
+  for (const fs::path& p : files_in(out)) {
+    if (p.filename().string().rfind("res_", 0) != 0 || p.extension() != ".json") continue;
+    ++per_scale;
+    const json j = json::parse(read_text(p));
+    EXPECT_EQ(j["partial"], false) << p;
+    ASSERT_EQ(j["pred_times"].size(), 3u) << p;
+    for (const json& r : j["pred_times"]) EXPECT_EQ(r.size(), 2u) << p;
+  }
+  EXPECT_EQ(per_scale, 2);
+
+  // A complete run has nothing to resume.
+  const Outcome again = run("rand_power", cmd + "--resume " + final_path.string(), tmp.path());
+  EXPECT_NE(again.code, 0);
+  EXPECT_TRUE(contains(again.err, "nothing to resume")) << again.err;
+}
+
+TEST(ExperimentsE2E, RandPowerOnNanStopsOrRecordsTheFailure) {
+  TempDir tmp;
+  const fs::path out = tmp.path() / "results";
+  // Adam's first update moves every weight by lr: 1e30 overflows float at the second step.
+  const std::string args = "--functions relu --scales 0 --runs 1 --train-epochs 5 --lr 1e30 "
+                           "--no-model-cache --quiet --prefix nan --out " + out.string();
+  const Outcome stop = run("rand_power", args, tmp.path());
+  EXPECT_EQ(stop.code, 1);
+  EXPECT_TRUE(contains(stop.err, "training relu: non-finite loss")) << stop.err;
+  EXPECT_TRUE(contains(stop.err, "step 2")) << stop.err;
+  // The hidden layers stay finite; the last Linear's sums overflow first.
+  EXPECT_TRUE(contains(stop.err, "first non-finite value: layer 5 (linear(1024,16)) output")) << stop.err;
+  EXPECT_EQ(std::count(stop.err.begin(), stop.err.end(), '\n'), 1) << stop.err;
+  EXPECT_TRUE(files_in(out).empty());
+
+  const Outcome cont = run("rand_power", args + " --on-nan continue", tmp.path());
+  ASSERT_EQ(cont.code, 0) << cont.err;
+  const json j = consolidated_json(out, "nan");
+  ASSERT_TRUE(j.is_object());
+  EXPECT_TRUE(contains(j["failed"]["torch.nn.modules.activation.ReLU"].get<std::string>(), "step 2"));
+  EXPECT_TRUE(j["measurements"].empty());
+  EXPECT_FALSE(contains(j.dump(), "NaN"));
+}
+
+TEST(ExperimentsE2E, RandPowerDeviceAndMemoryMessages) {
+  TempDir tmp;
+  const fs::path out = tmp.path() / "results";
+  // 10^9 rows in one chunk would need terabytes: refused up front, naming the flag to lower.
+  const Outcome huge = run("rand_power", "--functions relu --scales 9 --chunk-cap 1000000000000 "
+                           "--train-epochs 0 --quiet --out " + out.string(), tmp.path());
+  EXPECT_EQ(huge.code, 1);
+  EXPECT_TRUE(contains(huge.err, "lower --chunk-cap")) << huge.err;
+  EXPECT_TRUE(contains(huge.err, "1000000000 rows")) << huge.err;
+  EXPECT_EQ(std::count(huge.err.begin(), huge.err.end(), '\n'), 1) << huge.err;
+
+  // --device auto runs wherever it is; --device cuda without a GPU is a clear error.
+  const Outcome autod = run("rand_power", "--device auto --functions relu --scales 0 --runs 1 "
+                            "--train-epochs 0 --quiet --prefix auto --out " + out.string(), tmp.path());
+  ASSERT_EQ(autod.code, 0) << autod.err;
+  const bool fell_back = contains(autod.err, "--device auto: no usable GPU");
+  EXPECT_EQ(consolidated_json(out, "auto")["device"], fell_back ? "cpu" : "cuda");
+  if (fell_back) {
+    const Outcome cuda = run("rand_power", "--device cuda --functions relu --scales 0 --quiet "
+                             "--out " + out.string(), tmp.path());
+    EXPECT_NE(cuda.code, 0);
+    EXPECT_TRUE(contains(cuda.err, "--device cuda")) << cuda.err;
+  }
 }
 
 // ---- mnist_power ----

@@ -259,6 +259,7 @@ json scale_to_json(const RandResults& r, const ScaleResult& s) {
   j["scale"] = s.scale;
   j["runs_planned"] = r.runs;
   j["partial"] = s.partial;
+  if (!r.failed.empty()) j["failed"] = r.failed;
   if (!s.pred_energy.empty()) {
     j["pred_energy"] = json::array();
     for (const RunEnergy& run : s.pred_energy) {
@@ -290,6 +291,7 @@ json rand_to_json(const RandResults& r) {
     j["scales"].push_back(scale_to_json(r, s));
   }
   j["partial"] = partial;
+  if (!r.failed.empty()) j["failed"] = r.failed;
   return j;
 }
 
@@ -369,6 +371,7 @@ json mnist_to_json(const MnistResults& r) {
   j["max_epochs"] = r.max_epochs;
   j["parameters"] = r.parameters.is_object() ? r.parameters : json::object();
   j["partial"] = r.partial;
+  if (!r.failed.empty()) j["failed"] = r.failed;
   j["generator"] = kGenerator;
   j["schema_version"] = kSchemaVersion;
   return j;
@@ -499,8 +502,20 @@ int scale_of_items(uint64_t items) {
   return items == 1 ? n : -1;
 }
 
+// "failed": {function key: reason} (ours; absent when nothing failed).
+std::map<std::string, std::string> read_failed(const Reader& rd, const json& j) {
+  std::map<std::string, std::string> out;
+  if (const json* f = rd.object_field(j, "failed", false))
+    for (const auto& [key, reason] : f->items()) {
+      if (!reason.is_string()) rd.fail("failed[\"" + key + "\"]", "expected a reason (text)");
+      out[key] = reason.get<std::string>();
+    }
+  return out;
+}
+
 // The header fields shared by every scale (the top of a per-scale or consolidated file).
 void read_header(const Reader& rd, const json& j, RandResults& r) {
+  r.failed = read_failed(rd, j);
   r.device = rd.string(j, "device");
   r.hardware_name = rd.string(j, "hardware_name");
   r.outprefix = rd.string(j, "outprefix");
@@ -607,6 +622,7 @@ MnistResults mnist_from_json(const Reader& rd, const json& j) {
   if (j.contains("target_accuracy")) r.target_accuracy = rd.number(j["target_accuracy"], "target_accuracy");
   if (j.contains("max_epochs")) r.max_epochs = static_cast<int>(rd.count(j["max_epochs"], "max_epochs"));
   if (const json* params = rd.object_field(j, "parameters", false)) r.parameters = *params;
+  r.failed = read_failed(rd, j);
   if (j.contains("partial")) {
     if (!j["partial"].is_boolean()) rd.fail("partial", "expected true or false");
     r.partial = j["partial"].get<bool>();

@@ -77,6 +77,9 @@ struct RandResults {
   uint64_t test_size_cap = 100000;
   nlohmann::json parameters = nlohmann::json::object();  // further settings, recorded verbatim
   std::vector<ScaleResult> scales;
+  // Functions left out of the measurements, with the reason (e.g. training diverged under
+  // --on-nan continue); written as "failed" so a missing function is never silent.
+  std::map<std::string, std::string> failed;
   std::vector<std::string> source_paths;  // files it was read from (reader only)
 };
 
@@ -98,6 +101,7 @@ struct MnistResults {
   nlohmann::json parameters = nlohmann::json::object();
   bool partial = false;
   std::vector<MnistFunctionResult> functions;
+  std::map<std::string, std::string> failed;  // function key → reason, as RandResults::failed
 };
 
 // ---- writing ----

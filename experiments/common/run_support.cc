@@ -147,6 +147,43 @@ void configure_gemm(const std::string& gemm, Device device) {
   }
 }
 
+Device resolve_device(std::string& flag, const char* program) {
+  if (flag == "auto") {
+    std::string why;
+    if (cuda_usable(&why)) {
+      flag = "cuda";
+    } else {
+      std::fprintf(stderr, "%s: --device auto: no usable GPU (%s); running on the CPU\n", program,
+                   why.c_str());
+      flag = "cpu";
+    }
+  } else if (flag != "cpu" && flag != "cuda") {
+    throw std::invalid_argument("--device: '" + flag + "' is not one of cpu, cuda, auto");
+  }
+  const Device device = parse_device(flag);
+  try {
+    require_device(device);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("--device ") + flag + ": " + e.what() +
+                             " (--device auto falls back to the CPU)");
+  }
+  return device;
+}
+
+uint64_t physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
+}
+
+std::string format_bytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int u = 0;
+  for (; bytes >= 1024 && u < 5; ++u) bytes /= 1024;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+  return buf;
+}
+
 void synchronize(Device device) {
 #ifdef INFERENCEPOWER_HAVE_CUDA
   if (device == Device::Cuda) cuda::synchronize();

@@ -44,6 +44,15 @@ int interrupted_exit_code();
 void configure_cpu(int threads, const std::string& target);
 // "own", "blas" or "cublas"; checks the choice fits the device. Throws std::invalid_argument.
 void configure_gemm(const std::string& gemm, Device device);
+// The --device flag: "cpu", "cuda" (an error with the reason when no GPU is usable) or "auto"
+// (CUDA when usable, else the CPU with a one-line notice on stderr naming `program`). Rewrites
+// `flag` to the device chosen, so result files record what ran. Throws std::invalid_argument or
+// std::runtime_error naming --device.
+Device resolve_device(std::string& flag, const char* program);
+// Physical memory of this machine in bytes (0 when unknown).
+uint64_t physical_memory_bytes();
+// "1.5 GiB", "12 MiB": sizes in messages.
+std::string format_bytes(double bytes);
 // Waits for queued device work (CUDA); a no-op on the CPU.
 void synchronize(Device device);
 // A hook for ip::Timer that synchronises `device`; null on the CPU, where there is nothing to wait for.
