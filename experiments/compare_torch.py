@@ -196,6 +196,7 @@ def compare_kernels(args, torch, nn, names, out_dir):
     ours_json = run_tool([os.path.join(args.build_dir, "kernel_bench"), "--functions", ",".join(names),
                           "--directions", "forward,backward", "--sizes", str(elements),
                           "--threads", str(args.threads), "--gemm-shapes", "",
+                          "--repeats", str(args.repeats), "--warmup", str(args.warmup),
                           "--out", os.path.join(out_dir, "kernel_bench")],
                          os.path.join(out_dir, "kernel_bench"))
     ours = {}
@@ -211,7 +212,8 @@ def compare_kernels(args, torch, nn, names, out_dir):
         o = ours.get((name, direction))
         kind = "copy" if name == "copy" else {**FUNCTIONS, **KERNEL_EXTRA}[name][1]
         ratio = o / med if o else None
-        target = None if name == "copy" else TARGETS["kernel"]
+        # nn.Identity returns its input object (no kernel, no output): nothing to compare.
+        target = None if name in ("copy", "identity") else TARGETS["kernel"]
         rows.append({"part": "kernel", "function": name, "direction": direction, "kind": kind,
                      "size": f"{elements * 4 / 2**20:g} MiB", "ours_s": o, "torch_s": med,
                      "torch_min_s": lo, "torch_max_s": hi,
