@@ -12,7 +12,7 @@ MNIST_ARGS ?=
 # $$MNIST_DIR and data/mnist/ (fill it with data/download_mnist.sh).
 MNIST_DATA ?= $(if $(wildcard ../shared/data/mnist),--data-dir ../shared/data/mnist,)
 
-.PHONY: all deps configure build test run mnist check-kernels bench figures reproduce clean
+.PHONY: all deps configure build test run mnist check-kernels bench compare-torch figures reproduce clean
 
 all: build
 
@@ -56,6 +56,16 @@ bench: build
 	@mkdir -p $(BENCH_OUT)
 	uptime
 	OMP_WAIT_POLICY=passive OPENBLAS_CORETYPE=SkylakeX $(BUILD_DIR)/kernel_bench $(BENCH_ARGS) --out $(BENCH_OUT) 2>&1 | tee $(BENCH_OUT)/kernel_bench.txt
+
+# Issue 6 "Against PyTorch": our kernels, rand_power (scales 0-6) and the MNIST training step
+# against PyTorch's in one run, with a ratio and pass/fail per target. Optional: needs Debian's
+# python3-torch for /usr/bin/python3; without it the script prints how to install it and exits 2.
+# COMPARE_ARGS=--quick for a smoke test (a few functions, small sizes, scales 0-3).
+COMPARE_OUT  ?= $(BUILD_DIR)/compare-torch
+COMPARE_ARGS ?=
+compare-torch: build
+	/usr/bin/python3 experiments/compare_torch.py --build-dir $(BUILD_DIR) --out $(COMPARE_OUT) \
+	  $(if $(wildcard ../shared/data/mnist),--mnist-dir ../shared/data/mnist,) $(COMPARE_ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR)

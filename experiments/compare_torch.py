@@ -1,0 +1,525 @@
+#!/usr/bin/python3
+"""compare_torch: our engine against PyTorch on this machine, in one run (issue 6, "Against PyTorch").
+
+Three comparisons, each side measured in the same invocation so both see the same machine load:
+  1. kernels: every function's forward and backward on large float32 arrays (default 256 MiB),
+     2 threads. Ours: build/kernel_bench (its JSON). PyTorch: the torch.nn module called the way a
+     user calls it (forward under torch.inference_mode(), a fresh output each call; backward as
+     torch.autograd.grad(y, x, g) with a given upstream gradient g).
+  2. rand_power: Linear(1024->1024), the function x4, Linear(1024->16), eval mode, predicting 10^n
+     random rows in chunks of min(10^n, 100000), one warm-up chunk, the whole loop timed. Ours:
+     build/rand_power --train-epochs 0 (untrained weights cost the same as trained ones).
+  3. MNIST training step: batch 128, Linear(784->1024), the function x4, Linear(1024->10),
+     LogSoftmax, NLL, SGD(lr 1e-4, momentum 0.9). Ours: build/mnist_power on the first
+     128*steps training images, one epoch, which reports the seconds spent in training steps only
+     (forward, loss, backward, update); PyTorch: the same steps timed the same way. Both report
+     the mean step time (total / steps; the first step is included on both sides).
+
+Run with /usr/bin/python3 (Debian's python3-torch). Exit status: 0 done, 2 PyTorch missing or bad
+arguments, 1 a benchmark failed. The pass/fail column is informational: a miss does not fail the run.
+"""
+import argparse
+import csv
+import datetime
+import glob
+import gzip
+import json
+import os
+import platform
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+# Our builds and PyTorch see the same settings. SkylakeX: Debian's OpenBLAS misdetects this CPU
+# and PyTorch's GEMM runs through it (issue 6). Set before torch is imported so its OpenMP and
+# OpenBLAS read them.
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
+
+INSTALL_HINT = ("compare_torch: PyTorch is not installed for /usr/bin/python3.\n"
+                "  Install Debian's package:  sudo apt-get install python3-torch\n"
+                "  then run:                  make compare-torch")
+
+# Every function of our table: our name -> (torch.nn constructor source, kind). The constructors
+# use the table's defaults; eval() or train() is set by the caller.
+FUNCTIONS = {
+    "celu": ("nn.CELU()", "elementwise"),
+    "elu": ("nn.ELU()", "elementwise"),
+    "gelu": ("nn.GELU()", "elementwise"),
+    "gelu_tanh": ("nn.GELU(approximate='tanh')", "elementwise"),
+    "hardshrink": ("nn.Hardshrink()", "elementwise"),
+    "hardsigmoid": ("nn.Hardsigmoid()", "elementwise"),
+    "hardswish": ("nn.Hardswish()", "elementwise"),
+    "hardtanh": ("nn.Hardtanh()", "elementwise"),
+    "identity": ("nn.Identity()", "elementwise"),
+    "leaky_relu": ("nn.LeakyReLU()", "elementwise"),
+    "log_sigmoid": ("nn.LogSigmoid()", "elementwise"),
+    "mish": ("nn.Mish()", "elementwise"),
+    "prelu": ("nn.PReLU()", "elementwise"),
+    "relu": ("nn.ReLU()", "elementwise"),
+    "relu6": ("nn.ReLU6()", "elementwise"),
+    "rrelu": ("nn.RReLU()", "elementwise"),
+    "selu": ("nn.SELU()", "elementwise"),
+    "sigmoid": ("nn.Sigmoid()", "elementwise"),
+    "silu": ("nn.SiLU()", "elementwise"),
+    "softplus": ("nn.Softplus()", "elementwise"),
+    "softshrink": ("nn.Softshrink()", "elementwise"),
+    "softsign": ("nn.Softsign()", "elementwise"),
+    "tanh": ("nn.Tanh()", "elementwise"),
+    "tanhshrink": ("nn.Tanhshrink()", "elementwise"),
+    "threshold": ("nn.Threshold(0.1, 20.0)", "elementwise"),
+    # Row-wise over the last dimension (our rows of 1024), as the models apply them.
+    "softmax": ("nn.Softmax(dim=-1)", "rowwise"),
+    "softmin": ("nn.Softmin(dim=-1)", "rowwise"),
+    "log_softmax": ("nn.LogSoftmax(dim=-1)", "rowwise"),
+    "alpha_dropout": ("nn.AlphaDropout()", "dropout"),
+    "dropout": ("nn.Dropout()", "dropout"),
+    "dropout2d": ("nn.Dropout2d()", "dropout"),
+    "dropout3d": ("nn.Dropout3d()", "dropout"),
+}
+# kernel_bench also times RReLU in train mode (random slopes) as "rrelu:train".
+KERNEL_EXTRA = {"rrelu:train": ("nn.RReLU()", "elementwise")}
+
+QUICK_FUNCTIONS = "relu,gelu,tanh,dropout"
+TARGETS = {
+    "kernel": 0.8,          # every elementwise kernel <= 0.8x PyTorch's time
+    "rand_small": 0.1,      # seconds per instance at 10^0 <= 0.1x
+    "rand_large_each": 1.0,  # at 10^5 and 10^6, every function <= 1.0x
+    "rand_large_median": 0.8,  # ... and the median function <= 0.8x
+    "mnist": 0.8,           # training step <= 0.8x
+}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def parse_size(text):
+    units = {"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
+    t = text.strip().lower()
+    for u, mult in units.items():
+        if t.endswith(u):
+            return int(float(t[:-len(u)]) * mult) // 4
+    return int(t)
+
+
+def parse_scales(text):
+    out = []
+    for part in text.split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            out.extend(range(int(a), int(b) + 1))
+        elif part:
+            out.append(int(part))
+    return out
+
+
+def parse_functions(text, table):
+    if text == "all":
+        return list(table)
+    names = [f for f in text.split(",") if f]
+    for f in names:
+        if f not in table:
+            raise SystemExit(f"compare_torch: unknown function '{f}'; known: {', '.join(table)}")
+    return names
+
+
+def median_time(call, warmup, repeats):
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples), min(samples), max(samples)
+
+
+def run_tool(cmd, out_dir):
+    """Runs one of our binaries with --out out_dir; returns the parsed JSON files it wrote."""
+    os.makedirs(out_dir, exist_ok=True)
+    log("  $ " + " ".join(cmd))
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return [json.load(open(p)) for p in sorted(glob.glob(os.path.join(out_dir, "*.json")))]
+
+
+def load_average():
+    return os.getloadavg()[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. kernels
+
+def torch_kernels(torch, nn, names, elements, cols, warmup, repeats):
+    """PyTorch forward and backward per function on (elements/cols) x cols float32."""
+    rows = elements // cols
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(rows, cols, generator=gen) * 4
+    g = torch.randn(rows, cols, generator=gen)
+    out = {}
+    # The reference both sides share: a plain copy (PyTorch: clone, a fresh output like every
+    # module call below; ours: kernel_bench's copy into a reused buffer).
+    out[("copy", "-")] = median_time(lambda: x.clone(), warmup, repeats)
+    for name in names:
+        src, _ = {**FUNCTIONS, **KERNEL_EXTRA}[name]
+        module = eval(src, {"nn": nn})
+        # Dropouts (and RReLU's random slopes) are timed in train mode, as kernel_bench does.
+        module.train(FUNCTIONS.get(name, ("", ""))[1] == "dropout" or name == "rrelu:train")
+        with torch.inference_mode():
+            out[(name, "forward")] = median_time(lambda: module(x), warmup, repeats)
+        xg = x.clone().requires_grad_(True)
+        y = module(xg)
+        out[(name, "backward")] = median_time(
+            lambda: torch.autograd.grad(y, xg, g, retain_graph=True), warmup, repeats)
+        del xg, y
+    # The same kernels into a preallocated output, where PyTorch has an out= form: how much of
+    # PyTorch's time above is the fresh allocation (its page faults), not the arithmetic.
+    prealloc = {}
+    y = torch.empty_like(x)
+    with torch.inference_mode():
+        for name, fn in (("copy", lambda: y.copy_(x)), ("relu", lambda: torch.clamp(x, min=0, out=y)),
+                         ("sigmoid", lambda: torch.sigmoid(x, out=y)), ("tanh", lambda: torch.tanh(x, out=y))):
+            if name == "copy" or name in names:
+                prealloc[name] = median_time(fn, warmup, repeats)
+    return out, prealloc
+
+
+def compare_kernels(args, torch, nn, names, out_dir):
+    elements = parse_size(args.kernel_size)
+    log(f"[kernels] ours: kernel_bench, {elements} floats, 2 threads")
+    ours_json = run_tool([os.path.join(args.build_dir, "kernel_bench"), "--functions", ",".join(names),
+                          "--directions", "forward,backward", "--sizes", str(elements),
+                          "--threads", str(args.threads), "--gemm-shapes", "",
+                          "--repeats", str(args.repeats), "--warmup", str(args.warmup),
+                          "--out", os.path.join(out_dir, "kernel_bench")],
+                         os.path.join(out_dir, "kernel_bench"))
+    ours = {}
+    for doc in ours_json:
+        for k in doc.get("kernels", []):
+            if k["device"] == "cpu" and k["elements"] == elements and k["threads"] == args.threads:
+                ours[(k["function"], k["direction"])] = k["timing"]["median_s"]
+    log(f"[kernels] PyTorch: torch.nn modules, {args.threads} threads")
+    names_t = names + [n + ":train" for n in names if n == "rrelu"]
+    theirs, prealloc = torch_kernels(torch, nn, names_t, elements, 1024, args.warmup, args.repeats)
+    rows = []
+    for (name, direction), (med, lo, hi) in theirs.items():
+        o = ours.get((name, direction))
+        kind = "copy" if name == "copy" else {**FUNCTIONS, **KERNEL_EXTRA}[name][1]
+        ratio = o / med if o else None
+        # nn.Identity returns its input object (no kernel, no output): nothing to compare.
+        target = None if name in ("copy", "identity") else TARGETS["kernel"]
+        rows.append({"part": "kernel", "function": name, "direction": direction, "kind": kind,
+                     "size": f"{elements * 4 / 2**20:g} MiB", "ours_s": o, "torch_s": med,
+                     "torch_min_s": lo, "torch_max_s": hi,
+                     "torch_prealloc_s": prealloc[name][0] if direction in ("forward", "-") and name in prealloc else None,
+                     "ratio": ratio, "target": target,
+                     "pass": None if ratio is None or target is None else ratio <= target})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. rand_power
+
+def torch_rand(torch, nn, name, scale, runs, warmup):
+    items = 10 ** scale
+    chunk = min(items, 100000)
+    model = nn.Sequential(nn.Linear(1024, 1024), *[eval(FUNCTIONS[name][0], {"nn": nn}) for _ in range(4)],
+                          nn.Linear(1024, 16)).eval()
+    x = torch.randn(chunk, 1024, generator=torch.Generator().manual_seed(12))
+    full, last = divmod(items, chunk)
+    times = []
+    with torch.inference_mode():
+        for _ in range(runs):
+            for _ in range(warmup):
+                model(x)
+            t = time.perf_counter()
+            for _ in range(full):
+                model(x)
+            if last:
+                model(x[:last])
+            times.append(time.perf_counter() - t)
+    return times
+
+
+def compare_rand(args, torch, nn, names, scale, out_dir):
+    heavy = scale > args.all_functions_max_scale
+    fnames = [f for f in names if f in parse_functions(args.heavy_functions, FUNCTIONS)] if heavy else names
+    runs = args.rand_runs if scale <= 4 else 1
+    log(f"[rand] scale {scale}: {len(fnames)} function(s), {runs} run(s); ours then PyTorch")
+    sub = os.path.join(out_dir, f"rand_power_scale{scale}")
+    docs = run_tool([os.path.join(args.build_dir, "rand_power"), "--functions", ",".join(fnames),
+                     "--scales", str(scale), "--runs", str(runs), "--threads", str(args.threads),
+                     "--train-epochs", "0", "--no-model-cache", "--energy", "off", "--quiet",
+                     "--out", sub], sub)
+    ours = {}
+    for doc in docs:
+        for m in doc.get("measurements", []):
+            ours.setdefault(m["function"], []).append(m["seconds"])
+    rows = []
+    for name in fnames:
+        theirs = torch_rand(torch, nn, name, scale, runs, 1)
+        o = statistics.median(ours[name]) if name in ours else None
+        t = statistics.median(theirs)
+        rows.append({"part": "rand", "function": name, "scale": scale, "runs": runs,
+                     "ours_s_per_instance": o / 10 ** scale if o else None,
+                     "torch_s_per_instance": t / 10 ** scale,
+                     "ours_spread": max(ours[name]) / min(ours[name]) if name in ours else None,
+                     "torch_spread": max(theirs) / min(theirs),
+                     "ratio": o / t if o else None})
+        log(f"  {name:13s} 10^{scale}: ours {o:.4g} s, PyTorch {t:.4g} s, ratio {o / t:.3f}")
+    return rows
+
+
+def judge_rand(rows):
+    """Adds target and pass to rand rows; returns summary rows for the median-function target."""
+    summary = []
+    for r in rows:
+        if r["scale"] == 0:
+            r["target"] = TARGETS["rand_small"]
+        elif r["scale"] >= 5:
+            r["target"] = TARGETS["rand_large_each"]
+        else:
+            r["target"] = None
+        r["pass"] = None if r["target"] is None or r["ratio"] is None else r["ratio"] <= r["target"]
+    for scale in sorted({r["scale"] for r in rows if r["scale"] >= 5}):
+        ratios = [r["ratio"] for r in rows if r["scale"] == scale and r["ratio"] is not None]
+        if ratios:
+            m = statistics.median(ratios)
+            summary.append({"part": "rand_median", "function": f"median of {len(ratios)}", "scale": scale,
+                            "ratio": m, "target": TARGETS["rand_large_median"],
+                            "pass": m <= TARGETS["rand_large_median"]})
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. MNIST training step
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    return data[4 + 4 * ndim:], dims
+
+
+def find_mnist(explicit):
+    candidates = [explicit] if explicit else [os.environ.get("MNIST_DIR", ""), "../shared/data/mnist",
+                                              "../../shared/data/mnist", "data/mnist"]
+    for d in candidates:
+        if d and os.path.exists(os.path.join(d, "train-images-idx3-ubyte.gz")):
+            return d
+    return None
+
+
+def torch_mnist_step(torch, nn, name, images, labels, steps):
+    torch.manual_seed(1234)
+    model = nn.Sequential(nn.Linear(784, 1024), *[eval(FUNCTIONS[name][0], {"nn": nn}) for _ in range(4)],
+                          nn.Linear(1024, 10), nn.LogSoftmax(dim=1)).train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+    loss_fn = nn.NLLLoss()
+    order = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(1))
+    total = 0.0
+    for s in range(steps):
+        idx = order[s * 128:(s + 1) * 128]
+        x, y = images[idx], labels[idx]  # data loading, untimed as in mnist_power
+        t = time.perf_counter()
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+        total += time.perf_counter() - t
+    return total / steps
+
+
+def compare_mnist(args, torch, nn, names, out_dir):
+    data_dir = find_mnist(args.mnist_dir)
+    if not data_dir:
+        log("[mnist] skipped: MNIST not found (--mnist-dir, $MNIST_DIR or data/mnist; data/download_mnist.sh)")
+        return []
+    steps = args.mnist_steps
+    names = [f for f in names if f in parse_functions(args.mnist_functions, FUNCTIONS)]
+    log(f"[mnist] {steps} training steps of batch 128 per function; per function ours then PyTorch")
+    raw, dims = read_idx(os.path.join(data_dir, "train-images-idx3-ubyte.gz"))
+    lab, _ = read_idx(os.path.join(data_dir, "train-labels-idx1-ubyte.gz"))
+    n = 128 * steps
+    images = torch.frombuffer(bytearray(raw[:n * 784]), dtype=torch.uint8).reshape(n, 784).float() / 255
+    labels = torch.frombuffer(bytearray(lab[:n]), dtype=torch.uint8).long()
+    rows = []
+    for name in names:
+        # One mnist_power per function, right before PyTorch's: both see the same load.
+        sub = os.path.join(out_dir, "mnist_power", name)
+        docs = run_tool([os.path.join(args.build_dir, "mnist_power"), "--functions", name,
+                         "--data-dir", data_dir, "--limit-train", str(n), "--max-epochs", "1",
+                         "--threshold", "1", "--threads", str(args.threads), "--energy", "off",
+                         "--quiet", "--out", sub], sub)
+        seconds = [v for d in docs for v in d.get("times", {}).values()]
+        o = seconds[0] / steps if len(seconds) == 1 else None
+        t = torch_mnist_step(torch, nn, name, images, labels, steps)
+        ratio = o / t if o else None
+        rows.append({"part": "mnist", "function": name, "steps": steps, "ours_s_per_step": o,
+                     "torch_s_per_step": t, "ratio": ratio, "target": TARGETS["mnist"],
+                     "pass": None if ratio is None else ratio <= TARGETS["mnist"]})
+        log(f"  {name:13s}: ours {o * 1e3 if o else float('nan'):.3f} ms/step, PyTorch {t * 1e3:.3f} ms/step")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+
+def fmt(v, spec):
+    width = int(spec.split(".")[0] or 0)
+    return "-".rjust(width) if v is None else format(v, spec)
+
+
+def verdict(p):
+    return "-" if p is None else "PASS" if p else "MISS"
+
+
+def report(header, kernel_rows, rand_rows, rand_summary, mnist_rows):
+    lines = list(header)
+    if kernel_rows:
+        lines += ["", "1. kernels: median ms per call; ratio = ours / PyTorch (target <= 0.8 for every function)",
+                  "   prealloc = PyTorch into a preallocated output (out=), where it has one: the rest of",
+                  "   PyTorch's time is the page faults of its fresh output, which a user's call pays",
+                  f"{'function':14s} {'dir':9s} {'kind':11s} {'ours_ms':>9s} {'torch_ms':>9s} "
+                  f"{'prealloc':>9s} {'ratio':>6s} {'target':>6s} result"]
+        for r in kernel_rows:
+            lines.append(f"{r['function']:14s} {r['direction']:9s} {r['kind']:11s} {fmt(r['ours_s'] and r['ours_s'] * 1e3, '9.2f')} "
+                         f"{r['torch_s'] * 1e3:9.2f} {fmt(r['torch_prealloc_s'] and r['torch_prealloc_s'] * 1e3, '9.2f')} "
+                         f"{fmt(r['ratio'], '6.3f')} {fmt(r['target'], '6.2f')} {verdict(r['pass'])}")
+        judged = [r for r in kernel_rows if r["pass"] is not None]
+        lines.append(f"   kernels meeting the target: {sum(r['pass'] for r in judged)}/{len(judged)}")
+    if rand_rows:
+        lines += ["", "2. rand_power: seconds per instance (median over runs); ratio = ours / PyTorch",
+                  "   targets: 10^0 <= 0.1; 10^5 and 10^6 <= 1.0 each and <= 0.8 for the median function",
+                  f"{'function':14s} {'scale':>5s} {'runs':>4s} {'ours_s/inst':>12s} {'torch_s/inst':>12s} "
+                  f"{'ours_sprd':>9s} {'torch_sprd':>10s} {'ratio':>7s} {'target':>6s} result"]
+        for r in sorted(rand_rows, key=lambda r: (r["scale"], r["function"])):
+            lines.append(f"{r['function']:14s} {r['scale']:5d} {r['runs']:4d} {fmt(r['ours_s_per_instance'], '12.4e')} "
+                         f"{r['torch_s_per_instance']:12.4e} {fmt(r['ours_spread'], '9.3f')} {r['torch_spread']:10.3f} "
+                         f"{fmt(r['ratio'], '7.3f')} {fmt(r['target'], '6.2f')} {verdict(r['pass'])}")
+        for s in rand_summary:
+            lines.append(f"   scale 10^{s['scale']}: {s['function']} functions' ratio {s['ratio']:.3f} "
+                         f"(target <= {s['target']}) {verdict(s['pass'])}")
+        for scale in sorted({r["scale"] for r in rand_rows}):
+            judged = [r for r in rand_rows if r["scale"] == scale and r["pass"] is not None]
+            if judged:
+                lines.append(f"   scale 10^{scale}: {sum(r['pass'] for r in judged)}/{len(judged)} functions meet "
+                             f"the per-function target")
+    if mnist_rows:
+        lines += ["", "3. MNIST training step (batch 128): mean ms per step; ratio = ours / PyTorch (target <= 0.8)",
+                  f"{'function':14s} {'steps':>5s} {'ours_ms':>9s} {'torch_ms':>9s} {'ratio':>7s} {'target':>6s} result"]
+        for r in mnist_rows:
+            lines.append(f"{r['function']:14s} {r['steps']:5d} {fmt(r['ours_s_per_step'] and r['ours_s_per_step'] * 1e3, '9.3f')} "
+                         f"{r['torch_s_per_step'] * 1e3:9.3f} {fmt(r['ratio'], '7.3f')} {r['target']:6.2f} {verdict(r['pass'])}")
+        judged = [r for r in mnist_rows if r["pass"] is not None]
+        lines.append(f"   functions meeting the target: {sum(r['pass'] for r in judged)}/{len(judged)}")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build-dir", default="build", help="where kernel_bench, rand_power, mnist_power are")
+    ap.add_argument("--out", default="build/compare-torch", help="output directory (text, JSON, CSV)")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"smoke test: {QUICK_FUNCTIONS}, 4 MiB kernels, scales 0-3, 20 MNIST steps")
+    ap.add_argument("--parts", default="kernels,rand,mnist", help="which comparisons to run")
+    ap.add_argument("--functions", default=None, help="comma-separated, or all (default)")
+    ap.add_argument("--kernel-size", default=None, help="array size per kernel call (default 256MiB)")
+    ap.add_argument("--scales", default=None, help="rand_power scales (default 0-6)")
+    ap.add_argument("--all-functions-max-scale", type=int, default=5,
+                    help="scales above this run only --heavy-functions (10^6 takes ~20 s per function per side)")
+    ap.add_argument("--heavy-functions", default="relu,gelu,tanh,sigmoid,softplus,dropout",
+                    help="functions for the scales above --all-functions-max-scale")
+    ap.add_argument("--rand-runs", type=int, default=3, help="runs per function at scales 0-4 (1 above)")
+    ap.add_argument("--mnist-functions", default="all", help="functions for the MNIST step (a subset of --functions)")
+    ap.add_argument("--mnist-steps", type=int, default=None, help="training steps per function (default 200)")
+    ap.add_argument("--mnist-dir", default=None, help="MNIST idx .gz files (default: search)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=None, help="timed PyTorch kernel calls (median; default 7)")
+    args = ap.parse_args()
+
+    try:
+        import torch
+        import torch.nn as nn
+    except ImportError:
+        print(INSTALL_HINT, file=sys.stderr)
+        return 2
+    warnings.filterwarnings("ignore")  # Dropout2d/3d on 2-D input: deprecated, still timed as called
+    torch.set_num_threads(args.threads)  # PyTorch defaults to 1 thread on this machine
+
+    q = args.quick
+    functions = args.functions or (QUICK_FUNCTIONS if q else "all")
+    args.kernel_size = args.kernel_size or ("4MiB" if q else "256MiB")
+    args.scales = args.scales or ("0-3" if q else "0-6")
+    args.mnist_steps = args.mnist_steps or (20 if q else 200)
+    args.repeats = args.repeats or (3 if q else 7)
+    if q:
+        args.rand_runs = min(args.rand_runs, 2)
+    names = parse_functions(functions, FUNCTIONS)
+    for tool in ("kernel_bench", "rand_power", "mnist_power"):
+        if not os.access(os.path.join(args.build_dir, tool), os.X_OK):
+            print(f"compare_torch: {args.build_dir}/{tool} not found; build first (make build)", file=sys.stderr)
+            return 2
+    parts = set(args.parts.split(","))
+    os.makedirs(args.out, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="raw-", dir=args.out)
+
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_start = load_average()
+    t0 = time.time()
+    kernel_rows, rand_rows, mnist_rows = [], [], []
+    try:
+        if "kernels" in parts:
+            kernel_rows = compare_kernels(args, torch, nn, names, work)
+        if "rand" in parts:
+            for scale in parse_scales(args.scales):
+                rand_rows += compare_rand(args, torch, nn, names, scale, work)
+        if "mnist" in parts:
+            mnist_rows = compare_mnist(args, torch, nn, names, work)
+    except RuntimeError as e:
+        print(f"compare_torch: error: {e}", file=sys.stderr)
+        return 1
+    rand_summary = judge_rand(rand_rows)
+    load_end = load_average()
+
+    header = [
+        f"compare_torch: ours vs PyTorch {torch.__version__}, started {started:%Y-%m-%d %H:%M:%S} UTC, "
+        f"{time.time() - t0:.0f} s",
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
+        f"{platform.platform()}; load average (1 min) {load_start:.2f} at start, {load_end:.2f} at end"
+        + (" -- shared machine, timings are noisy" if max(load_start, load_end) > 1.5 else ""),
+        f"settings: {args.threads} threads both sides (torch.set_num_threads), OMP_NUM_THREADS="
+        f"{os.environ['OMP_NUM_THREADS']}, OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']}, "
+        f"functions {functions}, kernels {args.kernel_size}, rand scales {args.scales} "
+        f"(above 10^{args.all_functions_max_scale}: {args.heavy_functions} only), "
+        f"MNIST {args.mnist_steps} steps ({args.mnist_functions})" + (" [--quick]" if q else ""),
+    ]
+    text = report(header, kernel_rows, rand_rows, rand_summary, mnist_rows)
+    print(text, end="")
+
+    all_rows = kernel_rows + rand_rows + rand_summary + mnist_rows
+    with open(os.path.join(args.out, "compare_torch.txt"), "w") as f:
+        f.write(text)
+    with open(os.path.join(args.out, "compare_torch.json"), "w") as f:
+        json.dump({"generator": "inferencepower compare_torch", "torch_version": torch.__version__,
+                   "started_at": started.isoformat(), "load_average_start": load_start,
+                   "load_average_end": load_end, "settings": vars(args), "targets": TARGETS,
+                   "raw_dir": work, "rows": all_rows}, f, indent=1)
+    fields = sorted({k for r in all_rows for k in r})
+    with open(os.path.join(args.out, "compare_torch.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["part", "function"] + [k for k in fields if k not in ("part", "function")])
+        w.writeheader()
+        w.writerows(all_rows)
+    log(f"compare_torch: wrote {args.out}/compare_torch.{{txt,json,csv}} (raw tool output in {work})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
