@@ -12,7 +12,22 @@ MNIST_ARGS ?=
 # $$MNIST_DIR and data/mnist/ (fill it with data/download_mnist.sh).
 MNIST_DATA ?= $(if $(wildcard ../shared/data/mnist),--data-dir ../shared/data/mnist,)
 
-.PHONY: all deps configure build test run mnist check-kernels bench compare-torch figures reproduce clean
+# Reliability builds, each in its own directory so they never disturb the Release build:
+# `make test-sanitize` runs the whole test suite under ASan + UBSan (gcc, CUDA off);
+# `make fuzz` builds the libFuzzer harnesses of the file parsers (clang) and runs each for
+# FUZZ_SECONDS from a scratch copy of its committed seed corpus (tests/fuzz/corpus/<name>).
+SANITIZE_DIR ?= build-sanitize
+FUZZ_DIR     ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZERS      ?= idx model_file results
+# Sanitized tests run a few times slower than in Release: each gets SANITIZE_TIMEOUT seconds
+# (ctest's own default would wait indefinitely on a hung test).
+SANITIZE_TIMEOUT ?= 900
+SANITIZE_ENV  = ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+.PHONY: all deps configure build test run mnist check-kernels bench compare-torch figures reproduce \
+        test-sanitize fuzz clean
 
 all: build
 
@@ -67,9 +82,6 @@ compare-torch: build
 	/usr/bin/python3 experiments/compare_torch.py --build-dir $(BUILD_DIR) --out $(COMPARE_OUT) \
 	  $(if $(wildcard ../shared/data/mnist),--mnist-dir ../shared/data/mnist,) $(COMPARE_ARGS)
 
-clean:
-	rm -rf $(BUILD_DIR)
-
 # ---- figures ----
 # `make figures` draws every figure from data/reference/<platform>/ (shipped runs) and data/results/
 # (your runs) into FIGURES_DIR, with the paper's own files as "paper:" series when PAPER_DIR exists.
@@ -94,3 +106,24 @@ reproduce: build
 	$(BUILD_DIR)/rand_power $(REPRODUCE_RAND_ARGS) --out data/results
 	$(BUILD_DIR)/mnist_power $(REPRODUCE_MNIST_ARGS) $(MNIST_DATA) --out data/results
 	$(MAKE) figures
+
+test-sanitize: deps
+	@cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERENCEPOWER_CUDA=OFF \
+	  -DINFERENCEPOWER_SANITIZE=address,undefined $(CMAKE_ARGS) >/dev/null \
+	  || cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERENCEPOWER_CUDA=OFF \
+	  -DINFERENCEPOWER_SANITIZE=address,undefined $(CMAKE_ARGS)
+	$(SANITIZE_ENV) cmake --build $(SANITIZE_DIR) -j $(JOBS)
+	cd $(SANITIZE_DIR) && $(SANITIZE_ENV) ctest --output-on-failure -j $(JOBS) --timeout $(SANITIZE_TIMEOUT)
+
+fuzz:
+	@bash tests/install-deps.sh fuzz
+	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DINFERENCEPOWER_FUZZ=ON >/dev/null \
+	  || cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DINFERENCEPOWER_FUZZ=ON
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZERS))
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZERS)
+
+
+clean:
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(FUZZ_DIR)

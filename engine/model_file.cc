@@ -249,9 +249,13 @@ void load_parameters(Sequential& model, const std::string& path) {
 
 Sequential load_model(const std::string& path) {
   const ModelFileContents c = read_model_file(path);
+  // The data bounds what the description may declare: apply() compares shapes exactly later,
+  // but only after parse() has built (allocated) every layer the description names.
+  size_t stored = 0;
+  for (const Shape& s : c.shapes) stored += s.numel();
   Sequential model;
   try {
-    model = Sequential::parse(c.description);
+    model = Sequential::parse(c.description, 0, stored);
   } catch (const std::invalid_argument& e) {
     fail(path, std::string("bad model description: ") + e.what());
   }

@@ -41,13 +41,23 @@ size_t parse_size(const std::string& s, const std::string& token) {
   return static_cast<size_t>(v);
 }
 
-std::unique_ptr<Layer> make_layer(const std::string& token, uint64_t seed) {
+// *budget: parameters the rest of the description may still declare, out of max (see parse()).
+std::unique_ptr<Layer> make_layer(const std::string& token, uint64_t seed, size_t* budget,
+                                  size_t max) {
   std::string name;
   std::vector<std::string> args;
   split_token(token, &name, &args);
   if (name == "linear") {
     if (args.size() != 2) throw std::invalid_argument("linear needs (in,out): '" + token + "'");
-    return std::make_unique<Linear>(parse_size(args[0], token), parse_size(args[1], token), seed);
+    const size_t in = parse_size(args[0], token), out = parse_size(args[1], token);
+    // Checked before the layer allocates its weights (sizes ≤ 2^24, so no overflow).
+    const size_t count = in * out + out;
+    if (count > *budget)
+      throw std::invalid_argument("layer '" + token + "' needs " + std::to_string(count) +
+                                  " parameters, which makes more than the " +
+                                  std::to_string(max) + " allowed");
+    *budget -= count;
+    return std::make_unique<Linear>(in, out, seed);
   }
   const FunctionId id = function_by_cli_name(name);
   const FunctionInfo& info = function_info(id);
@@ -62,11 +72,14 @@ std::unique_ptr<Layer> make_layer(const std::string& token, uint64_t seed) {
 
 }  // namespace
 
-Sequential Sequential::parse(const std::string& description, uint64_t seed) {
+Sequential Sequential::parse(const std::string& description, uint64_t seed,
+                             size_t max_parameters) {
   Sequential model;
   std::istringstream in(description);
   std::string token;
-  while (in >> token) model.add(make_layer(token, mix_seed(seed, model.size())));
+  size_t budget = max_parameters;
+  while (in >> token)
+    model.add(make_layer(token, mix_seed(seed, model.size()), &budget, max_parameters));
   if (model.size() == 0) throw std::invalid_argument("empty model description");
   model.set_seed(seed);
   return model;

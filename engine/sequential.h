@@ -20,8 +20,12 @@ class Sequential {
   Sequential& operator=(Sequential&&) = default;
 
   // Builds a model from its description; Linear layer i is initialised from mix_seed(seed, i)
-  // and set_seed(seed) seeds the random layers. Throws std::invalid_argument on a bad token.
-  static Sequential parse(const std::string& description, uint64_t seed = 0);
+  // and set_seed(seed) seeds the random layers. Throws std::invalid_argument on a bad token, or
+  // when the Linear layers would hold more than max_parameters scalars (checked before they
+  // allocate: a model file passes the count its data holds, so a damaged description cannot
+  // make the loader allocate terabytes).
+  static Sequential parse(const std::string& description, uint64_t seed = 0,
+                          size_t max_parameters = SIZE_MAX);
   std::string describe() const;
 
   void add(std::unique_ptr<Layer> layer);

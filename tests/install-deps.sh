@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages inferencepower builds and tests with, only those missing.
 # Idempotent: when everything is present it changes nothing and needs no root.
+# `install-deps.sh fuzz` adds what `make fuzz` needs on top (clang with libFuzzer and OpenMP).
 set -euo pipefail
 
 packages=(
@@ -14,6 +15,12 @@ packages=(
   libboost-iostreams-dev libboost-filesystem-dev   # gnuplot-iostream links them
   libopenblas-dev       # optional comparison GEMM backend (our own GEMM is the default)
 )
+if [[ "${1:-}" == "fuzz" ]]; then
+  packages+=(
+    clang libclang-rt-14-dev   # clang 14 with libFuzzer, ASan and UBSan runtimes
+    libomp-14-dev              # OpenMP for clang (the engine the model-file harness links)
+  )
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -1,7 +1,9 @@
 // Model files: bit-exact round trip and a clear error naming the file for every kind of damage.
 #include <dirent.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include "engine/model_file.h"
 
@@ -135,6 +138,85 @@ TEST_F(EngineModelFile, AbsurdSizesAreRefused) {
   expect_error(model, patch(n_params_at, 5000, 4, "count2"), "truncated");
   expect_error(model, patch(n_params_at + 4, 9, 4, "rank"), "absurd rank");
   expect_error(model, patch(first_dim_at, uint64_t{1} << 60, 8, "dim"), "absurd dimension");
+}
+
+// The description is parsed into layers before the shapes are compared, so its sizes must be
+// bounded by the data the file holds: a damaged description (checksum recomputed, as a fuzzer
+// or a careless tool would) naming a 2^24 × 2^24 layer is refused instead of allocated.
+// Found by tests/fuzz/fuzz_model_file.cc.
+TEST_F(EngineModelFile, DescriptionLargerThanItsDataIsRefusedBeforeBuilding) {
+  Sequential small = Sequential::parse("linear(1,1)", 3);
+  save_model(small, path_);
+  const std::vector<unsigned char> good = bytes();
+  auto with_description = [&](const std::string& desc, const std::string& name) {
+    std::vector<unsigned char> b(good.begin(), good.begin() + 12);  // magic and version
+    for (int i = 0; i < 4; ++i) b.push_back(static_cast<unsigned char>(desc.size() >> (8 * i)));
+    b.insert(b.end(), desc.begin(), desc.end());
+    // Parameter table and data unchanged: after the old description, up to the old checksum.
+    b.insert(b.end(), good.begin() + 16 + 11, good.end() - 4);
+    const uint32_t crc = static_cast<uint32_t>(crc32(0L, b.data(), static_cast<uInt>(b.size())));
+    for (int i = 0; i < 4; ++i) b.push_back(static_cast<unsigned char>(crc >> (8 * i)));
+    return write(name, b);
+  };
+  // Sanity of the patching itself: the unchanged description still loads.
+  EXPECT_EQ(load_model(with_description("linear(1,1)", "same")).describe(), "linear(1,1)");
+  for (const std::string desc : {"linear(16777216,16777216)", "linear(1,1) linear(1,1)"}) {
+    const std::string file = with_description(desc, "big");
+    try {
+      load_model(file);
+      ADD_FAILURE() << desc << " loaded";
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(file), std::string::npos) << what;
+      EXPECT_NE(what.find("more than the 2 allowed"), std::string::npos) << what;
+    }
+  }
+}
+
+// A save that fails (here: write() hits a file-size limit, as on a full disk; this works for
+// root too, unlike permission bits) names the file, leaves the previous model file intact and
+// no temporary file behind.
+TEST_F(EngineModelFile, FailedSaveKeepsThePreviousFile) {
+  Sequential small = Sequential::parse("linear(2,2)", 3);
+  save_model(small, path_);
+  const std::vector<unsigned char> before = bytes();
+  Sequential big = Sequential::parse("linear(64,64)", 3);  // about 17 KB
+  rlimit old_limit;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  const auto old_handler = signal(SIGXFSZ, SIG_IGN);
+  rlimit limit = old_limit;
+  limit.rlim_cur = 4096;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
+  std::string error;
+  try {
+    save_model(big, path_);
+  } catch (const std::runtime_error& e) {
+    error = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  signal(SIGXFSZ, old_handler);
+  EXPECT_NE(error.find(path_), std::string::npos) << error;
+  EXPECT_NE(error.find("write failed"), std::string::npos) << error;
+  EXPECT_EQ(bytes(), before);
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir_.c_str());
+  ASSERT_NE(d, nullptr);
+  while (const dirent* e = ::readdir(d))
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+      names.push_back(e->d_name);
+  ::closedir(d);
+  EXPECT_EQ(names, std::vector<std::string>{"model.ipm"});
+}
+
+TEST_F(EngineModelFile, SaveIntoMissingDirectoryNamesIt) {
+  Sequential model = Sequential::parse("linear(2,2)", 3);
+  const std::string path = dir_ + "/absent/model.ipm";
+  try {
+    save_model(model, path);
+    ADD_FAILURE() << "saved into a missing directory";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(EngineModelFile, MissingFileNamesIt) {

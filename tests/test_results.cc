@@ -519,6 +519,30 @@ TEST(ResultsReader, MalformedFilesNamed) {
   EXPECT_TRUE(contains(error_of([&] { read_mnist_file(rand); }), rand));
 }
 
+// A 2 MB file of nested brackets used to overflow the stack (copying the verbatim
+// "parameters" recurses per level) and crash power_table; it is refused while parsing now.
+// Found by feeding tests/fuzz/fuzz_results.cc a deeply nested input. The limit is 256 levels.
+TEST(ResultsReader, AbsurdNestingIsRefusedNotACrash) {
+  TempDir dir;
+  auto nested = [](int depth) {
+    return "{\"pred_items\": 1, \"pred_times\": [], \"parameters\": {\"x\": " +
+           std::string(static_cast<size_t>(depth), '[') + std::string(static_cast<size_t>(depth), ']') +
+           "}}";
+  };
+  const std::string deep = dir.file("deep.json");
+  write_text(deep, nested(1000000));
+  std::string msg = error_of([&] { read_result_file(deep); });
+  EXPECT_TRUE(contains(msg, deep) && contains(msg, "nested more than 256 levels")) << msg;
+  msg = error_of([&] { read_rand_file(deep); });
+  EXPECT_TRUE(contains(msg, deep) && contains(msg, "nested more than 256 levels")) << msg;
+  // Either side of the limit (the file's own object and "parameters" are two more levels).
+  const std::string ok = dir.file("ok.json");
+  write_text(ok, nested(200));
+  EXPECT_EQ(read_result_file(ok).rand.scales.size(), 1u);
+  write_text(ok, nested(300));
+  EXPECT_TRUE(contains(error_of([&] { read_result_file(ok); }), "nested more than"));
+}
+
 TEST(ResultsReader, EveryPaperFile) {
   std::string dir = paper_dir();
   if (dir.empty()) GTEST_SKIP() << "no reference copy at ../shared/reference/paper";

@@ -39,8 +39,9 @@ bool read_file(const std::string& path, std::string* text) {
   return true;
 }
 
-// "12040" -> "12.4": CUDA encodes versions as 1000 * major + 10 * minor.
-std::string cuda_version_text(int version) {
+// "12040" -> "12.4": CUDA encodes versions as 1000 * major + 10 * minor. Unused (and so a
+// -Wunused-function warning) in a build without CUDA, such as make test-sanitize.
+[[maybe_unused]] std::string cuda_version_text(int version) {
   return std::to_string(version / 1000) + "." + std::to_string((version % 1000) / 10);
 }
 

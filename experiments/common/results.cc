@@ -415,8 +415,19 @@ class Reader {
   json parse() const {
     std::ifstream in(path_, std::ios::binary);
     if (!in) fail("", "cannot open: " + errno_text());
+    // nlohmann's parser is iterative, but copying a value (the verbatim "parameters") recurses
+    // once per level: a 2 MB file of nested brackets overflowed the stack of power_table. Our
+    // files nest 5 levels deep; refuse absurd depths while parsing, before anything is copied.
+    constexpr int kMaxDepth = 256;
+    struct TooDeep {};
+    auto limit_depth = [](int depth, json::parse_event_t, json&) {
+      if (depth > kMaxDepth) throw TooDeep{};
+      return true;
+    };
     try {
-      return json::parse(in);
+      return json::parse(in, limit_depth);
+    } catch (const TooDeep&) {
+      fail("", "JSON nested more than " + std::to_string(kMaxDepth) + " levels deep");
     } catch (const json::exception& e) {
       fail("", std::string("not valid JSON: ") + e.what());
     }
