@@ -133,17 +133,6 @@ class Trainer {
   std::string failure_;
 };
 
-int parse_args(CLI::App& app, int argc, char** argv) {
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e) == 0 ? 0 : 2;  // --help
-    std::fprintf(stderr, "mnist_power: error: %s (see --help)\n", e.what());
-    return 2;
-  }
-  return -1;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -188,7 +177,7 @@ int main(int argc, char** argv) {
   app.add_option("--energy", o.energy, "auto, off, or estimate[:watts] (labelled estimated)")
       ->capture_default_str();
   app.add_flag("--quiet", o.quiet, "no progress; stdout lists only the result files");
-  if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+  if (int rc = ip::parse_command_line(app, argc, argv, "mnist_power"); rc >= 0) return rc;
 
   ip::Progress progress(o.quiet);
   ip::MnistResults results;

@@ -389,17 +389,6 @@ Measurement resumed_measurement(const json& cell) {
   return m;
 }
 
-int parse_args(CLI::App& app, int argc, char** argv) {
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e) == 0 ? 0 : 2;  // --help
-    std::fprintf(stderr, "rand_power: error: %s (see --help)\n", e.what());
-    return 2;
-  }
-  return -1;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -471,7 +460,7 @@ int main(int argc, char** argv) {
                  "and measure the others)")
       ->capture_default_str();
   app.add_flag("--quiet", o.quiet, "no progress; stdout lists only the result files");
-  if (int rc = parse_args(app, argc, argv); rc >= 0) return rc;
+  if (int rc = ip::parse_command_line(app, argc, argv, "rand_power"); rc >= 0) return rc;
 
   ip::Progress progress(o.quiet);
   Resumed resumed;

@@ -166,13 +166,6 @@ const Layout kLayouts[] = {
 };
 const size_t kSizes[] = {0, 1, 3, 4, 5, 1023, (size_t{1} << 20) + 3};
 
-std::vector<FunctionId> functions_of_kind(KernelKind kind) {
-  std::vector<FunctionId> ids;
-  for (const FunctionInfo& f : kFunctionInfo)
-    if (f.kind == kind) ids.push_back(f.id);
-  return ids;
-}
-
 // ---- tests that need no GPU ----
 
 TEST(CudaRuntime, AvailableGivesAReasonOrADevice) {

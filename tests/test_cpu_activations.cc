@@ -35,24 +35,10 @@
 #include "kernels/common/activation_math.h"
 #include "kernels/common/reference_kernels.h"
 #include "kernels/cpu/kernels.h"
+#include "tests/cpu_test_util.h"
 
 namespace ip {
 namespace {
-
-std::vector<FunctionId> elementwise_ids() {
-  std::vector<FunctionId> ids;
-  for (const FunctionInfo& f : kFunctionInfo)
-    if (f.kind == KernelKind::Elementwise) ids.push_back(f.id);
-  return ids;
-}
-
-// Restores automatic target selection even when a test fails halfway.
-struct TargetGuard {
-  explicit TargetGuard(const std::string& name) {
-    cpu::force_target(name);
-  }
-  ~TargetGuard() { cpu::force_target("auto"); }
-};
 
 const float kInf = std::numeric_limits<float>::infinity();
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
@@ -164,7 +150,7 @@ TEST(CpuActivations, TargetsAreAvailableAndForcible) {
   const std::vector<std::string> targets = cpu::available_targets();
   ASSERT_FALSE(targets.empty());
   for (const std::string& t : targets) {
-    TargetGuard guard(t);
+    CpuDispatchGuard guard(t);
     EXPECT_EQ(cpu::current_target(), t);
   }
 }
@@ -178,8 +164,8 @@ TEST(CpuActivations, MatchScalarFormsOnEveryTarget) {
   dy[0] = 1.0f;
 
   for (const std::string& target : cpu::available_targets()) {
-    TargetGuard guard(target);
-    for (FunctionId id : elementwise_ids()) {
+    CpuDispatchGuard guard(target);
+    for (FunctionId id : functions_of_kind(KernelKind::Elementwise)) {
       for (const Params<float>& p : param_sets(id)) {
         SCOPED_TRACE(target + " " + function_info(id).name + " p=(" + std::to_string(p.p0) + ", " +
                      std::to_string(p.p1) + ")");
@@ -232,8 +218,8 @@ TEST(CpuActivations, SizesOffsetsAndInPlace) {
   const float kGuard = -1234.5f;
 
   for (const std::string& target : cpu::available_targets()) {
-    TargetGuard guard(target);
-    for (FunctionId id : elementwise_ids()) {
+    CpuDispatchGuard guard(target);
+    for (FunctionId id : functions_of_kind(KernelKind::Elementwise)) {
       SCOPED_TRACE(target + " " + function_info(id).name);
       const Params<float> p = default_params<float>(id);
       for (size_t off = 0; off < 4; ++off) {
@@ -337,7 +323,7 @@ TEST(CpuActivations, BitIdenticalForOneAndTwoThreads) {
 
 TEST(CpuActivations, PReLUWeightGradMatchesDoubleReference) {
   for (const std::string& target : cpu::available_targets()) {
-    TargetGuard guard(target);
+    CpuDispatchGuard guard(target);
     for (size_t n : {size_t{0}, size_t{1}, size_t{7}, size_t{17}, size_t{1000}, size_t{16385},
                      size_t{100003}}) {
       SCOPED_TRACE(target + " n=" + std::to_string(n));
@@ -362,7 +348,7 @@ TEST(CpuActivations, PReLUWeightGradMatchesDoubleReference) {
 TEST(CpuActivations, RReLUTrainMatchesReferenceBitForBit) {
   const Params<float> p = default_params<float>(FunctionId::RReLU);
   for (const std::string& target : cpu::available_targets()) {
-    TargetGuard guard(target);
+    CpuDispatchGuard guard(target);
     for (size_t n : {size_t{0}, size_t{1}, size_t{5}, size_t{33}, size_t{1025}, size_t{40001}}) {
       SCOPED_TRACE(target + " n=" + std::to_string(n));
       std::vector<float> x = big_input(n, 11, 2.0f);
@@ -430,7 +416,7 @@ TEST(CpuActivations, GeluLeftTailWithinGoldenBound) {
   std::vector<float> x;
   for (float v = -14.0f; v <= 14.0f; v += 0.00731f) x.push_back(v);
   for (const std::string& target : cpu::available_targets()) {
-    TargetGuard guard(target);
+    CpuDispatchGuard guard(target);
     std::vector<float> y(x.size());
     cpu::activation_forward(FunctionId::GELU, x.data(), y.data(), x.size(), {});
     double worst = 0;

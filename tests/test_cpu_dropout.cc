@@ -19,26 +19,11 @@
 #include "kernels/common/philox.h"
 #include "kernels/common/reference_kernels.h"
 #include "kernels/cpu/kernels.h"
+#include "tests/cpu_test_util.h"
 #include "kernels/cpu/philox_draws.h"
 
 namespace ip {
 namespace {
-
-// Restores automatic target choice and the thread count however a test ends.
-struct DispatchGuard {
-  int threads = omp_get_max_threads();
-  ~DispatchGuard() {
-    cpu::force_target("");
-    omp_set_num_threads(threads);
-  }
-};
-
-std::vector<FunctionId> dropout_ids() {
-  std::vector<FunctionId> ids;
-  for (const FunctionInfo& f : kFunctionInfo)
-    if (f.kind == KernelKind::Dropout) ids.push_back(f.id);
-  return ids;
-}
 
 // Standard normal inputs, with the special values sprinkled in so that inf * 0 and NaN paths and
 // the sign of zero are compared bit for bit too.
@@ -66,7 +51,7 @@ bool bits_equal(const float* a, const float* b, size_t n, size_t* first_diff) {
 }
 
 TEST(CpuPhilox, VectorDrawsEqualScalarDraws) {
-  DispatchGuard guard;
+  CpuDispatchGuard guard;
   const uint64_t seeds[] = {0, 1234, 0xFFFFFFFF00000001ull, 0xDEADBEEFCAFEBABEull};
   // Starts on and off block boundaries; near 2^32 blocks, where the low counter word carries
   // into the high word inside one vector of counters; and far out.
@@ -94,7 +79,7 @@ TEST(CpuPhilox, VectorDrawsEqualScalarDraws) {
 // identical bits. Dropout3d (one draw per row) also as one column (2^20 + 3 row draws) and as a
 // matrix whose rows straddle chunk boundaries.
 TEST(CpuDropout, BitIdenticalToReferenceEveryTargetAndThreadCount) {
-  DispatchGuard guard;
+  CpuDispatchGuard guard;
   const size_t n = (size_t{1} << 20) + 3;
   const std::vector<float> x = test_input(n, 1);
   const std::vector<float> dy = test_input(n, 2);
@@ -105,7 +90,7 @@ TEST(CpuDropout, BitIdenticalToReferenceEveryTargetAndThreadCount) {
     size_t rows, cols;
   };
   std::vector<Case> cases;
-  for (FunctionId id : dropout_ids()) cases.push_back({id, 0.5f, 1, n});
+  for (FunctionId id : functions_of_kind(KernelKind::Dropout)) cases.push_back({id, 0.5f, 1, n});
   cases.push_back({FunctionId::Dropout, 0.1f, 1, n});
   cases.push_back({FunctionId::AlphaDropout, 0.1f, 1, n});
   cases.push_back({FunctionId::Dropout3d, 0.5f, n, 1});
@@ -139,11 +124,11 @@ TEST(CpuDropout, BitIdenticalToReferenceEveryTargetAndThreadCount) {
 
 // Small sizes around every vector width, misaligned input and output, and in place.
 TEST(CpuDropout, SizesAlignmentAndInPlace) {
-  DispatchGuard guard;
+  CpuDispatchGuard guard;
   const uint64_t seed = 99;
   const size_t max_n = 3 * 64 + 5;
   const std::vector<float> base = test_input(max_n + 8, 3);
-  for (FunctionId id : dropout_ids()) {
+  for (FunctionId id : functions_of_kind(KernelKind::Dropout)) {
     const DropoutConstants c = dropout_constants(id, 0.3f);  // the kernel gets p as float
     for (const std::string& target : cpu::available_targets()) {
       cpu::force_target(target);
@@ -216,7 +201,7 @@ TEST(CpuDropout, ProbabilityZeroAndOne) {
   const std::vector<float> x = {1.0f, -2.0f, inf, nan, 0.5f, -inf, 3.0f, 0.0f, 1e-30f, -7.0f, 2.0f};
   const size_t n = x.size();
   std::vector<float> y(n), dx(n);
-  for (FunctionId id : dropout_ids()) {
+  for (FunctionId id : functions_of_kind(KernelKind::Dropout)) {
     // p = 0: every element kept; plain dropouts return x (AlphaDropout with p = 0 has a = 1, b = 0).
     cpu::dropout_forward(id, x.data(), y.data(), 1, n, 0.0f, 5);
     for (size_t i = 0; i < n; ++i) {

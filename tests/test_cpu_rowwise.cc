@@ -23,25 +23,10 @@
 #include "kernels/common/activation_math.h"
 #include "kernels/common/reference_kernels.h"
 #include "kernels/cpu/kernels.h"
+#include "tests/cpu_test_util.h"
 
 namespace ip {
 namespace {
-
-// Restores automatic target choice and the thread count however a test ends.
-struct DispatchGuard {
-  int threads = omp_get_max_threads();
-  ~DispatchGuard() {
-    cpu::force_target("");
-    omp_set_num_threads(threads);
-  }
-};
-
-std::vector<FunctionId> rowwise_ids() {
-  std::vector<FunctionId> ids;
-  for (const FunctionInfo& f : kFunctionInfo)
-    if (f.kind == KernelKind::Rowwise) ids.push_back(f.id);
-  return ids;
-}
 
 constexpr size_t kGoldenLikeRows = 8;
 
@@ -132,14 +117,14 @@ constexpr double kScalarAbs = 5e-7, kScalarRel = 1e-6;
 constexpr double kBwdAbs = 1e-7, kBwdRel = 1e-5;
 
 TEST(CpuRowwise, EveryTargetMatchesScalarFormsAndFloat64) {
-  DispatchGuard guard;
+  CpuDispatchGuard guard;
   const size_t widths[] = {1, 2, 3, 15, 16, 17, 33, 1024, 1023};
   for (size_t cols : widths) {
     for (size_t rows : {size_t{1}, size_t{7}, kGoldenLikeRows}) {
       const size_t n = rows * cols;
       const std::vector<float> x = golden_like_rows(rows, cols, 11 + static_cast<uint32_t>(cols));
       const std::vector<float> dy = randn(n, 12);
-      for (FunctionId id : rowwise_ids()) {
+      for (FunctionId id : functions_of_kind(KernelKind::Rowwise)) {
         const char* name = function_info(id).name;
         // References: scalar float forward/backward; float64 forward on x, float64 backward on
         // the float y and dy that the kernel gets.
@@ -182,7 +167,7 @@ TEST(CpuRowwise, EveryTargetMatchesScalarFormsAndFloat64) {
 // PyTorch's edge semantics, exactly: a -inf element gives 0 (softmax) and -inf (log-softmax);
 // rows of -1000 and rows with a +1000 element are exact.
 TEST(CpuRowwise, EdgeRowsExact) {
-  DispatchGuard guard;
+  CpuDispatchGuard guard;
   for (const std::string& target : cpu::available_targets()) {
     cpu::force_target(target);
     const size_t cols = 17;
@@ -215,7 +200,7 @@ TEST(CpuRowwise, EdgeRowsExact) {
 // A NaN anywhere in a row makes the whole row NaN (PyTorch), and leaves other rows alone; a +inf
 // element or a row of only -inf gives what the scalar form gives (NaN).
 TEST(CpuRowwise, NonFiniteRows) {
-  DispatchGuard guard;
+  CpuDispatchGuard guard;
   const float nan = std::numeric_limits<float>::quiet_NaN();
   for (size_t cols : {size_t{1}, size_t{5}, size_t{16}, size_t{33}}) {
     const size_t rows = 4;
@@ -223,7 +208,7 @@ TEST(CpuRowwise, NonFiniteRows) {
     x[0 * cols + cols - 1] = nan;                                   // row 0: a NaN (last element)
     x[1 * cols + cols / 2] = HUGE_VALF;                             // row 1: +inf
     for (size_t k = 0; k < cols; ++k) x[2 * cols + k] = -HUGE_VALF;  // row 2: all -inf
-    for (FunctionId id : rowwise_ids()) {
+    for (FunctionId id : functions_of_kind(KernelKind::Rowwise)) {
       std::vector<float> ref(rows * cols);
       reference::rowwise_forward(id, x.data(), ref.data(), rows, cols);
       for (const std::string& target : cpu::available_targets()) {
@@ -250,7 +235,7 @@ TEST(CpuRowwise, NonFiniteRows) {
   y[18] = nan;
   const float edges[] = {100.0f, 88.72283f, 88.7228394f, 88.0f, -88.0f, -103.0f, -200.0f, -HUGE_VALF};
   for (size_t k = 0; k < 8; ++k) y[cols + 2 * k] = edges[k];
-  for (FunctionId id : rowwise_ids()) {
+  for (FunctionId id : functions_of_kind(KernelKind::Rowwise)) {
     std::vector<float> ref(2 * cols), dx(2 * cols);
     reference::rowwise_backward(id, y.data(), dy.data(), ref.data(), 2, cols);
     for (const std::string& target : cpu::available_targets()) {
@@ -267,7 +252,7 @@ TEST(CpuRowwise, NonFiniteRows) {
 
 // The golden file's 8x33 rows, forward and gradient, on every target.
 TEST(CpuRowwise, GoldenFile) {
-  DispatchGuard guard;
+  CpuDispatchGuard guard;
   const char* root = std::getenv("INFERENCEPOWER_SOURCE_DIR");
   const std::string path = std::string(root ? root : ".") + "/tests/golden/activations.json";
   std::ifstream in(path);
@@ -283,7 +268,7 @@ TEST(CpuRowwise, GoldenFile) {
     return v.get<double>();
   };
   int checked = 0;
-  for (FunctionId id : rowwise_ids()) {
+  for (FunctionId id : functions_of_kind(KernelKind::Rowwise)) {
     const char* name = function_info(id).name;
     ASSERT_TRUE(golden["rowwise"].contains(name)) << name;
     const nlohmann::json& g = golden["rowwise"][name];
@@ -317,11 +302,11 @@ TEST(CpuRowwise, GoldenFile) {
 
 // In place (y == x; dx == dy and dx == y) gives the same bits as out of place.
 TEST(CpuRowwise, InPlace) {
-  DispatchGuard guard;
+  CpuDispatchGuard guard;
   const size_t rows = 8, cols = 37;
   const std::vector<float> x = golden_like_rows(rows, cols, 21);
   const std::vector<float> dy = randn(rows * cols, 22);
-  for (FunctionId id : rowwise_ids()) {
+  for (FunctionId id : functions_of_kind(KernelKind::Rowwise)) {
     for (const std::string& target : cpu::available_targets()) {
       cpu::force_target(target);
       std::vector<float> y(rows * cols), dx(rows * cols);
@@ -345,11 +330,11 @@ TEST(CpuRowwise, InPlace) {
 
 // Enough rows for many OpenMP blocks: 1 and 2 threads give identical bits.
 TEST(CpuRowwise, ThreadCountDoesNotChangeResults) {
-  DispatchGuard guard;
+  CpuDispatchGuard guard;
   const size_t rows = 257, cols = 1023;
   const std::vector<float> x = golden_like_rows(rows, cols, 31);
   const std::vector<float> dy = randn(rows * cols, 32);
-  for (FunctionId id : rowwise_ids()) {
+  for (FunctionId id : functions_of_kind(KernelKind::Rowwise)) {
     for (const std::string& target : cpu::available_targets()) {
       cpu::force_target(target);
       std::vector<float> y1(rows * cols), y2(rows * cols), dx1(rows * cols), dx2(rows * cols);
@@ -369,7 +354,7 @@ TEST(CpuRowwise, ThreadCountDoesNotChangeResults) {
 
 TEST(CpuRowwise, ZeroRowsAndInvalidIds) {
   float x[4] = {1, 2, 3, 4}, y[4] = {9, 9, 9, 9};
-  for (FunctionId id : rowwise_ids()) {
+  for (FunctionId id : functions_of_kind(KernelKind::Rowwise)) {
     cpu::rowwise_forward(id, x, y, 0, 4);
     cpu::rowwise_backward(id, x, x, y, 0, 4);
     cpu::rowwise_forward(id, nullptr, nullptr, 0, 4);

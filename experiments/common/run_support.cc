@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include <CLI/CLI.hpp>
 #include <omp.h>
 
 #include "engine/layers.h"
@@ -20,6 +21,17 @@
 #endif
 
 namespace ip {
+
+int parse_command_line(CLI::App& app, int argc, char** argv, const char* program) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e) == 0 ? 0 : 2;  // --help
+    std::fprintf(stderr, "%s: error: %s (see --help)\n", program, e.what());
+    return 2;
+  }
+  return -1;
+}
 
 // ---- function and scale lists ----
 

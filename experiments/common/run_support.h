@@ -15,7 +15,15 @@
 #include "experiments/common/results.h"
 #include "kernels/common/activation_list.h"
 
+namespace CLI {
+class App;
+}
+
 namespace ip {
+
+// Parses the command line. Returns -1 to go on, or the exit code: 0 after --help, 2 after a
+// usage error (printed in one line as "<program>: error: ... (see --help)").
+int parse_command_line(CLI::App& app, int argc, char** argv, const char* program);
 
 // "all" (every table row), "paper" (the 26 in_paper rows) or a comma-separated list of CLI
 // names, in table order for the keywords and in the given order otherwise. Throws

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <type_traits>
+#include <vector>
 
 // clang-format off
 #define INFERENCEPOWER_FUNCTIONS(X) \
@@ -102,6 +103,14 @@ inline constexpr FunctionInfo kFunctionInfo[] = {
 
 constexpr const FunctionInfo& function_info(FunctionId id) {
   return kFunctionInfo[static_cast<int>(id)];
+}
+
+// Every function of one kernel family, in table order.
+inline std::vector<FunctionId> functions_of_kind(KernelKind kind) {
+  std::vector<FunctionId> ids;
+  for (const FunctionInfo& f : kFunctionInfo)
+    if (f.kind == kind) ids.push_back(f.id);
+  return ids;
 }
 
 // Compile-time view of one row, for kernels that dispatch with `if constexpr`.
