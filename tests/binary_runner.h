@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/temp_dir.h"
+
 #ifndef IP_BINARY_DIR
 #error "IP_BINARY_DIR (the build directory holding the experiment binaries) must be defined"
 #endif
@@ -24,13 +26,6 @@ struct RunResult {
   int status = -1;  // exit status; -1 when killed by a signal
   std::string out, err;
 };
-
-inline std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // A fresh empty directory under the test temp dir.
 inline std::string fresh_dir(const std::string& name) {

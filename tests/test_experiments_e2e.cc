@@ -22,9 +22,12 @@
 #include <nlohmann/json.hpp>
 
 #include "experiments/common/results.h"
+#include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using ip::test::read_text;
+using ip::test::TempDir;
 
 namespace {
 
@@ -35,30 +38,6 @@ namespace {
 struct Outcome {
   int code = -1;
   std::string out, err;
-};
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A fresh directory under the system's temporary directory, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "ip_e2e_XXXXXX").string();
-    path_ = mkdtemp(tmpl.data()) ? tmpl : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
 };
 
 // Runs build/<binary> with `args` (already shell-quoted), capturing stdout and stderr.
