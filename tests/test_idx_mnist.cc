@@ -1,8 +1,10 @@
 // The IDX loader and MNIST loading: round trips of tiny files written here (raw and gzip), every
 // kind of corruption refused with the file named, the directory search, and — when the shared
 // copy of MNIST is present — the real test split.
+#include <sys/resource.h>
 #include <zlib.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -212,6 +214,43 @@ TEST(Idx, AbsurdDimensionsRefusedBeforeAllocating) {
   msg = error_of([&] { read_idx(small, kIdxMagicLabels, 6); });
   EXPECT_TRUE(contains(msg, "absurd")) << msg;
 }
+
+// A gzip file may declare up to 1032 times its size. Its buffer must follow the data that really
+// inflates, not the header: with 64 MiB of address space to spare, a 600 KB file declaring 600 MB
+// is refused as truncated, not with bad_alloc. (Sanitizers reserve far more than such a limit.)
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+TEST(Idx, GzipMemoryFollowsTheInflatedData) {
+  TempDir dir;
+  Bytes noise(600000);  // incompressible, so the file is big enough for the declared size
+  uint32_t x = 12345;
+  for (uint8_t& b : noise) b = static_cast<uint8_t>((x = x * 1664525u + 1013904223u) >> 24);
+  const std::string gz = dir.file("claims-600MB.gz");
+  write_file(gz, gzip(idx_bytes(kIdxMagicImages, {600000, 1000, 1}, noise)));
+  ASSERT_LT(600000000 / 1032, static_cast<long>(fs::file_size(gz))) << "within deflate's bound";
+  // In a child process: 0 when refused as truncated, 2 when it ran out of memory.
+  auto load_with_small_heap = [&] {
+    // 64 MiB more address space than the process holds now (threads' stacks included).
+    std::ifstream status("/proc/self/status");
+    unsigned long long kib = 0;
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("VmSize:", 0) == 0) kib = std::strtoull(line.c_str() + 7, nullptr, 10);
+    if (kib == 0) std::_Exit(5);
+    rlimit limit;
+    limit.rlim_cur = limit.rlim_max = (kib << 10) + (64u << 20);
+    setrlimit(RLIMIT_AS, &limit);
+    try {
+      read_idx_images(gz);
+    } catch (const std::bad_alloc&) {
+      std::_Exit(2);
+    } catch (const std::runtime_error& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      std::_Exit(contains(e.what(), gz) && contains(e.what(), "truncated") ? 0 : 3);
+    }
+    std::_Exit(4);
+  };
+  EXPECT_EXIT(load_with_small_heap(), ::testing::ExitedWithCode(0), "only 600000 follow");
+}
+#endif
 
 TEST(Idx, BadLabelRefused) {
   TempDir dir;

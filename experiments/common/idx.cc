@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +12,9 @@
 
 namespace ip {
 namespace {
+
+// First growth step of a gzip file's buffer; later steps double what has arrived.
+constexpr std::size_t kGzipStep = std::size_t{1} << 20;
 
 [[noreturn]] void fail(const std::string& path, const std::string& problem) {
   throw std::runtime_error(path + ": " + problem);
@@ -188,11 +192,20 @@ IdxArray read_idx(const std::string& path, uint32_t expected_magic, std::size_t 
                    std::to_string(file_size) + "-byte gzip file can hold; refusing to allocate");
   }
 
-  out.data.resize(static_cast<std::size_t>(bytes));
-  std::size_t got = bytes ? src->read(out.data.data(), out.data.size()) : 0;
-  if (got != bytes)
-    fail(path, "truncated: the header declares " + std::to_string(bytes) + " data bytes but only " +
-                   std::to_string(got) + " follow");
+  // A raw file's size was checked exactly above, so the declared size is allocated at once. A
+  // gzip file's bound is 1032 times its size: the buffer grows only as inflated data arrives, so
+  // a small file declaring a big payload costs memory in proportion to what it really holds.
+  const std::size_t step = src->remaining_is_exact() ? static_cast<std::size_t>(bytes) : kGzipStep;
+  std::size_t got = 0;
+  while (got < bytes) {
+    const std::size_t want = std::min<std::size_t>(bytes - got, std::max(step, got));
+    out.data.resize(got + want);
+    const std::size_t n = src->read(out.data.data() + got, want);
+    got += n;
+    if (n < want)
+      fail(path, "truncated: the header declares " + std::to_string(bytes) +
+                     " data bytes but only " + std::to_string(got) + " follow");
+  }
   src->expect_end();
   return out;
 }

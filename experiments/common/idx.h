@@ -7,7 +7,9 @@
 // The loader is strict because a silently short or padded data set would skew every accuracy we
 // report: the declared size is checked against a cap before anything is allocated, the file must
 // hold exactly the declared number of bytes (no truncation, no trailing bytes, gzip trailer and CRC
-// verified), and every error is a std::runtime_error that starts with the file's path.
+// verified), and every error is a std::runtime_error that starts with the file's path. A gzip
+// file's buffer grows as inflated data arrives, so memory follows what the file holds, not what
+// its header claims.
 #pragma once
 
 #include <cstddef>
