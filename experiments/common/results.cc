@@ -213,9 +213,28 @@ void check_writable(const std::string& dir) {
 
 // ---- rand results ----
 
+double RunSpread::max_over_min() const {
+  return min_seconds > 0 ? max_seconds / min_seconds : std::numeric_limits<double>::quiet_NaN();
+}
+
+std::map<std::string, RunSpread> run_spreads(const ScaleResult& s) {
+  std::map<std::string, RunSpread> out;
+  for (const RunTimes& run : s.pred_times)
+    for (const auto& [key, sec] : run) {
+      RunSpread& sp = out[key];
+      sp.min_seconds = sp.runs ? std::min(sp.min_seconds, sec) : sec;
+      sp.max_seconds = sp.runs ? std::max(sp.max_seconds, sec) : sec;
+      ++sp.runs;
+    }
+  return out;
+}
+
+// status is "ok" on measured rows; a function listed in `failed` has one row of its own with
+// status "failed", the reason, and the measurement columns empty, so a filter on status keeps
+// only measurements and a missing function is never silent.
 const char* const kRandCsvHeader =
     "function,torch_key,group,scale,instances,run,seconds,seconds_per_instance,energy_joules,"
-    "energy_quality,energy_source";
+    "energy_quality,energy_source,runs,run_spread,status,reason";
 
 json scale_to_json(const RandResults& r, const ScaleResult& s) {
   if (!s.pred_energy.empty() && s.pred_energy.size() != s.pred_times.size())
@@ -288,7 +307,16 @@ json rand_to_json(const RandResults& r) {
   j["scales"] = json::array();
   for (const ScaleResult& s : r.scales) {
     partial = partial || s.partial;
-    j["scales"].push_back(scale_to_json(r, s));
+    json scale = scale_to_json(r, s);
+    scale["run_spread"] = json::object();
+    for (const auto& [key, sp] : run_spreads(s)) {
+      const double ratio = sp.max_over_min();
+      scale["run_spread"][key] = {{"runs", sp.runs},
+                                  {"min_seconds", sp.min_seconds},
+                                  {"max_seconds", sp.max_seconds},
+                                  {"max_over_min", std::isfinite(ratio) ? json(ratio) : json(nullptr)}};
+    }
+    j["scales"].push_back(std::move(scale));
   }
   j["partial"] = partial;
   if (!r.failed.empty()) j["failed"] = r.failed;
@@ -298,6 +326,7 @@ json rand_to_json(const RandResults& r) {
 std::string rand_to_csv(const RandResults& r) {
   std::string out = std::string(kRandCsvHeader) + "\n";
   for (const ScaleResult& s : r.scales) {
+    const std::map<std::string, RunSpread> spreads = run_spreads(s);
     for (std::size_t run = 0; run < s.pred_times.size(); ++run) {
       for (const auto& [key, sec] : s.pred_times[run]) {
         Energy energy;
@@ -310,10 +339,15 @@ std::string rand_to_csv(const RandResults& r) {
                group_name_of_key(key) + "," + std::to_string(s.scale) + "," +
                std::to_string(s.pred_items) + "," + std::to_string(run) + "," + csv_number(sec) +
                "," + csv_number(per_instance) + "," + csv_number(energy.joules) + "," +
-               csv_field(energy.quality) + "," + csv_field(energy.source) + "\n";
+               csv_field(energy.quality) + "," + csv_field(energy.source) + "," +
+               std::to_string(spreads.at(key).runs) + "," +
+               csv_number(spreads.at(key).max_over_min()) + ",ok,\n";
       }
     }
   }
+  for (const auto& [key, reason] : r.failed)
+    out += csv_field(cli_name_of_key(key)) + "," + csv_field(key) + "," + group_name_of_key(key) +
+           ",,,,,,,,,,,failed," + csv_field(reason) + "\n";
   return out;
 }
 
@@ -342,9 +376,10 @@ std::string write_rand_consolidated(const std::string& dir, const std::string& s
 
 // ---- MNIST results ----
 
+// status as in the rand CSV: "ok", or "failed" with the reason and the other columns empty.
 const char* const kMnistCsvHeader =
     "function,torch_key,group,dataset,seconds,accuracy,epochs,reached_target,energy_joules,"
-    "energy_quality,energy_source";
+    "energy_quality,energy_source,status,reason";
 
 json mnist_to_json(const MnistResults& r) {
   json j;
@@ -385,21 +420,39 @@ std::string mnist_to_csv(const MnistResults& r) {
            csv_number(f.train_seconds) + "," + csv_number(f.accuracy) + "," +
            std::to_string(f.epochs) + "," + (f.reached_target ? "true" : "false") + "," +
            csv_number(f.energy.joules) + "," + csv_field(f.energy.quality) + "," +
-           csv_field(f.energy.source) + "\n";
+           csv_field(f.energy.source) + ",ok,\n";
   }
+  for (const auto& [key, reason] : r.failed)
+    out += csv_field(cli_name_of_key(key)) + "," + csv_field(key) + "," + group_name_of_key(key) +
+           "," + csv_field(r.dataset) + ",,,,,,,,failed," + csv_field(reason) + "\n";
   return out;
 }
 
+std::string mnist_result_path(const std::string& dir, const std::string& outprefix, double unix_time) {
+  check_outprefix(outprefix);
+  return join_path(dir, outprefix + "_" + format_unix_time(unix_time) + ".json");
+}
+
 std::string write_mnist_results(const std::string& dir, const MnistResults& r, double unix_time) {
-  check_outprefix(r.outprefix);
-  std::string stem = r.outprefix + "_" + format_unix_time(unix_time > 0 ? unix_time : unix_time_now());
-  std::string json_path = join_path(dir, stem + ".json");
-  write_file_atomic(join_path(dir, stem + ".csv"), mnist_to_csv(r));
+  const std::string json_path =
+      mnist_result_path(dir, r.outprefix, unix_time > 0 ? unix_time : unix_time_now());
+  write_file_atomic(json_path.substr(0, json_path.size() - 5) + ".csv", mnist_to_csv(r));
   write_file_atomic(json_path, mnist_to_json(r).dump(1) + "\n");
   return json_path;
 }
 
 // ---- reading ----
+
+double unix_time_from_name(const std::string& path) {
+  std::string stem = fs::path(path).stem().string();
+  std::size_t us = stem.rfind('_');
+  if (us == std::string::npos) return 0;
+  const char* first = stem.data() + us + 1;
+  const char* last = stem.data() + stem.size();
+  double t = 0;
+  auto res = std::from_chars(first, last, t);
+  return res.ec == std::errc() && res.ptr == last ? t : 0;
+}
 
 namespace {
 
@@ -495,17 +548,6 @@ class Reader {
   std::string path_;
 };
 
-// The number in `<prefix>_<unix time>.json`, or 0 when the name has none.
-double unix_time_from_name(const std::string& path) {
-  std::string stem = fs::path(path).stem().string();
-  std::size_t us = stem.rfind('_');
-  if (us == std::string::npos) return 0;
-  const char* first = stem.data() + us + 1;
-  const char* last = stem.data() + stem.size();
-  double t = 0;
-  auto res = std::from_chars(first, last, t);
-  return res.ec == std::errc() && res.ptr == last ? t : 0;
-}
 
 int scale_of_items(uint64_t items) {
   int n = 0;

@@ -104,6 +104,17 @@ struct MnistResults {
   std::map<std::string, std::string> failed;  // function key → reason, as RandResults::failed
 };
 
+// How far one function's runs at one scale lie apart: a difference between two functions
+// smaller than their spread is noise. max/min of the run times: 1 when every run took the same
+// time, NaN when the fastest run took 0 s.
+struct RunSpread {
+  int runs = 0;
+  double min_seconds = 0, max_seconds = 0;
+  double max_over_min() const;
+};
+// Per function key, over the runs of `s` that timed it.
+std::map<std::string, RunSpread> run_spreads(const ScaleResult& s);
+
 // ---- writing ----
 
 // Creates `dir` if needed and proves a file can be created in it; throws std::runtime_error
@@ -121,7 +132,12 @@ std::string local_time_string(double unix_time);
 std::string format_number(double v);
 
 nlohmann::json scale_to_json(const RandResults& r, const ScaleResult& s);
-nlohmann::json rand_to_json(const RandResults& r);  // the consolidated file
+// The consolidated file: every scale as in its per-scale file, plus (only here, so the per-scale
+// files keep the paper's schema) "run_spread": {key: {runs, min_seconds, max_seconds,
+// max_over_min}} in each scale.
+nlohmann::json rand_to_json(const RandResults& r);
+// One row per function x scale x run, with the function's runs and run spread at that scale
+// repeated on each of its rows; then one row per failed function (status "failed").
 std::string rand_to_csv(const RandResults& r);
 nlohmann::json mnist_to_json(const MnistResults& r);
 std::string mnist_to_csv(const MnistResults& r);
@@ -138,6 +154,10 @@ std::string write_rand_consolidated(const std::string& dir, const std::string& s
 std::string consolidated_stem(const std::string& outprefix, double unix_time);
 // `<dir>/<outprefix>_<unix time>.json` and the same stem with .csv; returns the JSON's path.
 std::string write_mnist_results(const std::string& dir, const MnistResults& r, double unix_time = 0);
+// The JSON path write_mnist_results uses for that time (> 0).
+std::string mnist_result_path(const std::string& dir, const std::string& outprefix, double unix_time);
+// The time in a `<prefix>_<unix time>.json` name, 0 when the name holds none.
+double unix_time_from_name(const std::string& path);
 
 // ---- reading (ours and the paper's files) ----
 
