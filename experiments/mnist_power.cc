@@ -5,10 +5,15 @@
 // function); pixels in [0, 1]. After each epoch, accuracy on the 10,000 test images (eval mode;
 // --eval-in-train-mode reproduces the original, which never left train mode); stop at the
 // threshold or the epoch limit. Only training steps are timed: forward, backward, update.
+//
+// --resume continues a run cut short by SIGINT/SIGTERM from its result file (partial=true): the
+// functions it holds (finished or failed) keep their values and are not trained again; the others
+// are, and the same file is rewritten in place (atomically) until it holds every function once.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +34,7 @@
 #include "experiments/common/run_support.h"
 #include "kernels/cpu/kernels.h"
 
+namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
@@ -38,7 +44,7 @@ constexpr size_t kEvalBatch = 1000;  // evaluation is untimed; bigger calls just
 
 struct Options {
   std::string functions = "all", device = "cpu", data_dir, dataset = "mnist", out = "data/results";
-  std::string prefix, energy = "auto", target = "auto", on_nan = "stop";
+  std::string prefix, energy = "auto", target = "auto", on_nan = "stop", resume;
   double threshold = 0.9, lr = 1e-4, momentum = 0.9;
   int max_epochs = 100, batch = 128, threads = 0;
   long long limit_train = 0;
@@ -69,6 +75,54 @@ double accuracy(ip::Sequential& model, const ip::Dataset& data, ip::Device devic
     }
   }
   return data.count ? static_cast<double>(correct) / static_cast<double>(data.count) : 0.0;
+}
+
+// What --resume takes over from an interrupted run's result file.
+struct Resumed {
+  std::string path;
+  ip::MnistResults file;  // its finished and failed functions, kept as they are
+  double unix_time = 0;   // from its name: the resumed run rewrites that same file
+};
+
+Resumed load_resume(const std::string& spec) {
+  Resumed r;
+  r.path = ip::find_resume_file(spec, "mnist_power result (<prefix>_<time>.json)", [](const json& j) {
+    return j.contains("times") && j.contains("accuracies");
+  });
+  try {
+    r.file = ip::read_mnist_file(r.path);
+    if (!r.file.partial) throw std::invalid_argument("the run is complete (partial=false): nothing to resume");
+    r.unix_time = ip::unix_time_from_name(r.path);
+    // Only a name this program wrote leads back to the same file when it is rewritten.
+    if (r.unix_time <= 0 || fs::path(ip::mnist_result_path(".", r.file.outprefix, r.unix_time)).filename() !=
+                                fs::path(r.path).filename())
+      throw std::invalid_argument("not named <prefix>_<unix time>.json with its prefix '" +
+                                  r.file.outprefix + "'");
+  } catch (const std::exception& e) {
+    throw std::invalid_argument("--resume: " + r.path + ": " + e.what());
+  }
+  return r;
+}
+
+// Every setting that changes a result must be the same as in the interrupted run.
+void check_resume_settings(const Resumed& r, const ip::MnistResults& now) {
+  const std::string command_line = r.file.parameters.value("command_line", std::string("?"));
+  auto same = [&](const std::string& flag, const json& was, const json& is) {
+    ip::check_same_setting(flag, was, is, command_line);
+  };
+  same("--dataset", r.file.dataset, now.dataset);
+  same("--device", r.file.device, now.device);
+  same("the hardware", r.file.hardware_name, now.hardware_name);
+  same("--threshold", r.file.target_accuracy, now.target_accuracy);
+  same("--max-epochs", r.file.max_epochs, now.max_epochs);
+  const std::pair<const char*, const char*> params[] = {
+      {"functions", "--functions"},   {"batch", "--batch"},         {"lr", "--lr"},
+      {"momentum", "--momentum"},     {"seed", "--seed"},           {"limit_train", "--limit-train"},
+      {"train_images", "the training images"}, {"test_images", "the test images"},
+      {"data_dir", "--data-dir"},     {"eval_mode", "--eval-in-train-mode"},
+      {"threads", "--threads"},       {"simd_target", "--target"},  {"energy_mode", "--energy"}};
+  for (const auto& [field, flag] : params)
+    same(flag, r.file.parameters.value(field, json()), now.parameters.value(field, json()));
 }
 
 // One training run over shuffled batches. Holds its batch tensors so that no step allocates
@@ -176,11 +230,17 @@ int main(int argc, char** argv) {
   app.add_option("--prefix", o.prefix, "file name prefix; default <dataset>_<host>_<device>");
   app.add_option("--energy", o.energy, "auto, off, or estimate[:watts] (labelled estimated)")
       ->capture_default_str();
+  app.add_option("--resume", o.resume,
+                 "continue an interrupted run: its result file <prefix>_<time>.json "
+                 "(partial=true), or a directory holding one (the newest is taken). Give the same "
+                 "settings as the interrupted run; its functions are kept, the others trained, and "
+                 "its file rewritten complete in place (in its directory unless --out is given)");
   app.add_flag("--quiet", o.quiet, "no progress; stdout lists only the result files");
   if (int rc = ip::parse_command_line(app, argc, argv, "mnist_power"); rc >= 0) return rc;
 
   ip::Progress progress(o.quiet);
   ip::MnistResults results;
+  Resumed resumed;
   std::string result_path;
   double file_time = 0;
   bool started = false;
@@ -211,6 +271,15 @@ int main(int argc, char** argv) {
     }
     const ip::Device device = ip::resolve_device(o.device, "mnist_power");
     ip::configure_cpu(o.threads, o.target);
+    if (!o.resume.empty()) {
+      resumed = load_resume(o.resume);
+      if (app.count("--out") == 0) o.out = fs::path(resumed.path).parent_path().string();
+      if (o.out.empty()) o.out = ".";
+      if (o.prefix.empty()) o.prefix = resumed.file.outprefix;
+      if (o.prefix != resumed.file.outprefix)
+        throw std::invalid_argument("--resume: --prefix differs: the interrupted run had '" +
+                                    resumed.file.outprefix + "', this one '" + o.prefix + "'");
+    }
     if (o.prefix.empty()) o.prefix = std::string(ip::to_string(kind)) + "_" + ip::host_name() + "_" + o.device;
     if (o.prefix.find('/') != std::string::npos) throw std::invalid_argument("--prefix: must not contain '/'");
     ip::check_writable(o.out);
@@ -267,12 +336,39 @@ int main(int argc, char** argv) {
     p["energy_readings"] = json::object();
     file_time = start_unix;
 
+    // Functions the interrupted run finished or recorded as failed are not trained again.
+    std::vector<const ip::FunctionInfo*> todo = functions;
+    if (!o.resume.empty()) {
+      check_resume_settings(resumed, results);
+      const ip::MnistResults& before = resumed.file;
+      results.functions = before.functions;
+      results.failed = before.failed;
+      results.started_at = before.started_at;
+      file_time = resumed.unix_time;  // the interrupted run's file is rewritten, not duplicated
+      if (before.parameters.contains("energy_readings"))
+        p["energy_readings"] = before.parameters["energy_readings"];
+      todo.clear();
+      for (const ip::FunctionInfo* f : functions) {
+        const std::string key = ip::function_key(*f);
+        const bool done = before.failed.count(key) ||
+                          std::any_of(before.functions.begin(), before.functions.end(),
+                                      [&](const ip::MnistFunctionResult& r) { return r.key == key; });
+        if (!done) todo.push_back(f);
+      }
+      p["resumed"] = {{"from", resumed.path},
+                      {"functions_resumed", functions.size() - todo.size()},
+                      {"interrupted_command_line", before.parameters.value("command_line", "")},
+                      {"interrupted_started_at", before.started_at}};
+      progress.line("resuming " + resumed.path + ": " + std::to_string(functions.size() - todo.size()) +
+                    " function(s) kept, " + std::to_string(todo.size()) + " to train");
+    }
+
     // ---- calibration: two training steps give a rough time per epoch ----
     const size_t batch = static_cast<size_t>(o.batch);
     const double steps_per_epoch = std::ceil(static_cast<double>(train.count) / o.batch);
     double epoch_estimate = 0;
-    if (!o.quiet && train.count > 0) {
-      ip::Sequential probe = ip::Sequential::parse(describe_model(*functions[0]), o.seed);
+    if (!o.quiet && train.count > 0 && !todo.empty()) {
+      ip::Sequential probe = ip::Sequential::parse(describe_model(*todo[0]), o.seed);
       probe.to(device);
       Trainer t(probe, o, device);
       std::vector<size_t> first(std::min(train.count, 3 * batch));
@@ -282,8 +378,8 @@ int main(int argc, char** argv) {
       epoch_estimate = s / std::ceil(static_cast<double>(first.size()) / o.batch) * steps_per_epoch * 1.3;
       progress.line("estimated: about " + ip::format_duration(epoch_estimate) +
                     " per epoch (evaluation included); at most " +
-                    ip::format_duration(epoch_estimate * o.max_epochs * functions.size()) + " for " +
-                    std::to_string(functions.size()) + " function(s) x " +
+                    ip::format_duration(epoch_estimate * o.max_epochs * todo.size()) + " for " +
+                    std::to_string(todo.size()) + " function(s) x " +
                     std::to_string(o.max_epochs) + " epoch(s)");
     }
 
@@ -292,8 +388,8 @@ int main(int argc, char** argv) {
     results.partial = true;  // until every function is done: a killed run's file says so
     ip::Timer elapsed;
     size_t epochs_done = 0;
-    for (size_t fi = 0; fi < functions.size() && !ip::interrupted(); ++fi) {
-      const ip::FunctionInfo& f = *functions[fi];
+    for (size_t fi = 0; fi < todo.size() && !ip::interrupted(); ++fi) {
+      const ip::FunctionInfo& f = *todo[fi];
       ip::Sequential model = ip::Sequential::parse(describe_model(f), o.seed);
       model.set_seed(o.seed);
       model.to(device);
@@ -330,12 +426,12 @@ int main(int argc, char** argv) {
         const double e = elapsed.seconds();
         const double per_epoch = e / epochs_done;
         const double worst_left =
-            per_epoch * ((o.max_epochs - epoch - 1) + (functions.size() - fi - 1) * double(o.max_epochs));
+            per_epoch * ((o.max_epochs - epoch - 1) + (todo.size() - fi - 1) * double(o.max_epochs));
         char line[512];
         std::snprintf(line, sizeof line,
                       "%-13s (%zu/%zu) epoch %3d/%d: test accuracy %.4f, training %s | elapsed %s, "
                       "at most %s left",
-                      f.cli_name, fi + 1, functions.size(), epoch + 1, o.max_epochs, acc,
+                      f.cli_name, fi + 1, todo.size(), epoch + 1, o.max_epochs, acc,
                       ip::format_duration(r.train_seconds).c_str(), ip::format_duration(e).c_str(),
                       ip::format_duration(worst_left).c_str());
         progress.line(line);
@@ -343,7 +439,7 @@ int main(int argc, char** argv) {
         if (r.reached_target) break;
       }
       if (results.failed.count(r.key)) {
-        results.partial = fi + 1 < functions.size();
+        results.partial = fi + 1 < todo.size();
         result_path = ip::write_mnist_results(o.out, results, file_time);
         continue;
       }
@@ -351,17 +447,27 @@ int main(int argc, char** argv) {
       r.energy = ip::to_result_energy(energy);
       p["energy_readings"][r.key] = energy;
       results.functions.push_back(r);
-      results.partial = fi + 1 < functions.size();
+      results.partial = fi + 1 < todo.size();
       result_path = ip::write_mnist_results(o.out, results, file_time);
       progress.line(std::string(f.cli_name) + ": " + (r.reached_target ? "reached " : "did not reach ") +
                     ip::format_number(o.threshold) + " after " + std::to_string(r.epochs) +
                     " epoch(s), " + ip::format_duration(r.train_seconds) + " in training steps");
     }
+    // Resuming a run whose every function was done (cut short after its last one): mark it complete.
+    if (todo.empty() && !ip::interrupted()) {
+      results.partial = false;
+      result_path = ip::write_mnist_results(o.out, results, file_time);
+    }
   } catch (const std::exception& e) {
     std::string message = e.what();
-    if (dynamic_cast<const std::bad_alloc*>(&e))
+    if (dynamic_cast<const std::bad_alloc*>(&e)) {
+      // Each row of a batch holds its pixels and every layer's output and gradient: the size
+      // that --batch scales (a plain std::bad_alloc names none).
+      const double row_bytes = (ip::kMnistPixels + 2.0 * (5 * kHidden + 2 * ip::kMnistClasses)) * sizeof(float);
       message = "out of memory: " + message + " (training batches of " + std::to_string(o.batch) +
-                " images); lower --batch";
+                " images take about " + ip::format_bytes(row_bytes * o.batch) +
+                " of activations and gradients); lower --batch";
+    }
     std::fprintf(stderr, "mnist_power: error: %s\n", message.c_str());
     if (started && !results.functions.empty()) {
       try {

@@ -17,10 +17,8 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -282,49 +280,13 @@ std::vector<std::string> write_consolidated(const Options& o, const std::string&
 
 // ---- --resume ----
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// The file to resume: `spec` itself, or in a directory the newest consolidated file
-// (<prefix>.all.<time>.json) marked partial.
-std::string find_resume_file(const std::string& spec) {
-  if (!fs::is_directory(spec)) {
-    if (!fs::is_regular_file(spec)) throw std::invalid_argument("--resume: " + spec + " does not exist");
-    return spec;
-  }
-  std::string best;
-  fs::file_time_type best_time;
-  for (const auto& e : fs::directory_iterator(spec)) {
-    const std::string name = e.path().filename().string();
-    if (!e.is_regular_file() || name.find(".all.") == std::string::npos ||
-        e.path().extension() != ".json")
-      continue;
-    try {
-      const json j = json::parse(read_text(e.path().string()));
-      if (!j.is_object() || j.value("partial", false) != true) continue;
-    } catch (const std::exception&) {
-      continue;  // not ours or unreadable: not a candidate
-    }
-    if (best.empty() || e.last_write_time() > best_time) {
-      best = e.path().string();
-      best_time = e.last_write_time();
-    }
-  }
-  if (best.empty())
-    throw std::invalid_argument("--resume: no partial consolidated result (<prefix>.all.<time>.json "
-                                "with partial=true) in " + spec);
-  return best;
-}
-
 Resumed load_resume(const std::string& spec) {
   Resumed r;
-  r.path = find_resume_file(spec);
+  // Only the consolidated file lists the measurements; the per-scale files are partial too.
+  r.path = ip::find_resume_file(spec, "consolidated result (<prefix>.all.<time>.json)",
+                                [](const json& j) { return j.contains("measurements"); });
   try {
-    const json j = json::parse(read_text(r.path));
+    const json j = json::parse(ip::read_text_file(r.path));
     if (!j.is_object() || !j.contains("scales") || !j.contains("measurements"))
       throw std::invalid_argument("not a consolidated rand_power file (<prefix>.all.<time>.json)");
     if (j.value("partial", false) != true)
@@ -350,11 +312,9 @@ Resumed load_resume(const std::string& spec) {
 // Refuses to mix settings: every setting that changes a measurement must be the same as in the
 // interrupted run.
 void check_resume_settings(const Resumed& r, const ip::RandResults& now) {
+  const std::string command_line = r.file.parameters.value("command_line", std::string("?"));
   auto same = [&](const std::string& flag, const json& was, const json& is) {
-    if (was != is)
-      throw std::invalid_argument("--resume: " + flag + " differs: the interrupted run had " +
-                                  was.dump() + ", this one " + is.dump() + " (its command line: " +
-                                  r.file.parameters.value("command_line", std::string("?")) + ")");
+    ip::check_same_setting(flag, was, is, command_line);
   };
   same("--device", r.file.device, now.device);
   same("the hardware", r.file.hardware_name, now.hardware_name);

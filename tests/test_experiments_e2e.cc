@@ -40,12 +40,14 @@ struct Outcome {
   std::string out, err;
 };
 
-// Runs build/<binary> with `args` (already shell-quoted), capturing stdout and stderr.
-Outcome run(const std::string& binary, const std::string& args, const fs::path& scratch) {
+// Runs build/<binary> with `args` (already shell-quoted), capturing stdout and stderr; `shell`
+// is run before it in the same shell (e.g. a ulimit).
+Outcome run(const std::string& binary, const std::string& args, const fs::path& scratch,
+            const std::string& shell = "") {
   const fs::path out = scratch / "stdout.txt", err = scratch / "stderr.txt";
   // One thread: on a busy CI runner OpenMP's spinning workers make short runs slow and erratic.
-  const std::string cmd = std::string(IP_BINARY_DIR) + "/" + binary + " --threads 1 " + args + " >" +
-                          out.string() + " 2>" + err.string();
+  const std::string cmd = shell + std::string(IP_BINARY_DIR) + "/" + binary + " --threads 1 " + args +
+                          " >" + out.string() + " 2>" + err.string();
   const int status = std::system(cmd.c_str());
   Outcome o;
   o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -259,10 +261,11 @@ TEST(ExperimentsE2E, RandPowerInterruptedKeepsFinishedMeasurements) {
   EXPECT_TRUE(saw_consolidated);
 }
 
-// Runs rand_power in the background and interrupts it once its first per-scale file exists.
-int run_and_interrupt(const std::vector<std::string>& flags, const fs::path& out, const fs::path& log,
-                      const std::string& prefix) {
-  const std::string bin = std::string(IP_BINARY_DIR) + "/rand_power";
+// Runs `binary` in the background and interrupts it once its first result file exists
+// (<prefix>_<time>.json: rand_power's first per-scale file, mnist_power's first function).
+int run_and_interrupt(const std::string& binary, const std::vector<std::string>& flags,
+                      const fs::path& out, const fs::path& log, const std::string& prefix) {
+  const std::string bin = std::string(IP_BINARY_DIR) + "/" + binary;
   std::vector<std::string> args = {bin};
   args.insert(args.end(), flags.begin(), flags.end());
   const pid_t pid = fork();
@@ -303,7 +306,7 @@ TEST(ExperimentsE2E, RandPowerResumeCompletesAnInterruptedRunKeepingItsCells) {
   const std::vector<std::string> flags = {"--threads", "1", "--functions", "relu,identity",
                                           "--scales", "0,3", "--runs", "3", "--train-epochs", "0",
                                           "--quiet", "--prefix", "res", "--out", out.string()};
-  ASSERT_EQ(run_and_interrupt(flags, out, tmp.path() / "log.txt", "res"), 130);
+  ASSERT_EQ(run_and_interrupt("rand_power", flags, out, tmp.path() / "log.txt", "res"), 130);
   fs::path first_path;
   const json first = consolidated_json(out, "res", &first_path);
   ASSERT_TRUE(first.is_object());
@@ -496,5 +499,130 @@ TEST(ExperimentsE2E, MnistPowerRejectsMissingAndCorruptData) {
     EXPECT_TRUE(files_in(out).empty());
   }
 }
+
+// The MNIST file of a run: <prefix>_<time>.json (the one JSON in `out` starting so).
+json mnist_json(const fs::path& out, const std::string& prefix, fs::path* path = nullptr) {
+  for (const fs::path& p : files_in(out))
+    if (p.filename().string().rfind(prefix + "_", 0) == 0 && p.extension() == ".json") {
+      if (path) *path = p;
+      return json::parse(read_text(p));
+    }
+  return json();
+}
+
+TEST(ExperimentsE2E, MnistPowerResumeTrainsOnlyTheMissingFunctions) {
+  const std::string data = mnist_dir();
+  if (data.empty()) GTEST_SKIP() << "no MNIST in ../shared/data/mnist or $MNIST_DIR";
+  TempDir tmp;
+  const fs::path out = tmp.path() / "results";
+  // Each function takes a fraction of a second (evaluation on the 10,000 test images
+  // dominates): the signal comes once the first function's file exists, inside the second.
+  const std::vector<std::string> flags = {"--threads", "1", "--functions", "relu,identity,tanh",
+                                          "--limit-train", "512", "--max-epochs", "1", "--quiet",
+                                          "--prefix", "mres", "--data-dir", data, "--out", out.string()};
+  ASSERT_EQ(run_and_interrupt("mnist_power", flags, out, tmp.path() / "log.txt", "mres"), 130);
+  fs::path first_path;
+  const json first = mnist_json(out, "mres", &first_path);
+  ASSERT_TRUE(first.is_object());
+  ASSERT_EQ(first["partial"], true) << "an interrupted run's file says so";
+  const size_t kept = first["times"].size();
+  ASSERT_GE(kept, 1u);
+  ASSERT_LT(kept, 3u) << "the signal came after the end of the run";
+
+  std::string cmd;
+  for (size_t i = 2; i < flags.size(); ++i) cmd += flags[i] + " ";
+  std::string changed = cmd;
+  changed.replace(changed.find("--max-epochs 1"), 14, "--max-epochs 2");
+  const Outcome bad = run("mnist_power", changed + "--resume " + out.string(), tmp.path());
+  EXPECT_NE(bad.code, 0);
+  EXPECT_TRUE(contains(bad.err, "--resume: --max-epochs differs")) << bad.err;
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  EXPECT_EQ(mnist_json(out, "mres"), first) << "a refused resume changes nothing";
+
+  const Outcome resumed = run("mnist_power", cmd + "--resume " + out.string(), tmp.path());
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  fs::path final_path;
+  const json final = mnist_json(out, "mres", &final_path);
+  EXPECT_EQ(final_path, first_path) << "the interrupted run's file is rewritten in place";
+  EXPECT_EQ(files_in(out).size(), 2u) << "one JSON and its CSV";
+  EXPECT_EQ(final["partial"], false);
+  EXPECT_EQ(final["parameters"]["resumed"]["functions_resumed"], kept);
+  ASSERT_EQ(final["times"].size(), 3u);
+  for (const auto& [key, seconds] : first["times"].items()) {
+    EXPECT_EQ(final["times"][key], seconds) << key << " kept its value";
+    EXPECT_EQ(final["accuracy_curves"][key], first["accuracy_curves"][key]) << key;
+  }
+  // Each function once in the CSV too.
+  const std::string csv = read_text(final_path.parent_path() / (final_path.stem().string() + ".csv"));
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4) << csv;
+  for (const char* f : {"\nrelu,", "\nidentity,", "\ntanh,"}) {
+    const size_t at = csv.find(f);
+    EXPECT_NE(at, std::string::npos) << f;
+    EXPECT_EQ(csv.find(f, at + 1), std::string::npos) << f << " twice";
+  }
+
+  const Outcome again = run("mnist_power", cmd + "--resume " + final_path.string(), tmp.path());
+  EXPECT_NE(again.code, 0);
+  EXPECT_TRUE(contains(again.err, "nothing to resume")) << again.err;
+}
+
+TEST(ExperimentsE2E, MnistPowerOnNanStopsOrRecordsTheFailure) {
+  const std::string data = mnist_dir();
+  if (data.empty()) GTEST_SKIP() << "no MNIST in ../shared/data/mnist or $MNIST_DIR";
+  TempDir tmp;
+  const fs::path out = tmp.path() / "results";
+  // SGD's first update moves the weights by 1e30 times their gradient: the next forward pass
+  // overflows float.
+  const std::string args = "--functions relu,identity --limit-train 256 --max-epochs 1 --lr 1e30 "
+                           "--quiet --prefix nan --data-dir " + data + " --out " + out.string();
+  const Outcome stop = run("mnist_power", args, tmp.path());
+  EXPECT_EQ(stop.code, 1);
+  EXPECT_TRUE(contains(stop.err, "training relu: non-finite loss")) << stop.err;
+  EXPECT_TRUE(contains(stop.err, "at training step 2")) << stop.err;
+  // The hidden layers stay finite; the last Linear's sums overflow first.
+  EXPECT_TRUE(contains(stop.err, "first non-finite value: layer 5 (linear(1024,10)) output")) << stop.err;
+  EXPECT_EQ(std::count(stop.err.begin(), stop.err.end(), '\n'), 1) << stop.err;
+  EXPECT_TRUE(files_in(out).empty()) << "nothing finished, nothing written";
+
+  const Outcome cont = run("mnist_power", args + " --on-nan continue", tmp.path());
+  ASSERT_EQ(cont.code, 0) << cont.err;
+  EXPECT_TRUE(contains(cont.err, "training relu: non-finite loss")) << cont.err;
+  EXPECT_TRUE(contains(cont.err, "recorded as failed")) << cont.err;
+  fs::path path;
+  const json j = mnist_json(out, "nan", &path);
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["partial"], false);
+  for (const char* key : {"torch.nn.modules.activation.ReLU", "torch.nn.modules.linear.Identity"}) {
+    ASSERT_TRUE(j["failed"].contains(key)) << j["failed"];
+    EXPECT_TRUE(contains(j["failed"][key].get<std::string>(), "step 2")) << j["failed"][key];
+  }
+  EXPECT_TRUE(j["times"].empty());
+  EXPECT_FALSE(contains(j.dump(), "NaN"));
+  const std::string csv = read_text(path.parent_path() / (path.stem().string() + ".csv"));
+  EXPECT_FALSE(contains(csv, "nan,") || contains(csv, "NaN"));
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3) << "header and two failed rows: " << csv;
+}
+
+// Sanitizers reserve terabytes of address space, so a ulimit on it cannot be used with them.
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+TEST(ExperimentsE2E, MnistPowerOutOfMemoryNamesTheSizeAndTheFlag) {
+  const std::string data = mnist_dir();
+  if (data.empty()) GTEST_SKIP() << "no MNIST in ../shared/data/mnist or $MNIST_DIR";
+  TempDir tmp;
+  const fs::path out = tmp.path() / "results";
+  // 768 MB of address space holds the program and the data (about 200 MB) but not the forward
+  // pass of a 30,000-image batch (a 120 MB output per hidden layer, gradients on top).
+  const Outcome o = run("mnist_power",
+                        "--functions relu --limit-train 30000 --batch 30000 --max-epochs 1 --quiet "
+                        "--data-dir " + data + " --out " + out.string(),
+                        tmp.path(), "ulimit -v 786432; ");
+  EXPECT_EQ(o.code, 1) << o.err;
+  EXPECT_TRUE(contains(o.err, "mnist_power: error: out of memory")) << o.err;
+  EXPECT_TRUE(contains(o.err, "training batches of 30000 images take about 1.2 GiB")) << o.err;
+  EXPECT_TRUE(contains(o.err, "lower --batch")) << o.err;
+  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+  EXPECT_TRUE(files_in(out).empty());
+}
+#endif
 
 }  // namespace

@@ -7,6 +7,9 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include <CLI/CLI.hpp>
@@ -127,6 +130,50 @@ int interrupt_signal() { return g_signal; }
 int interrupted_exit_code() { return 128 + (g_signal ? g_signal : SIGINT); }
 
 // ---- device and CPU ----
+
+// ---- --resume ----
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string find_resume_file(const std::string& spec, const std::string& what,
+                             const std::function<bool(const nlohmann::json&)>& is_candidate) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(spec)) {
+    if (!fs::is_regular_file(spec)) throw std::invalid_argument("--resume: " + spec + " does not exist");
+    return spec;
+  }
+  std::string best;
+  fs::file_time_type best_time;
+  for (const auto& e : fs::directory_iterator(spec)) {
+    if (!e.is_regular_file() || e.path().extension() != ".json") continue;
+    try {
+      const nlohmann::json j = nlohmann::json::parse(read_text_file(e.path().string()));
+      if (!j.is_object() || j.value("partial", false) != true || !is_candidate(j)) continue;
+    } catch (const std::exception&) {
+      continue;  // not ours or unreadable: not a candidate
+    }
+    if (best.empty() || e.last_write_time() > best_time) {
+      best = e.path().string();
+      best_time = e.last_write_time();
+    }
+  }
+  if (best.empty())
+    throw std::invalid_argument("--resume: no partial " + what + " (partial=true) in " + spec);
+  return best;
+}
+
+void check_same_setting(const std::string& flag, const nlohmann::json& was, const nlohmann::json& is,
+                        const std::string& interrupted_command_line) {
+  if (was != is)
+    throw std::invalid_argument("--resume: " + flag + " differs: the interrupted run had " +
+                                was.dump() + ", this one " + is.dump() + " (its command line: " +
+                                interrupted_command_line + ")");
+}
 
 void configure_cpu(int threads, const std::string& target) {
   if (threads < 0) throw std::invalid_argument("--threads: must be 0 (OpenMP default) or more");

@@ -46,6 +46,20 @@ int interrupt_signal();  // the signal received, 0 if none
 // The exit status of an interrupted run: 128 + signal, as a shell reports it.
 int interrupted_exit_code();
 
+// ---- --resume (continuing an interrupted run from its result file) ----
+// The whole file as text ("" when it cannot be read).
+std::string read_text_file(const std::string& path);
+// The file to resume: `spec` itself when it is a file, or in a directory the newest .json whose
+// content is a JSON object with "partial": true for which is_candidate holds (e.g. a
+// consolidated rand file, not a per-scale one). `what` names such a file in the error when the
+// directory holds none. Throws std::invalid_argument starting with "--resume: ".
+std::string find_resume_file(const std::string& spec, const std::string& what,
+                             const std::function<bool(const nlohmann::json&)>& is_candidate);
+// Refuses to mix settings: throws std::invalid_argument "--resume: <flag> differs: the
+// interrupted run had <was>, this one <is> (its command line: ...)" unless was == is.
+void check_same_setting(const std::string& flag, const nlohmann::json& was, const nlohmann::json& is,
+                        const std::string& interrupted_command_line);
+
 // ---- device and CPU set-up ----
 // Threads (0 = leave OpenMP's default) and SIMD target ("" or "auto" = best). Throws
 // std::invalid_argument naming the flag for a bad target.
