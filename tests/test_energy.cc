@@ -18,6 +18,7 @@
 
 #include "engine/energy.h"
 #include "engine/timer.h"
+#include "tests/temp_dir.h"
 
 namespace ip {
 namespace {
@@ -37,16 +38,7 @@ void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms
 // A temporary directory standing in for /sys/class/powercap or the perf power PMU.
 class FakeTree {
  public:
-  FakeTree() {
-    char pattern[] = "/tmp/ip_energy_test_XXXXXX";
-    const char* made = ::mkdtemp(pattern);
-    EXPECT_NE(made, nullptr);
-    root_ = made ? made : "/nonexistent";
-  }
-  ~FakeTree() {
-    std::error_code ignored;
-    fs::remove_all(root_, ignored);
-  }
+  FakeTree() : root_(dir_.path().string()) { EXPECT_FALSE(root_.empty()); }
   const std::string& root() const { return root_; }
 
   void write(const std::string& rel, const std::string& content) {
@@ -66,6 +58,7 @@ class FakeTree {
   }
 
  private:
+  test::TempDir dir_;
   std::string root_;
 };
 

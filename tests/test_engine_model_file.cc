@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "engine/model_file.h"
+#include "tests/temp_dir.h"
 
 namespace ip {
 namespace {
@@ -23,15 +24,8 @@ namespace {
 class EngineModelFile : public ::testing::Test {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/ip_model_file_XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    dir_ = dir;
+    ASSERT_FALSE(dir_.empty());
     path_ = dir_ + "/model.ipm";
-  }
-  void TearDown() override {
-    for (const std::string& f : written_) std::remove(f.c_str());
-    std::remove(path_.c_str());
-    ::rmdir(dir_.c_str());
   }
 
   std::vector<unsigned char> bytes() const {
@@ -41,7 +35,6 @@ class EngineModelFile : public ::testing::Test {
   std::string write(const std::string& name, const std::vector<unsigned char>& b) {
     const std::string p = dir_ + "/" + name;
     std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), b.size());
-    written_.push_back(p);
     return p;
   }
   // Loading `file` into `model` fails with a std::runtime_error naming the file and `reason`.
@@ -57,8 +50,8 @@ class EngineModelFile : public ::testing::Test {
   }
 
   const std::string desc_ = "linear(6,5) prelu gelu linear(5,3)";
-  std::string dir_, path_;
-  std::vector<std::string> written_;
+  test::TempDir temp_;
+  std::string dir_ = temp_.path().string(), path_;
 };
 
 TEST_F(EngineModelFile, RoundTripIsBitExact) {

@@ -15,6 +15,7 @@
 
 #include "experiments/common/analysis.h"
 #include "experiments/common/results.h"
+#include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -86,13 +87,9 @@ class FiguresTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(fs::exists(kFigures)) << kFigures << " not built";
-    dir_ = fs::temp_directory_path() /
-           ("ip_figures_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    ASSERT_FALSE(dir_.empty());
     fs::create_directories(dir_ / "data");
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Every table row at scales 0..2, two runs, energy (half measured, half estimated) and a
   // consolidated file with breakdown measurements; an MNIST run of three functions twice; a
@@ -160,7 +157,8 @@ class FiguresTest : public ::testing::Test {
     ip::write_file_atomic((ref / "kernel_bench_1700000300.json").string(), bench.dump());
   }
 
-  fs::path dir_;
+  ip::test::TempDir temp_;
+  fs::path dir_ = temp_.path();
 };
 
 TEST_F(FiguresTest, DrawsEveryFigureAsWellFormedSvgNamingEverySeries) {
