@@ -39,7 +39,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 struct CELU {  // p0 = alpha
   IP_VEC_FORM forward(D d, V x, V p0, V) {
     const V inv_alpha = hn::Div(IP_ONE, p0);
-    return hn::IfThenElse(hn::Gt(x, IP_ZERO), x, hn::Mul(p0, vmath::Expm1(d, hn::Mul(x, inv_alpha))));
+    return hn::IfThenElse(hn::Gt(x, IP_ZERO), x, hn::Mul(p0, vmath::Expm1NonPositive(d, hn::Mul(x, inv_alpha))));
   }
   IP_VEC_FORM derivative(D d, V x, V p0, V) {
     const V inv_alpha = hn::Div(IP_ONE, p0);
@@ -49,7 +49,7 @@ struct CELU {  // p0 = alpha
 
 struct ELU {  // p0 = alpha
   IP_VEC_FORM forward(D d, V x, V p0, V) {
-    return hn::IfThenElse(hn::Gt(x, IP_ZERO), x, hn::Mul(p0, vmath::Expm1(d, x)));
+    return hn::IfThenElse(hn::Gt(x, IP_ZERO), x, hn::Mul(p0, vmath::Expm1NonPositive(d, x)));
   }
   IP_VEC_FORM derivative(D d, V x, V p0, V) {
     return hn::IfThenElse(hn::Gt(x, IP_ZERO), IP_ONE, hn::Mul(p0, vmath::Exp(d, x)));
@@ -161,7 +161,7 @@ struct ReLU6 {
 
 struct SELU {
   IP_VEC_FORM forward(D d, V x, V, V) {
-    const V neg = hn::Mul(hn::Set(d, float(math::kSeluAlpha)), vmath::Expm1(d, x));
+    const V neg = hn::Mul(hn::Set(d, float(math::kSeluAlpha)), vmath::Expm1NonPositive(d, x));
     return hn::Mul(hn::Set(d, float(math::kSeluScale)), hn::IfThenElse(hn::Gt(x, IP_ZERO), x, neg));
   }
   IP_VEC_FORM derivative(D d, V x, V, V) {
