@@ -209,112 +209,47 @@ HWY_INLINE V ExpHalfSquareNeg(D d, V x) {
   return hn::MulAdd(e, hn::Mul(lo, half_neg), e);       // exp(-lo/2) ~ 1 - lo/2, |lo/2| < 2^-16
 }
 
-// ---- erf / erfc --------------------------------------------------------------------------
-// Two pieces, both fitted by us (Chebyshev interpolation in 40-digit arithmetic, converted to
-// monomials in the interval's normalised variable t in [-1, 1]); each is accurate to the float32
-// rounding of its own evaluation (~1e-7 relative):
-//   |a| <= 1:  erf(a)  = a * P(s),  s = a^2 in [0, 1],  t = 2s - 1          (degree 6)
-//   |a| >= 1:  erfc(a) = exp(-a^2) * u * H(u),  u = 1/a in [1/10.5, 1]      (degree 12)
-// H(u) = erfc(1/u) exp(1/u^2) / u is smooth and tends to 1/sqrt(pi) as u -> 0, so the tail keeps
-// full relative accuracy down to erfc's underflow (a ~ 10.05). Above 1, 1 - erf(a) would cancel.
-
+// ---- erfc, one piece ---------------------------------------------------------------------
+// erfc(a) = exp(-a^2) t Q(t) with t = 1 / (1 + 0.4 a), for a in [0, 11.4]: Q(t) = erfc(a) exp(a^2) / t
+// is smooth on t in [0.18, 1] and tends to a constant (0.4 / sqrt pi) as a grows, so one
+// polynomial (degree 10 in s = (t - mid) / half, fitted by Chebyshev interpolation, interpolation
+// error 3.7e-9 relative) keeps full relative accuracy from a = 0 down to erfc's underflow
+// (a ~ 10.05). It replaces two pieces (erf on a <= 1, erfc beyond) that every vector evaluated in
+// full, with a select between them. a enters only through t, whose rounding Q barely amplifies;
+// exp(-a^2), where a rounded a would cost 2 a^2 ulp, is the caller's, taken from an exact square.
+// Returns erfc(a) / 2 (the coefficients are halved, exactly), the form Phi needs.
 template <class D, class V>
-HWY_INLINE V ErfSmallPoly(D d, V s) {  // P(s) = erf(sqrt s) / sqrt s
-  const V t = hn::MulAdd(s, hn::Set(d, 2.0f), hn::Set(d, -1.0f));
-  V p = hn::Set(d, 1.230605479e-06f);
-  p = hn::MulAdd(p, t, hn::Set(d, -1.766906803e-05f));
-  p = hn::MulAdd(p, t, hn::Set(d, 2.175135417e-04f));
-  p = hn::MulAdd(p, t, hn::Set(d, -2.285419545e-03f));
-  p = hn::MulAdd(p, t, hn::Set(d, 1.985249714e-02f));
-  p = hn::MulAdd(p, t, hn::Set(d, -1.405360973e-01f));
-  p = hn::MulAdd(p, t, hn::Set(d, 9.654687387e-01f));
-  return p;
-}
-
-template <class D, class V>
-HWY_INLINE V ErfcTailPoly(D d, V u) {  // H(u) = erfc(1/u) exp(1/u^2) / u on [1/10.5, 1]
-  // t = (u - mid) / half with mid = 23/42, half = 19/42 (the fit interval [2/21, 1]).
-  const V t = hn::MulAdd(u, hn::Set(d, 42.0f / 19.0f), hn::Set(d, -23.0f / 19.0f));
-  V p = hn::Set(d, -1.114128242e-05f);
-  p = hn::MulAdd(p, t, hn::Set(d, 2.033676689e-05f));
-  p = hn::MulAdd(p, t, hn::Set(d, 1.448639035e-05f));
-  p = hn::MulAdd(p, t, hn::Set(d, -7.771851109e-05f));
-  p = hn::MulAdd(p, t, hn::Set(d, 1.526014474e-04f));
-  p = hn::MulAdd(p, t, hn::Set(d, -2.397910777e-04f));
-  p = hn::MulAdd(p, t, hn::Set(d, 1.100042659e-04f));
-  p = hn::MulAdd(p, t, hn::Set(d, 9.407374859e-04f));
-  p = hn::MulAdd(p, t, hn::Set(d, -4.087951158e-03f));
-  p = hn::MulAdd(p, t, hn::Set(d, 9.191776412e-03f));
-  p = hn::MulAdd(p, t, hn::Set(d, -4.311890130e-03f));
-  p = hn::MulAdd(p, t, hn::Set(d, -7.687602731e-02f));
-  p = hn::MulAdd(p, t, hn::Set(d, 5.027581521e-01f));
-  return p;
-}
-
-// For a >= 0 (NaN-free, <= ~12): small = (a <= 1), erf(a) on the small piece and erfc(a) on the
-// tail piece; exp(-a^2) is supplied by the caller so it can take a^2 exactly.
-template <class D, class V>
-struct ErfPieces {
-  hn::Mask<D> small;
-  V erf_small;   // valid where small
-  V erfc_tail;   // valid where !small
-  HWY_INLINE ErfPieces(D d, V a, V exp_neg_a2) {
-    const V one = hn::Set(d, 1.0f);
-    small = hn::Le(a, one);
-    erf_small = hn::Mul(a, ErfSmallPoly(d, hn::Mul(a, a)));
-    // Lanes of the small piece would divide by a <= 1 (or 0); take u from max(a, 1) instead.
-    const V u = Reciprocal(d, hn::Max(a, one));  // in [1, 12]
-    erfc_tail = hn::Mul(hn::Mul(exp_neg_a2, u), ErfcTailPoly(d, u));
-  }
-};
-
-// erfc(z) for every float: 2 at -inf, 0 at +inf, NaN for NaN.
-template <class D, class V>
-HWY_INLINE V Erfc(D d, V z) {
-  const V a = hn::Min(hn::Abs(z), hn::Set(d, 12.0f));  // erfc(12) underflows to 0 already
-  V hi, lo;
-  SquareExact(d, a, hi, lo);
-  const V e0 = ExpNonPositive(d, hn::Neg(hi));
-  const V e = hn::MulAdd(e0, hn::Neg(lo), e0);  // exp(-a^2) with a^2 = hi + lo
-  const ErfPieces<D, V> p(d, a, e);
-  const V one = hn::Set(d, 1.0f);
-  const V pos = hn::IfThenElse(p.small, hn::Sub(one, p.erf_small), p.erfc_tail);  // erfc(|z|)
-  const V neg = hn::IfThenElse(p.small, hn::Add(one, p.erf_small), hn::Sub(hn::Set(d, 2.0f), p.erfc_tail));
-  return KeepNaN(d, z, hn::IfThenElse(hn::Lt(z, hn::Zero(d)), neg, pos));
-}
-
-// erf(z) for every float: ±1 at ±inf, NaN for NaN, odd.
-template <class D, class V>
-HWY_INLINE V Erf(D d, V z) {
-  const V a = hn::Min(hn::Abs(z), hn::Set(d, 12.0f));
-  V hi, lo;
-  SquareExact(d, a, hi, lo);
-  const V e0 = ExpNonPositive(d, hn::Neg(hi));
-  const V e = hn::MulAdd(e0, hn::Neg(lo), e0);  // exp(-a^2) with a^2 = hi + lo
-  const ErfPieces<D, V> p(d, a, e);
-  const V abs_erf = hn::IfThenElse(p.small, p.erf_small, hn::Sub(hn::Set(d, 1.0f), p.erfc_tail));
-  return KeepNaN(d, z, hn::CopySignToAbs(abs_erf, z));
+HWY_INLINE V HalfErfc(D d, V t, V exp_neg_a2) {
+  const V s = hn::MulAdd(t, hn::Set(d, float(1 / 0.410071942)), hn::Set(d, float(-0.589928058 / 0.410071942)));
+  V q = hn::Set(d, -1.219998204e-06f);
+  q = hn::MulAdd(q, s, hn::Set(d, -4.983004843e-06f));
+  q = hn::MulAdd(q, s, hn::Set(d, 1.916306471e-05f));
+  q = hn::MulAdd(q, s, hn::Set(d, 6.365490930e-05f));
+  q = hn::MulAdd(q, s, hn::Set(d, -2.239570421e-04f));
+  q = hn::MulAdd(q, s, hn::Set(d, -9.698010125e-04f));
+  q = hn::MulAdd(q, s, hn::Set(d, 1.684370179e-03f));
+  q = hn::MulAdd(q, s, hn::Set(d, 2.078663932e-02f));
+  q = hn::MulAdd(q, s, hn::Set(d, 7.415931940e-02f));
+  q = hn::MulAdd(q, s, hn::Set(d, 1.615946190e-01f));
+  q = hn::MulAdd(q, s, hn::Set(d, 2.428921945e-01f));
+  return hn::Mul(hn::Mul(exp_neg_a2, t), q);
 }
 
 // Standard normal CDF Phi(x) = erfc(-x / sqrt 2) / 2 and density phi(x) = exp(-x^2/2)/sqrt(2 pi),
 // sharing one exp. exp(-x^2/2) is taken from x itself (exactly squared), not from the rounded
-// x/sqrt(2), which keeps the left tail of GELU accurate. NaN is not restored (callers multiply by
-// x, which carries it).
+// x/sqrt(2), which keeps the left tail of GELU accurate. Phi(-|x|) = erfc(a)/2 directly and
+// Phi(|x|) = 1 - erfc(a)/2 (at most 1/2 subtracted: no cancellation). NaN is not restored
+// (callers multiply by x, which carries it).
 template <class D, class V>
 struct NormalParts {
   V cdf, pdf;
   HWY_INLINE NormalParts(D d, V x) {
     const V ax = hn::Min(hn::Abs(x), hn::Set(d, 16.0f));  // Phi(-16) and phi(16) are 0 in float
     const V e = ExpHalfSquareNeg(d, ax);                   // exp(-x^2/2) = exp(-a^2), a = |x|/sqrt 2
-    const V a = hn::Mul(ax, hn::Set(d, 0.70710678118654752440f));
-    const ErfPieces<D, V> p(d, a, e);
-    const V half = hn::Set(d, 0.5f);
-    // Phi(-|x|) = erfc(a)/2 and Phi(|x|) = 1 - erfc(a)/2, each from the piece that does not cancel.
-    const V lower = hn::IfThenElse(p.small, hn::NegMulAdd(half, p.erf_small, half),
-                                   hn::Mul(half, p.erfc_tail));
-    const V upper = hn::IfThenElse(p.small, hn::MulAdd(half, p.erf_small, half),
-                                   hn::NegMulAdd(half, p.erfc_tail, hn::Set(d, 1.0f)));
-    cdf = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), lower, upper);
+    // t = 1 / (1 + 0.4 a) = 1 / (1 + (0.4 / sqrt 2) |x|); 1 + ... in [1, 5.6].
+    const V t = Reciprocal(d, hn::MulAdd(ax, hn::Set(d, float(0.4 / 1.41421356237309504880)), hn::Set(d, 1.0f)));
+    const V lower = HalfErfc(d, t, e);  // Phi(-|x|)
+    cdf = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), lower, hn::Sub(hn::Set(d, 1.0f), lower));
     pdf = hn::Mul(e, hn::Set(d, 0.39894228040143267794f));
   }
 };
