@@ -251,15 +251,16 @@ struct Mish {
   }
   IP_VEC_FORM derivative(D d, V x, V, V) {
     // t + x sigmoid(x) (1 - t^2) with 1 - t^2 = 4 (n + 1) / (n + 2)^2 and sigmoid(x) = ex / (1 + ex).
+    // n + 1 = (1 + ex)^2, so sigmoid(x) (1 - t^2) = 4 ex (1 + ex) / (n + 2)^2: one reciprocal.
     const V ex = vmath::Exp(d, hn::Min(x, hn::Set(d, 20.0f)));
+    const V ex1 = hn::Add(ex, IP_ONE);
     const V n = hn::Mul(ex, hn::Add(ex, hn::Set(d, 2.0f)));
     const V r = vmath::Reciprocal(d, hn::Add(n, hn::Set(d, 2.0f)));
     const V t = hn::Mul(n, r);
-    const V sig = hn::Mul(ex, vmath::Reciprocal(d, hn::Add(ex, IP_ONE)));
-    const V one_minus_t2 = hn::Mul(hn::Mul(hn::Set(d, 4.0f), hn::Add(n, IP_ONE)), hn::Mul(r, r));
+    const V sig_one_minus_t2 = hn::Mul(hn::Mul(hn::Set(d, 4.0f), hn::Mul(ex, ex1)), hn::Mul(r, r));
     // Above the clamp (x > 20) the true second term x 4 e^-2x is below 1e-15 and the scalar form's
     // 1 - t^2 is exactly 0; ours would stay at 4 e^-40 and grow with x, so zero it.
-    const V second = hn::IfThenZeroElse(hn::Gt(x, hn::Set(d, 20.0f)), hn::Mul(hn::Mul(x, sig), one_minus_t2));
+    const V second = hn::IfThenZeroElse(hn::Gt(x, hn::Set(d, 20.0f)), hn::Mul(x, sig_one_minus_t2));
     const V y = hn::Add(t, second);
     // The scalar form gives inf * 0 = NaN at +inf: x - x restores it.
     return vmath::KeepNaN(d, x, hn::Add(y, hn::Sub(x, x)));
