@@ -56,19 +56,19 @@ HWY_INLINE V Reciprocal(D d, V y) {
 // subnormal range) and 1.3 ulp for expm1 on [-104, 0].
 template <class D, class V>
 struct ExpReduced {
-  V n, r, rp;  // x = n ln2 + r and rp = expm1(r) = r P(r)
+  V n, r, p;  // x = n ln2 + r, expm1(r) = r P(r) with p = P(r)
   HWY_INLINE ExpReduced(D d, V x) {  // x in [-104, 89]: |n| <= 150
     n = hn::Round(hn::Mul(x, hn::Set(d, 1.44269504088896341f)));
     r = hn::MulAdd(n, hn::Set(d, -0.693359375f), x);
     r = hn::MulAdd(n, hn::Set(d, 2.12194440e-4f), r);
-    V p = hn::Set(d, 1.393364998e-03f);
+    p = hn::Set(d, 1.393364998e-03f);
     p = hn::MulAdd(p, r, hn::Set(d, 8.369155668e-03f));
     p = hn::MulAdd(p, r, hn::Set(d, 4.166646493e-02f));
     p = hn::MulAdd(p, r, hn::Set(d, 1.666650520e-01f));
     p = hn::MulAdd(p, r, hn::Set(d, 5.000000013e-01f));
     p = hn::MulAdd(p, r, hn::Set(d, 1.000000011e+00f));
-    rp = hn::Mul(r, p);
   }
+  HWY_INLINE V ExpR(D d) const { return hn::MulAdd(r, p, hn::Set(d, 1.0f)); }  // exp(r), one rounding
 };
 
 // y * 2^n for integral n in [-150, 128]: overflows to inf and underflows to subnormals or 0 with
@@ -95,7 +95,7 @@ HWY_INLINE V MulPow2(D d, V y, V n) {
 template <class D, class V>
 HWY_INLINE V ExpNonPositive(D d, V x) {
   const ExpReduced<D, V> e(d, hn::Max(x, hn::Set(d, -104.0f)));
-  return MulPow2(d, hn::Add(e.rp, hn::Set(d, 1.0f)), e.n);
+  return MulPow2(d, e.ExpR(d), e.n);
 }
 
 // exp(x) for every float: +inf above ln(FLT_MAX), 0 far below, NaN for NaN. exp(89) overflows
@@ -104,7 +104,7 @@ template <class D, class V>
 HWY_INLINE V Exp(D d, V x) {
   const V xc = hn::Min(hn::Max(x, hn::Set(d, -104.0f)), hn::Set(d, 89.0f));
   const ExpReduced<D, V> e(d, xc);
-  return KeepNaN(d, x, MulPow2(d, hn::Add(e.rp, hn::Set(d, 1.0f)), e.n));
+  return KeepNaN(d, x, MulPow2(d, e.ExpR(d), e.n));
 }
 
 // exp(x) - 1 for x <= 0 and NaN (NaN restored), -1 far below; x > 0 is computed as 0: the callers
@@ -115,7 +115,7 @@ HWY_INLINE V Expm1NonPositive(D d, V x) {
   const V xc = hn::Max(hn::Min(x, hn::Zero(d)), hn::Set(d, -104.0f));
   const ExpReduced<D, V> e(d, xc);
   const V s = MulPow2(d, hn::Set(d, 1.0f), e.n);  // 2^n, exact (n <= 0)
-  return KeepNaN(d, x, hn::MulAdd(s, e.rp, hn::Sub(s, hn::Set(d, 1.0f))));
+  return KeepNaN(d, x, hn::MulAdd(s, hn::Mul(e.r, e.p), hn::Sub(s, hn::Set(d, 1.0f))));
 }
 
 // tanh(x) = -m / (2 + m) with m = expm1(-2|x|) in (-1, 0], sign restored: one exp, no
