@@ -80,9 +80,10 @@ struct GELU_tanh {
     return hn::Mul(x, vmath::SigmoidParts<D, V>(d, v).Positive(d, v));
   }
   IP_VEC_FORM derivative(D d, V x, V, V) {
-    // The scalar form clamps x to ±10 inside the polynomial (tanh has saturated there).
+    // The scalar form clamps x to ±10 inside the polynomial (tanh has saturated there). Min/Max
+    // may turn NaN into a bound; the x - x added at the end makes the result NaN anyway.
     const V lim = hn::Set(d, float(math::kGeluTanhSaturation));
-    const V xc = hn::IfThenElse(hn::Gt(x, lim), lim, hn::IfThenElse(hn::Lt(x, hn::Neg(lim)), hn::Neg(lim), x));
+    const V xc = hn::Min(hn::Max(x, hn::Neg(lim)), lim);
     const V v = TwiceInner(d, xc);
     const vmath::SigmoidParts<D, V> s(d, v);
     const V sp = s.Positive(d, v), sn = s.Negative(d, v);
