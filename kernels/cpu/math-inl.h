@@ -28,6 +28,12 @@ HWY_INLINE V KeepNaN(D /*d*/, V x, V value) {
   return hn::IfThenElse(hn::IsNaN(x), x, value);
 }
 
+// -|x| as one OR of the sign bit (Neg(Abs(x)) is two logic ops). NaN stays NaN.
+template <class D, class V>
+HWY_INLINE V NegAbs(D d, V x) {
+  return hn::Or(x, hn::SignBit(d));
+}
+
 // 1 / y for finite y in [1, 2^100] (callers' denominators: 1 + e, max(a, 1), Mish's n + 2).
 // On AVX-512 a division is one instruction but the divider accepts a 512-bit divide only every
 // ~10 cycles, the cost of ~20 other vector operations; rcp14 (relative error < 2^-14) plus one
@@ -136,7 +142,7 @@ template <class D, class V>
 struct SigmoidParts {
   V e, r;
   HWY_INLINE SigmoidParts(D d, V x) {
-    e = ExpNonPositive(d, hn::Neg(hn::Abs(x)));
+    e = ExpNonPositive(d, NegAbs(d, x));
     r = Reciprocal(d, hn::Add(hn::Set(d, 1.0f), e));  // 1 + e in [1, 2]
   }
   HWY_INLINE V Positive(D d, V x) const {  // sigmoid(x)
@@ -175,7 +181,7 @@ HWY_INLINE V Log1pUnit(D d, V e) {
 // overflows.
 template <class D, class V>
 HWY_INLINE V Softplus(D d, V x) {
-  const V e = ExpNonPositive(d, hn::Neg(hn::Abs(x)));
+  const V e = ExpNonPositive(d, NegAbs(d, x));
   const V y = hn::Add(hn::ZeroIfNegative(x), Log1pUnit(d, e));
   return KeepNaN(d, x, y);
 }
