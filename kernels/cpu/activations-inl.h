@@ -123,7 +123,7 @@ struct LeakyReLU {  // p0 = negative_slope
 };
 
 struct LogSigmoid {
-  IP_VEC_FORM forward(D d, V x, V, V) { return hn::Neg(vmath::Softplus(d, hn::Neg(x))); }
+  IP_VEC_FORM forward(D d, V x, V, V) { return vmath::LogSigmoid(d, x); }
   IP_VEC_FORM derivative(D d, V x, V, V) {
     return vmath::KeepNaN(d, x, vmath::SigmoidParts<D, V>(d, x).Negative(d, x));
   }

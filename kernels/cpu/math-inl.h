@@ -181,11 +181,17 @@ HWY_INLINE V Log1pUnit(D d, V e) {
 // overflows.
 template <class D, class V>
 HWY_INLINE V Softplus(D d, V x) {
-  const V e = ExpNonPositive(d, NegAbs(d, x));
-  const V y = hn::Add(hn::ZeroIfNegative(x), Log1pUnit(d, e));
+  const V y = hn::Add(hn::ZeroIfNegative(x), Log1pUnit(d, ExpNonPositive(d, NegAbs(d, x))));
   return KeepNaN(d, x, y);
 }
 
+// log(sigmoid(x)) = -softplus(-x) = min(x, 0) - log1p(exp(-|x|)), written out so that neither x
+// nor the result needs negating.
+template <class D, class V>
+HWY_INLINE V LogSigmoid(D d, V x) {
+  const V y = hn::Sub(hn::Min(x, hn::Zero(d)), Log1pUnit(d, ExpNonPositive(d, NegAbs(d, x))));
+  return KeepNaN(d, x, y);
+}
 // x*x = hi + lo exactly. Targets with FMA get lo from one fused op; the others split x in halves
 // of 12 bits (Veltkamp) so every partial product is exact. |x| must be below ~1e30 (no overflow).
 template <class D, class V>
