@@ -411,6 +411,44 @@ TEST(CpuActivations, RejectsOtherKinds) {
   EXPECT_NO_THROW(cpu::activation_forward(FunctionId::ReLU, x, y, 4, p));
 }
 
+// The exp/expm1/log1p/tanh/erf-based forms use our own fitted polynomials (math-inl.h): hold them
+// to the criterion over a dense sweep, not only the random inputs above: a uniform grid of step
+// 2^-12 over [-20, 20] (every reduction interval of exp many times over, both branches of every
+// select) and magnitudes from 1e-38 to 100 of both signs in steps of 0.3% (relative accuracy near 0
+// and in the tails). Default parameters, upstream gradient 1.
+TEST(CpuActivations, TranscendentalFormsMatchDoubleOverDenseSweep) {
+  std::vector<float> x;
+  for (int i = -20 * 4096; i <= 20 * 4096; ++i) x.push_back(float(i) / 4096.0f);
+  for (float m = 1e-38f; m < 100.0f; m *= 1.003f) {
+    x.push_back(m);
+    x.push_back(-m);
+  }
+  const std::vector<float> dy(x.size(), 1.0f);
+  const FunctionId ids[] = {FunctionId::CELU, FunctionId::ELU, FunctionId::SELU, FunctionId::Sigmoid,
+                            FunctionId::LogSigmoid, FunctionId::Softplus, FunctionId::Tanh,
+                            FunctionId::Tanhshrink, FunctionId::SiLU, FunctionId::Mish,
+                            FunctionId::GELU, FunctionId::GELU_tanh};
+  for (FunctionId id : ids) {
+    const Params<float> p = default_params<float>(id);
+    const ScalarRefs ref = scalar_refs(id, x, dy, p);
+    for (const std::string& target : cpu::available_targets()) {
+      CpuDispatchGuard guard(target);
+      SCOPED_TRACE(target + " " + function_info(id).name);
+      std::vector<float> y(x.size()), dx(x.size());
+      cpu::activation_forward(id, x.data(), y.data(), x.size(), p);
+      cpu::activation_backward(id, x.data(), dy.data(), dx.data(), x.size(), p);
+      int failures = 0;
+      for (size_t i = 0; i < x.size() && failures < 4; ++i) {
+        const std::string f = check_value(y[i], ref.fwd32[i], ref.fwd64[i], x[i], 1.0, ref.fwd_m[i]);
+        const std::string b = check_value(dx[i], ref.bwd32[i], ref.bwd64[i], x[i], 1.0, ref.bwd_m[i]);
+        if (!f.empty()) ADD_FAILURE() << "forward at x = " << x[i] << ": " << f;
+        if (!b.empty()) ADD_FAILURE() << "backward at x = " << x[i] << ": " << b;
+        failures += !f.empty() + !b.empty();
+      }
+    }
+  }
+}
+
 // GELU's left tail is where a naive erf loses accuracy: hold it to the golden files' bound.
 TEST(CpuActivations, GeluLeftTailWithinGoldenBound) {
   std::vector<float> x;

@@ -39,7 +39,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 struct CELU {  // p0 = alpha
   IP_VEC_FORM forward(D d, V x, V p0, V) {
     const V inv_alpha = hn::Div(IP_ONE, p0);
-    return hn::IfThenElse(hn::Gt(x, IP_ZERO), x, hn::Mul(p0, vmath::Expm1(d, hn::Mul(x, inv_alpha))));
+    return hn::IfThenElse(hn::Gt(x, IP_ZERO), x, hn::Mul(p0, vmath::Expm1NonPositive(d, hn::Mul(x, inv_alpha))));
   }
   IP_VEC_FORM derivative(D d, V x, V p0, V) {
     const V inv_alpha = hn::Div(IP_ONE, p0);
@@ -49,7 +49,7 @@ struct CELU {  // p0 = alpha
 
 struct ELU {  // p0 = alpha
   IP_VEC_FORM forward(D d, V x, V p0, V) {
-    return hn::IfThenElse(hn::Gt(x, IP_ZERO), x, hn::Mul(p0, vmath::Expm1(d, x)));
+    return hn::IfThenElse(hn::Gt(x, IP_ZERO), x, hn::Mul(p0, vmath::Expm1NonPositive(d, x)));
   }
   IP_VEC_FORM derivative(D d, V x, V p0, V) {
     return hn::IfThenElse(hn::Gt(x, IP_ZERO), IP_ONE, hn::Mul(p0, vmath::Exp(d, x)));
@@ -80,9 +80,10 @@ struct GELU_tanh {
     return hn::Mul(x, vmath::SigmoidParts<D, V>(d, v).Positive(d, v));
   }
   IP_VEC_FORM derivative(D d, V x, V, V) {
-    // The scalar form clamps x to ±10 inside the polynomial (tanh has saturated there).
+    // The scalar form clamps x to ±10 inside the polynomial (tanh has saturated there). Min/Max
+    // may turn NaN into a bound; the x - x added at the end makes the result NaN anyway.
     const V lim = hn::Set(d, float(math::kGeluTanhSaturation));
-    const V xc = hn::IfThenElse(hn::Gt(x, lim), lim, hn::IfThenElse(hn::Lt(x, hn::Neg(lim)), hn::Neg(lim), x));
+    const V xc = hn::Min(hn::Max(x, hn::Neg(lim)), lim);
     const V v = TwiceInner(d, xc);
     const vmath::SigmoidParts<D, V> s(d, v);
     const V sp = s.Positive(d, v), sn = s.Negative(d, v);
@@ -122,7 +123,7 @@ struct LeakyReLU {  // p0 = negative_slope
 };
 
 struct LogSigmoid {
-  IP_VEC_FORM forward(D d, V x, V, V) { return hn::Neg(vmath::Softplus(d, hn::Neg(x))); }
+  IP_VEC_FORM forward(D d, V x, V, V) { return vmath::LogSigmoid(d, x); }
   IP_VEC_FORM derivative(D d, V x, V, V) {
     return vmath::KeepNaN(d, x, vmath::SigmoidParts<D, V>(d, x).Negative(d, x));
   }
@@ -161,7 +162,7 @@ struct ReLU6 {
 
 struct SELU {
   IP_VEC_FORM forward(D d, V x, V, V) {
-    const V neg = hn::Mul(hn::Set(d, float(math::kSeluAlpha)), vmath::Expm1(d, x));
+    const V neg = hn::Mul(hn::Set(d, float(math::kSeluAlpha)), vmath::Expm1NonPositive(d, x));
     return hn::Mul(hn::Set(d, float(math::kSeluScale)), hn::IfThenElse(hn::Gt(x, IP_ZERO), x, neg));
   }
   IP_VEC_FORM derivative(D d, V x, V, V) {
@@ -251,15 +252,16 @@ struct Mish {
   }
   IP_VEC_FORM derivative(D d, V x, V, V) {
     // t + x sigmoid(x) (1 - t^2) with 1 - t^2 = 4 (n + 1) / (n + 2)^2 and sigmoid(x) = ex / (1 + ex).
+    // n + 1 = (1 + ex)^2, so sigmoid(x) (1 - t^2) = 4 ex (1 + ex) / (n + 2)^2: one reciprocal.
     const V ex = vmath::Exp(d, hn::Min(x, hn::Set(d, 20.0f)));
+    const V ex1 = hn::Add(ex, IP_ONE);
     const V n = hn::Mul(ex, hn::Add(ex, hn::Set(d, 2.0f)));
     const V r = vmath::Reciprocal(d, hn::Add(n, hn::Set(d, 2.0f)));
     const V t = hn::Mul(n, r);
-    const V sig = hn::Mul(ex, vmath::Reciprocal(d, hn::Add(ex, IP_ONE)));
-    const V one_minus_t2 = hn::Mul(hn::Mul(hn::Set(d, 4.0f), hn::Add(n, IP_ONE)), hn::Mul(r, r));
+    const V sig_one_minus_t2 = hn::Mul(hn::Mul(hn::Set(d, 4.0f), hn::Mul(ex, ex1)), hn::Mul(r, r));
     // Above the clamp (x > 20) the true second term x 4 e^-2x is below 1e-15 and the scalar form's
     // 1 - t^2 is exactly 0; ours would stay at 4 e^-40 and grow with x, so zero it.
-    const V second = hn::IfThenZeroElse(hn::Gt(x, hn::Set(d, 20.0f)), hn::Mul(hn::Mul(x, sig), one_minus_t2));
+    const V second = hn::IfThenZeroElse(hn::Gt(x, hn::Set(d, 20.0f)), hn::Mul(x, sig_one_minus_t2));
     const V y = hn::Add(t, second);
     // The scalar form gives inf * 0 = NaN at +inf: x - x restores it.
     return vmath::KeepNaN(d, x, hn::Add(y, hn::Sub(x, x)));

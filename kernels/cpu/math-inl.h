@@ -1,8 +1,9 @@
 // Vector math helpers for the CPU activation forms (float32 lanes), compiled once per Highway
-// target. Highway 1.0.3's contrib math is used for the core polynomials (Exp, Expm1, Log1p, Tanh)
-// but its edge cases are wrong for our purposes (Exp(200) = 0, Exp(NaN) = 0, Tanh(NaN) finite), so
-// every helper here clamps its argument into the polynomial's valid range and restores NaN itself.
-// erf/erfc have no Highway version; ours are fitted below.
+// target. exp, expm1, tanh and log1p on [0, 1] are our own (one shared range reduction and short
+// fitted polynomials, below): Highway 1.0.3's contrib versions cost about twice the vector ops and
+// their edge cases are wrong for our purposes (Exp(200) = 0, Exp(NaN) = 0, Tanh(NaN) finite). Every
+// helper clamps its argument into its polynomial's valid range and restores NaN itself, or says
+// that its caller does. erf/erfc have no Highway version; ours are fitted below.
 //
 // Per-target include guard, as in Highway's skeleton-inl.h: this file is re-included for each
 // target by foreach_target.h and must be expanded once per target.
@@ -13,7 +14,6 @@
 #define IP_KERNELS_CPU_MATH_INL_H_
 #endif
 
-#include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -26,6 +26,12 @@ namespace hn = hwy::HWY_NAMESPACE;
 template <class D, class V>
 HWY_INLINE V KeepNaN(D /*d*/, V x, V value) {
   return hn::IfThenElse(hn::IsNaN(x), x, value);
+}
+
+// -|x| as one OR of the sign bit (Neg(Abs(x)) is two logic ops). NaN stays NaN.
+template <class D, class V>
+HWY_INLINE V NegAbs(D d, V x) {
+  return hn::Or(x, hn::SignBit(d));
 }
 
 // 1 / y for finite y in [1, 2^100] (callers' denominators: 1 + e, max(a, 1), Mish's n + 2).
@@ -44,26 +50,89 @@ HWY_INLINE V Reciprocal(D d, V y) {
 #endif
 }
 
-// exp(x) for every float: +inf above ln(FLT_MAX), 0 far below, NaN for NaN.
-// Highway's Exp builds 2^q from two halves, which stays correct (finite or inf) for q <= 128;
-// clamping to 89 keeps q there while exp(89) already overflows to inf.
+// ---- exp family: one range reduction, one polynomial ------------------------------------
+// Highway 1.0.3's Exp costs ~25 vector ops (sign-dependent rounding, a float -> int -> float round
+// trip, an Estrin polynomial, 2^n built in two halves, a range select), Expm1 more. Ours:
+//   x = n ln2 + r, |r| <= ln2/2, n = round(x / ln2). ln2 is split Cody-Waite style into 0.693359375
+//   (9 significant bits: n * part is exact for |n| < 2^15, so the reduction is exact even on
+//   targets without FMA) and a small remainder.
+//   expm1(r) = r P(r), P of degree 5 (Chebyshev interpolation of expm1(r)/r), exp(r) = 1 + r P(r).
+//   exp(x) = 2^n exp(r); expm1(x) = 2^n r P(r) + (2^n - 1).
+// A dense sweep in float32 with FMA measured max 0.95 ulp for exp on [-104, 89] (including the
+// subnormal range) and 1.3 ulp for expm1 on [-104, 0].
+template <class D, class V>
+struct ExpReduced {
+  V n, r, p;  // x = n ln2 + r, expm1(r) = r P(r) with p = P(r)
+  HWY_INLINE ExpReduced(D d, V x) {  // x in [-104, 89]: |n| <= 150
+    n = hn::Round(hn::Mul(x, hn::Set(d, 1.44269504088896341f)));
+    r = hn::MulAdd(n, hn::Set(d, -0.693359375f), x);
+    r = hn::MulAdd(n, hn::Set(d, 2.12194440e-4f), r);
+    p = hn::Set(d, 1.393364998e-03f);
+    p = hn::MulAdd(p, r, hn::Set(d, 8.369155668e-03f));
+    p = hn::MulAdd(p, r, hn::Set(d, 4.166646493e-02f));
+    p = hn::MulAdd(p, r, hn::Set(d, 1.666650520e-01f));
+    p = hn::MulAdd(p, r, hn::Set(d, 5.000000013e-01f));
+    p = hn::MulAdd(p, r, hn::Set(d, 1.000000011e+00f));
+  }
+  HWY_INLINE V ExpR(D d) const { return hn::MulAdd(r, p, hn::Set(d, 1.0f)); }  // exp(r), one rounding
+};
+
+// y * 2^n for integral n in [-150, 128]: overflows to inf and underflows to subnormals or 0 with
+// one rounding, as the exact product would. AVX-512 has this as one instruction (vscalefps); the
+// other targets build 2^n in two normal halves (each exponent within [-75, 64]) and multiply twice.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+HWY_INLINE hn::Vec512<float> MulPow2(hn::Full512<float> /*d*/, hn::Vec512<float> y, hn::Vec512<float> n) {
+  return hn::Vec512<float>{_mm512_scalef_ps(y.raw, n.raw)};
+}
+#endif
+template <class D, class V>
+HWY_INLINE V MulPow2(D d, V y, V n) {
+  const hn::RebindToSigned<D> di;
+  const auto ni = hn::ConvertTo(di, n);
+  const auto half = hn::ShiftRight<1>(ni);
+  const auto bias = hn::Set(di, 127);
+  const V f1 = hn::BitCast(d, hn::ShiftLeft<23>(hn::Add(half, bias)));
+  const V f2 = hn::BitCast(d, hn::ShiftLeft<23>(hn::Add(hn::Sub(ni, half), bias)));
+  return hn::Mul(hn::Mul(y, f1), f2);
+}
+
+// exp(x) for x <= 0 whose NaN the caller restores (or whose NaN does not matter): 0 far below.
+// Clamping to -104 keeps n within MulPow2's range; exp(-104) already rounds to 0.
+template <class D, class V>
+HWY_INLINE V ExpNonPositive(D d, V x) {
+  const ExpReduced<D, V> e(d, hn::Max(x, hn::Set(d, -104.0f)));
+  return MulPow2(d, e.ExpR(d), e.n);
+}
+
+// exp(x) for every float: +inf above ln(FLT_MAX), 0 far below, NaN for NaN. exp(89) overflows
+// to inf already, so clamping there gives inf for every larger x.
 template <class D, class V>
 HWY_INLINE V Exp(D d, V x) {
-  const V y = hn::Exp(d, hn::Min(x, hn::Set(d, 89.0f)));
-  return KeepNaN(d, x, y);
+  const V xc = hn::Min(hn::Max(x, hn::Set(d, -104.0f)), hn::Set(d, 89.0f));
+  const ExpReduced<D, V> e(d, xc);
+  return KeepNaN(d, x, MulPow2(d, e.ExpR(d), e.n));
 }
 
-// exp(x) - 1 for every float (same clamp; Highway already returns -1 far below).
+// exp(x) - 1 for x <= 0 and NaN (NaN restored), -1 far below; x > 0 is computed as 0: the callers
+// (ELU family, Tanh) use another expression there. Relative accuracy near 0: for n = 0 the result
+// is r P(r) itself, with no 1 + ... - 1 cancellation.
 template <class D, class V>
-HWY_INLINE V Expm1(D d, V x) {
-  const V y = hn::Expm1(d, hn::Min(x, hn::Set(d, 89.0f)));
-  return KeepNaN(d, x, y);
+HWY_INLINE V Expm1NonPositive(D d, V x) {
+  const V xc = hn::Max(hn::Min(x, hn::Zero(d)), hn::Set(d, -104.0f));
+  const ExpReduced<D, V> e(d, xc);
+  const V s = MulPow2(d, hn::Set(d, 1.0f), e.n);  // 2^n, exact (n <= 0)
+  return KeepNaN(d, x, hn::MulAdd(s, hn::Mul(e.r, e.p), hn::Sub(s, hn::Set(d, 1.0f))));
 }
 
-// tanh(x): Highway's Tanh saturates to ±1 beyond 18.7 already; only NaN needs restoring.
+// tanh(x) = -m / (2 + m) with m = expm1(-2|x|) in (-1, 0], sign restored: one exp, no
+// cancellation near 0 (m is accurate in relative terms there) and 1 at saturation. ~3 ulp over a
+// dense float sweep, against Highway's Tanh at ~2x the vector ops. NaN: m is NaN, so is the result.
 template <class D, class V>
 HWY_INLINE V Tanh(D d, V x) {
-  return KeepNaN(d, x, hn::Tanh(d, x));
+  const V ax = hn::Abs(x);
+  const V m = Expm1NonPositive(d, hn::Mul(ax, hn::Set(d, -2.0f)));
+  const V t = hn::Neg(hn::Mul(m, Reciprocal(d, hn::Add(m, hn::Set(d, 2.0f)))));  // 2 + m in (1, 2]
+  return hn::CopySignToAbs(t, x);
 }
 
 // e = exp(-|x|) and r = 1 / (1 + e): the pieces of sigmoid through -|x|, so exp never overflows.
@@ -73,7 +142,7 @@ template <class D, class V>
 struct SigmoidParts {
   V e, r;
   HWY_INLINE SigmoidParts(D d, V x) {
-    e = hn::Exp(d, hn::Neg(hn::Abs(x)));  // argument <= 0: Highway returns 0 below -104
+    e = ExpNonPositive(d, NegAbs(d, x));
     r = Reciprocal(d, hn::Add(hn::Set(d, 1.0f), e));  // 1 + e in [1, 2]
   }
   HWY_INLINE V Positive(D d, V x) const {  // sigmoid(x)
@@ -89,15 +158,40 @@ HWY_INLINE V Sigmoid(D d, V x) {
   return KeepNaN(d, x, SigmoidParts<D, V>(d, x).Positive(d, x));
 }
 
-// log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): log1p's argument stays in [0, 1], inside the
-// range where Highway's Log1p is exact, and nothing overflows.
+// log1p(e) for e in [0, 1] (and NaN, which passes): e P(e), P of degree 9 (Chebyshev
+// interpolation of log1p(e)/e; 1.6 ulp max over a dense float sweep, relative accuracy down to the
+// smallest e). Highway's Log1p serves the whole float range (exponent split, division) at ~2x
+// the vector ops; softplus only ever needs [0, 1].
+template <class D, class V>
+HWY_INLINE V Log1pUnit(D d, V e) {
+  V p = hn::Set(d, -3.176056929e-03f);
+  p = hn::MulAdd(p, e, hn::Set(d, 1.954252686e-02f));
+  p = hn::MulAdd(p, e, hn::Set(d, -5.637361209e-02f));
+  p = hn::MulAdd(p, e, hn::Set(d, 1.054362372e-01f));
+  p = hn::MulAdd(p, e, hn::Set(d, -1.526966703e-01f));
+  p = hn::MulAdd(p, e, hn::Set(d, 1.966327424e-01f));
+  p = hn::MulAdd(p, e, hn::Set(d, -2.495161626e-01f));
+  p = hn::MulAdd(p, e, hn::Set(d, 3.332971050e-01f));
+  p = hn::MulAdd(p, e, hn::Set(d, -4.999989265e-01f));
+  p = hn::MulAdd(p, e, hn::Set(d, 9.999999947e-01f));
+  return hn::Mul(e, p);
+}
+
+// log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): log1p's argument stays in [0, 1] and nothing
+// overflows.
 template <class D, class V>
 HWY_INLINE V Softplus(D d, V x) {
-  const V e = hn::Exp(d, hn::Neg(hn::Abs(x)));
-  const V y = hn::Add(hn::ZeroIfNegative(x), hn::Log1p(d, e));
+  const V y = hn::Add(hn::ZeroIfNegative(x), Log1pUnit(d, ExpNonPositive(d, NegAbs(d, x))));
   return KeepNaN(d, x, y);
 }
 
+// log(sigmoid(x)) = -softplus(-x) = min(x, 0) - log1p(exp(-|x|)), written out so that neither x
+// nor the result needs negating.
+template <class D, class V>
+HWY_INLINE V LogSigmoid(D d, V x) {
+  const V y = hn::Sub(hn::Min(x, hn::Zero(d)), Log1pUnit(d, ExpNonPositive(d, NegAbs(d, x))));
+  return KeepNaN(d, x, y);
+}
 // x*x = hi + lo exactly. Targets with FMA get lo from one fused op; the others split x in halves
 // of 12 bits (Veltkamp) so every partial product is exact. |x| must be below ~1e30 (no overflow).
 template <class D, class V>
@@ -123,116 +217,50 @@ HWY_INLINE V ExpHalfSquareNeg(D d, V x) {
   V hi, lo;
   SquareExact(d, x, hi, lo);
   const V half_neg = hn::Set(d, -0.5f);
-  const V e = hn::Exp(d, hn::Mul(hi, half_neg));       // -hi/2 is exact
+  const V e = ExpNonPositive(d, hn::Mul(hi, half_neg));  // -hi/2 is exact
   return hn::MulAdd(e, hn::Mul(lo, half_neg), e);       // exp(-lo/2) ~ 1 - lo/2, |lo/2| < 2^-16
 }
 
-// ---- erf / erfc --------------------------------------------------------------------------
-// Two pieces, both fitted by us (Chebyshev interpolation in 40-digit arithmetic, converted to
-// monomials in the interval's normalised variable t in [-1, 1]); each is accurate to the float32
-// rounding of its own evaluation (~1e-7 relative):
-//   |a| <= 1:  erf(a)  = a * P(s),  s = a^2 in [0, 1],  t = 2s - 1          (degree 6)
-//   |a| >= 1:  erfc(a) = exp(-a^2) * u * H(u),  u = 1/a in [1/10.5, 1]      (degree 12)
-// H(u) = erfc(1/u) exp(1/u^2) / u is smooth and tends to 1/sqrt(pi) as u -> 0, so the tail keeps
-// full relative accuracy down to erfc's underflow (a ~ 10.05). Above 1, 1 - erf(a) would cancel.
-
+// ---- erfc, one piece ---------------------------------------------------------------------
+// erfc(a) = exp(-a^2) t Q(t) with t = 1 / (1 + 0.4 a), for a in [0, 11.4]: Q(t) = erfc(a) exp(a^2) / t
+// is smooth on t in [0.18, 1] and tends to a constant (0.4 / sqrt pi) as a grows, so one
+// polynomial (degree 9 in s = (t - mid) / half, fitted by Chebyshev interpolation, interpolation
+// error 2.5e-8 relative, 0.2 ulp) keeps full relative accuracy from a = 0 down to erfc's underflow
+// (a ~ 10.05). It replaces two pieces (erf on a <= 1, erfc beyond) that every vector evaluated in
+// full, with a select between them. a enters only through t, whose rounding Q barely amplifies;
+// exp(-a^2), where a rounded a would cost 2 a^2 ulp, is the caller's, taken from an exact square.
+// Returns erfc(a) / 2 (the coefficients are halved, exactly), the form Phi needs.
 template <class D, class V>
-HWY_INLINE V ErfSmallPoly(D d, V s) {  // P(s) = erf(sqrt s) / sqrt s
-  const V t = hn::MulAdd(s, hn::Set(d, 2.0f), hn::Set(d, -1.0f));
-  V p = hn::Set(d, 1.230605479e-06f);
-  p = hn::MulAdd(p, t, hn::Set(d, -1.766906803e-05f));
-  p = hn::MulAdd(p, t, hn::Set(d, 2.175135417e-04f));
-  p = hn::MulAdd(p, t, hn::Set(d, -2.285419545e-03f));
-  p = hn::MulAdd(p, t, hn::Set(d, 1.985249714e-02f));
-  p = hn::MulAdd(p, t, hn::Set(d, -1.405360973e-01f));
-  p = hn::MulAdd(p, t, hn::Set(d, 9.654687387e-01f));
-  return p;
-}
-
-template <class D, class V>
-HWY_INLINE V ErfcTailPoly(D d, V u) {  // H(u) = erfc(1/u) exp(1/u^2) / u on [1/10.5, 1]
-  // t = (u - mid) / half with mid = 23/42, half = 19/42 (the fit interval [2/21, 1]).
-  const V t = hn::MulAdd(u, hn::Set(d, 42.0f / 19.0f), hn::Set(d, -23.0f / 19.0f));
-  V p = hn::Set(d, -1.114128242e-05f);
-  p = hn::MulAdd(p, t, hn::Set(d, 2.033676689e-05f));
-  p = hn::MulAdd(p, t, hn::Set(d, 1.448639035e-05f));
-  p = hn::MulAdd(p, t, hn::Set(d, -7.771851109e-05f));
-  p = hn::MulAdd(p, t, hn::Set(d, 1.526014474e-04f));
-  p = hn::MulAdd(p, t, hn::Set(d, -2.397910777e-04f));
-  p = hn::MulAdd(p, t, hn::Set(d, 1.100042659e-04f));
-  p = hn::MulAdd(p, t, hn::Set(d, 9.407374859e-04f));
-  p = hn::MulAdd(p, t, hn::Set(d, -4.087951158e-03f));
-  p = hn::MulAdd(p, t, hn::Set(d, 9.191776412e-03f));
-  p = hn::MulAdd(p, t, hn::Set(d, -4.311890130e-03f));
-  p = hn::MulAdd(p, t, hn::Set(d, -7.687602731e-02f));
-  p = hn::MulAdd(p, t, hn::Set(d, 5.027581521e-01f));
-  return p;
-}
-
-// For a >= 0 (NaN-free, <= ~12): small = (a <= 1), erf(a) on the small piece and erfc(a) on the
-// tail piece; exp(-a^2) is supplied by the caller so it can take a^2 exactly.
-template <class D, class V>
-struct ErfPieces {
-  hn::Mask<D> small;
-  V erf_small;   // valid where small
-  V erfc_tail;   // valid where !small
-  HWY_INLINE ErfPieces(D d, V a, V exp_neg_a2) {
-    const V one = hn::Set(d, 1.0f);
-    small = hn::Le(a, one);
-    erf_small = hn::Mul(a, ErfSmallPoly(d, hn::Mul(a, a)));
-    // Lanes of the small piece would divide by a <= 1 (or 0); take u from max(a, 1) instead.
-    const V u = Reciprocal(d, hn::Max(a, one));  // in [1, 12]
-    erfc_tail = hn::Mul(hn::Mul(exp_neg_a2, u), ErfcTailPoly(d, u));
-  }
-};
-
-// erfc(z) for every float: 2 at -inf, 0 at +inf, NaN for NaN.
-template <class D, class V>
-HWY_INLINE V Erfc(D d, V z) {
-  const V a = hn::Min(hn::Abs(z), hn::Set(d, 12.0f));  // erfc(12) underflows to 0 already
-  V hi, lo;
-  SquareExact(d, a, hi, lo);
-  const V e0 = hn::Exp(d, hn::Neg(hi));
-  const V e = hn::MulAdd(e0, hn::Neg(lo), e0);  // exp(-a^2) with a^2 = hi + lo
-  const ErfPieces<D, V> p(d, a, e);
-  const V one = hn::Set(d, 1.0f);
-  const V pos = hn::IfThenElse(p.small, hn::Sub(one, p.erf_small), p.erfc_tail);  // erfc(|z|)
-  const V neg = hn::IfThenElse(p.small, hn::Add(one, p.erf_small), hn::Sub(hn::Set(d, 2.0f), p.erfc_tail));
-  return KeepNaN(d, z, hn::IfThenElse(hn::Lt(z, hn::Zero(d)), neg, pos));
-}
-
-// erf(z) for every float: ±1 at ±inf, NaN for NaN, odd.
-template <class D, class V>
-HWY_INLINE V Erf(D d, V z) {
-  const V a = hn::Min(hn::Abs(z), hn::Set(d, 12.0f));
-  V hi, lo;
-  SquareExact(d, a, hi, lo);
-  const V e0 = hn::Exp(d, hn::Neg(hi));
-  const V e = hn::MulAdd(e0, hn::Neg(lo), e0);  // exp(-a^2) with a^2 = hi + lo
-  const ErfPieces<D, V> p(d, a, e);
-  const V abs_erf = hn::IfThenElse(p.small, p.erf_small, hn::Sub(hn::Set(d, 1.0f), p.erfc_tail));
-  return KeepNaN(d, z, hn::CopySignToAbs(abs_erf, z));
+HWY_INLINE V HalfErfc(D d, V t, V exp_neg_a2) {
+  const V s = hn::MulAdd(t, hn::Set(d, float(1 / 0.410071942)), hn::Set(d, float(-0.589928058 / 0.410071942)));
+  V q = hn::Set(d, -5.139694730e-06f);
+  q = hn::MulAdd(q, s, hn::Set(d, 1.610995228e-05f));
+  q = hn::MulAdd(q, s, hn::Set(d, 6.400865395e-05f));
+  q = hn::MulAdd(q, s, hn::Set(d, -2.212820924e-04f));
+  q = hn::MulAdd(q, s, hn::Set(d, -9.700675210e-04f));
+  q = hn::MulAdd(q, s, hn::Set(d, 1.683413204e-03f));
+  q = hn::MulAdd(q, s, hn::Set(d, 2.078671381e-02f));
+  q = hn::MulAdd(q, s, hn::Set(d, 7.415943930e-02f));
+  q = hn::MulAdd(q, s, hn::Set(d, 1.615946134e-01f));
+  q = hn::MulAdd(q, s, hn::Set(d, 2.428921921e-01f));
+  return hn::Mul(hn::Mul(exp_neg_a2, t), q);
 }
 
 // Standard normal CDF Phi(x) = erfc(-x / sqrt 2) / 2 and density phi(x) = exp(-x^2/2)/sqrt(2 pi),
 // sharing one exp. exp(-x^2/2) is taken from x itself (exactly squared), not from the rounded
-// x/sqrt(2), which keeps the left tail of GELU accurate. NaN is not restored (callers multiply by
-// x, which carries it).
+// x/sqrt(2), which keeps the left tail of GELU accurate. Phi(-|x|) = erfc(a)/2 directly and
+// Phi(|x|) = 1 - erfc(a)/2 (at most 1/2 subtracted: no cancellation). NaN is not restored
+// (callers multiply by x, which carries it).
 template <class D, class V>
 struct NormalParts {
   V cdf, pdf;
   HWY_INLINE NormalParts(D d, V x) {
     const V ax = hn::Min(hn::Abs(x), hn::Set(d, 16.0f));  // Phi(-16) and phi(16) are 0 in float
     const V e = ExpHalfSquareNeg(d, ax);                   // exp(-x^2/2) = exp(-a^2), a = |x|/sqrt 2
-    const V a = hn::Mul(ax, hn::Set(d, 0.70710678118654752440f));
-    const ErfPieces<D, V> p(d, a, e);
-    const V half = hn::Set(d, 0.5f);
-    // Phi(-|x|) = erfc(a)/2 and Phi(|x|) = 1 - erfc(a)/2, each from the piece that does not cancel.
-    const V lower = hn::IfThenElse(p.small, hn::NegMulAdd(half, p.erf_small, half),
-                                   hn::Mul(half, p.erfc_tail));
-    const V upper = hn::IfThenElse(p.small, hn::MulAdd(half, p.erf_small, half),
-                                   hn::NegMulAdd(half, p.erfc_tail, hn::Set(d, 1.0f)));
-    cdf = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), lower, upper);
+    // t = 1 / (1 + 0.4 a) = 1 / (1 + (0.4 / sqrt 2) |x|); 1 + ... in [1, 5.6].
+    const V t = Reciprocal(d, hn::MulAdd(ax, hn::Set(d, float(0.4 / 1.41421356237309504880)), hn::Set(d, 1.0f)));
+    const V lower = HalfErfc(d, t, e);  // Phi(-|x|)
+    cdf = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), lower, hn::Sub(hn::Set(d, 1.0f), lower));
     pdf = hn::Mul(e, hn::Set(d, 0.39894228040143267794f));
   }
 };
