@@ -153,6 +153,34 @@ TEST(KernelBench, IdentityBackwardCountsTheBytesItMoves) {
   EXPECT_EQ(checked, 2);
 }
 
+// One instance predicted against its kernels (rand_power --breakdown, issue 6's overhead target):
+// every function gets a row; a function layer that passes its input through (dropout in eval
+// mode) adds no kernel, one that computes (ReLU) does, and the overhead is the difference.
+TEST(KernelBench, RandPowerBreakdownReportsOneInstanceOverhead) {
+  const std::string dir = ip::test::fresh_dir("rand_power_overhead");
+  auto r = run_binary("rand_power", {"--functions", "relu,dropout", "--scales", "0", "--runs", "1", "--threads", "1",
+                                     "--train-epochs", "0", "--no-model-cache", "--breakdown", "--quiet",
+                                     "--out", dir});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string consolidated;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().find(".all.") != std::string::npos && e.path().extension() == ".json")
+      consolidated = e.path().string();
+  ASSERT_FALSE(consolidated.empty()) << "no consolidated JSON in " << dir;
+  const json o = json::parse(ip::test::read_text(consolidated)).at("overhead_one_instance");
+  ASSERT_EQ(o.size(), 2u) << o.dump();
+  for (const auto& [key, row] : o.items()) {
+    EXPECT_GT(row["predict_seconds"].get<double>(), 0.0) << key;
+    EXPECT_GT(row["kernels_seconds"].get<double>(), 0.0) << key;
+    EXPECT_DOUBLE_EQ(row["overhead_seconds"].get<double>(),
+                     row["predict_seconds"].get<double>() - row["kernels_seconds"].get<double>());
+    EXPECT_DOUBLE_EQ(row["limit_seconds"].get<double>(), 5e-6);
+    EXPECT_TRUE(row["pass"].is_boolean());
+    // Two Linear layers, plus four ReLUs; eval-mode dropout passes through.
+    EXPECT_EQ(row["layers_with_kernels"], row["function"] == "relu" ? 6 : 2) << key;
+  }
+}
+
 TEST(KernelBench, ForcedTargetIsUsedAndReported) {
   const std::string lowest = ip::cpu::available_targets().back();
   auto r = run_binary("kernel_bench", {"--quick", "--functions", "identity", "--directions", "forward",
