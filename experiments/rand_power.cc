@@ -29,6 +29,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <omp.h>
+#include <sys/resource.h>
 
 #include "engine/energy.h"
 #include "engine/loss.h"
@@ -77,6 +78,10 @@ struct Measurement {
   ip::EnergyReading energy;
   bool has_breakdown = false;
   Breakdown breakdown;
+  // What disturbed the timed loop (the whole process): page faults (a loop that faults touches
+  // fresh memory the warm-up should have touched) and involuntary context switches (a thread
+  // lost its core to another process, and a fork-join waits for it).
+  long page_faults = 0, preemptions = 0;
   nlohmann::json resumed;  // non-null: kept verbatim from the interrupted run (--resume)
 };
 
@@ -303,6 +308,16 @@ Overhead measure_overhead(ip::Sequential& model, const ip::Tensor& row, ip::Devi
   return o;
 }
 
+// The process's page faults and involuntary context switches so far (all threads).
+struct Disturbances {
+  long page_faults = 0, preemptions = 0;
+};
+Disturbances disturbances_now() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return {u.ru_minflt + u.ru_majflt, u.ru_nivcsw};
+}
+
 json measurement_json(const Measurement& m) {
   if (!m.resumed.is_null()) return m.resumed;
   json j;
@@ -313,6 +328,8 @@ json measurement_json(const Measurement& m) {
   j["seconds"] = m.seconds;
   j["seconds_per_instance"] = m.seconds / std::pow(10.0, m.scale);
   j["energy"] = m.energy;
+  j["page_faults"] = m.page_faults;
+  j["preemptions"] = m.preemptions;
   if (m.has_breakdown)
     j["breakdown"] = {{"gemm_seconds", m.breakdown.gemm},
                       {"activation_seconds", m.breakdown.activation},
@@ -877,10 +894,12 @@ int main(int argc, char** argv) {
           ip::synchronize(device);  // nothing queued before the window opens
 
           meter->start();
+          const Disturbances before = disturbances_now();
           ip::Timer timer(async ? nullptr : ip::synchroniser(device));
           for (uint64_t k = 0; k < ch.full_chunks && !ip::interrupted(); ++k) c.model.forward(chunk);
           if (ch.last_rows && !ip::interrupted()) c.model.forward(last);
           const double seconds = timer.seconds();
+          const Disturbances after = disturbances_now();
           ip::synchronize(device);  // async: the energy window still covers the work
           const ip::EnergyReading reading = meter->stop();
           if (ip::interrupted()) break;  // an incomplete loop is not a measurement
@@ -891,6 +910,8 @@ int main(int argc, char** argv) {
           m.run = run;
           m.seconds = seconds;
           m.energy = reading;
+          m.page_faults = after.page_faults - before.page_faults;
+          m.preemptions = after.preemptions - before.preemptions;
           if (o.breakdown) {
             m.breakdown = measure_breakdown(c.model, input, ch, device);
             m.has_breakdown = !ip::interrupted();
@@ -905,13 +926,13 @@ int main(int argc, char** argv) {
           char line[512];
           std::snprintf(line, sizeof line,
                         "scale %d run %d/%d [%zu/%zu] %-13s %10.4g s  %9.3g s/instance  %s | "
-                        "elapsed %s, ETA %s",
+                        "page faults %ld, preempted %ld | elapsed %s, ETA %s",
                         n, run + 1, o.runs, measurements.size(), total_measurements,
                         c.info->cli_name, seconds, seconds / static_cast<double>(ch.items),
                         reading.usable() ? (ip::format_number(std::round(reading.joules * 1e4) / 1e4) +
                                             " J " + ip::quality_name(reading.quality)).c_str()
                                          : "energy n/a",
-                        ip::format_duration(e).c_str(),
+                        m.page_faults, m.preemptions, ip::format_duration(e).c_str(),
                         ip::format_duration(eta(e, units_done, units_total)).c_str());
           progress.line(line);
         }
