@@ -203,7 +203,11 @@ def compare_kernels(args, torch, nn, names, out_dir):
     for doc in ours_json:
         for k in doc.get("kernels", []):
             if k["device"] == "cpu" and k["elements"] == elements and k["threads"] == args.threads:
-                ours[(k["function"], k["direction"])] = k["timing"]["median_s"]
+                t = k["timing"]["median_s"]
+                if k["kind"] == "copy":  # kernel_bench times two copies (memcpy, vector): ours is the faster
+                    ours[("copy", "-")] = min(ours.get(("copy", "-"), t), t)
+                else:
+                    ours[(k["function"], k["direction"])] = t
     log(f"[kernels] PyTorch: torch.nn modules, {args.threads} threads")
     names_t = names + [n + ":train" for n in names if n == "rrelu"]
     theirs, prealloc = torch_kernels(torch, nn, names_t, elements, 1024, args.warmup, args.repeats)

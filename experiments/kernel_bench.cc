@@ -1,10 +1,13 @@
 // kernel_bench: how fast each kernel runs against what the machine allows.
 //
 // Element-wise, row-wise and dropout kernels are memory-bound, so each is reported as effective
-// bandwidth (bytes the kernel must read + write, counted once) beside a plain copy measured in the
-// same run at the same size, thread count and SIMD target: "fraction of copy" is the number that
-// says whether a kernel is as fast as the memory allows. GEMM is compute-bound: GFLOP/s beside
-// the reference library's (OpenBLAS on CPU, cuBLAS on CUDA) in the same run.
+// bandwidth (bytes the kernel must read + write, counted once) beside a copy measured in the same
+// run at the same size, thread count and SIMD target: "fraction of copy" is the number that says
+// whether a kernel is as fast as the memory allows. The copy is the faster of two, both printed:
+// memcpy (one call per thread) and our own copy (ip::cpu::vector_copy: the kernels' loads, stores,
+// chunking and streaming-store rule without the arithmetic); on CUDA, cudaMemcpy device to device.
+// GEMM is compute-bound: GFLOP/s beside the reference library's (OpenBLAS on CPU, cuBLAS on
+// CUDA) in the same run and, on CPU, as a fraction of the FMA peak measured in the same run.
 //
 // Timing: a calibration call sizes the inner loop so one sample lasts at least --min-sample-ms,
 // then --warmup samples are discarded and --repeats samples are kept; median, min and max of the
@@ -20,6 +23,7 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -30,10 +34,12 @@
 #include <nlohmann/json.hpp>
 #include <omp.h>
 
+#include "engine/ops.h"
 #include "experiments/common/hardware.h"
 #include "experiments/common/results.h"
 #include "kernels/common/activation_list.h"
 #include "kernels/common/activation_math.h"
+#include "kernels/cpu/calibration.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/linalg.h"
 #ifdef INFERENCEPOWER_HAVE_CUDA
@@ -42,7 +48,6 @@
 #include "kernels/cuda/kernels.h"
 #endif
 #ifdef IP_HAVE_CUDA_VARIANTS
-#include <map>
 #include <set>
 
 #include "experiments/cuda_variants/variants.h"
@@ -288,9 +293,9 @@ void fill_normal(float* a, std::size_t n, float scale, uint64_t seed) {
   }
 }
 
-// The CPU copy baseline: each thread copies its contiguous share with memcpy, the best plain copy
-// the C library offers (it switches to non-temporal stores for large blocks).
-void cpu_copy(const float* x, float* y, std::size_t n) {
+// One of the two CPU copy references (the other is ip::cpu::vector_copy, written like our kernels):
+// each thread copies its contiguous share with one memcpy, the C library's best plain copy.
+void memcpy_copy(const float* x, float* y, std::size_t n) {
 #pragma omp parallel
   {
     const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
@@ -361,6 +366,7 @@ struct GemmRow {
   Timing timing;
   double gflops = 0;
   double fraction_of_reference = std::nan("");  // own / reference backend, on the own row
+  double fraction_of_peak = std::nan("");       // GFLOP/s / measured FMA peak (CPU rows)
 };
 
 void print_kernel_header() {
@@ -380,16 +386,17 @@ void print_kernel_row(const KernelRow& r) {
 }
 
 void print_gemm_header() {
-  std::printf("%-6s %-7s %3s %-22s %-8s %9s %9s %9s %9s %8s\n", "device", "target", "thr", "gemm MxNxK:op", "backend",
-              "med_ms", "min_ms", "max_ms", "GFLOP/s", "own/ref");
+  std::printf("%-6s %-7s %3s %-22s %-8s %9s %9s %9s %9s %8s %6s\n", "device", "target", "thr", "gemm MxNxK:op",
+              "backend", "med_ms", "min_ms", "max_ms", "GFLOP/s", "own/ref", "%peak");
 }
 
 void print_gemm_row(const GemmRow& r) {
-  char frac[16] = "";
+  char frac[16] = "", peak[16] = "-";
   if (std::isfinite(r.fraction_of_reference)) std::snprintf(frac, sizeof frac, "%.3f", r.fraction_of_reference);
-  std::printf("%-6s %-7s %3d %-22s %-8s %9.3f %9.3f %9.3f %9.1f %8s\n", r.device.c_str(), r.target.c_str(),
+  if (std::isfinite(r.fraction_of_peak)) std::snprintf(peak, sizeof peak, "%.1f", 100 * r.fraction_of_peak);
+  std::printf("%-6s %-7s %3d %-22s %-8s %9.3f %9.3f %9.3f %9.1f %8s %6s\n", r.device.c_str(), r.target.c_str(),
               r.threads, r.shape.c_str(), r.backend.c_str(), r.timing.median * 1e3, r.timing.min * 1e3,
-              r.timing.max * 1e3, r.gflops, frac);
+              r.timing.max * 1e3, r.gflops, frac, peak);
   std::fflush(stdout);
 }
 
@@ -416,11 +423,13 @@ struct Buffers {
   std::size_t n, rows, cols;
 };
 
-// The cases for one function on one device. Backward of row-wise kernels reads the forward
-// output, so `prepare` (run once, untimed) computes it first.
-template <typename Api>
-std::vector<Case> make_cases(const ip::FunctionInfo& f, const Buffers& b, const std::vector<std::string>& dirs,
-                             uint64_t seed, std::vector<std::function<void()>>& prepare) {
+// The cases for one function on one device, through the engine's device switch (engine/ops.h).
+// Backward of row-wise kernels reads the forward output, so `prepare` (run once, untimed)
+// computes it first.
+std::vector<Case> make_cases(ip::Device dev, const ip::FunctionInfo& f, const Buffers& b,
+                             const std::vector<std::string>& dirs, uint64_t seed,
+                             std::vector<std::function<void()>>& prepare) {
+  namespace ops = ip::ops;
   std::vector<Case> out;
   const double fb = sizeof(float) * static_cast<double>(b.n);
   const ip::FunctionId id = f.id;
@@ -428,98 +437,51 @@ std::vector<Case> make_cases(const ip::FunctionInfo& f, const Buffers& b, const 
   const float drop_p = static_cast<float>(f.param_defaults[0]);
   auto want = [&](const char* d) { return std::find(dirs.begin(), dirs.end(), d) != dirs.end(); };
   const std::string name = f.cli_name;
+  // Backward reads x and dy and writes dx, except Identity's: its derivative is 1 whatever x, so
+  // the compiled loop never loads x and moves two arrays, not three (counting three showed it at
+  // 270% of copy).
+  const double backward_bytes = (id == ip::FunctionId::Identity ? 2 : 3) * fb;
   switch (f.kind) {
     case ip::KernelKind::Elementwise:
-      if (want("forward")) out.push_back({&f, name, "elementwise", "forward", 2 * fb, [=] { Api::fwd(id, b.x, b.y, b.n, p); }});
+      if (want("forward"))
+        out.push_back({&f, name, "elementwise", "forward", 2 * fb,
+                       [=] { ops::activation_forward(dev, id, b.x, b.y, b.n, p); }});
       if (want("backward"))
-        out.push_back({&f, name, "elementwise", "backward", 3 * fb, [=] { Api::bwd(id, b.x, b.dy, b.dx, b.n, p); }});
+        out.push_back({&f, name, "elementwise", "backward", backward_bytes,
+                       [=] { ops::activation_backward(dev, id, b.x, b.dy, b.dx, b.n, p); }});
       // RReLU in train mode is its own kernel (random slopes from Philox), timed beside eval's.
       if (id == ip::FunctionId::RReLU) {
         if (want("forward"))
           out.push_back({&f, name + ":train", "elementwise", "forward", 2 * fb,
-                         [=] { Api::rrelu_fwd(b.x, b.y, b.n, p, seed); }});
+                         [=] { ops::rrelu_train_forward(dev, b.x, b.y, b.n, p, seed); }});
         if (want("backward"))
           out.push_back({&f, name + ":train", "elementwise", "backward", 3 * fb,
-                         [=] { Api::rrelu_bwd(b.x, b.dy, b.dx, b.n, p, seed); }});
+                         [=] { ops::rrelu_train_backward(dev, b.x, b.dy, b.dx, b.n, p, seed); }});
       }
       break;
     case ip::KernelKind::Rowwise:
       if (want("forward"))
-        out.push_back({&f, name, "rowwise", "forward", 2 * fb, [=] { Api::row_fwd(id, b.x, b.y, b.rows, b.cols); }});
+        out.push_back({&f, name, "rowwise", "forward", 2 * fb,
+                       [=] { ops::rowwise_forward(dev, id, b.x, b.y, b.rows, b.cols); }});
       if (want("backward")) {
-        prepare.push_back([=] { Api::row_fwd(id, b.x, b.y, b.rows, b.cols); });
+        prepare.push_back([=] { ops::rowwise_forward(dev, id, b.x, b.y, b.rows, b.cols); });
         out.push_back({&f, name, "rowwise", "backward", 3 * fb,
-                       [=] { Api::row_bwd(id, b.y, b.dy, b.dx, b.rows, b.cols); }});
+                       [=] { ops::rowwise_backward(dev, id, b.y, b.dy, b.dx, b.rows, b.cols); }});
       }
       break;
     case ip::KernelKind::Dropout:
       if (want("forward"))
         out.push_back({&f, name, "dropout", "forward", 2 * fb,
-                       [=] { Api::drop_fwd(id, b.x, b.y, b.rows, b.cols, drop_p, seed); }});
+                       [=] { ops::dropout_forward(dev, id, b.x, b.y, b.rows, b.cols, drop_p, seed); }});
       if (want("backward"))
         out.push_back({&f, name, "dropout", "backward", 2 * fb,
-                       [=] { Api::drop_bwd(id, b.dy, b.dx, b.rows, b.cols, drop_p, seed); }});
+                       [=] { ops::dropout_backward(dev, id, b.dy, b.dx, b.rows, b.cols, drop_p, seed); }});
       break;
   }
   return out;
 }
 
-struct CpuApi {
-  static void fwd(ip::FunctionId id, const float* x, float* y, std::size_t n, ip::Params<float> p) {
-    ip::cpu::activation_forward(id, x, y, n, p);
-  }
-  static void bwd(ip::FunctionId id, const float* x, const float* dy, float* dx, std::size_t n, ip::Params<float> p) {
-    ip::cpu::activation_backward(id, x, dy, dx, n, p);
-  }
-  static void rrelu_fwd(const float* x, float* y, std::size_t n, ip::Params<float> p, uint64_t seed) {
-    ip::cpu::rrelu_train_forward(x, y, n, p, seed);
-  }
-  static void rrelu_bwd(const float* x, const float* dy, float* dx, std::size_t n, ip::Params<float> p, uint64_t seed) {
-    ip::cpu::rrelu_train_backward(x, dy, dx, n, p, seed);
-  }
-  static void row_fwd(ip::FunctionId id, const float* x, float* y, std::size_t r, std::size_t c) {
-    ip::cpu::rowwise_forward(id, x, y, r, c);
-  }
-  static void row_bwd(ip::FunctionId id, const float* y, const float* dy, float* dx, std::size_t r, std::size_t c) {
-    ip::cpu::rowwise_backward(id, y, dy, dx, r, c);
-  }
-  static void drop_fwd(ip::FunctionId id, const float* x, float* y, std::size_t r, std::size_t c, float p, uint64_t s) {
-    ip::cpu::dropout_forward(id, x, y, r, c, p, s);
-  }
-  static void drop_bwd(ip::FunctionId id, const float* dy, float* dx, std::size_t r, std::size_t c, float p, uint64_t s) {
-    ip::cpu::dropout_backward(id, dy, dx, r, c, p, s);
-  }
-};
-
 #ifdef INFERENCEPOWER_HAVE_CUDA
-// The production CUDA kernels through their API, on the default stream.
-struct CudaApi {
-  static void fwd(ip::FunctionId id, const float* x, float* y, std::size_t n, ip::Params<float> p) {
-    ip::cuda::activation_forward(id, x, y, n, p);
-  }
-  static void bwd(ip::FunctionId id, const float* x, const float* dy, float* dx, std::size_t n, ip::Params<float> p) {
-    ip::cuda::activation_backward(id, x, dy, dx, n, p);
-  }
-  static void rrelu_fwd(const float* x, float* y, std::size_t n, ip::Params<float> p, uint64_t seed) {
-    ip::cuda::rrelu_train_forward(x, y, n, p, seed);
-  }
-  static void rrelu_bwd(const float* x, const float* dy, float* dx, std::size_t n, ip::Params<float> p, uint64_t seed) {
-    ip::cuda::rrelu_train_backward(x, dy, dx, n, p, seed);
-  }
-  static void row_fwd(ip::FunctionId id, const float* x, float* y, std::size_t r, std::size_t c) {
-    ip::cuda::rowwise_forward(id, x, y, r, c);
-  }
-  static void row_bwd(ip::FunctionId id, const float* y, const float* dy, float* dx, std::size_t r, std::size_t c) {
-    ip::cuda::rowwise_backward(id, y, dy, dx, r, c);
-  }
-  static void drop_fwd(ip::FunctionId id, const float* x, float* y, std::size_t r, std::size_t c, float p, uint64_t s) {
-    ip::cuda::dropout_forward(id, x, y, r, c, p, s);
-  }
-  static void drop_bwd(ip::FunctionId id, const float* dy, float* dx, std::size_t r, std::size_t c, float p, uint64_t s) {
-    ip::cuda::dropout_backward(id, dy, dx, r, c, p, s);
-  }
-};
-
 struct DeviceArray {
   float* p = nullptr;
   explicit DeviceArray(std::size_t n) : p(static_cast<float*>(ip::cuda::device_alloc(n * sizeof(float)))) {}
@@ -587,15 +549,16 @@ class Bench {
         ip::cpu::force_target(target);
         for (int t : threads) {
           omp_set_num_threads(t);
-          KernelRow copy = base_row("cpu", target, t, b);
-          copy.function = "copy", copy.kind = "copy", copy.direction = "-";
-          measure(copy, 2.0 * sizeof(float) * b.n, [&] { cpu_copy(b.x, b.y, b.n); }, [] {});
-          const double copy_gbps = copy.gbps;
+          const double copy_gbps = measure_copies(base_row("cpu", target, t, b),
+                                                  {{"copy:memcpy", [&] { memcpy_copy(b.x, b.y, b.n); }},
+                                                   {"copy:vector", [&] { ip::cpu::vector_copy(b.x, b.y, b.n); }}},
+                                                  [] {});
           for (const ip::FunctionInfo* f : functions) {
             std::vector<std::function<void()>> prepare, small_prepare;
-            std::vector<Case> cases = make_cases<CpuApi>(*f, b, dirs, opt_.seed, prepare);
+            std::vector<Case> cases = make_cases(ip::Device::Cpu, *f, b, dirs, opt_.seed, prepare);
             std::vector<Case> small_cases;
-            if (!opt_.summary.empty()) small_cases = make_cases<CpuApi>(*f, small, dirs, opt_.seed, small_prepare);
+            if (!opt_.summary.empty())
+              small_cases = make_cases(ip::Device::Cpu, *f, small, dirs, opt_.seed, small_prepare);
             for (std::size_t k = 0; k < cases.size(); ++k) {
               Case& c = cases[k];
               for (auto& p : prepare) p();
@@ -623,7 +586,8 @@ class Bench {
       fill_normal(c.get(), g.M * g.N, 1.0f, opt_.seed + 12);
       const std::size_t lda = g.trans_a ? g.M : g.K, ldb = g.trans_b ? g.K : g.N;
       auto call = [&] {
-        ip::cpu::gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, 1.0f, a.get(), lda, bm.get(), ldb, 0.0f, c.get(), g.N);
+        ip::ops::gemm(ip::Device::Cpu, g.trans_a, g.trans_b, g.M, g.N, g.K, 1.0f, a.get(), lda, bm.get(), ldb, 0.0f,
+                      c.get(), g.N);
       };
       for (const std::string& target : targets) {
         ip::cpu::force_target(target);
@@ -638,7 +602,8 @@ class Bench {
             ip::cpu::set_gemm_backend(ip::cpu::GemmBackend::Own);
             rows[0].fraction_of_reference = rows[0].gflops / rows[1].gflops;
           }
-          for (const GemmRow& r : rows) {
+          for (GemmRow& r : rows) {
+            r.fraction_of_peak = r.gflops * 1e9 / fma_peak(target, t);
             print_gemm_row(r);
             gemm_.push_back(r);
           }
@@ -663,17 +628,20 @@ class Bench {
       ip::cuda::copy_to_device(y.p, hx.get(), b.n * sizeof(float));  // outputs written once before timing
       ip::cuda::copy_to_device(dx.p, hdy.get(), b.n * sizeof(float));
       b.x = x.p, b.dy = dy.p, b.y = y.p, b.dx = dx.p;
-      KernelRow copy = base_row("cuda", "-", 0, b);
-      copy.function = "copy", copy.kind = "copy", copy.direction = "-";
-      measure(copy, 2.0 * sizeof(float) * b.n,
-              [&] { cuda_check(cudaMemcpyAsync(b.y, b.x, b.n * sizeof(float), cudaMemcpyDeviceToDevice, nullptr), "cudaMemcpyAsync"); },
-              sync);
+      const double copy_gbps = measure_copies(
+          base_row("cuda", "-", 0, b),
+          {{"copy:cudaMemcpy",
+            [&] {
+              cuda_check(cudaMemcpyAsync(b.y, b.x, b.n * sizeof(float), cudaMemcpyDeviceToDevice, nullptr),
+                         "cudaMemcpyAsync");
+            }}},
+          sync);
       for (const ip::FunctionInfo* f : functions) {
         std::vector<std::function<void()>> prepare;
-        for (Case& c : make_cases<CudaApi>(*f, b, dirs, opt_.seed, prepare)) {
+        for (Case& c : make_cases(ip::Device::Cuda, *f, b, dirs, opt_.seed, prepare)) {
           KernelRow r = base_row("cuda", "-", 0, b);
           r.function = c.function, r.key = ip::function_key(*c.info), r.kind = c.kind, r.direction = c.direction;
-          r.copy_gbps = copy.gbps;
+          r.copy_gbps = copy_gbps;
 #ifdef IP_HAVE_CUDA_VARIANTS
           // RReLU's train mode ("rrelu:train") has no numbered variants: its production kernel only.
           if (c.function.find(":train") == std::string::npos) {
@@ -752,7 +720,10 @@ class Bench {
       ip::cuda::copy_to_device(a.p, ha.get(), g.M * g.K * sizeof(float));
       ip::cuda::copy_to_device(bm.p, hb.get(), g.K * g.N * sizeof(float));
       const std::size_t lda = g.trans_a ? g.M : g.K, ldb = g.trans_b ? g.K : g.N;
-      auto call = [&] { ip::cuda::gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, 1.0f, a.p, lda, bm.p, ldb, 0.0f, c.p, g.N); };
+      auto call = [&] {
+        ip::ops::gemm(ip::Device::Cuda, g.trans_a, g.trans_b, g.M, g.N, g.K, 1.0f, a.p, lda, bm.p, ldb, 0.0f, c.p,
+                      g.N);
+      };
       ip::cuda::set_gemm_backend(ip::cuda::GemmBackend::Own);
       GemmRow own = gemm_row("cuda", "-", 0, g, "own", call, sync);
       ip::cuda::set_gemm_backend(ip::cuda::GemmBackend::Cublas);
@@ -766,6 +737,23 @@ class Bench {
     }
   }
 #endif
+
+  // The FMA peak of `threads` threads on `target`, measured once (fma_chains, the fastest of at
+  // least 15 samples: other processes only ever slow a sample down), in FLOP/s.
+  double fma_peak(const std::string& target, int threads) {
+    double& peak = fma_peaks_[target + "/" + std::to_string(threads)];
+    if (peak > 0) return peak;
+    ip::cpu::force_target(target);
+    omp_set_num_threads(threads);
+    constexpr uint64_t kIterations = 1 << 16;  // ~0.1 ms per call; time_calls repeats it
+    const double flops = ip::cpu::fma_chains(kIterations);
+    Options o = opt_;
+    o.repeats = std::max(opt_.repeats, 15);
+    peak = flops / time_calls([] { ip::cpu::fma_chains(kIterations); }, [] {}, o).min;
+    std::printf("cpu    %-7s %3d FMA peak (measured: 12 independent FMA chains per thread, all threads, fastest "
+                "sample): %.1f GFLOP/s\n", target.c_str(), threads, peak * 1e-9);
+    return peak;
+  }
 
   const std::vector<KernelRow>& kernels() const { return kernels_; }
   const std::vector<GemmRow>& gemm() const { return gemm_; }
@@ -790,15 +778,43 @@ class Bench {
     return r;
   }
 
+  // Times one kernel row (r.copy_gbps already set), prints and records it.
   void measure(KernelRow& r, double bytes, const std::function<void()>& call, const std::function<void()>& sync) {
+    time_row(r, bytes, call, sync);
+    record(r);
+  }
+
+  void time_row(KernelRow& r, double bytes, const std::function<void()>& call, const std::function<void()>& sync) {
     r.bytes = bytes;
     r.timing = time_calls(call, sync, opt_);
     r.gbps = bytes / r.timing.median * 1e-9;
     r.elements_per_s = static_cast<double>(r.elements) / r.timing.median;
-    if (r.kind == "copy") r.copy_gbps = r.gbps;
+  }
+
+  void record(KernelRow& r) {
     r.fraction_of_copy = r.gbps / r.copy_gbps;
     print_kernel_row(r);
     kernels_.push_back(r);
+  }
+
+  // The copy references ("function" names them), one row each; the faster is 100%, the copy
+  // bandwidth every kernel row of this size, thread count and target is compared with.
+  using NamedCall = std::pair<std::string, std::function<void()>>;
+  double measure_copies(const KernelRow& base, const std::vector<NamedCall>& copies, const std::function<void()>& sync) {
+    std::vector<KernelRow> rows;
+    double best = 0;
+    for (const auto& [name, call] : copies) {
+      KernelRow r = base;
+      r.function = name, r.kind = "copy", r.direction = "-";
+      time_row(r, 2.0 * sizeof(float) * static_cast<double>(base.elements), call, sync);
+      best = std::max(best, r.gbps);
+      rows.push_back(r);
+    }
+    for (KernelRow& r : rows) {
+      r.copy_gbps = best;
+      record(r);
+    }
+    return best;
   }
 
   GemmRow gemm_row(const std::string& device, const std::string& target, int threads, const GemmShape& g,
@@ -824,6 +840,7 @@ class Bench {
   }
 
   const Options& opt_;
+  std::map<std::string, double> fma_peaks_;  // "target/threads" → FLOP/s
   std::vector<KernelRow> kernels_;
   std::vector<GemmRow> gemm_;
   json failures_ = json::array();
@@ -842,7 +859,8 @@ class Bench {
 // Returns the number of misses.
 int print_issue6_summary(const std::vector<KernelRow>& rows, double load_before, double load_after) {
   std::printf("\nissue 6 targets: effective GB/s >= 90%% (forward) / 85%% (backward) of copy for element-wise "
-              "and dropout kernels, >= 80%% for row-wise\n");
+              "and dropout kernels, >= 80%% for row-wise; copy = the faster of copy:memcpy and copy:vector at the "
+              "same size and thread count\n");
   std::printf("core = Gelem/s of one thread on L1-resident arrays (compute bound); need = Gelem/s per thread "
               "to reach the target at this run's copy bandwidth. load average %.1f before, %.1f after\n\n",
               load_before, load_after);
@@ -905,19 +923,21 @@ void write_outputs(const Options& opt, const Bench& bench, const json& header) {
   j["validation_failures"] = bench.validation_failures();
   j["gemm"] = json::array();
   std::string gcsv = "device,target,threads,shape,M,N,K,trans_a,trans_b,backend,median_s,min_s,max_s,samples,"
-                     "gflop_per_s,fraction_of_reference\n";
+                     "gflop_per_s,fraction_of_reference,fraction_of_fma_peak\n";
   for (const GemmRow& r : bench.gemm()) {
     json row = {{"device", r.device}, {"target", r.target}, {"threads", r.threads}, {"shape", r.shape},
                 {"M", r.g.M}, {"N", r.g.N}, {"K", r.g.K}, {"trans_a", r.g.trans_a}, {"trans_b", r.g.trans_b},
                 {"backend", r.backend}, {"timing", timing_json(r.timing)}, {"gflop_per_s", r.gflops}};
     row["fraction_of_reference"] = std::isfinite(r.fraction_of_reference) ? json(r.fraction_of_reference) : json();
+    row["fraction_of_fma_peak"] = std::isfinite(r.fraction_of_peak) ? json(r.fraction_of_peak) : json();
     j["gemm"].push_back(row);
     gcsv += r.device + "," + r.target + "," + std::to_string(r.threads) + "," + r.shape + "," + std::to_string(r.g.M) +
             "," + std::to_string(r.g.N) + "," + std::to_string(r.g.K) + "," + (r.g.trans_a ? "1" : "0") + "," +
             (r.g.trans_b ? "1" : "0") + "," + r.backend + "," + ip::format_number(r.timing.median) + "," +
             ip::format_number(r.timing.min) + "," + ip::format_number(r.timing.max) + "," +
             std::to_string(r.timing.samples) + "," + ip::format_number(r.gflops) + "," +
-            (std::isfinite(r.fraction_of_reference) ? ip::format_number(r.fraction_of_reference) : "") + "\n";
+            (std::isfinite(r.fraction_of_reference) ? ip::format_number(r.fraction_of_reference) : "") + "," +
+            (std::isfinite(r.fraction_of_peak) ? ip::format_number(r.fraction_of_peak) : "") + "\n";
   }
   ip::write_file_atomic(stem + ".json", j.dump(1) + "\n");
   ip::write_file_atomic(stem + ".csv", csv);
@@ -968,7 +988,9 @@ int run(Options opt, const std::string& command_line) {
                  "share the cores and multi-threaded timings are unreliable (see min/max)\n",
                  load, hw.logical_cores, max_threads);
   std::printf("GB/s = (bytes read + written) / median time; copy%% = GB/s / copy's GB/s (same size, threads, "
-              "target)\n\n");
+              "target), copy = the faster of the copy rows (copy:memcpy = memcpy per thread, copy:vector = "
+              "Highway copy over the kernels' chunks, streaming stores for outputs >= 64 MiB as the kernels, "
+              "copy:cudaMemcpy on CUDA)\n\n");
 
   Bench bench(opt);
   if (!functions.empty() && !sizes.empty()) {
@@ -1017,10 +1039,12 @@ int main(int argc, char** argv) {
       "kernel_bench: times every kernel (function x direction x device x size x threads x SIMD target, "
       "dropout in train mode, RReLU in eval and train mode) and GEMM. Element-wise kernels are reported as "
       "effective GB/s (bytes read + written: forward reads x and writes y; backward reads x and dy (y and dy "
-      "for row-wise) and writes dx; dropout reads one array and writes one) and as the fraction of a plain "
-      "copy measured in the same run (memcpy per OpenMP thread on CPU, cudaMemcpy device-to-device on CUDA); "
-      "GEMM as GFLOP/s and the fraction of OpenBLAS (CPU; set OPENBLAS_CORETYPE to override its CPU "
-      "detection) or cuBLAS (CUDA). CUDA times the production kernels through their API, or with --variant "
+      "for row-wise; Identity's backward reads dy only) and writes dx; dropout reads one array and writes one) "
+      "and as the fraction of a copy measured in the same run (on CPU the faster of memcpy per OpenMP thread "
+      "and a vector copy written like the kernels, both printed; cudaMemcpy device-to-device on CUDA); "
+      "GEMM as GFLOP/s, the fraction of the FMA peak measured in the same run (CPU) and the fraction of "
+      "OpenBLAS (CPU; set OPENBLAS_CORETYPE to override its CPU detection) or cuBLAS (CUDA). CUDA times the "
+      "production kernels through their API, or with --variant "
       "numbered kernel variants (naive to vectorised, as in llm.c's dev/cuda) side by side, each validated "
       "against the scalar reference before it is timed."};
   Options opt;

@@ -1,5 +1,6 @@
 // kernel_bench as users run it: --quick prints a table with bandwidths and writes JSON and CSV that
 // parse; bad flags give a one-line error naming the flag and a non-zero exit.
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -8,7 +9,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "kernels/cpu/calibration.h"
 #include "kernels/cpu/kernels.h"
+#include "kernels/cpu/streaming.h"
 #ifdef INFERENCEPOWER_HAVE_CUDA
 #include "kernels/cuda/kernels.h"
 #endif
@@ -58,8 +61,8 @@ TEST(KernelBench, QuickRunPrintsTableAndWritesJsonAndCsv) {
   json j = json::parse(ip::test::read_text(json_path));
   ASSERT_TRUE(j.contains("hardware"));
   EXPECT_TRUE(j["hardware"].contains("cpu_model"));
-  // copy + (relu, softmax, dropout) x (forward, backward)
-  ASSERT_EQ(j["kernels"].size(), 7u);
+  // two copies (memcpy, stream) + (relu, softmax, dropout) x (forward, backward)
+  ASSERT_EQ(j["kernels"].size(), 8u);
   for (const json& k : j["kernels"]) {
     EXPECT_EQ(k["device"], "cpu");
     EXPECT_EQ(k["threads"], 1);
@@ -76,15 +79,28 @@ TEST(KernelBench, QuickRunPrintsTableAndWritesJsonAndCsv) {
     double arrays = (kind == "copy" || dir_name == "forward" || kind == "dropout") ? 2 : 3;
     EXPECT_DOUBLE_EQ(k["bytes_per_call"].get<double>(), arrays * array) << k.dump();
   }
-  EXPECT_EQ(j["kernels"][0]["function"], "copy");
-  EXPECT_DOUBLE_EQ(j["kernels"][0]["fraction_of_copy"].get<double>(), 1.0);
+  // The copy reference is the faster of the two copies: it is 100%, the other at most that, and
+  // every kernel row is compared with it.
+  EXPECT_EQ(j["kernels"][0]["function"], "copy:memcpy");
+  EXPECT_EQ(j["kernels"][1]["function"], "copy:vector");
+  const double best = std::max(j["kernels"][0]["gb_per_s"].get<double>(), j["kernels"][1]["gb_per_s"].get<double>());
+  EXPECT_DOUBLE_EQ(std::max(j["kernels"][0]["fraction_of_copy"].get<double>(),
+                            j["kernels"][1]["fraction_of_copy"].get<double>()), 1.0);
+  for (const json& k : j["kernels"]) {
+    EXPECT_DOUBLE_EQ(k["copy_gb_per_s"].get<double>(), best) << k.dump();
+    EXPECT_DOUBLE_EQ(k["fraction_of_copy"].get<double>(), k["gb_per_s"].get<double>() / best) << k.dump();
+  }
+  EXPECT_NE(r.out.find("copy:vector"), std::string::npos);
   ASSERT_GE(j["gemm"].size(), 1u);
   EXPECT_EQ(j["gemm"][0]["backend"], "own");
   EXPECT_GT(j["gemm"][0]["gflop_per_s"].get<double>(), 0.0);
+  // Every CPU GEMM row as a fraction of the FMA peak measured in the same run.
+  EXPECT_NE(r.out.find("FMA peak"), std::string::npos) << r.out;
+  for (const json& g : j["gemm"]) EXPECT_GT(g["fraction_of_fma_peak"].get<double>(), 0.0) << g.dump();
 
   // CSV: a header and one row per kernel, every row as wide as the header.
   const std::string csv = ip::test::read_text(find_file(dir, ".csv"));
-  ASSERT_EQ(count_lines(csv), 8) << csv;
+  ASSERT_EQ(count_lines(csv), 9) << csv;
   std::size_t columns = 0;
   std::size_t start = 0;
   for (std::size_t end; (end = csv.find('\n', start)) != std::string::npos; start = end + 1) {
@@ -93,6 +109,84 @@ TEST(KernelBench, QuickRunPrintsTableAndWritesJsonAndCsv) {
     EXPECT_EQ(cells.size(), columns) << csv.substr(start, end - start);
   }
   EXPECT_FALSE(find_file(dir, "_gemm.csv").empty());
+}
+
+// The copy reference must be a copy: every element, any size and alignment, below and above
+// the streaming-store size (streaming.h), nothing written outside the destination.
+TEST(KernelBench, VectorCopyCopiesEveryElement) {
+  auto check = [](std::size_t n, std::size_t x_off, std::size_t y_off) {
+    std::vector<float> x(n + x_off), y(n + y_off + 1, -1.0f);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i) * 0.5f + 1.0f;
+    ip::cpu::vector_copy(x.data() + x_off, y.data() + y_off, n);
+    for (std::size_t i = 0; i < y_off; ++i) ASSERT_EQ(y[i], -1.0f) << "wrote before the start, n=" << n;
+    for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(y[y_off + i], x[x_off + i]) << "n=" << n << " i=" << i;
+    ASSERT_EQ(y[y_off + n], -1.0f) << "wrote past the end, n=" << n;
+  };
+  for (std::size_t n = 0; n <= 70; ++n)
+    for (std::size_t off : {0, 1, 3}) check(n, off, (off * 2) % 5);
+  check(40000, 1, 3);  // several chunks
+  check(ip::cpu::kStreamBytes / sizeof(float) + 37, 2, 1);  // streaming stores, misaligned
+}
+
+// The FMA calibration reports the work it did: proportional to the iterations, never zero.
+TEST(KernelBench, FmaChainsCountTheirWork) {
+  const double ten = ip::cpu::fma_chains(10);
+  EXPECT_GT(ten, 0.0);
+  EXPECT_DOUBLE_EQ(ip::cpu::fma_chains(30), 3 * ten);
+}
+
+// Identity's backward is dx = dy: it reads one array and writes one, and is counted so (counting
+// the x it never loads showed it far above the copy bandwidth).
+TEST(KernelBench, IdentityBackwardCountsTheBytesItMoves) {
+  const std::string dir = ip::test::fresh_dir("kernel_bench_identity");
+  auto r = run_binary("kernel_bench", {"--quick", "--functions", "identity,relu", "--directions", "backward",
+                                       "--threads", "1", "--devices", "cpu", "--gemm-shapes", "none", "--out", dir});
+  ASSERT_EQ(r.status, 0) << r.err;
+  json j = json::parse(ip::test::read_text(find_file(dir, ".json")));
+  int checked = 0;
+  for (const json& k : j["kernels"]) {
+    if (k["kind"] == "copy") continue;
+    const double array = 4.0 * k["elements"].get<double>();
+    EXPECT_DOUBLE_EQ(k["bytes_per_call"].get<double>(), (k["function"] == "identity" ? 2 : 3) * array) << k.dump();
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2);
+}
+
+// One instance predicted against its kernels (rand_power --breakdown, issue 6's overhead target):
+// every function gets a row; a function layer that passes its input through (dropout in eval
+// mode) adds no kernel, one that computes (ReLU) does, and the overhead is the difference.
+TEST(KernelBench, RandPowerBreakdownReportsOneInstanceOverhead) {
+  const std::string dir = ip::test::fresh_dir("rand_power_overhead");
+  auto r = run_binary("rand_power", {"--functions", "relu,dropout", "--scales", "0", "--runs", "1", "--threads", "1",
+                                     "--train-epochs", "0", "--no-model-cache", "--breakdown", "--quiet",
+                                     "--out", dir});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string consolidated;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().find(".all.") != std::string::npos && e.path().extension() == ".json")
+      consolidated = e.path().string();
+  ASSERT_FALSE(consolidated.empty()) << "no consolidated JSON in " << dir;
+  const json file = json::parse(ip::test::read_text(consolidated));
+  // After the warm-up call the timed loop touches no fresh memory (every buffer is reused), and
+  // the count of times a thread lost its core is recorded beside it.
+  ASSERT_EQ(file.at("measurements").size(), 2u);
+  for (const json& m : file["measurements"]) {
+    EXPECT_EQ(m.at("page_faults"), 0) << m.dump();
+    EXPECT_GE(m.at("preemptions").get<long>(), 0) << m.dump();
+  }
+  const json o = file.at("overhead_one_instance");
+  ASSERT_EQ(o.size(), 2u) << o.dump();
+  for (const auto& [key, row] : o.items()) {
+    EXPECT_GT(row["predict_seconds"].get<double>(), 0.0) << key;
+    EXPECT_GT(row["kernels_seconds"].get<double>(), 0.0) << key;
+    EXPECT_DOUBLE_EQ(row["overhead_seconds"].get<double>(),
+                     row["predict_seconds"].get<double>() - row["kernels_seconds"].get<double>());
+    EXPECT_DOUBLE_EQ(row["limit_seconds"].get<double>(), 5e-6);
+    EXPECT_TRUE(row["pass"].is_boolean());
+    // Two Linear layers, plus four ReLUs; eval-mode dropout passes through.
+    EXPECT_EQ(row["layers_with_kernels"], row["function"] == "relu" ? 6 : 2) << key;
+  }
 }
 
 TEST(KernelBench, ForcedTargetIsUsedAndReported) {
@@ -135,7 +229,7 @@ TEST(KernelBench, VariantAllKeepsCpuProductionAndListsCudaVariants) {
                                          "--devices", "cpu", "--gemm-shapes", "none", "--variant", "all", "--out", dir});
   ASSERT_EQ(cpu.status, 0) << cpu.err;
   json j = json::parse(ip::test::read_text(find_file(dir, ".json")));
-  ASSERT_EQ(j["kernels"].size(), 2u);
+  ASSERT_EQ(j["kernels"].size(), 3u);  // copy:memcpy, copy:vector, relu
   for (const json& k : j["kernels"]) {
     EXPECT_EQ(k["variant"], 0);
     EXPECT_EQ(k["variant_name"], "production");
