@@ -367,7 +367,7 @@ class Figures {
            << " title 'backward'";
         if (std::isfinite(copy))
           gp << ", " << copy << " with lines lc rgb '#d62728' lw 2 dt 2 title "
-             << q("copy (memcpy) " + csv_number(std::round(copy * 10) / 10) + " GB/s");
+             << q("copy " + csv_number(std::round(copy * 10) / 10) + " GB/s");
         gp << "\n";
         gp.send1d(fwd.empty() ? std::vector<std::pair<double, double>>{{0, ip::kNaN}} : fwd);
         gp.send1d(bwd.empty() ? std::vector<std::pair<double, double>>{{0, ip::kNaN}} : bwd);

@@ -15,6 +15,7 @@
 
 #include "kernels/common/activation_list.h"
 #include "kernels/common/activation_math.h"
+#include "kernels/cpu/streaming.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/activations.cc"
@@ -184,12 +185,6 @@ namespace {
 // floats per stream stays in L2), small enough to balance two to a few dozen threads.
 constexpr size_t kChunk = 16384;
 
-// Outputs at least this large are written with non-temporal stores (see ElementwiseForwardLoop):
-// well beyond the 2-4 MiB L2 of a core and a good part of a shared L3, so the output would be
-// evicted before anyone reads it anyway; smaller ones (a batch of 64 x 1024 floats is 256 KiB)
-// stay in the cache for the next layer.
-constexpr size_t kStreamBytes = size_t{64} << 20;
-
 size_t chunk_count(size_t n) { return (n + kChunk - 1) / kChunk; }
 
 void require_elementwise(FunctionId id) {
@@ -219,7 +214,7 @@ void for_each_chunk(size_t n, const Body& body) {
 void activation_forward(FunctionId id, const float* x, float* y, size_t n, Params<float> p) {
   require_elementwise(id);
   const auto kernel = HWY_DYNAMIC_DISPATCH(ActivationForwardChunk);
-  const bool stream = n * sizeof(float) >= kStreamBytes;
+  const bool stream = use_streaming_stores(n * sizeof(float));
   for_each_chunk(n, [&](size_t begin, size_t count) {
     kernel(static_cast<int>(id), x + begin, y + begin, count, p.p0, p.p1, stream);
   });
@@ -229,7 +224,7 @@ void activation_backward(FunctionId id, const float* x, const float* dy, float* 
                          Params<float> p) {
   require_elementwise(id);
   const auto kernel = HWY_DYNAMIC_DISPATCH(ActivationBackwardChunk);
-  const bool stream = n * sizeof(float) >= kStreamBytes;
+  const bool stream = use_streaming_stores(n * sizeof(float));
   for_each_chunk(n, [&](size_t begin, size_t count) {
     kernel(static_cast<int>(id), x + begin, dy + begin, dx + begin, count, p.p0, p.p1, stream);
   });

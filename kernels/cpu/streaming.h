@@ -8,9 +8,6 @@
 // beyond the 2-4 MiB L2 of a core and a good part of a shared L3, so the output would be evicted
 // before anyone reads it anyway; smaller ones (a batch of 64 x 1024 floats is 256 KiB) stay in
 // the cache for the next layer.
-//
-// TODO(merge): activations.cc keeps its own kStreamBytes (same value) while other work edits that
-// file; switch it to this header afterwards.
 #pragma once
 
 #include <cstddef>
