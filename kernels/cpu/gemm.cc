@@ -413,7 +413,10 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   const size_t panel_cols = std::min(ceil_div(N, NR), max_slivers) * NR;
   const int threads = omp_get_max_threads();
   const double flops = 2.0 * double(M) * double(N) * double(K);
-  const bool parallel = threads > 1 && flops > 2e6;  // tiny products are not worth a fork
+  // Below ~10 MFLOP (~100 us of one core) a second thread does not pay for waking it: with
+  // OMP_WAIT_POLICY=passive each region start and barrier is a futex wake-up, tens of us in this
+  // VM. Measured: 64x16x1024 and 128x1024x10 took 30 us on one thread, 45-50 us on two.
+  const bool parallel = threads > 1 && flops > 1e7;
 
   // Small and medium op(A) (the training shapes) are packed once, by all threads together, and
   // shared; then tasks need not repack A, so they can be small, and are handed out dynamically,
@@ -483,14 +486,18 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
         const size_t p0 = p * KC, kc = std::min(KC, K - p0), i0 = rb * MC;
         ki.pack_a(trans_a, A, lda, i0, std::min(MC, M - i0), p0, kc, a_all + p0 * m_pad + i0 * kc);
       }
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(dynamic) nowait
       for (long job = 0; job < b_jobs; ++job) {
         const size_t p = static_cast<size_t>(job) / groups, g = static_cast<size_t>(job) % groups;
         const size_t p0 = p * KC, kc = std::min(KC, K - p0);
         const size_t s0 = g * kGroup, s1 = std::min(ns, s0 + kGroup);
         ki.pack_b(trans_b, B, ldb, j0, nc, p0, kc, s0, s1, bp + p0 * ns * NR + s0 * kc * NR);
       }
-      // (implicit barrier: all shared packing is done)
+      // Tasks read what the others packed. Without shared packing there is nothing to wait for
+      // (the condition is the same in every thread, as OpenMP requires of a barrier).
+      if (a_jobs + b_jobs > 0) {
+#pragma omp barrier
+      }
 #pragma omp for schedule(dynamic)
       for (long task = 0; task < tasks; ++task) {
         const size_t rb = static_cast<size_t>(task) / panel_chunks;
