@@ -4,8 +4,9 @@
 //
 // Structure (loops from outside in):
 //   jc: column panels of C, wide enough that op(B)[:, panel] packed whole stays within 64 MiB
-//       (one panel for every experiment shape); op(B) is packed once per panel into KC x NR
-//       slivers, by all threads together.
+//       (one panel for every experiment shape); op(B) is packed into KC x NR slivers: once per
+//       panel by all threads together when several row blocks share it, otherwise (M <= MC) by
+//       each task for its own chunk, slice by slice, just before use.
 //   op(A): packed once and shared when it is small (M x K up to 4 Mi floats: every training
 //       shape), otherwise packed per task, MC x KC at a time, into a per-thread buffer.
 //   task = (block of MC rows) x (chunk of NR-slivers): the OpenMP work unit, handed out
@@ -14,12 +15,13 @@
 //   pc: KC-deep slices of K.
 //   jr over the chunk's B slivers, ir over A slivers:
 //   micro-kernel: MR x NR register tile (NR = NV Highway vectors), acc += a[r] * b[:] by FMA,
-//       C tile prefetched at the start and merged once at the end.
+//       C tile prefetched at the start (when read) and merged once at the end; slivers with
+//       fewer valid vectors (N = 16, a panel's last sliver) use a narrower tile.
 //
 // Determinism: each C element is computed by the same arithmetic no matter which thread or tile
-// position handles it (KC slicing depends only on the SIMD target; vector lanes are independent;
-// edge tiles use the same vector ops on a padded copy; packing only copies), so results are
-// bit-identical for any thread count, task partition and schedule.
+// position handles it (KC slicing depends only on K and the SIMD target; vector lanes are
+// independent; edge tiles use the same vector ops on a padded copy; packing only copies), so
+// results are bit-identical for any thread count, task partition and schedule.
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
@@ -406,7 +408,12 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
     return;
   }
   const KernelInfo ki = HWY_DYNAMIC_DISPATCH(GetKernel)();
-  const size_t MR = ki.mr, NR = ki.nr, KC = ki.kc, MC = ki.mc;
+  const size_t MR = ki.mr, NR = ki.nr, MC = ki.mc;
+  // K slices of equal depth, at most the target's kc: K = 784 is 4 x 196 rather than 3 x 256 + 16,
+  // whose last slice would cost a whole pass over C for 2% of the FMAs. The depth depends only on
+  // K and the target, never on threads.
+  const size_t nk = ceil_div(K, ki.kc);
+  const size_t KC = ceil_div(K, nk);
 
   // Column panel: all of K times as many NR slivers as fit 16 Mi floats (64 MiB) of packed B.
   const size_t max_slivers = std::max<size_t>(1, (size_t{1} << 24) / (K * NR));
@@ -425,7 +432,6 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   const size_t T = static_cast<size_t>(threads);
   const size_t row_blocks = ceil_div(M, MC);
   const size_t m_pad = ceil_div(M, MR) * MR;
-  const size_t nk = ceil_div(K, KC);
   const bool share_a = m_pad * K <= (size_t{1} << 22);  // up to 16 MiB packed
 
   // B: with a single row block (M <= MC: every training shape) each chunk of B is used by one
