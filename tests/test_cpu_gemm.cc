@@ -156,7 +156,8 @@ TEST(CpuGemm, SmallAndOddShapesAllTransposes) {
 TEST(CpuGemm, ExperimentShapes) {
   // The rand model's batch (64 x 1024 by 1024) in all transposes, then each Linear layer's own
   // case: forward y = x W^T (NT), dW = dy^T x (TN, K = batch), dx = dy W (NN); MNIST's first
-  // layer is 128 x 784 -> 1024.
+  // layer is 128 x 784 -> 1024, its last 1024 -> 10 (dx = dy W with K = 10, dW = dy^T x with
+  // M = 10).
   struct Case {
     Trans t;
     Shape s;
@@ -165,7 +166,8 @@ TEST(CpuGemm, ExperimentShapes) {
                         {{true, false}, {64, 1024, 1024}},  {{true, true}, {64, 1024, 1024}},
                         {{false, true}, {128, 1024, 784}},  {{true, false}, {1024, 1024, 64}},
                         {{true, false}, {1024, 784, 128}},  {{false, false}, {128, 784, 1024}},
-                        {{false, true}, {64, 16, 1024}},    {{true, false}, {16, 1024, 64}}};
+                        {{false, true}, {64, 16, 1024}},    {{true, false}, {16, 1024, 64}},
+                        {{false, false}, {128, 1024, 10}},  {{true, false}, {10, 1024, 128}}};
   unsigned seed = 50;
   for (const Case& c : cases) check_all_targets(make_operands(c.t.ta, c.t.tb, c.s, 1.0f, 0.0f, 0, seed++));
 }

@@ -4,8 +4,9 @@
 //
 // Structure (loops from outside in):
 //   jc: column panels of C, wide enough that op(B)[:, panel] packed whole stays within 64 MiB
-//       (one panel for every experiment shape); op(B) is packed once per panel into KC x NR
-//       slivers, by all threads together.
+//       (one panel for every experiment shape); op(B) is packed into KC x NR slivers: once per
+//       panel by all threads together when several row blocks share it, otherwise (M <= MC) by
+//       each task for its own chunk, slice by slice, just before use.
 //   op(A): packed once and shared when it is small (M x K up to 4 Mi floats: every training
 //       shape), otherwise packed per task, MC x KC at a time, into a per-thread buffer.
 //   task = (block of MC rows) x (chunk of NR-slivers): the OpenMP work unit, handed out
@@ -14,12 +15,13 @@
 //   pc: KC-deep slices of K.
 //   jr over the chunk's B slivers, ir over A slivers:
 //   micro-kernel: MR x NR register tile (NR = NV Highway vectors), acc += a[r] * b[:] by FMA,
-//       C tile prefetched at the start and merged once at the end.
+//       C tile prefetched at the start (when read) and merged once at the end; slivers with
+//       fewer valid vectors (N = 16, a panel's last sliver) use a narrower tile.
 //
 // Determinism: each C element is computed by the same arithmetic no matter which thread or tile
-// position handles it (KC slicing depends only on the SIMD target; vector lanes are independent;
-// edge tiles use the same vector ops on a padded copy; packing only copies), so results are
-// bit-identical for any thread count, task partition and schedule.
+// position handles it (KC slicing depends only on K and the SIMD target; vector lanes are
+// independent; edge tiles use the same vector ops on a padded copy; packing only copies), so
+// results are bit-identical for any thread count, task partition and schedule.
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
@@ -57,9 +59,10 @@ using MacroFn = void (*)(const MacroArgs&);
 // rows i0 + t*MR + r, zero beyond mc).
 using PackAFn = void (*)(bool trans, const float* A, size_t lda, size_t i0, size_t mc, size_t p0,
                          size_t kc, float* dst);
-// Packs sliver s of op(B)[p0 : p0+kc, j0 : j0+nc]: for each k, NR columns (zero beyond nc).
+// Packs slivers s0 <= s < s1 of op(B)[p0 : p0+kc, j0 : j0+nc], one after the other into out:
+// sliver s holds, for each k, the NR columns j0 + s*NR ... (zero beyond nc).
 using PackBFn = void (*)(bool trans, const float* B, size_t ldb, size_t j0, size_t nc, size_t p0,
-                         size_t kc, size_t s, float* out);
+                         size_t kc, size_t s0, size_t s1, float* out);
 
 // Register/cache geometry of one SIMD target, fetched together with its kernel so that packing
 // and kernel always agree even if the target is forced between calls.
@@ -108,32 +111,41 @@ HWY_INLINE V Finish(V acc, V alpha, V beta, const float* c, bool read_c) {
   return hn::MulAdd(alpha, acc, hn::Mul(beta, hn::LoadU(d, c)));
 }
 
-// Computes the MR x NR tile a(kc x MR) * b(kc x NR) and merges it into C (mr x nr valid).
+// Computes the MR x (NV vectors) tile a(kc x MR) * b(kc x NR, first NV vectors of each row) and
+// merges it into C (mr x nr valid). NV < kNV serves slivers with at most NV vectors of valid
+// columns (narrow N, the last sliver of a panel): the padding vectors would be wasted FMAs. Each C
+// element gets the same FMA sequence whatever NV is (lanes are independent).
+template <size_t NV>
 HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b,
                             float* HWY_RESTRICT c, size_t ldc, size_t mr, size_t nr, float alpha,
                             float beta) {
   const DF d;
   using V = hn::Vec<DF>;
-  // Ask for the C tile now: it is needed after the k loop, which hides the latency.
-  for (size_t r = 0; r < mr; ++r) {
-    for (size_t j = 0; j < nr; j += 16) hwy::Prefetch(c + r * ldc + j);  // 64-byte lines
-    hwy::Prefetch(c + r * ldc + nr - 1);
+  const bool read_c = beta != 0.0f;
+  // Ask for the C tile now: it is needed after the k loop, which hides the latency. (Not when C
+  // is only written: the stores fetch their lines anyway.)
+  if (read_c) {
+    for (size_t r = 0; r < mr; ++r) {
+      for (size_t j = 0; j < nr; j += 16) hwy::Prefetch(c + r * ldc + j);  // 64-byte lines
+      hwy::Prefetch(c + r * ldc + nr - 1);
+    }
   }
-  V acc[kMR][kNV];
+  // (HWY_UNROLL(kNV) on the NV loops: GCC 12 accepts no template argument there; NV <= kNV.)
+  V acc[kMR][NV];
   HWY_UNROLL(kMR)
   for (size_t r = 0; r < kMR; ++r) {
     HWY_UNROLL(kNV)
-    for (size_t v = 0; v < kNV; ++v) acc[r][v] = hn::Zero(d);
+    for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::Zero(d);
   }
   for (size_t k = 0; k < kc; ++k) {
-    V bv[kNV];
+    V bv[NV];
     HWY_UNROLL(kNV)
-    for (size_t v = 0; v < kNV; ++v) bv[v] = hn::Load(d, b + v * kLanes);
+    for (size_t v = 0; v < NV; ++v) bv[v] = hn::Load(d, b + v * kLanes);
     HWY_UNROLL(kMR)
     for (size_t r = 0; r < kMR; ++r) {
       const V ar = hn::Set(d, a[r]);
       HWY_UNROLL(kNV)
-      for (size_t v = 0; v < kNV; ++v) acc[r][v] = hn::MulAdd(ar, bv[v], acc[r][v]);
+      for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(ar, bv[v], acc[r][v]);
     }
     a += kMR;
     b += kNR;
@@ -141,13 +153,12 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
 
   const V valpha = hn::Set(d, alpha);
   const V vbeta = hn::Set(d, beta);
-  const bool read_c = beta != 0.0f;
-  if (mr == kMR && nr == kNR) {
+  if (mr == kMR && nr == NV * kLanes) {
     HWY_UNROLL(kMR)
     for (size_t r = 0; r < kMR; ++r) {
       float* crow = c + r * ldc;
       HWY_UNROLL(kNV)
-      for (size_t v = 0; v < kNV; ++v) {
+      for (size_t v = 0; v < NV; ++v) {
         hn::StoreU(Finish(acc[r][v], valpha, vbeta, crow + v * kLanes, read_c), d,
                    crow + v * kLanes);
       }
@@ -158,37 +169,51 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
   // the fast path), then, per vector, copy the valid part of C into a padded vector, apply the
   // same Finish and copy the valid lanes back. (Masked loads/stores of Highway 1.0.3 touch the
   // whole vector on some targets, which could race with the thread owning the next columns.)
-  alignas(64) float tile[kMR * kNR];
+  alignas(64) float tile[kMR * NV * kLanes];
   HWY_UNROLL(kMR)
   for (size_t r = 0; r < kMR; ++r) {
     HWY_UNROLL(kNV)
-    for (size_t v = 0; v < kNV; ++v) hn::Store(acc[r][v], d, tile + r * kNR + v * kLanes);
+    for (size_t v = 0; v < NV; ++v) hn::Store(acc[r][v], d, tile + (r * NV + v) * kLanes);
   }
   alignas(64) float cbuf[kLanes];
   alignas(64) float obuf[kLanes];
   for (size_t r = 0; r < mr; ++r) {
     float* crow = c + r * ldc;
-    for (size_t v = 0; v < kNV && v * kLanes < nr; ++v) {
+    for (size_t v = 0; v < NV && v * kLanes < nr; ++v) {
       const size_t n = std::min(kLanes, nr - v * kLanes);
       std::fill(cbuf, cbuf + kLanes, 0.0f);
       if (read_c) std::copy(crow + v * kLanes, crow + v * kLanes + n, cbuf);
-      const V out = Finish(hn::Load(d, tile + r * kNR + v * kLanes), valpha, vbeta, cbuf, read_c);
+      const V out = Finish(hn::Load(d, tile + (r * NV + v) * kLanes), valpha, vbeta, cbuf, read_c);
       hn::Store(out, d, obuf);
       std::copy(obuf, obuf + n, crow + v * kLanes);
     }
   }
 }
 
-void Macro(const MacroArgs& m) {
+// The row of A slivers times one B sliver with nr valid columns, through the narrowest kernel
+// that covers them.
+template <size_t NV>
+HWY_INLINE void SliverColumn(const MacroArgs& m, const float* b, size_t j, size_t nr) {
   const size_t a_sliver = m.kc * kMR;
+  for (size_t i = 0, t = 0; i < m.mc; i += kMR, ++t) {
+    const size_t mr = std::min(kMR, m.mc - i);
+    MicroKernel<NV>(m.kc, m.a + t * a_sliver, b, m.c + i * m.ldc + j, m.ldc, mr, nr, m.alpha,
+                    m.beta);
+  }
+}
+
+void Macro(const MacroArgs& m) {
   const size_t b_sliver = m.kc * kNR;
   for (size_t j = 0, s = 0; j < m.nc; j += kNR, ++s) {
     const size_t nr = std::min(kNR, m.nc - j);
     const float* b = m.b + s * b_sliver;
-    for (size_t i = 0, t = 0; i < m.mc; i += kMR, ++t) {
-      const size_t mr = std::min(kMR, m.mc - i);
-      MicroKernel(m.kc, m.a + t * a_sliver, b, m.c + i * m.ldc + j, m.ldc, mr, nr, m.alpha,
-                  m.beta);
+    const size_t nv = (nr + kLanes - 1) / kLanes;
+    if (nv == 1) {
+      SliverColumn<1>(m, b, j, nr);
+    } else if (nv == 2 || kNV == 2) {
+      SliverColumn<(kNV >= 2 ? 2 : 1)>(m, b, j, nr);
+    } else {
+      SliverColumn<kNV>(m, b, j, nr);
     }
   }
 }
@@ -246,20 +271,34 @@ void PackA(bool trans, const float* A, size_t lda, size_t i0, size_t mc, size_t 
 }
 
 void PackB(bool trans, const float* B, size_t ldb, size_t j0, size_t nc, size_t p0, size_t kc,
-           size_t s, float* out) {
-  const size_t col0 = j0 + s * kNR;
-  const size_t cols = std::min(kNR, nc - s * kNR);
-  if (cols < kNR) std::fill(out, out + kc * kNR, 0.0f);
-  if (!trans) {  // op(B)[k][j] = B[k * ldb + j]: a row copy per k
+           size_t s0, size_t s1, float* out) {
+  // Zero the padding columns of a partial last sliver first; the copies below fill the rest.
+  if (s1 * kNR > nc) {
+    float* last = out + (s1 - 1 - s0) * kc * kNR;
+    std::fill(last, last + kc * kNR, 0.0f);
+  }
+  if (!trans) {
+    // op(B)[k][j] = B[k * ldb + j]: rows of B are contiguous in j, so walk k outside and the
+    // slivers inside: each row is read as one run, where sliver by sliver the reads were 192-byte
+    // pieces of kc rows, each in its own 4 KiB page when ldb >= 1024 (no prefetcher follows that).
     for (size_t k = 0; k < kc; ++k) {
-      const float* src = B + (p0 + k) * ldb + col0;
-      std::copy(src, src + cols, out + k * kNR);
+      const float* src = B + (p0 + k) * ldb + j0;
+      for (size_t s = s0; s < s1; ++s) {
+        const size_t cols = std::min(kNR, nc - s * kNR);
+        std::copy(src + s * kNR, src + s * kNR + cols, out + (s - s0) * kc * kNR + k * kNR);
+      }
     }
-  } else {  // op(B)[k][j] = B[j * ldb + k]: a transpose, in blocks of 64 k for locality
+    return;
+  }
+  // op(B)[k][j] = B[j * ldb + k]: a transpose per sliver, in blocks of 64 k for locality
+  for (size_t s = s0; s < s1; ++s) {
+    const size_t col0 = j0 + s * kNR;
+    const size_t cols = std::min(kNR, nc - s * kNR);
+    float* dst = out + (s - s0) * kc * kNR;
     constexpr size_t kBlock = 64;
     for (size_t kb = 0; kb < kc; kb += kBlock) {
       TransposeBlock(B + col0 * ldb + p0 + kb, ldb, cols, std::min(kBlock, kc - kb),
-                     out + kb * kNR, kNR);
+                     dst + kb * kNR, kNR);
     }
   }
 }
@@ -369,14 +408,22 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
     return;
   }
   const KernelInfo ki = HWY_DYNAMIC_DISPATCH(GetKernel)();
-  const size_t MR = ki.mr, NR = ki.nr, KC = ki.kc, MC = ki.mc;
+  const size_t MR = ki.mr, NR = ki.nr, MC = ki.mc;
+  // K slices of equal depth, at most the target's kc: K = 784 is 4 x 196 rather than 3 x 256 + 16,
+  // whose last slice would cost a whole pass over C for 2% of the FMAs. The depth depends only on
+  // K and the target, never on threads.
+  const size_t nk = ceil_div(K, ki.kc);
+  const size_t KC = ceil_div(K, nk);
 
   // Column panel: all of K times as many NR slivers as fit 16 Mi floats (64 MiB) of packed B.
   const size_t max_slivers = std::max<size_t>(1, (size_t{1} << 24) / (K * NR));
   const size_t panel_cols = std::min(ceil_div(N, NR), max_slivers) * NR;
   const int threads = omp_get_max_threads();
   const double flops = 2.0 * double(M) * double(N) * double(K);
-  const bool parallel = threads > 1 && flops > 2e6;  // tiny products are not worth a fork
+  // Below ~10 MFLOP (~100 us of one core) a second thread does not pay for waking it: with
+  // OMP_WAIT_POLICY=passive each region start and barrier is a futex wake-up, tens of us in this
+  // VM. Measured: 64x16x1024 and 128x1024x10 took 30 us on one thread, 45-50 us on two.
+  const bool parallel = threads > 1 && flops > 1e7;
 
   // Small and medium op(A) (the training shapes) are packed once, by all threads together, and
   // shared; then tasks need not repack A, so they can be small, and are handed out dynamically,
@@ -385,44 +432,59 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   const size_t T = static_cast<size_t>(threads);
   const size_t row_blocks = ceil_div(M, MC);
   const size_t m_pad = ceil_div(M, MR) * MR;
-  const size_t nk = ceil_div(K, KC);
   const bool share_a = m_pad * K <= (size_t{1} << 22);  // up to 16 MiB packed
+
+  // B: with a single row block (M <= MC: every training shape) each chunk of B is used by one
+  // task only, so the task packs it itself, slice by slice, right before using it: the packed
+  // sliver is still in L2, instead of a packed copy of all of B going out to L3 and coming back.
+  // Several row blocks share each packed slice of B, packed up front by all threads together.
+  const bool b_in_task = row_blocks == 1;
+
+  // Tasks: row blocks x chunks of slivers. Chunks of ~1024 columns keep the MC x chunk block
+  // of C in L2 across the K slices (and bound the repacking of A); with shared A, chunks are
+  // made small enough for about 4 tasks per thread.
+  const size_t max_ns = ceil_div(panel_cols, NR);
+  size_t chunks = ceil_div(max_ns, std::max<size_t>(1, 1024 / NR));
+  if (share_a && parallel) chunks = std::min(max_ns, std::max(chunks, ceil_div(4 * T, row_blocks)));
+  const size_t chunk_slivers = ceil_div(max_ns, chunks);
 
   // Scratch is allocated here, outside the parallel region, so that a failed allocation throws
   // in the caller's thread (an exception must not leave an OpenMP region).
   thread_local Scratch b_scratch;
   thread_local Scratch a_shared;
-  thread_local std::vector<Scratch> a_scratch;
+  thread_local std::vector<Scratch> a_scratch, b_task_scratch;
   float* const a_all = share_a ? a_shared.get(m_pad * K) : nullptr;
-  if (a_scratch.size() < T) a_scratch.resize(T);
-  if (!share_a) {
-    for (size_t t = 0; t < (parallel ? T : 1); ++t) a_scratch[t].get(ceil_div(MC, MR) * MR * KC);
+  float* const bp = b_in_task ? nullptr : b_scratch.get(K * max_ns * NR);
+  const size_t bufs = parallel ? T : 1;
+  if (a_scratch.size() < bufs) a_scratch.resize(bufs);
+  if (b_task_scratch.size() < bufs) b_task_scratch.resize(bufs);
+  for (size_t t = 0; t < bufs; ++t) {
+    if (!share_a) a_scratch[t].get(ceil_div(MC, MR) * MR * KC);
+    if (b_in_task) b_task_scratch[t].get(chunk_slivers * NR * KC);
   }
   // Inside the region a thread_local name would mean each worker's own (empty) copy: go through
   // plain pointers to the caller's buffers.
   Scratch* const a_bufs = a_scratch.data();
+  Scratch* const b_bufs = b_task_scratch.data();
 
   for (size_t j0 = 0; j0 < N; j0 += panel_cols) {
     const size_t nc = std::min(panel_cols, N - j0);
     const size_t ns = ceil_div(nc, NR);
-    // Packed B: slice p (depth kc_p) starts at p * KC * ns * NR; its slivers are consecutive.
+    const size_t panel_chunks = ceil_div(ns, chunk_slivers);
+    // Shared packed B: slice p (depth kc_p) starts at p * KC * ns * NR; its slivers are
+    // consecutive. Packed in groups of slivers so that NN packing reads runs of each B row.
     // Shared packed A: slice p starts at p * KC * m_pad, row block r at r * MC * kc_p within it.
-    float* bp = b_scratch.get(K * ns * NR);
-    const long b_jobs = static_cast<long>(nk * ns);
+    constexpr size_t kGroup = 8;
+    const size_t groups = ceil_div(ns, kGroup);
+    const long b_jobs = static_cast<long>(b_in_task ? 0 : nk * groups);
     const long a_jobs = static_cast<long>(share_a && j0 == 0 ? nk * row_blocks : 0);
-
-    // Tasks: row blocks x chunks of slivers. Chunks of ~1024 columns keep the MC x chunk block
-    // of C in L2 across the K slices (and bound the repacking of A); with shared A, chunks are
-    // made small enough for about 4 tasks per thread.
-    size_t chunks = ceil_div(ns, std::max<size_t>(1, 1024 / NR));
-    if (share_a && parallel) chunks = std::min(ns, std::max(chunks, ceil_div(4 * T, row_blocks)));
-    const size_t chunk_slivers = ceil_div(ns, chunks);
-    chunks = ceil_div(ns, chunk_slivers);
-    const long tasks = static_cast<long>(row_blocks * chunks);
+    const long tasks = static_cast<long>(row_blocks * panel_chunks);
 
 #pragma omp parallel if (parallel)
     {
-      float* const ap_own = share_a ? nullptr : a_bufs[omp_get_thread_num()].data.get();
+      const int me = omp_get_thread_num();
+      float* const ap_own = share_a ? nullptr : a_bufs[me].data.get();
+      float* const bp_own = b_in_task ? b_bufs[me].data.get() : nullptr;
 #pragma omp for schedule(dynamic) nowait
       for (long job = 0; job < a_jobs; ++job) {
         const size_t p = static_cast<size_t>(job) / row_blocks;
@@ -430,17 +492,22 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
         const size_t p0 = p * KC, kc = std::min(KC, K - p0), i0 = rb * MC;
         ki.pack_a(trans_a, A, lda, i0, std::min(MC, M - i0), p0, kc, a_all + p0 * m_pad + i0 * kc);
       }
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(dynamic) nowait
       for (long job = 0; job < b_jobs; ++job) {
-        const size_t p = static_cast<size_t>(job) / ns, s = static_cast<size_t>(job) % ns;
+        const size_t p = static_cast<size_t>(job) / groups, g = static_cast<size_t>(job) % groups;
         const size_t p0 = p * KC, kc = std::min(KC, K - p0);
-        ki.pack_b(trans_b, B, ldb, j0, nc, p0, kc, s, bp + p0 * ns * NR + s * kc * NR);
+        const size_t s0 = g * kGroup, s1 = std::min(ns, s0 + kGroup);
+        ki.pack_b(trans_b, B, ldb, j0, nc, p0, kc, s0, s1, bp + p0 * ns * NR + s0 * kc * NR);
       }
-      // (implicit barrier: all packing is done)
+      // Tasks read what the others packed. Without shared packing there is nothing to wait for
+      // (the condition is the same in every thread, as OpenMP requires of a barrier).
+      if (a_jobs + b_jobs > 0) {
+#pragma omp barrier
+      }
 #pragma omp for schedule(dynamic)
       for (long task = 0; task < tasks; ++task) {
-        const size_t rb = static_cast<size_t>(task) / chunks;
-        const size_t ch = static_cast<size_t>(task) % chunks;
+        const size_t rb = static_cast<size_t>(task) / panel_chunks;
+        const size_t ch = static_cast<size_t>(task) % panel_chunks;
         const size_t i0 = rb * MC, mc = std::min(MC, M - i0);
         const size_t s0 = ch * chunk_slivers, s1 = std::min(ns, s0 + chunk_slivers);
         const size_t cc0 = s0 * NR, ccols = std::min(nc, s1 * NR) - cc0;
@@ -453,12 +520,19 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
             ki.pack_a(trans_a, A, lda, i0, mc, p0, kc, ap_own);
             ap = ap_own;
           }
+          const float* b;
+          if (b_in_task) {
+            ki.pack_b(trans_b, B, ldb, j0, nc, p0, kc, s0, s1, bp_own);
+            b = bp_own;
+          } else {
+            b = bp + p0 * ns * NR + s0 * kc * NR;
+          }
           MacroArgs args;
           args.kc = kc;
           args.mc = mc;
           args.nc = ccols;
           args.a = ap;
-          args.b = bp + p0 * ns * NR + s0 * kc * NR;
+          args.b = b;
           args.c = C + i0 * ldc + j0 + cc0;
           args.ldc = ldc;
           args.alpha = alpha;
