@@ -3,6 +3,7 @@
 // mask statistics and the PyTorch semantics of each variant (golden README, `dropout`).
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -326,6 +327,40 @@ TEST(CpuDropout, AlphaDropoutValuesAndGradient) {
   }
   EXPECT_GT(dropped, 0u);
   EXPECT_LT(dropped, n);
+}
+
+// Sign of zero as in PyTorch, whose plain dropout is the product x * mask * scale: -0 stays -0
+// when kept (-0 * s), and a dropped negative x gives -0 (x * 0). Adding a zero offset would give
+// +0 in both cases. Negative inputs and -0 only, so every output's sign bit must be set, kept or
+// dropped, on every target, for the scalar form and the CPU kernel alike. AlphaDropout at p = 0
+// has offset 0 too.
+TEST(CpuDropout, KeepsTheSignOfZero) {
+  CpuDispatchGuard guard;
+  const size_t n = 1000;
+  std::vector<float> x(n);
+  for (size_t i = 0; i < n; ++i) x[i] = i % 2 == 0 ? -0.0f : -1.0f - static_cast<float>(i);
+  std::vector<float> y(n);
+  for (FunctionId id : functions_of_kind(KernelKind::Dropout)) {
+    const bool alpha = id == FunctionId::AlphaDropout;
+    for (float p : alpha ? std::vector<float>{0.0f} : std::vector<float>{0.0f, 0.5f, 1.0f}) {
+      const DropoutConstants c = dropout_constants(id, p);
+      for (bool keep : {true, false}) {
+        if (alpha && !keep) continue;  // a dropped AlphaDropout element is a negative constant
+        EXPECT_TRUE(std::signbit(dropout_apply(-0.0f, keep, c))) << function_info(id).name;
+        EXPECT_TRUE(std::signbit(dropout_apply(-0.0, keep, c))) << function_info(id).name;
+      }
+      for (const std::string& target : cpu::available_targets()) {
+        cpu::force_target(target);
+        std::fill(y.begin(), y.end(), 1.0f);
+        cpu::dropout_forward(id, x.data(), y.data(), 10, n / 10, p, 77);
+        for (size_t i = 0; i < n; ++i) {
+          ASSERT_TRUE(std::signbit(y[i]))
+              << function_info(id).name << " p=" << p << " " << target << " x=" << x[i]
+              << " y=" << y[i] << " at " << i;
+        }
+      }
+    }
+  }
 }
 
 TEST(CpuDropout, InvalidArgumentsThrow) {

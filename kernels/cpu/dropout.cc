@@ -55,10 +55,14 @@ HWY_INLINE hn::Vec<D> DropoutVec(D d, hn::Vec<D> v, M keep, const DropoutConstan
   if constexpr (kBackward) {
     return hn::IfThenElseZero(keep, hn::Mul(v, scale));
   } else {
-    // Both branches in the reference's order of operations: (x * scale) + offset and
-    // (x * 0) + dropped_value, so -0, inf and NaN come out exactly as there.
-    const auto kept = hn::Add(hn::Mul(v, scale), hn::Set(d, c.offset));
-    const auto dropped = hn::Add(hn::Mul(v, hn::Zero(d)), hn::Set(d, c.dropped_value));
+    // Both branches as dropout_apply computes them: (x * scale) + offset and (x * 0) +
+    // dropped_value, each addition skipped when its constant is 0 (that keeps -0, as PyTorch's
+    // product does), so -0, inf and NaN come out exactly as there. The tests on the constants
+    // are uniform across the whole call and predict perfectly.
+    auto kept = hn::Mul(v, scale);
+    if (c.offset != 0.0f) kept = hn::Add(kept, hn::Set(d, c.offset));
+    auto dropped = hn::Mul(v, hn::Zero(d));
+    if (c.dropped_value != 0.0f) dropped = hn::Add(dropped, hn::Set(d, c.dropped_value));
     return hn::IfThenElse(keep, kept, dropped);
   }
 }
