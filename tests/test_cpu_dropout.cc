@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -118,6 +120,41 @@ TEST(CpuDropout, BitIdenticalToReferenceEveryTargetAndThreadCount) {
         ASSERT_TRUE(bits_equal(dx.data(), ref_dx.data(), m, &at))
             << function_info(k.id).name << " p " << k.p << " " << k.rows << "x" << k.cols << " "
             << target << " threads " << threads << " backward differs at " << at;
+      }
+    }
+  }
+}
+
+// Outputs of 64 MiB and more are written with non-temporal stores: still bit-identical to the
+// reference, with the output 64-byte aligned (streamed) and one float off (unaligned fallback).
+TEST(CpuDropout, StreamedLargeOutputsBitIdenticalToReference) {
+  const size_t cols = 1024, rows = (size_t{64} << 20) / (cols * sizeof(float)), n = rows * cols;
+  const std::vector<float> x = test_input(n, 3);
+  const uint64_t seed = 0xfeedull;
+  const size_t bytes = (n + 16) * sizeof(float);  // a multiple of 64
+  std::unique_ptr<float, decltype(&std::free)> out(
+      static_cast<float*>(std::aligned_alloc(64, bytes)), &std::free);
+  ASSERT_NE(out.get(), nullptr);
+  std::vector<float> ref(n);
+  for (FunctionId id : {FunctionId::Dropout, FunctionId::AlphaDropout, FunctionId::Dropout3d}) {
+    const DropoutConstants c = dropout_constants(id, 0.3f);  // the float p the kernel gets
+    for (bool backward : {false, true}) {
+      if (backward) {
+        reference::dropout_backward(c, x.data(), ref.data(), rows, cols, seed);
+      } else {
+        reference::dropout_forward(c, x.data(), ref.data(), rows, cols, seed);
+      }
+      for (size_t offset : {size_t{0}, size_t{1}}) {
+        float* y = out.get() + offset;
+        if (backward) {
+          cpu::dropout_backward(id, x.data(), y, rows, cols, 0.3f, seed);
+        } else {
+          cpu::dropout_forward(id, x.data(), y, rows, cols, 0.3f, seed);
+        }
+        size_t at = 0;
+        ASSERT_TRUE(bits_equal(y, ref.data(), n, &at))
+            << function_info(id).name << (backward ? " backward" : " forward") << " offset "
+            << offset << " differs at " << at << ": " << y[at] << " vs " << ref[at];
       }
     }
   }

@@ -95,9 +95,10 @@ HWY_INLINE uint64_t SpreadKeepBits(D d, hn::Mask<D> m, int k) {
 // element order as plain integer bits (SpreadKeepBits) instead of interleaving the 32-bit draws
 // through memory: per 4 L elements that is 4 compares and a few scalar operations instead of a
 // vector transpose, a store and 4 reloads.
+// With `stream`, full vectors go to memory with non-temporal stores (StoreMaybeStream).
 template <bool kBackward>
 HWY_INLINE void DropoutElements(const DropoutConstants& c, const float* in, float* out,
-                                size_t begin, size_t end, uint64_t seed) {
+                                size_t begin, size_t end, uint64_t seed, bool stream) {
   const hn::ScalableTag<float> df;
   const hn::RebindToUnsigned<decltype(df)> du;
   const hn::RebindToSigned<decltype(df)> di;
@@ -124,7 +125,8 @@ HWY_INLINE void DropoutElements(const DropoutConstants& c, const float* in, floa
         for (size_t b = 0; b < 8; ++b) bytes[b] = static_cast<uint8_t>(bits >> (8 * b));
         const auto keep = hn::LoadMaskBits(df, bytes);
         if (HWY_LIKELY(end - i >= L)) {
-          hn::StoreU(DropoutVec<kBackward>(df, hn::LoadU(df, in + i), keep, c), df, out + i);
+          StoreMaybeStream(df, DropoutVec<kBackward>(df, hn::LoadU(df, in + i), keep, c),
+                           out + i, stream);
         } else {
           const size_t count = end - i;
           StoreTail(df, DropoutVec<kBackward>(df, LoadTail(df, in + i, count), keep, c), out + i,
@@ -133,12 +135,14 @@ HWY_INLINE void DropoutElements(const DropoutConstants& c, const float* in, floa
       }
     }
   }
+  if (stream) hwy::FlushStream();
 }
 
 // Row masks (Dropout3d on 2-D input): rows [row_begin, row_end), one draw per row index.
 template <bool kBackward>
 HWY_INLINE void DropoutRows(const DropoutConstants& c, const float* in, float* out,
-                            size_t row_begin, size_t row_end, size_t cols, uint64_t seed) {
+                            size_t row_begin, size_t row_end, size_t cols, uint64_t seed,
+                            bool stream) {
   const hn::ScalableTag<float> df;
   const hn::RebindToUnsigned<decltype(df)> du;
   const size_t L = hn::Lanes(df);
@@ -158,31 +162,32 @@ HWY_INLINE void DropoutRows(const DropoutConstants& c, const float* in, float* o
     float* y = out + r * cols;
     size_t i = 0;
     for (; i + L <= cols; i += L) {
-      hn::StoreU(DropoutVec<kBackward>(df, hn::LoadU(df, x + i), keep, c), df, y + i);
+      StoreMaybeStream(df, DropoutVec<kBackward>(df, hn::LoadU(df, x + i), keep, c), y + i, stream);
     }
     if (i < cols) {
       const size_t count = cols - i;
       StoreTail(df, DropoutVec<kBackward>(df, LoadTail(df, x + i, count), keep, c), y + i, count);
     }
   }
+  if (stream) hwy::FlushStream();
 }
 
 // Exported entry points (HWY_EXPORT takes only non-template functions).
 void DropoutForwardElements(const DropoutConstants* c, const float* x, float* y, size_t begin,
-                            size_t end, uint64_t seed) {
-  DropoutElements<false>(*c, x, y, begin, end, seed);
+                            size_t end, uint64_t seed, bool stream) {
+  DropoutElements<false>(*c, x, y, begin, end, seed, stream);
 }
 void DropoutBackwardElements(const DropoutConstants* c, const float* dy, float* dx, size_t begin,
-                             size_t end, uint64_t seed) {
-  DropoutElements<true>(*c, dy, dx, begin, end, seed);
+                             size_t end, uint64_t seed, bool stream) {
+  DropoutElements<true>(*c, dy, dx, begin, end, seed, stream);
 }
 void DropoutForwardRows(const DropoutConstants* c, const float* x, float* y, size_t row_begin,
-                        size_t row_end, size_t cols, uint64_t seed) {
-  DropoutRows<false>(*c, x, y, row_begin, row_end, cols, seed);
+                        size_t row_end, size_t cols, uint64_t seed, bool stream) {
+  DropoutRows<false>(*c, x, y, row_begin, row_end, cols, seed, stream);
 }
 void DropoutBackwardRows(const DropoutConstants* c, const float* dy, float* dx, size_t row_begin,
-                         size_t row_end, size_t cols, uint64_t seed) {
-  DropoutRows<true>(*c, dy, dx, row_begin, row_end, cols, seed);
+                         size_t row_end, size_t cols, uint64_t seed, bool stream) {
+  DropoutRows<true>(*c, dy, dx, row_begin, row_end, cols, seed, stream);
 }
 
 // Any index range, any start: whole vector-Philox calls, copying the part inside the range.
@@ -232,6 +237,7 @@ void dropout_run(FunctionId id, const float* in, float* out, size_t rows, size_t
   const DropoutConstants c = dropout_constants(id, static_cast<double>(p));
   const size_t n = rows * cols;
   if (n == 0) return;
+  const bool stream = StreamOutput(n * sizeof(float));
   if (!c.by_row) {
     const long chunks = static_cast<long>((n + kChunkElements - 1) / kChunkElements);
 #pragma omp parallel for schedule(static) if (chunks > 1)
@@ -239,9 +245,9 @@ void dropout_run(FunctionId id, const float* in, float* out, size_t rows, size_t
       const size_t begin = static_cast<size_t>(k) * kChunkElements;
       const size_t end = std::min(n, begin + kChunkElements);
       if constexpr (kBackward) {
-        HWY_DYNAMIC_DISPATCH(DropoutBackwardElements)(&c, in, out, begin, end, seed);
+        HWY_DYNAMIC_DISPATCH(DropoutBackwardElements)(&c, in, out, begin, end, seed, stream);
       } else {
-        HWY_DYNAMIC_DISPATCH(DropoutForwardElements)(&c, in, out, begin, end, seed);
+        HWY_DYNAMIC_DISPATCH(DropoutForwardElements)(&c, in, out, begin, end, seed, stream);
       }
     }
   } else {
@@ -252,9 +258,9 @@ void dropout_run(FunctionId id, const float* in, float* out, size_t rows, size_t
       const size_t begin = static_cast<size_t>(k) * rows_per_chunk;
       const size_t end = std::min(rows, begin + rows_per_chunk);
       if constexpr (kBackward) {
-        HWY_DYNAMIC_DISPATCH(DropoutBackwardRows)(&c, in, out, begin, end, cols, seed);
+        HWY_DYNAMIC_DISPATCH(DropoutBackwardRows)(&c, in, out, begin, end, cols, seed, stream);
       } else {
-        HWY_DYNAMIC_DISPATCH(DropoutForwardRows)(&c, in, out, begin, end, cols, seed);
+        HWY_DYNAMIC_DISPATCH(DropoutForwardRows)(&c, in, out, begin, end, cols, seed, stream);
       }
     }
   }

@@ -5,6 +5,25 @@
 // reads past the end of the buffer. AVX2/AVX-512 have real masked loads and stores; the other
 // targets go through a small aligned stack buffer.
 
+// Also: the one rule for when a kernel's output goes to memory with non-temporal stores
+// (StreamOutput), and a store that streams when asked (StoreMaybeStream).
+
+// Target-independent part, included once.
+#ifndef IP_CPU_TAIL_INL_H_ONCE_
+#define IP_CPU_TAIL_INL_H_ONCE_
+#include <cstddef>
+
+namespace ip::cpu {
+// Whether an output of `bytes` goes to memory with non-temporal stores. A normal store first
+// reads the line it writes (read for ownership): over arrays far larger than the caches a kernel
+// then moves 3 bytes per 2 it needs. Streamed data is not in the cache for whoever reads it
+// next, so only large outputs: 64 MiB is well beyond a core's L2 and a good part of a shared L3
+// (the output would be evicted before use anyway), while a batch of 64 x 1024 floats (256 KiB)
+// stays cached for the next layer. The same threshold as activations.cc's kStreamBytes.
+inline bool StreamOutput(size_t bytes) { return bytes >= (size_t{64} << 20); }
+}  // namespace ip::cpu
+#endif  // IP_CPU_TAIL_INL_H_ONCE_
+
 // Per-target include guard (re-included once per target by foreach_target.h).
 #if defined(IP_CPU_TAIL_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef IP_CPU_TAIL_INL_H_
@@ -14,8 +33,10 @@
 #endif
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -53,6 +74,19 @@ HWY_INLINE void StoreTail(D d, hn::Vec<D> v, hn::TFromD<D>* p, size_t count) {
 }
 
 #undef IP_CPU_HAVE_MASKED_MEMORY
+
+// Stores a full vector v at p: non-temporal (hn::Stream) when `stream` and p is vector-aligned,
+// which Stream requires; a normal store otherwise (the results are the same either way). Callers
+// that streamed call hwy::FlushStream() before their output is handed on.
+template <class D>
+HWY_INLINE void StoreMaybeStream(D d, hn::Vec<D> v, hn::TFromD<D>* p, bool stream) {
+  const size_t bytes = hn::Lanes(d) * sizeof(*p);
+  if (stream && reinterpret_cast<uintptr_t>(p) % bytes == 0) {
+    hn::Stream(v, d, p);
+  } else {
+    hn::StoreU(v, d, p);
+  }
+}
 
 }  // namespace ip::cpu::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
