@@ -96,8 +96,11 @@ HWY_INLINE uint64_t SpreadKeepBits(D d, hn::Mask<D> m, int k) {
 // through memory: per 4 L elements that is 4 compares and a few scalar operations instead of a
 // vector transpose, a store and 4 reloads.
 // With `stream`, full vectors go to memory with non-temporal stores (StoreMaybeStream).
+// c by value: a local copy that the output stores cannot alias, so its fields stay in registers
+// and DropoutVec's tests on them are loop-invariant (with a reference, every store could change
+// c.offset and forced reloads; measured ~12% slower on L2-resident arrays).
 template <bool kBackward>
-HWY_INLINE void DropoutElements(const DropoutConstants& c, const float* in, float* out,
+HWY_INLINE void DropoutElements(const DropoutConstants c, const float* in, float* out,
                                 size_t begin, size_t end, uint64_t seed, bool stream) {
   const hn::ScalableTag<float> df;
   const hn::RebindToUnsigned<decltype(df)> du;
@@ -140,7 +143,7 @@ HWY_INLINE void DropoutElements(const DropoutConstants& c, const float* in, floa
 
 // Row masks (Dropout3d on 2-D input): rows [row_begin, row_end), one draw per row index.
 template <bool kBackward>
-HWY_INLINE void DropoutRows(const DropoutConstants& c, const float* in, float* out,
+HWY_INLINE void DropoutRows(const DropoutConstants c, const float* in, float* out,
                             size_t row_begin, size_t row_end, size_t cols, uint64_t seed,
                             bool stream) {
   const hn::ScalableTag<float> df;
