@@ -353,9 +353,9 @@ TEST(CpuRowwise, ThreadCountDoesNotChangeResults) {
   }
 }
 
-// Outputs of 64 MiB and more are written with non-temporal stores (and Softmax/Softmin go
-// through a scratch row): the same bits as the rows computed alone, which are small and so
-// stored normally. Output 64-byte aligned (streamed) and one float off (the unaligned fallback).
+// Backward outputs of 64 MiB and more are written with non-temporal stores: the same bits as
+// the rows computed alone, which are small and so stored normally. Output 64-byte aligned
+// (streamed) and one float off (the unaligned fallback); forward at that size too.
 TEST(CpuRowwise, StreamedLargeOutputsMatchRowsAlone) {
   const size_t cols = 1024, rows = (size_t{64} << 20) / (cols * sizeof(float)), n = rows * cols;
   const std::vector<float> x = golden_like_rows(rows, cols, 41);

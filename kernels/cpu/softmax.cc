@@ -21,7 +21,6 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/softmax.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
-#include "hwy/aligned_allocator.h"
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 #include "kernels/common/activation_list.h"
@@ -126,21 +125,17 @@ struct VecRowwise;  // a Rowwise row without a vector form fails to compile here
 // softmax(sign * x); Softmin is sign = -1.
 template <bool kNegate>
 struct VecSoftmaxSigned {
-  // Passes over x: the max, then e = exp(x - max) and its sum; then y = e / sum. Computing the
-  // max and the sum in one pass (RowMaxAndSum, as LogSoftmax does) would need exp twice per
-  // element, since the final pass has to redo exp(x - max): measured 1.7x the time of this form
-  // on L2-resident rows (NOTES.md). e goes to y itself when the output stays in the cache; when
-  // it is streamed, e goes to `scratch` (cols floats, L1/L2-resident and reused for every row),
-  // because writing e to y with normal stores would read y's lines from memory first (read for
-  // ownership), the very traffic streaming avoids.
-  static void forward_row(const float* x, float* y, size_t n, bool stream, float* scratch) {
+  // Passes over x: the max, then e = exp(x - max) (stored in y) and its sum; then y = e / sum
+  // over the L1-resident row. Computing the max and the sum in one pass (RowMaxAndSum, as
+  // LogSoftmax does) would need exp twice per element, since the final pass would have to redo
+  // exp(x - max): measured 1.7x the time of this form on L2-resident rows (NOTES.md).
+  static void forward_row(const float* x, float* y, size_t n) {
     const DF d;
     float m;
     if (!RowMax<kNegate>(d, x, n, &m)) {
       Softmax::forward_row(x, y, n, kNegate ? -1.0f : 1.0f);
       return;
     }
-    float* e_out = stream ? scratch : y;
     const VF vm = hn::Set(d, m);
     VF sum = hn::Zero(d);
     ForEachVector(d, x, n, [&](VF v, size_t i, size_t count) {
@@ -148,11 +143,11 @@ struct VecSoftmaxSigned {
       VF e = ExpNonPositive(d, hn::Sub(v, vm));
       if (count != hn::Lanes(d)) e = hn::IfThenElseZero(hn::FirstN(d, count), e);
       sum = hn::Add(sum, e);
-      StoreVector(d, e, e_out, i, count, /*stream=*/false);
+      StoreVector(d, e, y, i, count, /*stream=*/false);
     });
     const VF vinv = hn::Set(d, 1.0f / hn::GetLane(hn::SumOfLanes(d, sum)));
-    ForEachVector(d, e_out, n, [&](VF e, size_t i, size_t count) {
-      StoreVector(d, hn::Mul(e, vinv), y, i, count, stream);
+    ForEachVector(d, y, n, [&](VF e, size_t i, size_t count) {
+      StoreVector(d, hn::Mul(e, vinv), y, i, count, /*stream=*/false);
     });
   }
 
@@ -182,7 +177,7 @@ template <>
 struct VecRowwise<FunctionId::LogSoftmax> {
   // y = x - max - log(sum(exp(x - max))): the max and the sum in one pass (RowMaxAndSum), then
   // one pass writing y, which needs no exp.
-  static void forward_row(const float* x, float* y, size_t n, bool stream, float*) {
+  static void forward_row(const float* x, float* y, size_t n) {
     const DF d;
     float m, sum;
     if (!RowMaxAndSum<false>(d, x, n, &m, &sum)) {
@@ -192,7 +187,7 @@ struct VecRowwise<FunctionId::LogSoftmax> {
     const VF vm = hn::Set(d, m);
     const VF log_sum = hn::Set(d, std::log(sum));
     ForEachVector(d, x, n, [&](VF v, size_t i, size_t count) {
-      StoreVector(d, hn::Sub(hn::Sub(v, vm), log_sum), y, i, count, stream);
+      StoreVector(d, hn::Sub(hn::Sub(v, vm), log_sum), y, i, count, /*stream=*/false);
     });
   }
 
@@ -210,20 +205,17 @@ struct VecRowwise<FunctionId::LogSoftmax> {
 };
 
 // Exported per-target entry points over `rows` consecutive rows; the table picks the vector form.
-// With `stream`, outputs go to memory with non-temporal stores (StreamOutput decides).
-void RowwiseForwardRows(int id, const float* x, float* y, size_t rows, size_t cols, bool stream) {
-  // Row scratch for streamed Softmax/Softmin (see there); one allocation per block of rows.
-  hwy::AlignedFreeUniquePtr<float[]> scratch;
-  if (stream) scratch = hwy::AllocateAligned<float>(cols);
+// Forward outputs are never streamed: its stores come in bursts (a whole row after the row's
+// exp pass), and streaming them measured 10-15% slower at 256 MiB (NOTES.md). Backward stores
+// one vector per vector of work and streams large outputs (StreamOutput decides).
+void RowwiseForwardRows(int id, const float* x, float* y, size_t rows, size_t cols) {
   visit_function(static_cast<FunctionId>(id), [&](auto fid) {
     if constexpr (FunctionTraits<decltype(fid)::value>::kind == KernelKind::Rowwise) {
       for (size_t r = 0; r < rows; ++r) {
-        VecRowwise<decltype(fid)::value>::forward_row(x + r * cols, y + r * cols, cols, stream,
-                                                      scratch.get());
+        VecRowwise<decltype(fid)::value>::forward_row(x + r * cols, y + r * cols, cols);
       }
     }
   });
-  if (stream) hwy::FlushStream();
 }
 
 void RowwiseBackwardRows(int id, const float* y, const float* dy, float* dx, size_t rows,
@@ -277,10 +269,9 @@ void for_row_blocks(FunctionId id, size_t rows, size_t cols, Run&& run) {
 }  // namespace
 
 void rowwise_forward(FunctionId id, const float* x, float* y, size_t rows, size_t cols) {
-  const bool stream = StreamOutput(rows * cols * sizeof(float));
   for_row_blocks(id, rows, cols, [&](size_t r0, size_t r1) {
     HWY_DYNAMIC_DISPATCH(RowwiseForwardRows)(static_cast<int>(id), x + r0 * cols, y + r0 * cols,
-                                             r1 - r0, cols, stream);
+                                             r1 - r0, cols);
   });
 }
 
