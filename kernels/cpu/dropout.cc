@@ -95,13 +95,15 @@ HWY_INLINE uint64_t SpreadKeepBits(D d, hn::Mask<D> m, int k) {
 // element order as plain integer bits (SpreadKeepBits) instead of interleaving the 32-bit draws
 // through memory: per 4 L elements that is 4 compares and a few scalar operations instead of a
 // vector transpose, a store and 4 reloads.
-// With `stream`, full vectors go to memory with non-temporal stores (StoreMaybeStream).
+// Outputs are never streamed here: the stores come in bursts of 2 * 4 vectors after each Philox
+// call, and non-temporal stores in bursts measured ~15% slower at 256 MiB than normal ones
+// (NOTES.md; DropoutRows, which stores one vector per vector of work, gains from them).
 // c by value: a local copy that the output stores cannot alias, so its fields stay in registers
 // and DropoutVec's tests on them are loop-invariant (with a reference, every store could change
 // c.offset and forced reloads; measured ~12% slower on L2-resident arrays).
 template <bool kBackward>
 HWY_INLINE void DropoutElements(const DropoutConstants c, const float* in, float* out,
-                                size_t begin, size_t end, uint64_t seed, bool stream) {
+                                size_t begin, size_t end, uint64_t seed) {
   const hn::ScalableTag<float> df;
   const hn::RebindToUnsigned<decltype(df)> du;
   const hn::RebindToSigned<decltype(df)> di;
@@ -128,8 +130,7 @@ HWY_INLINE void DropoutElements(const DropoutConstants c, const float* in, float
         for (size_t b = 0; b < 8; ++b) bytes[b] = static_cast<uint8_t>(bits >> (8 * b));
         const auto keep = hn::LoadMaskBits(df, bytes);
         if (HWY_LIKELY(end - i >= L)) {
-          StoreMaybeStream(df, DropoutVec<kBackward>(df, hn::LoadU(df, in + i), keep, c),
-                           out + i, stream);
+          hn::StoreU(DropoutVec<kBackward>(df, hn::LoadU(df, in + i), keep, c), df, out + i);
         } else {
           const size_t count = end - i;
           StoreTail(df, DropoutVec<kBackward>(df, LoadTail(df, in + i, count), keep, c), out + i,
@@ -138,10 +139,10 @@ HWY_INLINE void DropoutElements(const DropoutConstants c, const float* in, float
       }
     }
   }
-  if (stream) hwy::FlushStream();
 }
 
-// Row masks (Dropout3d on 2-D input): rows [row_begin, row_end), one draw per row index.
+// Row masks (Dropout3d on 2-D input): rows [row_begin, row_end), one draw per row index. With
+// `stream`, full vectors go to memory with non-temporal stores (StoreMaybeStream).
 template <bool kBackward>
 HWY_INLINE void DropoutRows(const DropoutConstants c, const float* in, float* out,
                             size_t row_begin, size_t row_end, size_t cols, uint64_t seed,
@@ -177,12 +178,12 @@ HWY_INLINE void DropoutRows(const DropoutConstants c, const float* in, float* ou
 
 // Exported entry points (HWY_EXPORT takes only non-template functions).
 void DropoutForwardElements(const DropoutConstants* c, const float* x, float* y, size_t begin,
-                            size_t end, uint64_t seed, bool stream) {
-  DropoutElements<false>(*c, x, y, begin, end, seed, stream);
+                            size_t end, uint64_t seed) {
+  DropoutElements<false>(*c, x, y, begin, end, seed);
 }
 void DropoutBackwardElements(const DropoutConstants* c, const float* dy, float* dx, size_t begin,
-                             size_t end, uint64_t seed, bool stream) {
-  DropoutElements<true>(*c, dy, dx, begin, end, seed, stream);
+                             size_t end, uint64_t seed) {
+  DropoutElements<true>(*c, dy, dx, begin, end, seed);
 }
 void DropoutForwardRows(const DropoutConstants* c, const float* x, float* y, size_t row_begin,
                         size_t row_end, size_t cols, uint64_t seed, bool stream) {
@@ -240,7 +241,6 @@ void dropout_run(FunctionId id, const float* in, float* out, size_t rows, size_t
   const DropoutConstants c = dropout_constants(id, static_cast<double>(p));
   const size_t n = rows * cols;
   if (n == 0) return;
-  const bool stream = StreamOutput(n * sizeof(float));
   if (!c.by_row) {
     const long chunks = static_cast<long>((n + kChunkElements - 1) / kChunkElements);
 #pragma omp parallel for schedule(static) if (chunks > 1)
@@ -248,12 +248,13 @@ void dropout_run(FunctionId id, const float* in, float* out, size_t rows, size_t
       const size_t begin = static_cast<size_t>(k) * kChunkElements;
       const size_t end = std::min(n, begin + kChunkElements);
       if constexpr (kBackward) {
-        HWY_DYNAMIC_DISPATCH(DropoutBackwardElements)(&c, in, out, begin, end, seed, stream);
+        HWY_DYNAMIC_DISPATCH(DropoutBackwardElements)(&c, in, out, begin, end, seed);
       } else {
-        HWY_DYNAMIC_DISPATCH(DropoutForwardElements)(&c, in, out, begin, end, seed, stream);
+        HWY_DYNAMIC_DISPATCH(DropoutForwardElements)(&c, in, out, begin, end, seed);
       }
     }
   } else {
+    const bool stream = StreamOutput(n * sizeof(float));
     const size_t rows_per_chunk = std::max<size_t>(1, kChunkElements / cols);
     const long chunks = static_cast<long>((rows + rows_per_chunk - 1) / rows_per_chunk);
 #pragma omp parallel for schedule(static) if (chunks > 1)
