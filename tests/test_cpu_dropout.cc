@@ -3,10 +3,13 @@
 // mask statistics and the PyTorch semantics of each variant (golden README, `dropout`).
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -117,6 +120,42 @@ TEST(CpuDropout, BitIdenticalToReferenceEveryTargetAndThreadCount) {
         ASSERT_TRUE(bits_equal(dx.data(), ref_dx.data(), m, &at))
             << function_info(k.id).name << " p " << k.p << " " << k.rows << "x" << k.cols << " "
             << target << " threads " << threads << " backward differs at " << at;
+      }
+    }
+  }
+}
+
+// Dropout3d outputs of 64 MiB and more are written with non-temporal stores: still bit-identical
+// to the reference, with the output 64-byte aligned (streamed) and one float off (unaligned
+// fallback); the element-wise dropouts at that size too.
+TEST(CpuDropout, StreamedLargeOutputsBitIdenticalToReference) {
+  const size_t cols = 1024, rows = (size_t{64} << 20) / (cols * sizeof(float)), n = rows * cols;
+  const std::vector<float> x = test_input(n, 3);
+  const uint64_t seed = 0xfeedull;
+  const size_t bytes = (n + 16) * sizeof(float);  // a multiple of 64
+  std::unique_ptr<float, decltype(&std::free)> out(
+      static_cast<float*>(std::aligned_alloc(64, bytes)), &std::free);
+  ASSERT_NE(out.get(), nullptr);
+  std::vector<float> ref(n);
+  for (FunctionId id : {FunctionId::Dropout, FunctionId::AlphaDropout, FunctionId::Dropout3d}) {
+    const DropoutConstants c = dropout_constants(id, 0.3f);  // the float p the kernel gets
+    for (bool backward : {false, true}) {
+      if (backward) {
+        reference::dropout_backward(c, x.data(), ref.data(), rows, cols, seed);
+      } else {
+        reference::dropout_forward(c, x.data(), ref.data(), rows, cols, seed);
+      }
+      for (size_t offset : {size_t{0}, size_t{1}}) {
+        float* y = out.get() + offset;
+        if (backward) {
+          cpu::dropout_backward(id, x.data(), y, rows, cols, 0.3f, seed);
+        } else {
+          cpu::dropout_forward(id, x.data(), y, rows, cols, 0.3f, seed);
+        }
+        size_t at = 0;
+        ASSERT_TRUE(bits_equal(y, ref.data(), n, &at))
+            << function_info(id).name << (backward ? " backward" : " forward") << " offset "
+            << offset << " differs at " << at << ": " << y[at] << " vs " << ref[at];
       }
     }
   }
@@ -326,6 +365,40 @@ TEST(CpuDropout, AlphaDropoutValuesAndGradient) {
   }
   EXPECT_GT(dropped, 0u);
   EXPECT_LT(dropped, n);
+}
+
+// Sign of zero as in PyTorch, whose plain dropout is the product x * mask * scale: -0 stays -0
+// when kept (-0 * s), and a dropped negative x gives -0 (x * 0). Adding a zero offset would give
+// +0 in both cases. Negative inputs and -0 only, so every output's sign bit must be set, kept or
+// dropped, on every target, for the scalar form and the CPU kernel alike. AlphaDropout at p = 0
+// has offset 0 too.
+TEST(CpuDropout, KeepsTheSignOfZero) {
+  CpuDispatchGuard guard;
+  const size_t n = 1000;
+  std::vector<float> x(n);
+  for (size_t i = 0; i < n; ++i) x[i] = i % 2 == 0 ? -0.0f : -1.0f - static_cast<float>(i);
+  std::vector<float> y(n);
+  for (FunctionId id : functions_of_kind(KernelKind::Dropout)) {
+    const bool alpha = id == FunctionId::AlphaDropout;
+    for (float p : alpha ? std::vector<float>{0.0f} : std::vector<float>{0.0f, 0.5f, 1.0f}) {
+      const DropoutConstants c = dropout_constants(id, p);
+      for (bool keep : {true, false}) {
+        if (alpha && !keep) continue;  // a dropped AlphaDropout element is a negative constant
+        EXPECT_TRUE(std::signbit(dropout_apply(-0.0f, keep, c))) << function_info(id).name;
+        EXPECT_TRUE(std::signbit(dropout_apply(-0.0, keep, c))) << function_info(id).name;
+      }
+      for (const std::string& target : cpu::available_targets()) {
+        cpu::force_target(target);
+        std::fill(y.begin(), y.end(), 1.0f);
+        cpu::dropout_forward(id, x.data(), y.data(), 10, n / 10, p, 77);
+        for (size_t i = 0; i < n; ++i) {
+          ASSERT_TRUE(std::signbit(y[i]))
+              << function_info(id).name << " p=" << p << " " << target << " x=" << x[i]
+              << " y=" << y[i] << " at " << i;
+        }
+      }
+    }
+  }
 }
 
 TEST(CpuDropout, InvalidArgumentsThrow) {

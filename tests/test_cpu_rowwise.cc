@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -348,6 +349,43 @@ TEST(CpuRowwise, ThreadCountDoesNotChangeResults) {
           << function_info(id).name << " " << target;
       EXPECT_EQ(std::memcmp(dx1.data(), dx2.data(), dx1.size() * sizeof(float)), 0)
           << function_info(id).name << " " << target;
+    }
+  }
+}
+
+// Backward outputs of 64 MiB and more are written with non-temporal stores: the same bits as
+// the rows computed alone, which are small and so stored normally. Output 64-byte aligned
+// (streamed) and one float off (the unaligned fallback); forward at that size too.
+TEST(CpuRowwise, StreamedLargeOutputsMatchRowsAlone) {
+  const size_t cols = 1024, rows = (size_t{64} << 20) / (cols * sizeof(float)), n = rows * cols;
+  const std::vector<float> x = golden_like_rows(rows, cols, 41);
+  const std::vector<float> dy = randn(n, 42);
+  const size_t bytes = (n + 16) * sizeof(float);  // a multiple of 64
+  std::unique_ptr<float, decltype(&std::free)> out(
+      static_cast<float*>(std::aligned_alloc(64, bytes)), &std::free);
+  ASSERT_NE(out.get(), nullptr);
+  std::vector<float> y_row(cols), dx_row(cols);
+  for (FunctionId id : functions_of_kind(KernelKind::Rowwise)) {
+    for (size_t offset : {size_t{0}, size_t{1}}) {
+      float* y = out.get() + offset;
+      cpu::rowwise_forward(id, x.data(), y, rows, cols);
+      for (size_t r : {size_t{0}, size_t{1}, size_t{3}, rows / 2 + 5, rows - 1}) {
+        cpu::rowwise_forward(id, x.data() + r * cols, y_row.data(), 1, cols);
+        ASSERT_EQ(std::memcmp(y_row.data(), y + r * cols, cols * sizeof(float)), 0)
+            << function_info(id).name << " forward row " << r << " offset " << offset;
+      }
+      // Backward of those rows alone first (y is overwritten in place below).
+      std::vector<std::vector<float>> dx_rows;
+      for (size_t r : {size_t{0}, size_t{2}, rows - 1}) {
+        cpu::rowwise_backward(id, y + r * cols, dy.data() + r * cols, dx_row.data(), 1, cols);
+        dx_rows.push_back(dx_row);
+      }
+      cpu::rowwise_backward(id, y, dy.data(), y, rows, cols);  // dx == y
+      size_t k = 0;
+      for (size_t r : {size_t{0}, size_t{2}, rows - 1}) {
+        ASSERT_EQ(std::memcmp(dx_rows[k++].data(), y + r * cols, cols * sizeof(float)), 0)
+            << function_info(id).name << " backward row " << r << " offset " << offset;
+      }
     }
   }
 }

@@ -477,6 +477,8 @@ struct LogSoftmax {
 // Every variant is y = keep ? x * scale + offset : x * 0 + dropped_value, with keep decided by
 // philox.h from (seed, mask index). PyTorch computes dropped elements as x * 0 too, so inf/NaN
 // inputs give NaN there. Constants are rounded to float32 as PyTorch does for float32 tensors.
+// A zero offset or dropped_value is not added: PyTorch's plain dropout is the product x * mask *
+// scale, which keeps the sign of zero (-0 * s = -0, -2 * 0 = -0), and + 0 would turn -0 into +0.
 // Backward: dx = keep ? dy * scale : 0.
 
 struct DropoutConstants {
@@ -528,7 +530,8 @@ struct AlphaDropout {
 
 template <typename T>
 IP_HD T dropout_apply(T x, bool keep, const DropoutConstants& c) {
-  return keep ? x * T(c.scale) + T(c.offset) : x * T(0) + T(c.dropped_value);
+  if (keep) return c.offset == 0.0f ? x * T(c.scale) : x * T(c.scale) + T(c.offset);
+  return c.dropped_value == 0.0f ? x * T(0) : x * T(0) + T(c.dropped_value);
 }
 
 template <typename T>

@@ -12,6 +12,7 @@
 // dispatching per block. Each row is computed by one thread in one fixed order, so the results
 // do not depend on the thread count.
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstddef>
 #include <stdexcept>
@@ -43,9 +44,10 @@ HWY_INLINE void ForEachVector(DF d, const float* x, size_t n, F&& f) {
   if (i < n) f(LoadTail(d, x + i, n - i), i, n - i);
 }
 
-HWY_INLINE void StoreVector(DF d, VF v, float* y, size_t i, size_t count) {
+// Full vectors streamed when `stream` (StoreMaybeStream), the partial one stored normally.
+HWY_INLINE void StoreVector(DF d, VF v, float* y, size_t i, size_t count, bool stream) {
   if (count == hn::Lanes(d)) {
-    hn::StoreU(v, d, y + i);
+    StoreMaybeStream(d, v, y + i, stream);
   } else {
     StoreTail(d, v, y + i, count);
   }
@@ -82,6 +84,39 @@ HWY_INLINE VF ExpAny(DF d, VF y) {
   return hn::IfThenElse(hn::IsNaN(y), y, capped);
 }
 
+// One pass over a row for both the max and the sum of exps ("online" softmax): each lane keeps
+// its own running max m and sum s = sum(exp(v - m)) of the values it has seen; when a new value
+// v exceeds m, s is rescaled to the new max: s * exp(m - v) + 1. Of exp(m - v) and exp(v - m)
+// only the one with a non-positive argument is ever needed, so one exp(-|v - m|) per element
+// serves both cases; the lanes are combined at the end (s_lane * exp(m_lane - max)).
+// The running max starts at -FLT_MAX rather than -inf, so that a -inf element gives
+// exp(-inf) = 0 and never -inf - (-inf) = NaN. Inactive lanes of the partial vector are -inf.
+// Returns whether the row is on the vector path (as the two-pass version did): false when the
+// row holds a NaN or its max is not finite (+inf present, or every element -inf); the fallback
+// reads the row once more, which is rare.
+template <bool kNegate>
+HWY_INLINE bool RowMaxAndSum(DF d, const float* x, size_t n, float* max_out, float* sum_out) {
+  const VF neg_inf = hn::Set(d, -HUGE_VALF);
+  const VF one = hn::Set(d, 1.0f);
+  VF vmax = hn::Set(d, -FLT_MAX);
+  VF vsum = hn::Zero(d);
+  auto nan = hn::FirstN(d, 0);
+  ForEachVector(d, x, n, [&](VF v, size_t, size_t count) {
+    if (kNegate) v = hn::Neg(v);
+    nan = hn::Or(nan, hn::IsNaN(v));  // inactive lanes are 0, never NaN
+    if (count != hn::Lanes(d)) v = hn::IfThenElse(hn::FirstN(d, count), v, neg_inf);
+    const VF e = hn::Exp(d, hn::Neg(hn::Abs(hn::Sub(v, vmax))));  // exp(-|v - m|) in [0, 1]
+    const auto grows = hn::Gt(v, vmax);
+    vsum = hn::IfThenElse(grows, hn::MulAdd(vsum, e, one), hn::Add(vsum, e));
+    vmax = hn::Max(vmax, v);
+  });
+  const float m = hn::GetLane(hn::MaxOfLanes(d, vmax));
+  const VF scaled = hn::Mul(vsum, hn::Exp(d, hn::Sub(vmax, hn::Set(d, m))));
+  *max_out = m;
+  *sum_out = hn::GetLane(hn::SumOfLanes(d, scaled));
+  return hn::AllFalse(d, nan) && std::isfinite(m);
+}
+
 // ---- vector forms, one per Rowwise table row (the counterpart of activation_math.h's) ----------
 
 template <FunctionId kId>
@@ -90,6 +125,10 @@ struct VecRowwise;  // a Rowwise row without a vector form fails to compile here
 // softmax(sign * x); Softmin is sign = -1.
 template <bool kNegate>
 struct VecSoftmaxSigned {
+  // Passes over x: the max, then e = exp(x - max) (stored in y) and its sum; then y = e / sum
+  // over the L1-resident row. Computing the max and the sum in one pass (RowMaxAndSum, as
+  // LogSoftmax does) would need exp twice per element, since the final pass would have to redo
+  // exp(x - max): measured 1.7x the time of this form on L2-resident rows (NOTES.md).
   static void forward_row(const float* x, float* y, size_t n) {
     const DF d;
     float m;
@@ -104,17 +143,16 @@ struct VecSoftmaxSigned {
       VF e = ExpNonPositive(d, hn::Sub(v, vm));
       if (count != hn::Lanes(d)) e = hn::IfThenElseZero(hn::FirstN(d, count), e);
       sum = hn::Add(sum, e);
-      StoreVector(d, e, y, i, count);
+      StoreVector(d, e, y, i, count, /*stream=*/false);
     });
-    const float inv = 1.0f / hn::GetLane(hn::SumOfLanes(d, sum));
-    const VF vinv = hn::Set(d, inv);
+    const VF vinv = hn::Set(d, 1.0f / hn::GetLane(hn::SumOfLanes(d, sum)));
     ForEachVector(d, y, n, [&](VF e, size_t i, size_t count) {
-      StoreVector(d, hn::Mul(e, vinv), y, i, count);
+      StoreVector(d, hn::Mul(e, vinv), y, i, count, /*stream=*/false);
     });
   }
 
   // dx = sign * y * (dy - sum(dy * y))
-  static void backward_row(const float* y, const float* dy, float* dx, size_t n) {
+  static void backward_row(const float* y, const float* dy, float* dx, size_t n, bool stream) {
     const DF d;
     VF dot = hn::Zero(d);
     ForEachVector(d, y, n, [&](VF vy, size_t i, size_t count) {
@@ -125,7 +163,7 @@ struct VecSoftmaxSigned {
     ForEachVector(d, y, n, [&](VF vy, size_t i, size_t count) {
       const VF vdy = count == hn::Lanes(d) ? hn::LoadU(d, dy + i) : LoadTail(d, dy + i, count);
       const VF sy = kNegate ? hn::Neg(vy) : vy;
-      StoreVector(d, hn::Mul(sy, hn::Sub(vdy, vdot)), dx, i, count);
+      StoreVector(d, hn::Mul(sy, hn::Sub(vdy, vdot)), dx, i, count, stream);
     });
   }
 };
@@ -137,41 +175,39 @@ struct VecRowwise<FunctionId::Softmin> : VecSoftmaxSigned<true> {};
 
 template <>
 struct VecRowwise<FunctionId::LogSoftmax> {
-  // y = x - max - log(sum(exp(x - max)))
+  // y = x - max - log(sum(exp(x - max))): the max and the sum in one pass (RowMaxAndSum), then
+  // one pass writing y, which needs no exp.
   static void forward_row(const float* x, float* y, size_t n) {
     const DF d;
-    float m;
-    if (!RowMax<false>(d, x, n, &m)) {
+    float m, sum;
+    if (!RowMaxAndSum<false>(d, x, n, &m, &sum)) {
       LogSoftmax::forward_row(x, y, n);
       return;
     }
     const VF vm = hn::Set(d, m);
-    VF sum = hn::Zero(d);
-    ForEachVector(d, x, n, [&](VF v, size_t, size_t count) {
-      VF e = ExpNonPositive(d, hn::Sub(v, vm));
-      if (count != hn::Lanes(d)) e = hn::IfThenElseZero(hn::FirstN(d, count), e);
-      sum = hn::Add(sum, e);
-    });
-    const VF log_sum = hn::Set(d, std::log(hn::GetLane(hn::SumOfLanes(d, sum))));
+    const VF log_sum = hn::Set(d, std::log(sum));
     ForEachVector(d, x, n, [&](VF v, size_t i, size_t count) {
-      StoreVector(d, hn::Sub(hn::Sub(v, vm), log_sum), y, i, count);
+      StoreVector(d, hn::Sub(hn::Sub(v, vm), log_sum), y, i, count, /*stream=*/false);
     });
   }
 
   // dx = dy - exp(y) * sum(dy)
-  static void backward_row(const float* y, const float* dy, float* dx, size_t n) {
+  static void backward_row(const float* y, const float* dy, float* dx, size_t n, bool stream) {
     const DF d;
     VF sum = hn::Zero(d);
     ForEachVector(d, dy, n, [&](VF v, size_t, size_t) { sum = hn::Add(sum, v); });
     const VF vsum = hn::Set(d, hn::GetLane(hn::SumOfLanes(d, sum)));
     ForEachVector(d, y, n, [&](VF vy, size_t i, size_t count) {
       const VF vdy = count == hn::Lanes(d) ? hn::LoadU(d, dy + i) : LoadTail(d, dy + i, count);
-      StoreVector(d, hn::Sub(vdy, hn::Mul(ExpAny(d, vy), vsum)), dx, i, count);
+      StoreVector(d, hn::Sub(vdy, hn::Mul(ExpAny(d, vy), vsum)), dx, i, count, stream);
     });
   }
 };
 
 // Exported per-target entry points over `rows` consecutive rows; the table picks the vector form.
+// Forward outputs are never streamed: its stores come in bursts (a whole row after the row's
+// exp pass), and streaming them measured 10-15% slower at 256 MiB (NOTES.md). Backward stores
+// one vector per vector of work and streams large outputs (use_streaming_stores decides).
 void RowwiseForwardRows(int id, const float* x, float* y, size_t rows, size_t cols) {
   visit_function(static_cast<FunctionId>(id), [&](auto fid) {
     if constexpr (FunctionTraits<decltype(fid)::value>::kind == KernelKind::Rowwise) {
@@ -183,15 +219,16 @@ void RowwiseForwardRows(int id, const float* x, float* y, size_t rows, size_t co
 }
 
 void RowwiseBackwardRows(int id, const float* y, const float* dy, float* dx, size_t rows,
-                         size_t cols) {
+                         size_t cols, bool stream) {
   visit_function(static_cast<FunctionId>(id), [&](auto fid) {
     if constexpr (FunctionTraits<decltype(fid)::value>::kind == KernelKind::Rowwise) {
       for (size_t r = 0; r < rows; ++r) {
         VecRowwise<decltype(fid)::value>::backward_row(y + r * cols, dy + r * cols, dx + r * cols,
-                                                       cols);
+                                                       cols, stream);
       }
     }
   });
+  if (stream) hwy::FlushStream();
 }
 
 }  // namespace ip::cpu::HWY_NAMESPACE
@@ -199,6 +236,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include "kernels/cpu/kernels.h"
+#include "kernels/cpu/streaming.h"
 
 namespace ip::cpu {
 HWY_EXPORT(RowwiseForwardRows);
@@ -240,9 +278,11 @@ void rowwise_forward(FunctionId id, const float* x, float* y, size_t rows, size_
 
 void rowwise_backward(FunctionId id, const float* y, const float* dy, float* dx, size_t rows,
                       size_t cols) {
+  const bool stream = use_streaming_stores(rows * cols * sizeof(float));
   for_row_blocks(id, rows, cols, [&](size_t r0, size_t r1) {
     HWY_DYNAMIC_DISPATCH(RowwiseBackwardRows)(static_cast<int>(id), y + r0 * cols,
-                                              dy + r0 * cols, dx + r0 * cols, r1 - r0, cols);
+                                              dy + r0 * cols, dx + r0 * cols, r1 - r0, cols,
+                                              stream);
   });
 }
 

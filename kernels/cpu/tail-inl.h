@@ -5,6 +5,8 @@
 // reads past the end of the buffer. AVX2/AVX-512 have real masked loads and stores; the other
 // targets go through a small aligned stack buffer.
 
+// Also: a store that streams when asked (StoreMaybeStream); when to ask is streaming.h's rule.
+
 // Per-target include guard (re-included once per target by foreach_target.h).
 #if defined(IP_CPU_TAIL_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef IP_CPU_TAIL_INL_H_
@@ -14,8 +16,10 @@
 #endif
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -53,6 +57,19 @@ HWY_INLINE void StoreTail(D d, hn::Vec<D> v, hn::TFromD<D>* p, size_t count) {
 }
 
 #undef IP_CPU_HAVE_MASKED_MEMORY
+
+// Stores a full vector v at p: non-temporal (hn::Stream) when `stream` and p is vector-aligned,
+// which Stream requires; a normal store otherwise (the results are the same either way). Callers
+// that streamed call hwy::FlushStream() before their output is handed on.
+template <class D>
+HWY_INLINE void StoreMaybeStream(D d, hn::Vec<D> v, hn::TFromD<D>* p, bool stream) {
+  const size_t bytes = hn::Lanes(d) * sizeof(*p);
+  if (stream && reinterpret_cast<uintptr_t>(p) % bytes == 0) {
+    hn::Stream(v, d, p);
+  } else {
+    hn::StoreU(v, d, p);
+  }
+}
 
 }  // namespace ip::cpu::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();

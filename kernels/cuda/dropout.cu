@@ -25,9 +25,11 @@ constexpr unsigned kThreads = 256;
 
 // dropout_apply / dropout_gradient of activation_math.h, written with round-to-nearest intrinsics:
 // nvcc would contract x * scale + offset into one FMA, the CPU rounds twice, and the results must
-// be bit-identical (AlphaDropout's offset is not 0).
+// be bit-identical (AlphaDropout's offset is not 0). A zero constant is not added, so that -0
+// stays -0 as in PyTorch's product x * mask * scale (see dropout_apply).
 __device__ __forceinline__ float apply(float x, bool keep, const DropoutConstants& c) {
-  return keep ? __fadd_rn(__fmul_rn(x, c.scale), c.offset) : __fadd_rn(__fmul_rn(x, 0.f), c.dropped_value);
+  if (keep) return c.offset == 0.f ? __fmul_rn(x, c.scale) : __fadd_rn(__fmul_rn(x, c.scale), c.offset);
+  return c.dropped_value == 0.f ? __fmul_rn(x, 0.f) : __fadd_rn(__fmul_rn(x, 0.f), c.dropped_value);
 }
 
 __device__ __forceinline__ float gradient(float dy, bool keep, const DropoutConstants& c) {
