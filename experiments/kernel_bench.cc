@@ -21,7 +21,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <dlfcn.h>
 #include <functional>
 #include <map>
 #include <memory>
@@ -495,19 +494,6 @@ void cuda_check(cudaError_t e, const char* what) {
 }
 #endif
 
-// OpenBLAS keeps its own thread pool: set it to the thread count under test so the reference GEMM
-// uses the same cores. Looked up at run time, so a build without OpenBLAS needs no symbol.
-void set_blas_threads(int threads) {
-  using SetThreads = void (*)(int);
-  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(threads);
-}
-
-std::string blas_core() {
-  using CoreName = char* (*)();
-  auto f = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
-  return f ? f() : "";
-}
-
 // The 1-minute load average (NaN when unknown): on a shared machine other processes take cores
 // from the threads under test, and a multi-threaded kernel then waits for its slowest thread.
 double load_average() {
@@ -593,7 +579,7 @@ class Bench {
         ip::cpu::force_target(target);
         for (int t : threads) {
           omp_set_num_threads(t);
-          set_blas_threads(t);
+          ip::cpu::blas_set_threads(t);  // OpenBLAS keeps its own pool: same cores as ours
           ip::cpu::set_gemm_backend(ip::cpu::GemmBackend::Own);
           std::vector<GemmRow> rows{gemm_row("cpu", target, t, g, "own", call, [] {})};
           if (ip::cpu::blas_available()) {
@@ -977,7 +963,7 @@ int run(Options opt, const std::string& command_line) {
   std::printf("kernel_bench: repeats %d (median), warm-up %d, samples >= %.2f ms, inputs N(0,1) x 4, cols %zu",
               opt.repeats, opt.warmup, opt.min_sample_ms, opt.cols);
   if (ip::cpu::blas_available())
-    std::printf(", OpenBLAS core %s (OPENBLAS_CORETYPE=%s)", blas_core().c_str(), coretype ? coretype : "unset");
+    std::printf(", OpenBLAS core %s (OPENBLAS_CORETYPE=%s)", ip::cpu::blas_core_name().c_str(), coretype ? coretype : "unset");
   if (!want_cuda) std::printf(", cuda: %s", cuda_note.empty() ? "not requested" : cuda_note.c_str());
   std::printf("\n");
   const double load = load_average();
@@ -1017,7 +1003,7 @@ int run(Options opt, const std::string& command_line) {
                    {"hardware", hw.to_json()},
                    {"load_average_1min", std::isfinite(load) ? json(load) : json()},
                    {"openblas_coretype", coretype ? coretype : ""},
-                   {"openblas_core", blas_core()},
+                   {"openblas_core", ip::cpu::blas_core_name()},
                    {"settings",
                     {{"repeats", opt.repeats}, {"warmup", opt.warmup}, {"min_sample_ms", opt.min_sample_ms},
                      {"cols", opt.cols}, {"seed", opt.seed}, {"input", "normal(0,1) x 4"},

@@ -20,11 +20,15 @@ void gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha,
           size_t lda, const float* B, size_t ldb, float beta, float* C, size_t ldc);
 
 enum class GemmBackend { Own, Blas };
-// Own (default): this project's Highway GEMM. Blas: OpenBLAS sgemm when compiled in
-// (INFERENCEPOWER_HAVE_BLAS), for comparison; throws std::invalid_argument when absent.
+// Own (default): this project's Highway GEMM. Blas: OpenBLAS sgemm for comparison, when built
+// with cblas.h (INFERENCEPOWER_HAVE_BLAS) and libopenblas loads at run time (it is opened on first
+// use, never linked); set_gemm_backend throws std::invalid_argument naming why when absent.
 void set_gemm_backend(GemmBackend backend);
 GemmBackend gemm_backend();
-bool blas_available();
+bool blas_available();  // loads OpenBLAS (and so starts its threads) the first time
+// OpenBLAS's own thread pool size and the CPU core type it chose ("" when not loaded/absent).
+void blas_set_threads(int threads);
+std::string blas_core_name();
 
 // y[m, :] += bias for each of the M rows of an M x N matrix.
 void add_bias_rows(float* y, const float* bias, size_t M, size_t N);
