@@ -731,7 +731,11 @@ class Bench {
     if (peak > 0) return peak;
     ip::cpu::force_target(target);
     omp_set_num_threads(threads);
-    constexpr uint64_t kIterations = 1 << 16;  // ~0.1 ms per call; time_calls repeats it
+    // ~3 ms per call (12 FMAs per iteration at ~1 per cycle): long enough that waking the other
+    // threads does not count. With 0.1 ms calls and OMP_WAIT_POLICY=passive (make bench), the
+    // wake-up of the second thread on a Zen 4 VM took as long as the work: 2 threads measured one
+    // core's peak (113 GFLOP/s against 234 with spinning threads).
+    constexpr uint64_t kIterations = 1 << 20;
     const double flops = ip::cpu::fma_chains(kIterations);
     Options o = opt_;
     o.repeats = std::max(opt_.repeats, 15);
