@@ -61,16 +61,19 @@ check-kernels: build
 # Issue 6's benchmark: every kernel at 256 MiB on 2 threads, forward and backward, the GEMM shapes
 # of the experiments (and the 100000-row prediction chunk), then a pass/fail table per kernel
 # against the targets with a compute-bound calibration that shows why a kernel misses.
-# OMP_WAIT_POLICY=passive: idle OpenMP threads sleep instead of spinning, so on a shared machine
-# they do not take cores from other processes (or from each other) between parallel regions.
+# BENCH_OMP_WAIT: OpenMP's wait policy for the run, empty = libgomp's default (spin briefly, then
+# sleep), the same as OpenBLAS's own thread pool does. `passive` (sleep at once) is kinder to a
+# shared machine but makes every parallel region wake a sleeping thread: on an idle Zen 4 VM that
+# halved the measured FMA peak and put our ~1 ms GEMMs at 0.5-0.6x OpenBLAS (1.0-1.2x by default).
 # OPENBLAS_CORETYPE=SkylakeX: Debian's OpenBLAS 0.3.21 misdetects this CPU (issue 6).
 BENCH_OUT  ?= $(BUILD_DIR)/bench
+BENCH_OMP_WAIT ?=
 BENCH_ARGS ?= --functions all --directions forward,backward --sizes 256MiB --threads 2 \
               --gemm-shapes experiments --large-gemm --summary issue6
 bench: build
 	@mkdir -p $(BENCH_OUT)
 	uptime
-	OMP_WAIT_POLICY=passive OPENBLAS_CORETYPE=SkylakeX $(BUILD_DIR)/kernel_bench $(BENCH_ARGS) --out $(BENCH_OUT) 2>&1 | tee $(BENCH_OUT)/kernel_bench.txt
+	$(if $(BENCH_OMP_WAIT),OMP_WAIT_POLICY=$(BENCH_OMP_WAIT)) OPENBLAS_CORETYPE=SkylakeX $(BUILD_DIR)/kernel_bench $(BENCH_ARGS) --out $(BENCH_OUT) 2>&1 | tee $(BENCH_OUT)/kernel_bench.txt
 
 # Issue 6 "Against PyTorch": our kernels, rand_power (scales 0-6) and the MNIST training step
 # against PyTorch's in one run, with a ratio and pass/fail per target. Optional: needs Debian's
