@@ -115,14 +115,12 @@ void check_resume_settings(const Resumed& r, const ip::MnistResults& now) {
   same("the hardware", r.file.hardware_name, now.hardware_name);
   same("--threshold", r.file.target_accuracy, now.target_accuracy);
   same("--max-epochs", r.file.max_epochs, now.max_epochs);
-  const std::pair<const char*, const char*> params[] = {
+  ip::check_same_parameters(r.file.parameters, now.parameters, {
       {"functions", "--functions"},   {"batch", "--batch"},         {"lr", "--lr"},
       {"momentum", "--momentum"},     {"seed", "--seed"},           {"limit_train", "--limit-train"},
       {"train_images", "the training images"}, {"test_images", "the test images"},
       {"data_dir", "--data-dir"},     {"eval_mode", "--eval-in-train-mode"},
-      {"threads", "--threads"},       {"simd_target", "--target"},  {"energy_mode", "--energy"}};
-  for (const auto& [field, flag] : params)
-    same(flag, r.file.parameters.value(field, json()), now.parameters.value(field, json()));
+      {"threads", "--threads"},       {"simd_target", "--target"},  {"energy_mode", "--energy"}}, command_line);
 }
 
 // One training run over shuffled batches. Holds its batch tensors so that no step allocates

@@ -421,14 +421,12 @@ void check_resume_settings(const Resumed& r, const ip::RandResults& now) {
   same("--runs", r.file.runs, now.runs);
   same("--train-epochs", r.file.train_epochs, now.train_epochs);
   same("--chunk-cap", r.file.test_size_cap, now.test_size_cap);
-  const std::pair<const char*, const char*> params[] = {
+  ip::check_same_parameters(r.file.parameters, now.parameters, {
       {"functions", "--functions"}, {"scales", "--scales"},       {"seed", "--seed"},
       {"lr", "--lr"},               {"threads", "--threads"},     {"simd_target", "--target"},
       {"gemm", "--gemm"},           {"dropout_mode", "--dropout-mode"},
       {"gpu_timing", "--gpu-timing"}, {"warmup_calls", "--warmup"}, {"breakdown", "--breakdown"},
-      {"energy_mode", "--energy"}};
-  for (const auto& [field, flag] : params)
-    same(flag, r.file.parameters.value(field, json()), now.parameters.value(field, json()));
+      {"energy_mode", "--energy"}}, command_line);
 }
 
 // A cell of the interrupted run as a measurement of this one (kept verbatim, marked resumed).

@@ -324,6 +324,11 @@ TEST(ExperimentsE2E, RandPowerResumeCompletesAnInterruptedRunKeepingItsCells) {
   EXPECT_NE(bad.code, 0);
   EXPECT_TRUE(contains(bad.err, "--resume: --runs differs")) << bad.err;
   EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  std::string other_functions = cmd;  // a setting kept under "parameters"
+  other_functions.replace(other_functions.find("relu,identity"), 13, "relu,gelu");
+  const Outcome bad_functions = run("rand_power", other_functions + "--resume " + out.string(), tmp.path());
+  EXPECT_NE(bad_functions.code, 0);
+  EXPECT_TRUE(contains(bad_functions.err, "--resume: --functions differs")) << bad_functions.err;
 
   const Outcome resumed = run("rand_power", cmd + "--resume " + out.string(), tmp.path());
   ASSERT_EQ(resumed.code, 0) << resumed.err;

@@ -175,6 +175,14 @@ void check_same_setting(const std::string& flag, const nlohmann::json& was, cons
                                 interrupted_command_line + ")");
 }
 
+void check_same_parameters(const nlohmann::json& was, const nlohmann::json& is,
+                           std::initializer_list<ParameterFlag> fields,
+                           const std::string& interrupted_command_line) {
+  for (const ParameterFlag& f : fields)
+    check_same_setting(f.flag, was.value(f.field, nlohmann::json()), is.value(f.field, nlohmann::json()),
+                       interrupted_command_line);
+}
+
 void configure_cpu(int threads, const std::string& target) {
   if (threads < 0) throw std::invalid_argument("--threads: must be 0 (OpenMP default) or more");
   if (threads > 0) omp_set_num_threads(threads);

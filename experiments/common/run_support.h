@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,15 @@ std::string find_resume_file(const std::string& spec, const std::string& what,
 // interrupted run had <was>, this one <is> (its command line: ...)" unless was == is.
 void check_same_setting(const std::string& flag, const nlohmann::json& was, const nlohmann::json& is,
                         const std::string& interrupted_command_line);
+// check_same_setting for each {field, flag} of two runs' "parameters" objects (a missing field is
+// null on its side).
+struct ParameterFlag {
+  const char* field;
+  const char* flag;
+};
+void check_same_parameters(const nlohmann::json& was, const nlohmann::json& is,
+                           std::initializer_list<ParameterFlag> fields,
+                           const std::string& interrupted_command_line);
 
 // ---- device and CPU set-up ----
 // Threads (0 = leave OpenMP's default) and SIMD target ("" or "auto" = best). Throws
