@@ -167,7 +167,9 @@ TEST(CpuGemm, ExperimentShapes) {
                         {{false, true}, {128, 1024, 784}},  {{true, false}, {1024, 1024, 64}},
                         {{true, false}, {1024, 784, 128}},  {{false, false}, {128, 784, 1024}},
                         {{false, true}, {64, 16, 1024}},    {{true, false}, {16, 1024, 64}},
-                        {{false, false}, {128, 1024, 10}},  {{true, false}, {10, 1024, 128}}};
+                        {{false, false}, {128, 1024, 10}},  {{true, false}, {10, 1024, 128}},
+                        // rand_power's small scales: 1 and 10 rows through both layers
+                        {{false, true}, {1, 1024, 1024}},   {{false, true}, {10, 16, 1024}}};
   unsigned seed = 50;
   for (const Case& c : cases) check_all_targets(make_operands(c.t.ta, c.t.tb, c.s, 1.0f, 0.0f, 0, seed++));
 }
@@ -189,6 +191,20 @@ TEST(CpuGemm, SmallOddShapesWithPaddingAlphaBeta) {
         const float beta = betas[(seed / 8) % 3];
         const size_t pad = (seed / 2) % 3;
         check_all_targets(make_operands(t.ta, t.tb, {M, N, K}, alpha, beta, pad, seed));
+        ++seed;
+      }
+}
+
+// x · Bᵀ with at most 12 rows takes the unpacked dot-product path: cover each row-block size
+// (1-4 rows, and more than one block), the 8- and 4-row B steps and their single-row remainder,
+// the 64-row B tiles, and K below, at and past a vector with a scalar tail.
+TEST(CpuGemm, SkinnyProductsEveryBlockAndTail) {
+  unsigned seed = 300;
+  for (size_t M : {1, 2, 3, 4, 5, 8, 11, 12, 13})
+    for (size_t N : {1, 7, 8, 9, 63, 64, 65, 200})
+      for (size_t K : {1, 15, 16, 17, 1003}) {
+        const float beta = seed % 3 == 0 ? 0.0f : (seed % 3 == 1 ? 1.0f : -0.5f);
+        check_all_targets(make_operands(false, true, {M, N, K}, 1.25f, beta, seed % 3, seed));
         ++seed;
       }
 }
@@ -246,7 +262,10 @@ TEST(CpuGemm, BitIdenticalForAnyThreadCount) {
                         {{false, true}, {300, 97, 513}},
                         // op(A) large enough (M * K > 4 Mi) to be packed per task, not shared
                         {{false, true}, {4200, 53, 1000}},
-                        {{true, false}, {4200, 20, 1001}}};
+                        {{true, false}, {4200, 20, 1001}},
+                        // the unpacked skinny path, split over B's rows
+                        {{false, true}, {1, 1024, 1024}},
+                        {{false, true}, {11, 1000, 1003}}};
   unsigned seed = 900;
   for (const Case& c : cases) {
     const Operands o = make_operands(c.t.ta, c.t.tb, c.s, 1.0f, 0.5f, 1, seed++);
