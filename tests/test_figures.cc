@@ -206,6 +206,35 @@ TEST_F(FiguresTest, DrawsEveryFigureAsWellFormedSvgNamingEverySeries) {
   EXPECT_NE(csv.find("synth,100,2,"), std::string::npos) << csv;
 }
 
+// Two kernel_bench files of one platform: the newer (by started_at, whatever the file names'
+// order) is drawn under the platform's name, the older under "<platform>:<stem>", neither lost.
+TEST_F(FiguresTest, KernelBenchFilesOfOnePlatformAreDrawnApartNewestUnderItsName) {
+  write_synthetic(dir_ / "data");
+  const fs::path ref = dir_ / "data" / "reference" / "synth";
+  auto bench = [](const std::string& started, double relu_gbps) {
+    nlohmann::json b = {{"generator", "inferencepower kernel_bench"}, {"started_at", started},
+                        {"hardware", {{"simd_target", "AVX2"}}}, {"kernels", nlohmann::json::array()}};
+    b["kernels"].push_back({{"device", "cpu"}, {"target", "AVX2"}, {"threads", 2}, {"function", "relu"},
+                            {"key", "torch.nn.modules.activation.ReLU"}, {"direction", "forward"},
+                            {"elements", 1 << 20}, {"gb_per_s", relu_gbps}, {"copy_gb_per_s", 20.0},
+                            {"fraction_of_copy", relu_gbps / 20}});
+    return b.dump();
+  };
+  fs::remove(ref / "kernel_bench_1700000300.json");
+  // "a_" sorts first but is the newer run.
+  ip::write_file_atomic((ref / "kernel_bench_a_new.json").string(), bench("Thu Nov 26 21:09:04 2026 UTC", 17.25));
+  ip::write_file_atomic((ref / "kernel_bench_b_old.json").string(), bench("Thu Nov 26 20:09:04 2026 UTC", 11.5));
+  const fs::path out = dir_ / "fig";
+  Outcome r = run_figures("--data " + (dir_ / "data").string() + " --out " + out.string() + " --formats svg");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string newest = read(out / "kernel_throughput_synth_cpu.csv");
+  EXPECT_NE(newest.find("17.25"), std::string::npos) << newest;
+  const fs::path older = out / "kernel_throughput_synth_kernel_bench_b_old_cpu.csv";
+  ASSERT_TRUE(fs::exists(older)) << r.output;
+  EXPECT_NE(read(older).find("11.5"), std::string::npos);
+  EXPECT_NE(r.output.find("drawn as synth:kernel_bench_b_old"), std::string::npos) << r.output;
+}
+
 TEST_F(FiguresTest, MalformedResultFileIsNamed) {
   write_synthetic(dir_ / "data");
   fs::create_directories(dir_ / "data" / "results");

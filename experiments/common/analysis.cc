@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -72,6 +73,40 @@ void ResultLoader::add_path(const std::string& path, const std::string& name, bo
     add_file(path, name, false);
   } else {
     throw std::runtime_error(path + ": no such file or directory");
+  }
+  name_kernel_bench_apart();
+}
+
+namespace {
+// kernel_bench's "started_at" ("Thu Nov 26 21:09:04 2026 UTC") as seconds, or -1 without one.
+double started_at(const json& j) {
+  auto it = j.find("started_at");
+  if (it == j.end() || !it->is_string()) return -1;
+  std::tm tm{};
+  const std::string s = it->get<std::string>();
+  if (!strptime(s.c_str(), "%a %b %d %H:%M:%S %Y", &tm)) return -1;
+  return static_cast<double>(timegm(&tm));
+}
+}  // namespace
+
+void ResultLoader::name_kernel_bench_apart() {
+  // Several kernel_bench files of one platform (say runs with two OpenMP wait policies) would be
+  // drawn under one name, each overwriting the last. The newest keeps the platform's name (it is
+  // the figure the README shows); the others are drawn as "<platform>:<file stem>".
+  std::map<std::string, std::vector<KernelBenchFile*>> by_name;
+  for (KernelBenchFile& k : kernel_bench_) by_name[k.name].push_back(&k);
+  for (auto& [name, files] : by_name) {
+    if (files.size() < 2) continue;
+    // Newest by started_at; files without it count as older, then the later path wins.
+    KernelBenchFile* newest = *std::max_element(files.begin(), files.end(), [](auto* a, auto* b) {
+      return std::make_pair(started_at(a->data), a->path) < std::make_pair(started_at(b->data), b->path);
+    });
+    for (KernelBenchFile* k : files) {
+      if (k == newest) continue;
+      k->name = name + ":" + fs::path(k->path).stem().string();
+      notes_.push_back(k->path + ": another kernel_bench file of " + name + " is newer (" +
+                       newest->path + "); drawn as " + k->name);
+    }
   }
 }
 

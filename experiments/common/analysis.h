@@ -71,6 +71,7 @@ class ResultLoader {
 
  private:
   void add_file(const std::string& path, const std::string& name, bool from_directory);
+  void name_kernel_bench_apart();
   void add_rand(const std::string& path, const std::string& name, RandResults r,
                 const nlohmann::json& j);
   void add_mnist(const std::string& path, const std::string& name, MnistResults r);
