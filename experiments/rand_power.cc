@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -28,6 +29,7 @@
 #include <nlohmann/json.hpp>
 #include <omp.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "engine/energy.h"
 #include "engine/loss.h"
@@ -80,6 +82,9 @@ struct Measurement {
   // fresh memory the warm-up should have touched) and involuntary context switches (a thread
   // lost its core to another process, and a fork-join waits for it).
   long page_faults = 0, preemptions = 0;
+  // What the machine did beside us meanwhile (-1 where /proc/stat is unreadable): CPU time the
+  // hypervisor gave to other guests (steal) and CPU time of other processes on this machine.
+  double steal_seconds = -1, other_cpu_seconds = -1;
   nlohmann::json resumed;  // non-null: kept verbatim from the interrupted run (--resume)
 };
 
@@ -306,14 +311,43 @@ Overhead measure_overhead(ip::Sequential& model, const ip::Tensor& row, ip::Devi
   return o;
 }
 
-// The process's page faults and involuntary context switches so far (all threads).
+// The process's page faults, involuntary context switches and CPU time so far (all threads),
+// and the machine's busy and steal time from /proc/stat (seconds; -1 when unreadable).
 struct Disturbances {
   long page_faults = 0, preemptions = 0;
+  double own_cpu = 0, machine_busy = -1, steal = -1;
 };
 Disturbances disturbances_now() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  return {u.ru_minflt + u.ru_majflt, u.ru_nivcsw};
+  Disturbances d;
+  d.page_faults = u.ru_minflt + u.ru_majflt;
+  d.preemptions = u.ru_nivcsw;
+  d.own_cpu = static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+              1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+  // "cpu  user nice system idle iowait irq softirq steal ..." in clock ticks, all CPUs together.
+  std::ifstream stat("/proc/stat");
+  std::string label;
+  unsigned long long user, nice, system, idle, iowait, irq, softirq, steal;
+  if (stat >> label >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal &&
+      label == "cpu") {
+    const double tick = 1.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+    d.machine_busy = static_cast<double>(user + nice + system + irq + softirq) * tick;
+    d.steal = static_cast<double>(steal) * tick;
+  }
+  return d;
+}
+
+// Fills m's disturbance fields from readings before and after its timed loop.
+void record_disturbances(Measurement& m, const Disturbances& before, const Disturbances& after) {
+  m.page_faults = after.page_faults - before.page_faults;
+  m.preemptions = after.preemptions - before.preemptions;
+  if (before.machine_busy >= 0 && after.machine_busy >= 0) {
+    m.steal_seconds = after.steal - before.steal;
+    // Clock ticks are coarse (10 ms): a small negative difference is rounding, not time.
+    m.other_cpu_seconds = std::max(0.0, (after.machine_busy - before.machine_busy) -
+                                            (after.own_cpu - before.own_cpu));
+  }
 }
 
 json measurement_json(const Measurement& m) {
@@ -328,6 +362,10 @@ json measurement_json(const Measurement& m) {
   j["energy"] = m.energy;
   j["page_faults"] = m.page_faults;
   j["preemptions"] = m.preemptions;
+  if (m.steal_seconds >= 0) {
+    j["steal_seconds"] = m.steal_seconds;
+    j["other_cpu_seconds"] = m.other_cpu_seconds;
+  }
   if (m.has_breakdown)
     j["breakdown"] = {{"gemm_seconds", m.breakdown.gemm},
                       {"activation_seconds", m.breakdown.activation},
@@ -868,8 +906,7 @@ int main(int argc, char** argv) {
           m.run = run;
           m.seconds = seconds;
           m.energy = reading;
-          m.page_faults = after.page_faults - before.page_faults;
-          m.preemptions = after.preemptions - before.preemptions;
+          record_disturbances(m, before, after);
           if (o.breakdown) {
             m.breakdown = measure_breakdown(c.model, input, ch, device);
             m.has_breakdown = !ip::interrupted();
@@ -884,13 +921,15 @@ int main(int argc, char** argv) {
           char line[512];
           std::snprintf(line, sizeof line,
                         "scale %d run %d/%d [%zu/%zu] %-13s %10.4g s  %9.3g s/instance  %s | "
-                        "page faults %ld, preempted %ld | elapsed %s, ETA %s",
+                        "page faults %ld, preempted %ld, others' CPU %.2f s, steal %.2f s | "
+                        "elapsed %s, ETA %s",
                         n, run + 1, o.runs, measurements.size(), total_measurements,
                         c.info->cli_name, seconds, seconds / static_cast<double>(ch.items),
                         reading.usable() ? (ip::format_number(std::round(reading.joules * 1e4) / 1e4) +
                                             " J " + ip::quality_name(reading.quality)).c_str()
                                          : "energy n/a",
-                        m.page_faults, m.preemptions, ip::format_duration(e).c_str(),
+                        m.page_faults, m.preemptions, std::max(0.0, m.other_cpu_seconds),
+                        std::max(0.0, m.steal_seconds), ip::format_duration(e).c_str(),
                         ip::format_duration(eta(e, units_done, units_total)).c_str());
           progress.line(line);
         }

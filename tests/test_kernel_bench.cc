@@ -180,6 +180,9 @@ TEST(KernelBench, RandPowerBreakdownReportsOneInstanceOverhead) {
     EXPECT_GE(m.at("page_faults").get<long>(), 0) << m.dump();
 #endif
     EXPECT_GE(m.at("preemptions").get<long>(), 0) << m.dump();
+    // Linux: what the machine did beside the loop, from /proc/stat (coarse ticks, never negative).
+    EXPECT_GE(m.at("steal_seconds").get<double>(), 0.0) << m.dump();
+    EXPECT_GE(m.at("other_cpu_seconds").get<double>(), 0.0) << m.dump();
   }
   const json o = file.at("overhead_one_instance");
   ASSERT_EQ(o.size(), 2u) << o.dump();
