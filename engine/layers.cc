@@ -152,7 +152,8 @@ const Tensor& FunctionLayer::forward(const Tensor& x) {
   switch (kind_) {
     case KernelKind::Elementwise:
       if (forward_random_) {
-        ops::rrelu_train_forward(device_, x.data(), y_.data(), n, params_, step_seed_);
+        ensure_shape(noise_, x.shape(), device_);
+        ops::rrelu_train_forward(device_, x.data(), y_.data(), noise_.data(), n, params_, step_seed_);
       } else {
         Params<float> p = params_;
         if (id_ == FunctionId::PReLU) p.p0 = prelu_weight();
@@ -192,8 +193,7 @@ const Tensor& FunctionLayer::backward(const Tensor& dy) {
     case KernelKind::Elementwise:
       // The mode of the forward decides (training_ may have changed since).
       if (forward_random_) {
-        ops::rrelu_train_backward(device_, input_.data(), dy.data(), dx_.data(), n, params_,
-                                  step_seed_);
+        ops::rrelu_train_backward(device_, noise_.data(), dy.data(), dx_.data(), n);
       } else {
         Params<float> p = params_;
         if (id_ == FunctionId::PReLU) p.p0 = prelu_weight();
@@ -222,7 +222,7 @@ void FunctionLayer::to(Device device) {
     weight = weight.to(device);
     weight_grad = weight_grad.to(device);
   }
-  input_ = y_ = dx_ = Tensor();
+  input_ = y_ = dx_ = noise_ = Tensor();
 }
 
 }  // namespace ip

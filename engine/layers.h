@@ -118,6 +118,7 @@ class FunctionLayer : public Layer {
   bool passed_through_ = false;  // the last forward returned its input
   bool forward_random_ = false;  // the last forward drew from step_seed_
   Tensor input_, y_, dx_;
+  Tensor noise_;  // RReLU in train mode: the factor forward applied per element (backward's dy factor)
 };
 
 // Lower-case table name → id; throws std::invalid_argument listing nothing but the bad name.

@@ -57,14 +57,13 @@ double prelu_weight_grad(Device d, const float* x, const float* dy, size_t n) {
   IP_ON_DEVICE(d, prelu_weight_grad, x, dy, n);
 }
 
-void rrelu_train_forward(Device d, const float* x, float* y, size_t n, Params<float> p,
-                         uint64_t seed) {
-  IP_ON_DEVICE(d, rrelu_train_forward, x, y, n, p, seed);
+void rrelu_train_forward(Device d, const float* x, float* y, float* noise, size_t n,
+                         Params<float> p, uint64_t seed) {
+  IP_ON_DEVICE(d, rrelu_train_forward, x, y, noise, n, p, seed);
 }
 
-void rrelu_train_backward(Device d, const float* x, const float* dy, float* dx, size_t n,
-                          Params<float> p, uint64_t seed) {
-  IP_ON_DEVICE(d, rrelu_train_backward, x, dy, dx, n, p, seed);
+void rrelu_train_backward(Device d, const float* noise, const float* dy, float* dx, size_t n) {
+  IP_ON_DEVICE(d, rrelu_train_backward, noise, dy, dx, n);
 }
 
 void rowwise_forward(Device d, FunctionId id, const float* x, float* y, size_t rows,

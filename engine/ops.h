@@ -23,10 +23,9 @@ void activation_forward(Device d, FunctionId id, const float* x, float* y, size_
 void activation_backward(Device d, FunctionId id, const float* x, const float* dy, float* dx,
                          size_t n, Params<float> p);
 double prelu_weight_grad(Device d, const float* x, const float* dy, size_t n);
-void rrelu_train_forward(Device d, const float* x, float* y, size_t n, Params<float> p,
-                         uint64_t seed);
-void rrelu_train_backward(Device d, const float* x, const float* dy, float* dx, size_t n,
-                          Params<float> p, uint64_t seed);
+void rrelu_train_forward(Device d, const float* x, float* y, float* noise, size_t n,
+                         Params<float> p, uint64_t seed);
+void rrelu_train_backward(Device d, const float* noise, const float* dy, float* dx, size_t n);
 void rowwise_forward(Device d, FunctionId id, const float* x, float* y, size_t rows, size_t cols);
 void rowwise_backward(Device d, FunctionId id, const float* y, const float* dy, float* dx,
                       size_t rows, size_t cols);

@@ -449,13 +449,18 @@ std::vector<Case> make_cases(ip::Device dev, const ip::FunctionInfo& f, const Bu
         out.push_back({&f, name, "elementwise", "backward", backward_bytes,
                        [=] { ops::activation_backward(dev, id, b.x, b.dy, b.dx, b.n, p); }});
       // RReLU in train mode is its own kernel (random slopes from Philox), timed beside eval's.
+      // Forward reads x and writes the output and the noise (the factor applied, which backward
+      // multiplies dy by): 3 arrays. The noise goes to y, the output to dx, so that backward's
+      // noise (from an untimed forward) is the same array every forward call rewrites.
       if (id == ip::FunctionId::RReLU) {
+        auto train_forward = [=] { ops::rrelu_train_forward(dev, b.x, b.dx, b.y, b.n, p, seed); };
         if (want("forward"))
-          out.push_back({&f, name + ":train", "elementwise", "forward", 2 * fb,
-                         [=] { ops::rrelu_train_forward(dev, b.x, b.y, b.n, p, seed); }});
-        if (want("backward"))
+          out.push_back({&f, name + ":train", "elementwise", "forward", 3 * fb, train_forward});
+        if (want("backward")) {
+          prepare.push_back(train_forward);
           out.push_back({&f, name + ":train", "elementwise", "backward", 3 * fb,
-                         [=] { ops::rrelu_train_backward(dev, b.x, b.dy, b.dx, b.n, p, seed); }});
+                         [=] { ops::rrelu_train_backward(dev, b.y, b.dy, b.dx, b.n); }});
+        }
       }
       break;
     case ip::KernelKind::Rowwise:

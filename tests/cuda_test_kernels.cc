@@ -239,7 +239,8 @@ TEST(CudaKernels, EmptyInputsLaunchNothing) {
   float* none = nullptr;
   EXPECT_NO_THROW(cuda::activation_forward(FunctionId::GELU, none, none, 0, {}));
   EXPECT_NO_THROW(cuda::activation_backward(FunctionId::GELU, none, none, none, 0, {}));
-  EXPECT_NO_THROW(cuda::rrelu_train_forward(none, none, 0, default_params<float>(FunctionId::RReLU), 1));
+  EXPECT_NO_THROW(cuda::rrelu_train_forward(none, none, none, 0, default_params<float>(FunctionId::RReLU), 1));
+  EXPECT_NO_THROW(cuda::rrelu_train_backward(none, none, none, 0));
   EXPECT_EQ(cuda::prelu_weight_grad(none, none, 0), 0.0);
   EXPECT_NO_THROW(cuda::rowwise_forward(FunctionId::Softmax, none, none, 0, 5));
   EXPECT_NO_THROW(cuda::rowwise_forward(FunctionId::Softmax, none, none, 5, 0));
@@ -364,19 +365,20 @@ TEST(CudaKernels, RReLUTrainIsBitIdenticalToReference) {
       const auto same = [](float got, float want, size_t) { return identical(got, want); };
       for (const Layout& layout : kLayouts) {
         SCOPED_TRACE("seed " + std::to_string(seed) + ", n = " + std::to_string(n) + ", " + layout.name);
-        DeviceFloats bx(n), by(n), bdy(n);
+        DeviceFloats bx(n), by(n), bdy(n), bnoise(n);
         bx.upload(x, layout.in_offset);
         bdy.upload(dy, layout.in2_offset);
-        float* dx = layout.in_place ? bdy.at(layout.in2_offset) : by.at(layout.out_offset);
-        cuda::rrelu_train_backward(bx.at(layout.in_offset), bdy.at(layout.in2_offset), dx, n, p, seed);
-        const std::vector<float> got_dx =
-            layout.in_place ? bdy.download(n, layout.in2_offset) : by.download(n, layout.out_offset);
-        EXPECT_TRUE(compare(got_dx, want_dx, x, same)) << "backward";
+        // Forward writes y and the noise; backward multiplies dy by that noise.
         float* y = layout.in_place ? bx.at(layout.in_offset) : by.at(layout.out_offset);
-        cuda::rrelu_train_forward(bx.at(layout.in_offset), y, n, p, seed);
+        cuda::rrelu_train_forward(bx.at(layout.in_offset), y, bnoise.at(layout.out_offset), n, p, seed);
         const std::vector<float> got_y =
             layout.in_place ? bx.download(n, layout.in_offset) : by.download(n, layout.out_offset);
         EXPECT_TRUE(compare(got_y, want_y, x, same)) << "forward";
+        float* dx = layout.in_place ? bdy.at(layout.in2_offset) : by.at(layout.out_offset);
+        cuda::rrelu_train_backward(bnoise.at(layout.out_offset), bdy.at(layout.in2_offset), dx, n);
+        const std::vector<float> got_dx =
+            layout.in_place ? bdy.download(n, layout.in2_offset) : by.download(n, layout.out_offset);
+        EXPECT_TRUE(compare(got_dx, want_dx, x, same)) << "backward";
       }
     }
   }

@@ -315,10 +315,18 @@ TEST(CpuActivations, BitIdenticalForOneAndTwoThreads) {
   with_threads(2, [&] { g2 = cpu::prelu_weight_grad(x.data(), dy.data(), n); });
   EXPECT_EQ(0, std::memcmp(&g1, &g2, sizeof(double)));
   const Params<float> rp = default_params<float>(FunctionId::RReLU);
-  std::vector<float> r1(n), r2(n);
-  with_threads(1, [&] { cpu::rrelu_train_forward(x.data(), r1.data(), n, rp, 99); });
-  with_threads(2, [&] { cpu::rrelu_train_forward(x.data(), r2.data(), n, rp, 99); });
+  std::vector<float> r1(n), r2(n), noise1(n), noise2(n), rd1(n), rd2(n);
+  with_threads(1, [&] {
+    cpu::rrelu_train_forward(x.data(), r1.data(), noise1.data(), n, rp, 99);
+    cpu::rrelu_train_backward(noise1.data(), dy.data(), rd1.data(), n);
+  });
+  with_threads(2, [&] {
+    cpu::rrelu_train_forward(x.data(), r2.data(), noise2.data(), n, rp, 99);
+    cpu::rrelu_train_backward(noise2.data(), dy.data(), rd2.data(), n);
+  });
   EXPECT_EQ(0, std::memcmp(r1.data(), r2.data(), n * sizeof(float)));
+  EXPECT_EQ(0, std::memcmp(noise1.data(), noise2.data(), n * sizeof(float)));
+  EXPECT_EQ(0, std::memcmp(rd1.data(), rd2.data(), n * sizeof(float)));
 }
 
 TEST(CpuActivations, PReLUWeightGradMatchesDoubleReference) {
@@ -354,18 +362,33 @@ TEST(CpuActivations, RReLUTrainMatchesReferenceBitForBit) {
       std::vector<float> x = big_input(n, 11, 2.0f);
       if (n > 3) x[1] = kNaN, x[2] = -kInf, x[3] = kInf;
       const std::vector<float> dy = big_input(n, 12, 1.0f);
-      std::vector<float> y(n), want_y(n), dx(n), want_dx(n), slope(n), ones(n, 1.0f);
+      std::vector<float> y(n), want_y(n), dx(n), want_dx(n), slope(n), ones(n, 1.0f), noise(n);
       const uint64_t seed = 0x1234567890abcdefull;
-      cpu::rrelu_train_forward(x.data(), y.data(), n, p, seed);
+      cpu::rrelu_train_forward(x.data(), y.data(), noise.data(), n, p, seed);
       reference::rrelu_train_forward(x.data(), want_y.data(), n, p, seed);
-      cpu::rrelu_train_backward(x.data(), dy.data(), dx.data(), n, p, seed);
+      // Backward from the stored noise equals the reference, which draws the slopes again.
+      cpu::rrelu_train_backward(noise.data(), dy.data(), dx.data(), n);
       reference::rrelu_train_backward(x.data(), dy.data(), want_dx.data(), n, p, seed);
       if (n) {
         EXPECT_EQ(0, std::memcmp(y.data(), want_y.data(), n * sizeof(float)));
         EXPECT_EQ(0, std::memcmp(dx.data(), want_dx.data(), n * sizeof(float)));
       }
+      // The noise is the factor applied: 1 for a positive element, else its drawn slope (NaN
+      // and -inf included, as x > 0 is false for them).
+      size_t wrong_noise = 0;
+      for (size_t i = 0; i < n; ++i) {
+        const float want = x[i] > 0 ? 1.0f : reference::rrelu_train_slope(seed, i, p);
+        wrong_noise += std::memcmp(&noise[i], &want, sizeof(float)) != 0;
+      }
+      EXPECT_EQ(wrong_noise, 0u);
+      // Without a noise buffer the output is the same.
+      std::vector<float> y_only(n);
+      cpu::rrelu_train_forward(x.data(), y_only.data(), nullptr, n, p, seed);
+      if (n) {
+        EXPECT_EQ(0, std::memcmp(y_only.data(), want_y.data(), n * sizeof(float)));
+      }
       // With dy = 1 the gradient of a non-positive element is its slope, inside [lower, upper].
-      cpu::rrelu_train_backward(x.data(), ones.data(), slope.data(), n, p, seed);
+      cpu::rrelu_train_backward(noise.data(), ones.data(), slope.data(), n);
       int negative = 0;
       for (size_t i = 0; i < n; ++i) {
         if (x[i] > 0) {
@@ -386,13 +409,13 @@ TEST(CpuActivations, RReLUTrainMatchesReferenceBitForBit) {
         EXPECT_LT(lo, p.p0 + 0.01f);
         EXPECT_GT(hi, p.p1 - 0.01f);
         std::vector<float> y2(n);
-        cpu::rrelu_train_forward(x.data(), y2.data(), n, p, seed + 1);
+        cpu::rrelu_train_forward(x.data(), y2.data(), nullptr, n, p, seed + 1);
         EXPECT_NE(0, std::memcmp(y.data(), y2.data(), n * sizeof(float)));
         EXPECT_GT(negative, int(n / 4));
       }
       // In place.
       std::vector<float> inplace = x;
-      cpu::rrelu_train_forward(inplace.data(), inplace.data(), n, p, seed);
+      cpu::rrelu_train_forward(inplace.data(), inplace.data(), noise.data(), n, p, seed);
       if (n) {
         EXPECT_EQ(0, std::memcmp(inplace.data(), want_y.data(), n * sizeof(float)));
       }

@@ -1,6 +1,7 @@
-// RReLU in train mode on the CPU: out = x > 0 ? x : x * slope (forward) or
-// dx = dy * (x > 0 ? 1 : slope) (backward), with element i's slope lower + (upper - lower) * u_i
-// and u_i the project's Philox draw (philox.h, stream kRReLUStream) of index i.
+// RReLU in train mode on the CPU, as PyTorch's rrelu_with_noise: forward out = x > 0 ? x : x * slope
+// and stores the factor it applied, noise = x > 0 ? 1 : slope; backward dx = dy * noise. Element
+// i's slope is lower + (upper - lower) * u_i with u_i the project's Philox draw (philox.h, stream
+// kRReLUStream) of index i.
 //
 // The slopes are drawn with the vector Philox (philox-inl.h) and converted in vector registers:
 // the draw's 24 bits convert to float exactly and the scale by 2^-24 is exact, so only
@@ -9,7 +10,9 @@
 // (-ffp-contract=fast) on the FMA targets, which would change the last bit; contraction is off for
 // this file (the reason it is not in activations.cc, whose forms choose their FMAs explicitly).
 // Before this file the slopes were drawn with the scalar generator, one Philox block per element:
-// about 40 times slower than eval mode.
+// about 40 times slower than eval mode. Backward used to draw them again (as costly as forward);
+// reading the stored noise makes it a memory-bound multiply, the same product bit for bit
+// (dy * 1 is dy).
 //
 // Layout as in the other kernel files: per-target chunk kernel in HWY_NAMESPACE, OpenMP over fixed
 // chunks in HWY_ONCE (OpenMP inside HWY_NAMESPACE crashes clang 14). Draws depend only on the
@@ -36,10 +39,10 @@ HWY_BEFORE_NAMESPACE();
 namespace ip::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Elements [begin, begin + n) of x/dy/out (begin a multiple of 4: a Philox block boundary);
-// dy == nullptr for forward.
-void RReLUTrainChunk(const float* x, const float* dy, float* out, size_t begin, size_t n, float lower,
-                     float upper, uint64_t seed) {
+// Forward over elements [begin, begin + n) of x, y and noise (begin a multiple of 4: a Philox
+// block boundary); noise == nullptr stores no noise.
+void RReLUTrainForwardChunk(const float* x, float* y, float* noise, size_t begin, size_t n,
+                            float lower, float upper, uint64_t seed, bool stream) {
   const hn::ScalableTag<float> df;
   const hn::RebindToUnsigned<decltype(df)> du;
   const hn::RebindToSigned<decltype(df)> di;
@@ -61,22 +64,34 @@ void RReLUTrainChunk(const float* x, const float* dy, float* out, size_t begin, 
                              scale24);
       const auto slope = hn::Add(vlower, hn::Mul(vrange, u));
       const size_t count = std::min(L, end - i);
-      const auto vx = count == L ? hn::LoadU(df, x + (i - begin)) : LoadTail(df, x + (i - begin), count);
+      const size_t at = i - begin;
+      const auto vx = count == L ? hn::LoadU(df, x + at) : LoadTail(df, x + at, count);
       const auto positive = hn::Gt(vx, zero);
-      hn::Vec<decltype(df)> result;
-      if (dy != nullptr) {
-        const auto vdy = count == L ? hn::LoadU(df, dy + (i - begin)) : LoadTail(df, dy + (i - begin), count);
-        result = hn::Mul(vdy, hn::IfThenElse(positive, one, slope));
-      } else {
-        result = hn::IfThenElse(positive, vx, hn::Mul(vx, slope));
-      }
+      const auto out = hn::IfThenElse(positive, vx, hn::Mul(vx, slope));
       if (count == L) {
-        hn::StoreU(result, df, out + (i - begin));
+        StoreMaybeStream(df, out, y + at, stream);
+        if (noise) StoreMaybeStream(df, hn::IfThenElse(positive, one, slope), noise + at, stream);
       } else {
-        StoreTail(df, result, out + (i - begin), count);
+        StoreTail(df, out, y + at, count);
+        if (noise) StoreTail(df, hn::IfThenElse(positive, one, slope), noise + at, count);
       }
     }
   }
+  if (stream) hwy::FlushStream();
+}
+
+// Backward over n elements: dx = dy * noise.
+void RReLUTrainBackwardChunk(const float* noise, const float* dy, float* dx, size_t n, bool stream) {
+  const hn::ScalableTag<float> df;
+  const size_t L = hn::Lanes(df);
+  size_t i = 0;
+  for (; i + L <= n; i += L)
+    StoreMaybeStream(df, hn::Mul(hn::LoadU(df, dy + i), hn::LoadU(df, noise + i)), dx + i, stream);
+  if (i < n) {
+    const size_t count = n - i;
+    StoreTail(df, hn::Mul(LoadTail(df, dy + i, count), LoadTail(df, noise + i, count)), dx + i, count);
+  }
+  if (stream) hwy::FlushStream();
 }
 
 }  // namespace ip::cpu::HWY_NAMESPACE
@@ -85,9 +100,11 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 #include "kernels/common/activation_math.h"
 #include "kernels/cpu/kernels.h"
+#include "kernels/cpu/streaming.h"
 
 namespace ip::cpu {
-HWY_EXPORT(RReLUTrainChunk);
+HWY_EXPORT(RReLUTrainForwardChunk);
+HWY_EXPORT(RReLUTrainBackwardChunk);
 
 namespace {
 
@@ -95,26 +112,35 @@ namespace {
 // block boundaries).
 constexpr size_t kChunk = 16384;
 
-void rrelu_train(const float* x, const float* dy, float* out, size_t n, Params<float> p, uint64_t seed) {
-  const auto kernel = HWY_DYNAMIC_DISPATCH(RReLUTrainChunk);
+// Calls body(begin, count) for each chunk of [0, n), over OpenMP threads when there are several.
+template <class Body>
+void for_chunks(size_t n, const Body& body) {
   const long long chunks = static_cast<long long>((n + kChunk - 1) / kChunk);
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (long long c = 0; c < chunks; ++c) {
     const size_t begin = static_cast<size_t>(c) * kChunk;
-    const size_t count = std::min(kChunk, n - begin);
-    kernel(x + begin, dy ? dy + begin : nullptr, out + begin, begin, count, p.p0, p.p1, seed);
+    body(begin, std::min(kChunk, n - begin));
   }
 }
 
 }  // namespace
 
-void rrelu_train_forward(const float* x, float* y, size_t n, Params<float> p, uint64_t seed) {
-  rrelu_train(x, nullptr, y, n, p, seed);
+void rrelu_train_forward(const float* x, float* y, float* noise, size_t n, Params<float> p,
+                         uint64_t seed) {
+  const auto kernel = HWY_DYNAMIC_DISPATCH(RReLUTrainForwardChunk);
+  const bool stream = use_streaming_stores(n * sizeof(float));
+  for_chunks(n, [&](size_t begin, size_t count) {
+    kernel(x + begin, y + begin, noise ? noise + begin : nullptr, begin, count, p.p0, p.p1, seed,
+           stream);
+  });
 }
 
-void rrelu_train_backward(const float* x, const float* dy, float* dx, size_t n, Params<float> p,
-                          uint64_t seed) {
-  rrelu_train(x, dy, dx, n, p, seed);
+void rrelu_train_backward(const float* noise, const float* dy, float* dx, size_t n) {
+  const auto kernel = HWY_DYNAMIC_DISPATCH(RReLUTrainBackwardChunk);
+  const bool stream = use_streaming_stores(n * sizeof(float));
+  for_chunks(n, [&](size_t begin, size_t count) {
+    kernel(noise + begin, dy + begin, dx + begin, count, stream);
+  });
 }
 
 }  // namespace ip::cpu

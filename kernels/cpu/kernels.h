@@ -24,11 +24,13 @@ void activation_backward(FunctionId id, const float* x, const float* dy, float* 
                          Params<float> p);
 // PReLU's weight gradient: sum over i of dy[i] * (x[i] > 0 ? 0 : x[i]), accumulated in double.
 double prelu_weight_grad(const float* x, const float* dy, size_t n);
-// RReLU in train mode: slopes drawn from Philox (philox.h, stream kRReLUStream) keyed by
-// (seed, element index); backward regenerates them, so nothing is stored. p = {lower, upper}.
-void rrelu_train_forward(const float* x, float* y, size_t n, Params<float> p, uint64_t seed);
-void rrelu_train_backward(const float* x, const float* dy, float* dx, size_t n, Params<float> p,
-                          uint64_t seed);
+// RReLU in train mode, as PyTorch's rrelu_with_noise: element i's slope is drawn from Philox
+// (philox.h, stream kRReLUStream) keyed by (seed, i); forward writes y and the factor it applied,
+// noise[i] = x[i] > 0 ? 1 : slope_i (noise == nullptr: not stored, for a forward with no backward);
+// backward is dx = dy * noise. p = {lower, upper}.
+void rrelu_train_forward(const float* x, float* y, float* noise, size_t n, Params<float> p,
+                         uint64_t seed);
+void rrelu_train_backward(const float* noise, const float* dy, float* dx, size_t n);
 
 // ---- row-wise: Softmax, Softmin, LogSoftmax over the last dimension (kind Rowwise) ----
 void rowwise_forward(FunctionId id, const float* x, float* y, size_t rows, size_t cols);

@@ -113,20 +113,11 @@ __device__ __forceinline__ float rrelu_slope(uint32_t word, Params<float> p) {
   return __fadd_rn(p.p0, __fmul_rn(__fsub_rn(p.p1, p.p0), u));
 }
 
-template <bool kBackward>
-__device__ __forceinline__ float rrelu_element(float x, float dy, uint32_t word, Params<float> p) {
-  if constexpr (kBackward) {
-    return __fmul_rn(dy, x > 0.f ? 1.f : rrelu_slope(word, p));
-  } else {
-    return x > 0.f ? x : __fmul_rn(x, rrelu_slope(word, p));
-  }
-}
-
 // One thread per group of 4 consecutive elements: one Philox block gives the 4 draws
-// (philox.h: element i uses word i % 4 of block i / 4), so the masks match the CPU for any grid.
-template <bool kBackward>
-__global__ void rrelu_train_kernel(const float* x, const float* dy, float* out, size_t n,
-                                   Params<float> p, uint64_t seed, bool vectorized) {
+// (philox.h: element i uses word i % 4 of block i / 4), so the slopes match the CPU for any grid.
+// Writes out = x > 0 ? x : x * slope and, when noise is not null, noise = x > 0 ? 1 : slope.
+__global__ void rrelu_train_forward_kernel(const float* x, float* out, float* noise, size_t n,
+                                           Params<float> p, uint64_t seed, bool vectorized) {
   const size_t groups = (n + 3) / 4;
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   for (size_t g = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; g < groups; g += stride) {
@@ -134,32 +125,35 @@ __global__ void rrelu_train_kernel(const float* x, const float* dy, float* out, 
         philox::Block{{static_cast<uint32_t>(g), static_cast<uint32_t>(g >> 32), philox::kRReLUStream, 0u}},
         static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
     const size_t i0 = g * 4;
+    float xs[4] = {0.f, 0.f, 0.f, 0.f};
     if (vectorized && i0 + 4 <= n) {
       const float4 vx = reinterpret_cast<const float4*>(x)[g];
-      float4 vd = make_float4(0.f, 0.f, 0.f, 0.f);
-      if constexpr (kBackward) vd = reinterpret_cast<const float4*>(dy)[g];
-      reinterpret_cast<float4*>(out)[g] =
-          make_float4(rrelu_element<kBackward>(vx.x, vd.x, r.v[0], p),
-                      rrelu_element<kBackward>(vx.y, vd.y, r.v[1], p),
-                      rrelu_element<kBackward>(vx.z, vd.z, r.v[2], p),
-                      rrelu_element<kBackward>(vx.w, vd.w, r.v[3], p));
+      xs[0] = vx.x, xs[1] = vx.y, xs[2] = vx.z, xs[3] = vx.w;
     } else {
-      for (size_t j = 0; j < 4 && i0 + j < n; ++j)
-        out[i0 + j] = rrelu_element<kBackward>(x[i0 + j], kBackward ? dy[i0 + j] : 0.f, r.v[j], p);
+      for (size_t j = 0; j < 4 && i0 + j < n; ++j) xs[j] = x[i0 + j];
+    }
+    float ys[4], factors[4];
+    for (int j = 0; j < 4; ++j) {
+      factors[j] = xs[j] > 0.f ? 1.f : rrelu_slope(r.v[j], p);
+      ys[j] = xs[j] > 0.f ? xs[j] : __fmul_rn(xs[j], factors[j]);
+    }
+    if (vectorized && i0 + 4 <= n) {
+      reinterpret_cast<float4*>(out)[g] = make_float4(ys[0], ys[1], ys[2], ys[3]);
+      if (noise) reinterpret_cast<float4*>(noise)[g] = make_float4(factors[0], factors[1], factors[2], factors[3]);
+    } else {
+      for (size_t j = 0; j < 4 && i0 + j < n; ++j) {
+        out[i0 + j] = ys[j];
+        if (noise) noise[i0 + j] = factors[j];
+      }
     }
   }
 }
 
-template <bool kBackward>
-void launch_rrelu(const float* x, const float* dy, float* out, size_t n, Params<float> p,
-                  uint64_t seed, void* stream) {
-  if (n == 0) return;
-  // The groups of 4 start at element 0, so float4 needs every pointer itself 16-byte aligned.
-  const bool vectorized = aligned_head(n, {x, kBackward ? dy : x, out}) == 0;
-  const size_t groups = (n + 3) / 4;
-  rrelu_train_kernel<kBackward><<<detail::grid_for(groups, kThreads), kThreads, 0,
-                                  detail::as_stream(stream)>>>(x, dy, out, n, p, seed, vectorized);
-  IP_CUDA_CHECK_LAUNCH("rrelu_train_kernel");
+// dx = dy * noise, grid-stride over elements (a memory-bound multiply; no draws).
+__global__ void rrelu_train_backward_kernel(const float* noise, const float* dy, float* dx, size_t n) {
+  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+  for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+    dx[i] = __fmul_rn(dy[i], noise[i]);
 }
 
 }  // namespace
@@ -215,14 +209,22 @@ double prelu_weight_grad(const float* x, const float* dy, size_t n, void* stream
   return sum;
 }
 
-void rrelu_train_forward(const float* x, float* y, size_t n, Params<float> p, uint64_t seed,
-                         void* stream) {
-  launch_rrelu<false>(x, nullptr, y, n, p, seed, stream);
+void rrelu_train_forward(const float* x, float* y, float* noise, size_t n, Params<float> p,
+                         uint64_t seed, void* stream) {
+  if (n == 0) return;
+  // The groups of 4 start at element 0, so float4 needs every pointer itself 16-byte aligned.
+  const bool vectorized = aligned_head(n, {x, y, noise ? noise : y}) == 0;
+  const size_t groups = (n + 3) / 4;
+  rrelu_train_forward_kernel<<<detail::grid_for(groups, kThreads), kThreads, 0,
+                               detail::as_stream(stream)>>>(x, y, noise, n, p, seed, vectorized);
+  IP_CUDA_CHECK_LAUNCH("rrelu_train_forward_kernel");
 }
 
-void rrelu_train_backward(const float* x, const float* dy, float* dx, size_t n, Params<float> p,
-                          uint64_t seed, void* stream) {
-  launch_rrelu<true>(x, dy, dx, n, p, seed, stream);
+void rrelu_train_backward(const float* noise, const float* dy, float* dx, size_t n, void* stream) {
+  if (n == 0) return;
+  rrelu_train_backward_kernel<<<detail::grid_for(n, kThreads), kThreads, 0,
+                                detail::as_stream(stream)>>>(noise, dy, dx, n);
+  IP_CUDA_CHECK_LAUNCH("rrelu_train_backward_kernel");
 }
 
 }  // namespace ip::cuda

@@ -36,10 +36,12 @@ void activation_backward(FunctionId id, const float* x, const float* dy, float* 
                          Params<float> p, void* stream = nullptr);
 // Synchronous: returns the sum of dy * (x > 0 ? 0 : x).
 double prelu_weight_grad(const float* x, const float* dy, size_t n, void* stream = nullptr);
-void rrelu_train_forward(const float* x, float* y, size_t n, Params<float> p, uint64_t seed,
-                         void* stream = nullptr);
-void rrelu_train_backward(const float* x, const float* dy, float* dx, size_t n, Params<float> p,
-                          uint64_t seed, void* stream = nullptr);
+// RReLU train mode as on the CPU (kernels/cpu/kernels.h): forward stores noise (may be nullptr),
+// backward is dx = dy * noise.
+void rrelu_train_forward(const float* x, float* y, float* noise, size_t n, Params<float> p,
+                         uint64_t seed, void* stream = nullptr);
+void rrelu_train_backward(const float* noise, const float* dy, float* dx, size_t n,
+                          void* stream = nullptr);
 
 // ---- row-wise ----
 void rowwise_forward(FunctionId id, const float* x, float* y, size_t rows, size_t cols,
