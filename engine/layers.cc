@@ -1,10 +1,12 @@
 #include "engine/layers.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
 #include "engine/ops.h"
+#include "kernels/common/dropout_mask.h"
 #include "kernels/common/philox.h"
 
 namespace ip {
@@ -164,7 +166,10 @@ const Tensor& FunctionLayer::forward(const Tensor& x) {
       ops::rowwise_forward(device_, id_, x.data(), y_.data(), rows, cols);
       break;
     case KernelKind::Dropout:
-      ops::dropout_forward(device_, id_, x.data(), y_.data(), rows, cols, params_.p0, step_seed_);
+      // At least one word, so that the mask has storage even for an input without elements.
+      ensure_shape(mask_, {std::max<size_t>(1, dropout_mask_words(id_, rows, cols))}, device_);
+      ops::dropout_forward(device_, id_, x.data(), y_.data(), dropout_mask(), rows, cols,
+                           params_.p0, step_seed_);
       break;
   }
   return y_;
@@ -204,8 +209,10 @@ const Tensor& FunctionLayer::backward(const Tensor& dy) {
       ops::rowwise_backward(device_, id_, y_.data(), dy.data(), dx_.data(), rows, cols);
       break;
     case KernelKind::Dropout:
-      ops::dropout_backward(device_, id_, dy.data(), dx_.data(), rows, cols, params_.p0,
-                            step_seed_);
+      // The mask of the matching forward (a dropout that ran in train mode; in eval mode it
+      // passed through above).
+      ops::dropout_backward(device_, id_, dy.data(), dx_.data(), dropout_mask(), rows, cols,
+                            params_.p0);
       break;
   }
   return dx_;
@@ -216,13 +223,17 @@ std::vector<Parameter> FunctionLayer::parameters() {
   return {{"weight", &weight, &weight_grad}};
 }
 
+uint32_t* FunctionLayer::dropout_mask() const {
+  return reinterpret_cast<uint32_t*>(mask_.data());
+}
+
 void FunctionLayer::to(Device device) {
   Layer::to(device);
   if (id_ == FunctionId::PReLU) {
     weight = weight.to(device);
     weight_grad = weight_grad.to(device);
   }
-  input_ = y_ = dx_ = noise_ = Tensor();
+  input_ = y_ = dx_ = noise_ = mask_ = Tensor();
 }
 
 }  // namespace ip

@@ -102,8 +102,12 @@ class FunctionLayer : public Layer {
 
   FunctionId id() const { return id_; }
   const Params<float>& params() const { return params_; }
-  // The seed the last train-mode forward used (RReLU, dropouts); backward reuses it.
+  // The seed the last train-mode forward used (RReLU, dropouts); RReLU's backward reuses it.
   uint64_t step_seed() const { return step_seed_; }
+  // Dropouts: the keep mask the last train-mode forward stored (on the layer's device,
+  // dropout_mask_words(id, rows, cols) words; kernels/common/dropout_mask.h), which backward
+  // reads; nullptr before the first such forward and after to().
+  uint32_t* dropout_mask() const;
   Tensor weight, weight_grad;  // PReLU only: one element each
 
  private:
@@ -119,6 +123,10 @@ class FunctionLayer : public Layer {
   bool forward_random_ = false;  // the last forward drew from step_seed_
   Tensor input_, y_, dx_;
   Tensor noise_;  // RReLU in train mode: the factor forward applied per element (backward's dy factor)
+  // Dropout's keep mask as raw storage: the words are only ever accessed as uint32_t (through
+  // dropout_mask()); a float tensor of as many elements gives the same 4-byte units with the
+  // engine's allocation, device handling and reuse (ensure_shape) for free.
+  Tensor mask_;
 };
 
 // Lower-case table name → id; throws std::invalid_argument listing nothing but the bad name.

@@ -76,14 +76,14 @@ void rowwise_backward(Device d, FunctionId id, const float* y, const float* dy, 
   IP_ON_DEVICE(d, rowwise_backward, id, y, dy, dx, rows, cols);
 }
 
-void dropout_forward(Device d, FunctionId id, const float* x, float* y, size_t rows, size_t cols,
-                     float p, uint64_t seed) {
-  IP_ON_DEVICE(d, dropout_forward, id, x, y, rows, cols, p, seed);
+void dropout_forward(Device d, FunctionId id, const float* x, float* y, uint32_t* mask,
+                     size_t rows, size_t cols, float p, uint64_t seed) {
+  IP_ON_DEVICE(d, dropout_forward, id, x, y, mask, rows, cols, p, seed);
 }
 
-void dropout_backward(Device d, FunctionId id, const float* dy, float* dx, size_t rows,
-                      size_t cols, float p, uint64_t seed) {
-  IP_ON_DEVICE(d, dropout_backward, id, dy, dx, rows, cols, p, seed);
+void dropout_backward(Device d, FunctionId id, const float* dy, float* dx, const uint32_t* mask,
+                      size_t rows, size_t cols, float p) {
+  IP_ON_DEVICE(d, dropout_backward, id, dy, dx, mask, rows, cols, p);
 }
 
 void sgd_step(Device d, float* param, const float* grad, float* momentum_buf, size_t n,

@@ -9,6 +9,7 @@
 #include "engine/device.h"
 #include "kernels/common/activation_list.h"
 #include "kernels/common/activation_math.h"
+#include "kernels/common/dropout_mask.h"
 #include "kernels/cpu/linalg.h"
 
 namespace ip::ops {
@@ -29,10 +30,12 @@ void rrelu_train_backward(Device d, const float* noise, const float* dy, float* 
 void rowwise_forward(Device d, FunctionId id, const float* x, float* y, size_t rows, size_t cols);
 void rowwise_backward(Device d, FunctionId id, const float* y, const float* dy, float* dx,
                       size_t rows, size_t cols);
-void dropout_forward(Device d, FunctionId id, const float* x, float* y, size_t rows, size_t cols,
-                     float p, uint64_t seed);
-void dropout_backward(Device d, FunctionId id, const float* dy, float* dx, size_t rows,
-                      size_t cols, float p, uint64_t seed);
+// mask: dropout_mask_words(id, rows, cols) words on the same device (forward writes, backward
+// reads; kernels/common/dropout_mask.h).
+void dropout_forward(Device d, FunctionId id, const float* x, float* y, uint32_t* mask,
+                     size_t rows, size_t cols, float p, uint64_t seed);
+void dropout_backward(Device d, FunctionId id, const float* dy, float* dx, const uint32_t* mask,
+                      size_t rows, size_t cols, float p);
 
 // SgdConfig and AdamConfig: kernels/common/optim_math.h, shared by both backends.
 void sgd_step(Device d, float* param, const float* grad, float* momentum_buf, size_t n,

@@ -38,6 +38,7 @@
 #include "experiments/common/results.h"
 #include "kernels/common/activation_list.h"
 #include "kernels/common/activation_math.h"
+#include "kernels/common/dropout_mask.h"
 #include "kernels/cpu/calibration.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/linalg.h"
@@ -419,8 +420,13 @@ struct Buffers {
   const float* dy;
   float* y;
   float* dx;
+  std::uint32_t* mask;  // dropout's keep mask: mask_words(n) words, enough for any dropout
   std::size_t n, rows, cols;
 };
+
+// Words of a dropout mask buffer for n elements (one bit per element is the most any dropout
+// stores, kernels/common/dropout_mask.h).
+std::size_t mask_words(std::size_t n) { return (n + 31) / 32; }
 
 // The cases for one function on one device, through the engine's device switch (engine/ops.h).
 // Backward of row-wise kernels reads the forward output, so `prepare` (run once, untimed)
@@ -473,14 +479,21 @@ std::vector<Case> make_cases(ip::Device dev, const ip::FunctionInfo& f, const Bu
                        [=] { ops::rowwise_backward(dev, id, b.y, b.dy, b.dx, b.rows, b.cols); }});
       }
       break;
-    case ip::KernelKind::Dropout:
+    case ip::KernelKind::Dropout: {
+      // Forward reads x, writes y and the keep mask; backward reads dy and the mask and writes
+      // dx. The mask is a bit per element, or per row for Dropout3d (dropout_mask.h).
+      const double mask_bytes = 4.0 * static_cast<double>(ip::dropout_mask_words(id, b.rows, b.cols));
       if (want("forward"))
-        out.push_back({&f, name, "dropout", "forward", 2 * fb,
-                       [=] { ops::dropout_forward(dev, id, b.x, b.y, b.rows, b.cols, drop_p, seed); }});
-      if (want("backward"))
-        out.push_back({&f, name, "dropout", "backward", 2 * fb,
-                       [=] { ops::dropout_backward(dev, id, b.dy, b.dx, b.rows, b.cols, drop_p, seed); }});
+        out.push_back({&f, name, "dropout", "forward", 2 * fb + mask_bytes,
+                       [=] { ops::dropout_forward(dev, id, b.x, b.y, b.mask, b.rows, b.cols, drop_p, seed); }});
+      if (want("backward")) {
+        // Backward reads the mask of a forward: one untimed forward stores it.
+        prepare.push_back([=] { ops::dropout_forward(dev, id, b.x, b.y, b.mask, b.rows, b.cols, drop_p, seed); });
+        out.push_back({&f, name, "dropout", "backward", 2 * fb + mask_bytes,
+                       [=] { ops::dropout_backward(dev, id, b.dy, b.dx, b.mask, b.rows, b.cols, drop_p); }});
+      }
       break;
+    }
   }
   return out;
 }
@@ -522,6 +535,8 @@ class Bench {
     for (std::size_t requested : sizes) {
       Buffers b = shape(requested);
       HostArray x = host_alloc(b.n), dy = host_alloc(b.n), y = host_alloc(b.n), dx = host_alloc(b.n);
+      HostArray mask = host_alloc(mask_words(b.n));  // 4-byte units, used as uint32_t only
+      b.mask = reinterpret_cast<std::uint32_t*>(mask.get());
       fill_normal(x.get(), b.n, 4.0f, opt_.seed);
       fill_normal(dy.get(), b.n, 4.0f, opt_.seed + 1);
       fill_normal(y.get(), b.n, 1.0f, opt_.seed + 2);
@@ -530,7 +545,8 @@ class Bench {
       // Small arrays for the compute-bound calibration (--summary): the same kernels, in L1.
       Buffers small = shape(std::min(requested, kCalibrationElements));
       HostArray sx = host_alloc(small.n), sdy = host_alloc(small.n), sy = host_alloc(small.n),
-                sdx = host_alloc(small.n);
+                sdx = host_alloc(small.n), smask = host_alloc(mask_words(small.n));
+      small.mask = reinterpret_cast<std::uint32_t*>(smask.get());
       std::copy(b.x, b.x + small.n, sx.get());
       std::copy(b.dy, b.dy + small.n, sdy.get());
       std::copy(b.y, b.y + small.n, sy.get());
@@ -613,12 +629,13 @@ class Bench {
       HostArray hx = host_alloc(b.n), hdy = host_alloc(b.n);
       fill_normal(hx.get(), b.n, 4.0f, opt_.seed);
       fill_normal(hdy.get(), b.n, 4.0f, opt_.seed + 1);
-      DeviceArray x(b.n), dy(b.n), y(b.n), dx(b.n);
+      DeviceArray x(b.n), dy(b.n), y(b.n), dx(b.n), mask(mask_words(b.n));
       ip::cuda::copy_to_device(x.p, hx.get(), b.n * sizeof(float));
       ip::cuda::copy_to_device(dy.p, hdy.get(), b.n * sizeof(float));
       ip::cuda::copy_to_device(y.p, hx.get(), b.n * sizeof(float));  // outputs written once before timing
       ip::cuda::copy_to_device(dx.p, hdy.get(), b.n * sizeof(float));
       b.x = x.p, b.dy = dy.p, b.y = y.p, b.dx = dx.p;
+      b.mask = reinterpret_cast<std::uint32_t*>(mask.p);
       const double copy_gbps = measure_copies(
           base_row("cuda", "-", 0, b),
           {{"copy:cudaMemcpy",
@@ -673,7 +690,9 @@ class Bench {
     switch (family) {  // the same buffers as make_cases gives the production call
       case cv::Family::Elementwise: a.in = b.x, a.in2 = backward ? b.dy : nullptr, a.out = backward ? b.dx : b.y; break;
       case cv::Family::Rowwise: a.in = backward ? b.y : b.x, a.in2 = backward ? b.dy : nullptr, a.out = backward ? b.dx : b.y; break;
-      case cv::Family::Dropout: a.in = backward ? b.dy : b.x, a.out = backward ? b.dx : b.y; break;
+      case cv::Family::Dropout:
+        a.in = backward ? b.dy : b.x, a.out = backward ? b.dx : b.y, a.mask = b.mask;
+        break;
     }
     for (const cv::Variant* v : chosen) {
       const std::string key = c.function + "/" + c.direction + "/" + std::to_string(b.cols) + "/" + std::to_string(v->number);
@@ -696,7 +715,10 @@ class Bench {
       KernelRow r = base;
       r.variant = v->number, r.variant_name = v->name, r.production = v->production;
       const cv::Launch launch = v->launch;
-      measure(r, c.bytes, [launch, a] { launch(a, nullptr); }, sync);
+      // Dropout variants other than production draw again and never touch the mask: they move
+      // the two float arrays only.
+      const double bytes = family == cv::Family::Dropout && !v->production ? 2.0 * sizeof(float) * b.n : c.bytes;
+      measure(r, bytes, [launch, a] { launch(a, nullptr); }, sync);
     }
   }
 #endif
@@ -1034,7 +1056,8 @@ int main(int argc, char** argv) {
       "kernel_bench: times every kernel (function x direction x device x size x threads x SIMD target, "
       "dropout in train mode, RReLU in eval and train mode) and GEMM. Element-wise kernels are reported as "
       "effective GB/s (bytes read + written: forward reads x and writes y; backward reads x and dy (y and dy "
-      "for row-wise; Identity's backward reads dy only) and writes dx; dropout reads one array and writes one) "
+      "for row-wise; Identity's backward reads dy only) and writes dx; dropout forward reads x and writes y and its keep mask, backward reads dy and the mask and writes dx, the mask counted at 1 bit per element, or per row for dropout3d; RReLU's train mode writes its noise "
+      "(the factor applied) beside y and its backward reads the noise and dy; backward of both is timed from one untimed forward) "
       "and as the fraction of a copy measured in the same run (on CPU the faster of memcpy per OpenMP thread "
       "and a vector copy written like the kernels, both printed; cudaMemcpy device-to-device on CUDA); "
       "GEMM as GFLOP/s, the fraction of the FMA peak measured in the same run (CPU) and the fraction of "

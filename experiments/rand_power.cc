@@ -286,7 +286,8 @@ Overhead measure_overhead(ip::Sequential& model, const ip::Tensor& row, ip::Devi
           break;
         case ip::KernelKind::Dropout: {  // train mode (--dropout-mode train)
           const uint64_t seed = f->step_seed();
-          kernels.push_back([=] { ops::dropout_forward(device, id, in, out, rows, n / rows, p.p0, seed); });
+          uint32_t* mask = f->dropout_mask();  // the layer's own, stored by the forward above
+          kernels.push_back([=] { ops::dropout_forward(device, id, in, out, mask, rows, n / rows, p.p0, seed); });
           break;
         }
       }

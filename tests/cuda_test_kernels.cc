@@ -210,8 +210,8 @@ TEST(CudaKernels, InvalidIdsAndArgumentsThrowBeforeAnyCudaCall) {
     EXPECT_THROW(cuda::activation_backward(id, none, none, none, 1, p), std::invalid_argument);
     EXPECT_THROW(cuda::rowwise_forward(id, none, none, 1, 1), std::invalid_argument);
     EXPECT_THROW(cuda::rowwise_backward(id, none, none, none, 1, 1), std::invalid_argument);
-    EXPECT_THROW(cuda::dropout_forward(id, none, none, 1, 1, 0.5f, 1), std::invalid_argument);
-    EXPECT_THROW(cuda::dropout_backward(id, none, none, 1, 1, 0.5f, 1), std::invalid_argument);
+    EXPECT_THROW(cuda::dropout_forward(id, none, none, nullptr, 1, 1, 0.5f, 1), std::invalid_argument);
+    EXPECT_THROW(cuda::dropout_backward(id, none, none, nullptr, 1, 1, 0.5f), std::invalid_argument);
   }
   for (const FunctionInfo& f : kFunctionInfo) {
     if (f.kind != KernelKind::Elementwise) {
@@ -223,14 +223,18 @@ TEST(CudaKernels, InvalidIdsAndArgumentsThrowBeforeAnyCudaCall) {
       EXPECT_THROW(cuda::rowwise_backward(f.id, none, none, none, 1, 1), std::invalid_argument) << f.name;
     }
     if (f.kind != KernelKind::Dropout) {
-      EXPECT_THROW(cuda::dropout_forward(f.id, none, none, 1, 1, 0.5f, 1), std::invalid_argument) << f.name;
-      EXPECT_THROW(cuda::dropout_backward(f.id, none, none, 1, 1, 0.5f, 1), std::invalid_argument) << f.name;
+      EXPECT_THROW(cuda::dropout_forward(f.id, none, none, nullptr, 1, 1, 0.5f, 1), std::invalid_argument) << f.name;
+      EXPECT_THROW(cuda::dropout_backward(f.id, none, none, nullptr, 1, 1, 0.5f), std::invalid_argument) << f.name;
     }
   }
   for (float bad_p : {-0.1f, 1.5f, kNaN})
-    EXPECT_THROW(cuda::dropout_forward(FunctionId::Dropout, none, none, 1, 1, bad_p, 1), std::invalid_argument);
-  EXPECT_THROW(cuda::dropout_forward(FunctionId::Dropout, none, none, std::numeric_limits<size_t>::max(), 2,
-                                     0.5f, 1),
+    EXPECT_THROW(cuda::dropout_forward(FunctionId::Dropout, none, none, nullptr, 1, 1, bad_p, 1),
+                 std::invalid_argument);
+  EXPECT_THROW(cuda::dropout_forward(FunctionId::Dropout, none, none, nullptr, std::numeric_limits<size_t>::max(),
+                                     2, 0.5f, 1),
+               std::invalid_argument);
+  EXPECT_THROW(cuda::dropout_backward(FunctionId::Dropout, none, none, nullptr, std::numeric_limits<size_t>::max(),
+                                      2, 0.5f),
                std::invalid_argument);
 }
 
@@ -244,7 +248,8 @@ TEST(CudaKernels, EmptyInputsLaunchNothing) {
   EXPECT_EQ(cuda::prelu_weight_grad(none, none, 0), 0.0);
   EXPECT_NO_THROW(cuda::rowwise_forward(FunctionId::Softmax, none, none, 0, 5));
   EXPECT_NO_THROW(cuda::rowwise_forward(FunctionId::Softmax, none, none, 5, 0));
-  EXPECT_NO_THROW(cuda::dropout_forward(FunctionId::Dropout3d, none, none, 0, 7, 0.5f, 1));
+  EXPECT_NO_THROW(cuda::dropout_forward(FunctionId::Dropout3d, none, none, nullptr, 0, 7, 0.5f, 1));
+  EXPECT_NO_THROW(cuda::dropout_backward(FunctionId::Dropout, none, none, nullptr, 5, 0, 0.5f));
 }
 
 // ---- element-wise ----
@@ -386,11 +391,46 @@ TEST(CudaKernels, RReLUTrainIsBitIdenticalToReference) {
 
 // ---- dropout ----
 
+// Device words for a dropout keep mask (kernels/common/dropout_mask.h), with guard words after
+// them that the kernels must leave alone.
+class DeviceMask {
+ public:
+  static constexpr uint32_t kGuard = 0xA5A5A5A5u;
+  explicit DeviceMask(size_t words)
+      : words_(words), ptr_(static_cast<uint32_t*>(cuda::device_alloc((words + 2) * sizeof(uint32_t)))) {
+    const std::vector<uint32_t> guards(words + 2, kGuard);
+    cuda::copy_to_device(ptr_, guards.data(), guards.size() * sizeof(uint32_t));
+  }
+  ~DeviceMask() {
+    try {
+      cuda::device_free(ptr_);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what();
+    }
+  }
+  DeviceMask(const DeviceMask&) = delete;
+  DeviceMask& operator=(const DeviceMask&) = delete;
+  uint32_t* get() { return ptr_; }
+  // The mask words and the two guard words after them.
+  std::vector<uint32_t> download() const {
+    std::vector<uint32_t> v(words_ + 2);
+    cuda::copy_to_host(v.data(), ptr_, v.size() * sizeof(uint32_t));
+    return v;
+  }
+
+ private:
+  size_t words_;
+  uint32_t* ptr_;
+};
+
+// Forward's stored mask equals the reference's draws word for word (bits past the end 0, nothing
+// written past the last word); backward reads it and equals the reference's backward, which
+// draws again from the seed.
 TEST(CudaKernels, DropoutMasksAreBitIdenticalToReference) {
   IP_REQUIRE_GPU();
   const struct {
     size_t rows, cols;
-  } shapes[] = {{1, 1}, {1, 3}, {7, 1}, {3, 5}, {5, 3}, {2, 2}, {64, 1024}, {1000, 17}, {33, 4097}};
+  } shapes[] = {{1, 1}, {1, 3}, {7, 1}, {3, 5}, {5, 3}, {2, 2}, {64, 1024}, {1000, 17}, {33, 4097}, {1, 100003}, {5000, 1}};
   const float probabilities[] = {0.5f, 0.1f, 0.f, 1.f};
   const uint64_t seed = 0x0123456789ABCDEFull;
   for (FunctionId id : functions_of_kind(KernelKind::Dropout)) {
@@ -402,20 +442,25 @@ TEST(CudaKernels, DropoutMasksAreBitIdenticalToReference) {
         std::vector<float> want_y(n), want_dx(n);
         reference::dropout_forward(c, x.data(), want_y.data(), shape.rows, shape.cols, seed);
         reference::dropout_backward(c, x.data(), want_dx.data(), shape.rows, shape.cols, seed);
+        const size_t words = dropout_mask_words(id, shape.rows, shape.cols);
+        std::vector<uint32_t> want_mask(words + 2, DeviceMask::kGuard);
+        reference::dropout_mask(c, seed, shape.rows, shape.cols, want_mask.data());
         const auto same = [](float got, float want, size_t) { return identical(got, want); };
         for (const Layout& layout : kLayouts) {
           SCOPED_TRACE(std::string(function_info(id).name) + ", p = " + std::to_string(prob) + ", " +
                        std::to_string(shape.rows) + "x" + std::to_string(shape.cols) + ", " + layout.name);
           DeviceFloats bin(n), bout(n);
+          DeviceMask mask(words);
           float* out = layout.in_place ? bin.at(layout.in_offset) : bout.at(layout.out_offset);
           const auto result = [&] {
             return layout.in_place ? bin.download(n, layout.in_offset) : bout.download(n, layout.out_offset);
           };
           bin.upload(x, layout.in_offset);
-          cuda::dropout_forward(id, bin.at(layout.in_offset), out, shape.rows, shape.cols, prob, seed);
+          cuda::dropout_forward(id, bin.at(layout.in_offset), out, mask.get(), shape.rows, shape.cols, prob, seed);
           EXPECT_TRUE(compare(result(), want_y, x, same)) << "forward";
+          EXPECT_EQ(mask.download(), want_mask) << "stored mask (and the guard words after it)";
           bin.upload(x, layout.in_offset);  // the same values as upstream gradients
-          cuda::dropout_backward(id, bin.at(layout.in_offset), out, shape.rows, shape.cols, prob, seed);
+          cuda::dropout_backward(id, bin.at(layout.in_offset), out, mask.get(), shape.rows, shape.cols, prob);
           EXPECT_TRUE(compare(result(), want_dx, x, same)) << "backward";
         }
       }
@@ -428,8 +473,9 @@ TEST(CudaKernels, Dropout3dDropsWholeRows) {
   const size_t rows = 257, cols = 6;
   const std::vector<float> x(rows * cols, 1.f);
   DeviceFloats bx(rows * cols), by(rows * cols);
+  DeviceMask mask(dropout_mask_words(FunctionId::Dropout3d, rows, cols));  // a bit per row
   bx.upload(x, 0);
-  cuda::dropout_forward(FunctionId::Dropout3d, bx.at(0), by.at(0), rows, cols, 0.5f, 9);
+  cuda::dropout_forward(FunctionId::Dropout3d, bx.at(0), by.at(0), mask.get(), rows, cols, 0.5f, 9);
   const std::vector<float> y = by.download(rows * cols, 0);
   size_t kept_rows = 0;
   for (size_t r = 0; r < rows; ++r) {

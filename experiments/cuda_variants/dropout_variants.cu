@@ -2,7 +2,8 @@
 //   1 one thread per element, each computing the whole Philox block of its element and keeping
 //     one word of four (philox::draw24): 4x the random-number work of the others.
 //   2 one thread per group of 4 elements, one Philox block for the group's 4 draws, scalar loads.
-//   3 production (kernels/cuda/dropout.cu): as 2, with float4 loads and stores when aligned.
+//   3 production (kernels/cuda/dropout.cu): as 2, with float4 loads and stores when aligned;
+//     forward also stores the keep mask as bits and backward reads them instead of drawing.
 // The masks are bit-identical in all of them because Philox is counter-based: element i (row
 // i / cols for Dropout3d) always gets word i % 4 of block i / 4, whoever computes it.
 #include <cstdint>
@@ -90,9 +91,9 @@ void launch(const Args& a, void* stream) {
 
 void production(const Args& a, void* stream) {
   if (a.backward) {
-    dropout_backward(a.id, a.in, a.out, a.rows, a.cols, a.drop_p, a.seed, stream);
+    dropout_backward(a.id, a.in, a.out, a.mask, a.rows, a.cols, a.drop_p, stream);
   } else {
-    dropout_forward(a.id, a.in, a.out, a.rows, a.cols, a.drop_p, a.seed, stream);
+    dropout_forward(a.id, a.in, a.out, a.mask, a.rows, a.cols, a.drop_p, a.seed, stream);
   }
 }
 
@@ -104,8 +105,10 @@ std::vector<Variant> detail::dropout_list() {
        false, launch<Shape::PerElement>},
       {2, "philox-per-4", "grid-stride over groups of 4 elements, one Philox block per group, scalar loads", false,
        launch<Shape::GroupOfFour>},
-      {3, "philox-per-4-f4", "production: as 2, float4 loads/stores when both pointers are 16-byte aligned", true,
-       production},
+      {3, "philox-per-4-f4-mask",
+       "production: as 2, float4 loads/stores when both pointers are 16-byte aligned; forward stores the mask as "
+       "bits, backward reads them (no Philox)",
+       true, production},
   };
 }
 

@@ -248,11 +248,30 @@ void check_dropout(const Variant& v, FunctionId id, bool backward, size_t bench_
     std::vector<float> want(n);
     if (backward) reference::dropout_backward(c, x.data(), want.data(), rows, cols, seed);
     else reference::dropout_forward(c, x.data(), want.data(), rows, cols, seed);
+    // The production kernel's backward reads the mask its forward stored: fill it with the
+    // production forward over the same input first (variants that draw again ignore it).
+    const size_t words = dropout_mask_words(id, rows, cols);
+    DeviceBuffer dmask(words), dfwd_in(n), dfwd_out(n);
+    uint32_t* mask = reinterpret_cast<uint32_t*>(dmask.at(0));
+    if (backward) {
+      copy_to_device(dfwd_in.at(0), x.data(), n * sizeof(float));
+      dropout_forward(id, dfwd_in.at(0), dfwd_out.at(0), mask, rows, cols, drop_p, seed);
+      synchronize();
+    }
     for (size_t offset : {size_t{0}, size_t{1}}) {
       Args a;
       a.id = id, a.backward = backward, a.n = n, a.rows = rows, a.cols = cols, a.drop_p = drop_p, a.seed = seed;
+      a.mask = mask;
       const std::vector<float> got = on_device(v, a, x, nullptr, offset);
       const std::string where = std::to_string(rows) + "x" + std::to_string(cols) + (offset ? " misaligned" : "");
+      if (!backward && v.production) {  // the stored mask, word for word
+        std::vector<uint32_t> want_mask(words), got_mask(words);
+        reference::dropout_mask(c, seed, rows, cols, want_mask.data());
+        copy_to_host(got_mask.data(), mask, words * sizeof(uint32_t));
+        for (size_t w = 0; w < words; ++w)
+          if (got_mask[w] != want_mask[w])
+            rep.add(where + " mask word", w, 0.f, static_cast<float>(got_mask[w]), want_mask[w]);
+      }
       for (size_t i = 0; i < n; ++i) {
         const bool ok = (std::isnan(got[i]) || std::isnan(want[i]))
                             ? std::isnan(got[i]) && std::isnan(want[i])

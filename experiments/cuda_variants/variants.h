@@ -30,7 +30,10 @@ Family family_of(KernelKind kind);
 //   element-wise  forward: in = x          backward: in = x, in2 = dy   (out = dx = dy * f'(x))
 //   row-wise      forward: in = x          backward: in = y, in2 = dy   (y = the forward output)
 //   dropout       forward: in = x          backward: in = dy            (in2 unused)
-// n = rows * cols; element-wise kernels use n only.
+// n = rows * cols; element-wise kernels use n only. Dropout's production kernel stores the keep
+// mask in forward and reads it in backward (`mask`: dropout_mask_words(id, rows, cols) device
+// words, kernels/common/dropout_mask.h); the other dropout variants draw the mask again from
+// `seed` in both directions and leave `mask` alone (the pre-mask kernels, kept to compare).
 struct Args {
   FunctionId id = FunctionId::Identity;
   bool backward = false;
@@ -41,6 +44,7 @@ struct Args {
   Params<float> p{};    // element-wise parameters
   float drop_p = 0.5f;  // dropout probability
   uint64_t seed = 0;    // dropout mask seed
+  uint32_t* mask = nullptr;  // dropout keep mask (production kernel only)
 };
 
 // Launches asynchronously on `stream` (a cudaStream_t; nullptr = the default stream); throws

@@ -89,6 +89,19 @@ inline bool dropout_keep(const DropoutConstants& c, uint64_t seed, size_t i, siz
   return philox::draw24(seed, philox::kDropoutStream, mask_index) < c.keep_below;
 }
 
+// The keep mask that the kernels' forward stores (dropout_mask.h's layout: a bit per element, or
+// per row when c.by_row; bits past the last unit 0), from the draws: `words` =
+// ceil(units / 32) words.
+inline void dropout_mask(const DropoutConstants& c, uint64_t seed, size_t rows, size_t cols,
+                         uint32_t* mask) {
+  const size_t units = rows == 0 || cols == 0 ? 0 : c.by_row ? rows : rows * cols;
+  for (size_t w = 0; w < (units + 31) / 32; ++w) mask[w] = 0;
+  for (size_t u = 0; u < units; ++u)
+    if (philox::draw24(seed, philox::kDropoutStream, u) < c.keep_below) mask[u / 32] |= 1u << (u % 32);
+}
+
+// Forward and backward both draw from the seed: the independent check of the kernels, whose
+// backward reads the mask their forward stored.
 template <typename T>
 void dropout_forward(const DropoutConstants& c, const T* x, T* y, size_t rows, size_t cols, uint64_t seed) {
   for (size_t i = 0; i < rows * cols; ++i) y[i] = dropout_apply(x[i], dropout_keep(c, seed, i, cols), c);

@@ -2,20 +2,24 @@
 //
 // Every variant is y = keep ? x * scale + offset : x * 0 + dropped_value, dx = keep ? dy * scale : 0
 // with the constants of dropout_constants() and keep decided by the project's Philox draw
-// (philox.h) of the element index, or of the row index for Dropout3d (by_row). The results are
-// bit-identical to reference::dropout_forward/backward: the draws are exact integers and the
-// arithmetic is the same two float operations in the same order. That needs a*b+c NOT to be
-// contracted into an FMA, which GCC does by default in C++ (-ffp-contract=fast) on the AVX2 and
-// AVX-512 targets; AlphaDropout's kept values (x*a + b) then differed from the reference in the
-// last bit. Contraction is switched off for this file below.
+// (philox.h) of the element index, or of the row index for Dropout3d (by_row). Forward stores the
+// keep decisions as a bit mask (kernels/common/dropout_mask.h: a bit per element, or per row for
+// Dropout3d); backward reads that mask instead of drawing again. The results are bit-identical
+// to reference::dropout_forward/backward (which draw from the seed in both directions): the draws
+// are exact integers and the arithmetic is the same two float operations in the same order. That
+// needs a*b+c NOT to be contracted into an FMA, which GCC does by default in C++
+// (-ffp-contract=fast) on the AVX2 and AVX-512 targets; AlphaDropout's kept values (x*a + b) then
+// differed from the reference in the last bit. Contraction is switched off for this file below.
 //
-// Cost: the mask draw dominates (10 Philox rounds per 4 elements). The vector Philox runs 2 L
-// blocks per call (L 32-bit lanes); every block feeds four consecutive elements.
+// Cost: forward's mask draw dominates (10 Philox rounds per 4 elements). The vector Philox runs
+// 2 L blocks per call (L 32-bit lanes); every block feeds four consecutive elements. Backward
+// reads 1 mask bit per element and is a masked scaled copy.
 //
 // Layout of this file: per-target kernels over an index range in HWY_NAMESPACE; OpenMP over
 // fixed chunks in HWY_ONCE, dispatching per chunk (OpenMP inside HWY_NAMESPACE crashes clang 14).
 // Chunk boundaries depend only on n, never on the thread count, and the draws only on the index,
-// so the output does not depend on the thread count either.
+// so the output does not depend on the thread count either. Chunks start on multiples of 32 mask
+// units, so every mask word is written by one chunk (one thread) only.
 // No FMA contraction anywhere in this file (see above); clang only contracts within one source
 // expression by default, and Highway's Mul and Add are separate calls, so the standard pragma
 // suffices there.
@@ -87,23 +91,25 @@ HWY_INLINE uint64_t SpreadKeepBits(D d, hn::Mask<D> m, int k) {
 #endif
 }
 
-// Element-wise masks (Dropout, Dropout2d and AlphaDropout on 2-D input): elements [begin, end)
-// of in/out, begin a multiple of 4 (a Philox block boundary). in may equal out.
+// Element-wise masks (Dropout, Dropout2d and AlphaDropout on 2-D input), forward: elements
+// [begin, end) of in/out, begin a multiple of 32 (a Philox block boundary and a mask word
+// boundary). in may equal out. Writes mask words begin / 32 .. (end + 31) / 32 - 1, the bits past
+// `end` in the last one 0.
 //
 // The keep decisions are made on the Philox words as they come out of the rounds (word k of L
 // blocks per vector): four compares give four masks, and their bits are interleaved into
 // element order as plain integer bits (SpreadKeepBits) instead of interleaving the 32-bit draws
 // through memory: per 4 L elements that is 4 compares and a few scalar operations instead of a
-// vector transpose, a store and 4 reloads.
+// vector transpose, a store and 4 reloads. Those element-order bits are also the stored mask:
+// one or two 32-bit stores per 4 L elements (L >= 8), or a word assembled from 32 / 4L pieces.
 // Outputs are never streamed here: the stores come in bursts of 2 * 4 vectors after each Philox
 // call, and non-temporal stores in bursts measured ~15% slower at 256 MiB than normal ones
 // (NOTES.md; DropoutRows, which stores one vector per vector of work, gains from them).
 // c by value: a local copy that the output stores cannot alias, so its fields stay in registers
 // and DropoutVec's tests on them are loop-invariant (with a reference, every store could change
 // c.offset and forced reloads; measured ~12% slower on L2-resident arrays).
-template <bool kBackward>
-HWY_INLINE void DropoutElements(const DropoutConstants c, const float* in, float* out,
-                                size_t begin, size_t end, uint64_t seed) {
+HWY_INLINE void DropoutElementsForward(const DropoutConstants c, const float* in, float* out,
+                                       uint32_t* mask, size_t begin, size_t end, uint64_t seed) {
   const hn::ScalableTag<float> df;
   const hn::RebindToUnsigned<decltype(df)> du;
   const hn::RebindToSigned<decltype(df)> di;
@@ -113,27 +119,43 @@ HWY_INLINE void DropoutElements(const DropoutConstants c, const float* in, float
   const auto keep_below = hn::Set(di, static_cast<int32_t>(c.keep_below));
   const uint64_t lane_bits = L >= 64 ? ~uint64_t{0} : (uint64_t{1} << L) - 1;
   const size_t per_call = PhiloxDrawsPerCall(du);
+  const size_t half_bits = 4 * L;  // elements (mask bits) per half of a call; <= 64
+  uint32_t pending = 0;            // half_bits < 32: the mask word being assembled
   for (size_t g = begin; g < end; g += per_call) {
     hn::Vec<decltype(du)> w[2][4];
     PhiloxWords(du, seed, philox::kDropoutStream, g / 4, w);
     for (size_t h = 0; h < 2; ++h) {
-      uint64_t keep_bits = 0;  // bit e: keep element g + h * 4L + e
+      const size_t first = g + h * half_bits;
+      if (first >= end) break;
+      uint64_t keep_bits = 0;  // bit e: keep element first + e
       for (int k = 0; k < 4; ++k) {
         const auto u24 = hn::BitCast(di, hn::ShiftRight<8>(w[h][k]));
         keep_bits |= SpreadKeepBits(di, hn::Lt(u24, keep_below), k);
       }
+      const size_t valid = std::min(half_bits, end - first);
+      const uint64_t stored = valid >= 64 ? keep_bits : keep_bits & ((uint64_t{1} << valid) - 1);
+      if (half_bits >= 32) {  // first is a multiple of 32: whole words
+        mask[first / 32] = static_cast<uint32_t>(stored);
+        if (valid > 32) mask[first / 32 + 1] = static_cast<uint32_t>(stored >> 32);
+      } else {
+        pending |= static_cast<uint32_t>(stored) << (first % 32);
+        if ((first + half_bits) % 32 == 0 || first + valid == end) {
+          mask[first / 32] = pending;
+          pending = 0;
+        }
+      }
       for (size_t e = 0; e < 4; ++e) {
-        const size_t i = g + (4 * h + e) * L;
+        const size_t i = first + e * L;
         if (i >= end) break;
         const uint64_t bits = (keep_bits >> (e * L)) & lane_bits;
         uint8_t bytes[8];
         for (size_t b = 0; b < 8; ++b) bytes[b] = static_cast<uint8_t>(bits >> (8 * b));
         const auto keep = hn::LoadMaskBits(df, bytes);
         if (HWY_LIKELY(end - i >= L)) {
-          hn::StoreU(DropoutVec<kBackward>(df, hn::LoadU(df, in + i), keep, c), df, out + i);
+          hn::StoreU(DropoutVec<false>(df, hn::LoadU(df, in + i), keep, c), df, out + i);
         } else {
           const size_t count = end - i;
-          StoreTail(df, DropoutVec<kBackward>(df, LoadTail(df, in + i, count), keep, c), out + i,
+          StoreTail(df, DropoutVec<false>(df, LoadTail(df, in + i, count), keep, c), out + i,
                     count);
         }
       }
@@ -141,12 +163,45 @@ HWY_INLINE void DropoutElements(const DropoutConstants c, const float* in, float
   }
 }
 
-// Row masks (Dropout3d on 2-D input): rows [row_begin, row_end), one draw per row index. With
+// Keep mask of the L elements from element i (i a multiple of L, L <= 32) out of the stored bits.
+template <class D>
+HWY_INLINE hn::Mask<D> LoadKeep(D d, const uint32_t* mask, size_t i) {
+  const size_t L = hn::Lanes(d);
+  const uint32_t lane_bits = L >= 32 ? ~uint32_t{0} : (uint32_t{1} << L) - 1;
+  const uint32_t bits = (mask[i / 32] >> (i % 32)) & lane_bits;
+  uint8_t bytes[8] = {};
+  for (size_t b = 0; b < 4; ++b) bytes[b] = static_cast<uint8_t>(bits >> (8 * b));
+  return hn::LoadMaskBits(d, bytes);
+}
+
+// Element-wise masks, backward from the stored mask: elements [begin, end), begin a multiple of
+// 32. dx = keep ? dy * scale : 0, one vector stored per vector loaded, so with `stream` full
+// vectors go out with non-temporal stores (StoreMaybeStream).
+HWY_INLINE void DropoutElementsBackward(const DropoutConstants c, const float* in, float* out,
+                                        const uint32_t* mask, size_t begin, size_t end,
+                                        bool stream) {
+  const hn::ScalableTag<float> df;
+  const size_t L = hn::Lanes(df);
+  size_t i = begin;
+  for (; i + L <= end; i += L) {
+    const auto keep = LoadKeep(df, mask, i);
+    StoreMaybeStream(df, DropoutVec<true>(df, hn::LoadU(df, in + i), keep, c), out + i, stream);
+  }
+  if (i < end) {
+    const size_t count = end - i;
+    const auto keep = LoadKeep(df, mask, i);
+    StoreTail(df, DropoutVec<true>(df, LoadTail(df, in + i, count), keep, c), out + i, count);
+  }
+  if (stream) hwy::FlushStream();
+}
+
+// Row masks (Dropout3d on 2-D input): rows [row_begin, row_end), row_begin a multiple of 32.
+// Forward draws once per row index and stores a bit per row; backward reads the bit. With
 // `stream`, full vectors go to memory with non-temporal stores (StoreMaybeStream).
 template <bool kBackward>
 HWY_INLINE void DropoutRows(const DropoutConstants c, const float* in, float* out,
-                            size_t row_begin, size_t row_end, size_t cols, uint64_t seed,
-                            bool stream) {
+                            const uint32_t* mask_in, uint32_t* mask_out, size_t row_begin,
+                            size_t row_end, size_t cols, uint64_t seed, bool stream) {
   const hn::ScalableTag<float> df;
   const hn::RebindToUnsigned<decltype(df)> du;
   const size_t L = hn::Lanes(df);
@@ -154,13 +209,24 @@ HWY_INLINE void DropoutRows(const DropoutConstants c, const float* in, float* ou
   HWY_ALIGN uint32_t draws[kMaxDrawsPerCall];
   size_t window = 0;  // draws[k] is the draw of row index window + k
   bool have_window = false;
+  uint32_t word = 0;  // forward: the mask word of rows r & ~31 .. r
   for (size_t r = row_begin; r < row_end; ++r) {
-    if (!have_window || r - window >= per_call) {
-      window = r & ~size_t{3};
-      PhiloxDraws32(du, seed, philox::kDropoutStream, window / 4, draws);
-      have_window = true;
+    bool keep_row;
+    if constexpr (kBackward) {
+      keep_row = (mask_in[r / 32] >> (r % 32)) & 1u;
+    } else {
+      if (!have_window || r - window >= per_call) {
+        window = r & ~size_t{3};
+        PhiloxDraws32(du, seed, philox::kDropoutStream, window / 4, draws);
+        have_window = true;
+      }
+      keep_row = (draws[r - window] >> 8) < c.keep_below;
+      word |= static_cast<uint32_t>(keep_row) << (r % 32);
+      if (r % 32 == 31 || r + 1 == row_end) {
+        mask_out[r / 32] = word;
+        word = 0;
+      }
     }
-    const bool keep_row = (draws[r - window] >> 8) < c.keep_below;
     const auto keep = keep_row ? hn::FirstN(df, L) : hn::FirstN(df, 0);
     const float* x = in + r * cols;
     float* y = out + r * cols;
@@ -177,21 +243,23 @@ HWY_INLINE void DropoutRows(const DropoutConstants c, const float* in, float* ou
 }
 
 // Exported entry points (HWY_EXPORT takes only non-template functions).
-void DropoutForwardElements(const DropoutConstants* c, const float* x, float* y, size_t begin,
-                            size_t end, uint64_t seed) {
-  DropoutElements<false>(*c, x, y, begin, end, seed);
+void DropoutForwardElements(const DropoutConstants* c, const float* x, float* y, uint32_t* mask,
+                            size_t begin, size_t end, uint64_t seed) {
+  DropoutElementsForward(*c, x, y, mask, begin, end, seed);
 }
-void DropoutBackwardElements(const DropoutConstants* c, const float* dy, float* dx, size_t begin,
-                             size_t end, uint64_t seed) {
-  DropoutElements<true>(*c, dy, dx, begin, end, seed);
+void DropoutBackwardElements(const DropoutConstants* c, const float* dy, float* dx,
+                             const uint32_t* mask, size_t begin, size_t end, bool stream) {
+  DropoutElementsBackward(*c, dy, dx, mask, begin, end, stream);
 }
-void DropoutForwardRows(const DropoutConstants* c, const float* x, float* y, size_t row_begin,
-                        size_t row_end, size_t cols, uint64_t seed, bool stream) {
-  DropoutRows<false>(*c, x, y, row_begin, row_end, cols, seed, stream);
+void DropoutForwardRows(const DropoutConstants* c, const float* x, float* y, uint32_t* mask,
+                        size_t row_begin, size_t row_end, size_t cols, uint64_t seed,
+                        bool stream) {
+  DropoutRows<false>(*c, x, y, nullptr, mask, row_begin, row_end, cols, seed, stream);
 }
-void DropoutBackwardRows(const DropoutConstants* c, const float* dy, float* dx, size_t row_begin,
-                         size_t row_end, size_t cols, uint64_t seed, bool stream) {
-  DropoutRows<true>(*c, dy, dx, row_begin, row_end, cols, seed, stream);
+void DropoutBackwardRows(const DropoutConstants* c, const float* dy, float* dx,
+                         const uint32_t* mask, size_t row_begin, size_t row_end, size_t cols,
+                         bool stream) {
+  DropoutRows<true>(*c, dy, dx, mask, nullptr, row_begin, row_end, cols, 0, stream);
 }
 
 // Any index range, any start: whole vector-Philox calls, copying the part inside the range.
@@ -231,56 +299,67 @@ namespace {
 
 // Elements per OpenMP chunk: large enough to amortise the dispatch and small enough to balance
 // two threads on small batches. A multiple of 4 so that every chunk starts on a Philox block
-// boundary (and of every target's draws per call, so no draws are wasted between chunks).
+// boundary (and of every target's draws per call, so no draws are wasted between chunks), and of
+// 32 so that no two chunks share a mask word.
 constexpr size_t kChunkElements = 16384;
 static_assert(kChunkElements % (8 * 64) == 0, "chunks must start on Philox block boundaries");
+static_assert(kChunkElements % 32 == 0, "chunks must start on mask word boundaries");
 
-template <bool kBackward>
-void dropout_run(FunctionId id, const float* in, float* out, size_t rows, size_t cols, float p,
-                 uint64_t seed) {
-  // Throws std::invalid_argument for a non-dropout id or p outside [0, 1].
-  const DropoutConstants c = dropout_constants(id, static_cast<double>(p));
-  const size_t n = rows * cols;
-  if (n == 0) return;
-  if (!c.by_row) {
-    const long chunks = static_cast<long>((n + kChunkElements - 1) / kChunkElements);
+// Row-mask chunks: whole mask words of rows (32 rows, a bit each), about kChunkElements
+// elements. With very wide rows a chunk is still 32 rows: a word of the mask must have one
+// writer, and such inputs are large enough that 32-row chunks still spread over threads unless
+// rows < 64.
+size_t rows_per_chunk(size_t cols) {
+  const size_t rows = std::max<size_t>(1, kChunkElements / cols);
+  return (rows + 31) / 32 * 32;
+}
+
+// Runs body(begin, end) over [0, count) in chunks of `chunk`, in parallel when there are several.
+template <class Body>
+void for_chunks(size_t count, size_t chunk, const Body& body) {
+  const long chunks = static_cast<long>((count + chunk - 1) / chunk);
 #pragma omp parallel for schedule(static) if (chunks > 1)
-    for (long k = 0; k < chunks; ++k) {
-      const size_t begin = static_cast<size_t>(k) * kChunkElements;
-      const size_t end = std::min(n, begin + kChunkElements);
-      if constexpr (kBackward) {
-        HWY_DYNAMIC_DISPATCH(DropoutBackwardElements)(&c, in, out, begin, end, seed);
-      } else {
-        HWY_DYNAMIC_DISPATCH(DropoutForwardElements)(&c, in, out, begin, end, seed);
-      }
-    }
-  } else {
-    const bool stream = use_streaming_stores(n * sizeof(float));
-    const size_t rows_per_chunk = std::max<size_t>(1, kChunkElements / cols);
-    const long chunks = static_cast<long>((rows + rows_per_chunk - 1) / rows_per_chunk);
-#pragma omp parallel for schedule(static) if (chunks > 1)
-    for (long k = 0; k < chunks; ++k) {
-      const size_t begin = static_cast<size_t>(k) * rows_per_chunk;
-      const size_t end = std::min(rows, begin + rows_per_chunk);
-      if constexpr (kBackward) {
-        HWY_DYNAMIC_DISPATCH(DropoutBackwardRows)(&c, in, out, begin, end, cols, seed, stream);
-      } else {
-        HWY_DYNAMIC_DISPATCH(DropoutForwardRows)(&c, in, out, begin, end, cols, seed, stream);
-      }
-    }
+  for (long k = 0; k < chunks; ++k) {
+    const size_t begin = static_cast<size_t>(k) * chunk;
+    body(begin, std::min(count, begin + chunk));
   }
 }
 
 }  // namespace
 
-void dropout_forward(FunctionId id, const float* x, float* y, size_t rows, size_t cols, float p,
-                     uint64_t seed) {
-  dropout_run<false>(id, x, y, rows, cols, p, seed);
+void dropout_forward(FunctionId id, const float* x, float* y, uint32_t* mask, size_t rows,
+                     size_t cols, float p, uint64_t seed) {
+  // Throws std::invalid_argument for a non-dropout id or p outside [0, 1].
+  const DropoutConstants c = dropout_constants(id, static_cast<double>(p));
+  const size_t n = rows * cols;
+  if (n == 0) return;
+  if (!c.by_row) {
+    for_chunks(n, kChunkElements, [&](size_t begin, size_t end) {
+      HWY_DYNAMIC_DISPATCH(DropoutForwardElements)(&c, x, y, mask, begin, end, seed);
+    });
+  } else {
+    const bool stream = use_streaming_stores(n * sizeof(float));
+    for_chunks(rows, rows_per_chunk(cols), [&](size_t begin, size_t end) {
+      HWY_DYNAMIC_DISPATCH(DropoutForwardRows)(&c, x, y, mask, begin, end, cols, seed, stream);
+    });
+  }
 }
 
-void dropout_backward(FunctionId id, const float* dy, float* dx, size_t rows, size_t cols, float p,
-                      uint64_t seed) {
-  dropout_run<true>(id, dy, dx, rows, cols, p, seed);
+void dropout_backward(FunctionId id, const float* dy, float* dx, const uint32_t* mask,
+                      size_t rows, size_t cols, float p) {
+  const DropoutConstants c = dropout_constants(id, static_cast<double>(p));
+  const size_t n = rows * cols;
+  if (n == 0) return;
+  const bool stream = use_streaming_stores(n * sizeof(float));
+  if (!c.by_row) {
+    for_chunks(n, kChunkElements, [&](size_t begin, size_t end) {
+      HWY_DYNAMIC_DISPATCH(DropoutBackwardElements)(&c, dy, dx, mask, begin, end, stream);
+    });
+  } else {
+    for_chunks(rows, rows_per_chunk(cols), [&](size_t begin, size_t end) {
+      HWY_DYNAMIC_DISPATCH(DropoutBackwardRows)(&c, dy, dx, mask, begin, end, cols, stream);
+    });
+  }
 }
 
 void philox_draws32(uint64_t seed, uint32_t stream, uint64_t first_index, size_t n,

@@ -13,6 +13,7 @@
 
 #include "kernels/common/activation_list.h"
 #include "kernels/common/activation_math.h"
+#include "kernels/common/dropout_mask.h"
 
 namespace ip::cpu {
 
@@ -40,10 +41,13 @@ void rowwise_backward(FunctionId id, const float* y, const float* dy, float* dx,
 
 // ---- dropout, train mode (kind Dropout). Eval mode is the identity and never calls these. ----
 // Masks from Philox keyed by (seed, element index), or row index for Dropout3d on 2-D input.
-void dropout_forward(FunctionId id, const float* x, float* y, size_t rows, size_t cols, float p,
-                     uint64_t seed);
-void dropout_backward(FunctionId id, const float* dy, float* dx, size_t rows, size_t cols, float p,
-                      uint64_t seed);
+// Forward writes the keep mask to `mask` (dropout_mask_words(id, rows, cols) words, layout in
+// kernels/common/dropout_mask.h); backward reads it instead of drawing again, so it needs the
+// mask of the matching forward and p only for the scale.
+void dropout_forward(FunctionId id, const float* x, float* y, uint32_t* mask, size_t rows,
+                     size_t cols, float p, uint64_t seed);
+void dropout_backward(FunctionId id, const float* dy, float* dx, const uint32_t* mask,
+                      size_t rows, size_t cols, float p);
 
 // ---- SIMD targets ----
 // Names of the targets compiled into this binary that this CPU supports, best first

@@ -11,6 +11,7 @@
 
 #include "kernels/common/activation_list.h"
 #include "kernels/common/activation_math.h"
+#include "kernels/common/dropout_mask.h"
 #include "kernels/common/optim_math.h"
 
 namespace ip::cuda {
@@ -50,10 +51,13 @@ void rowwise_backward(FunctionId id, const float* y, const float* dy, float* dx,
                       size_t cols, void* stream = nullptr);
 
 // ---- dropout, train mode ----
-void dropout_forward(FunctionId id, const float* x, float* y, size_t rows, size_t cols, float p,
-                     uint64_t seed, void* stream = nullptr);
-void dropout_backward(FunctionId id, const float* dy, float* dx, size_t rows, size_t cols,
-                      float p, uint64_t seed, void* stream = nullptr);
+// As kernels/cpu/kernels.h: forward writes the keep mask (device memory,
+// dropout_mask_words(id, rows, cols) words, layout in kernels/common/dropout_mask.h), backward
+// reads it.
+void dropout_forward(FunctionId id, const float* x, float* y, uint32_t* mask, size_t rows,
+                     size_t cols, float p, uint64_t seed, void* stream = nullptr);
+void dropout_backward(FunctionId id, const float* dy, float* dx, const uint32_t* mask,
+                      size_t rows, size_t cols, float p, void* stream = nullptr);
 
 }  // namespace ip::cuda
 
