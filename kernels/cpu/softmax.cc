@@ -6,13 +6,13 @@
 // element gives 0 (softmax) or -inf (log-softmax). Rows where the vector path would not reproduce
 // the scalar form's non-finite result — a NaN anywhere, a +inf, or a row of only -inf (max is
 // not finite) — are handed to the scalar form itself; those are rare and keep every NaN where
-// PyTorch has one, which Highway's Exp (Exp(NaN) = 0) would not.
+// PyTorch has one. The forward exps are vmath::ExpNonPositive (math-inl.h), whose argument on the
+// vector path is never positive or NaN.
 //
 // Layout: per-target row kernels in HWY_NAMESPACE; OpenMP over blocks of rows in HWY_ONCE,
 // dispatching per block. Each row is computed by one thread in one fixed order, so the results
 // do not depend on the thread count.
 #include <algorithm>
-#include <cfloat>
 #include <cmath>
 #include <cstddef>
 #include <stdexcept>
@@ -25,6 +25,7 @@
 #include "hwy/highway.h"
 #include "kernels/common/activation_list.h"
 #include "kernels/common/activation_math.h"
+#include "kernels/cpu/math-inl.h"
 #include "kernels/cpu/tail-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -53,27 +54,87 @@ HWY_INLINE void StoreVector(DF d, VF v, float* y, size_t i, size_t count, bool s
   }
 }
 
-// Max over sign * x, and whether the row is on the vector path: false when the row holds a NaN
-// or its max is not finite (+inf present, or every element -inf).
+// Max of sign * x over a row, and whether the row is on the vector path: false when the row
+// holds a NaN or its max is not finite (+inf present, or every element -inf). Four accumulators:
+// one Max chain would wait on Max's latency for every vector. For sign = -1 the max of -x is
+// -min(x), so x is never negated. Inactive lanes of the partial vector are set to the neutral
+// value (-inf for Max, +inf for Min).
 template <bool kNegate>
-HWY_INLINE bool RowMax(DF d, const float* x, size_t n, float* max_out) {
-  const VF neg_inf = hn::Set(d, -HUGE_VALF);
-  VF vmax = neg_inf;
-  auto nan = hn::FirstN(d, 0);
-  ForEachVector(d, x, n, [&](VF v, size_t, size_t count) {
-    if (kNegate) v = hn::Neg(v);
-    nan = hn::Or(nan, hn::IsNaN(v));  // inactive lanes are 0, never NaN
-    if (count != hn::Lanes(d)) v = hn::IfThenElse(hn::FirstN(d, count), v, neg_inf);
-    vmax = hn::Max(vmax, v);
-  });
-  const float m = hn::GetLane(hn::MaxOfLanes(d, vmax));
-  *max_out = m;
-  return hn::AllFalse(d, nan) && std::isfinite(m);
+HWY_INLINE bool RowMax(DF d, const float* HWY_RESTRICT x, size_t n, float* max_out) {
+  const size_t L = hn::Lanes(d);
+  const VF neutral = hn::Set(d, kNegate ? HUGE_VALF : -HUGE_VALF);
+  const auto combine = [](VF a, VF b) { return kNegate ? hn::Min(a, b) : hn::Max(a, b); };
+  VF m0 = neutral, m1 = neutral, m2 = neutral, m3 = neutral;
+  auto nan01 = hn::FirstN(d, 0), nan23 = hn::FirstN(d, 0);
+  size_t i = 0;
+  for (; i + 4 * L <= n; i += 4 * L) {
+    const VF v0 = hn::LoadU(d, x + i), v1 = hn::LoadU(d, x + i + L);
+    const VF v2 = hn::LoadU(d, x + i + 2 * L), v3 = hn::LoadU(d, x + i + 3 * L);
+    nan01 = hn::Or(nan01, hn::IsNaN(hn::Add(v0, v1)));  // NaN + anything is NaN
+    nan23 = hn::Or(nan23, hn::IsNaN(hn::Add(v2, v3)));  // (so are inf + -inf: the scalar path)
+    m0 = combine(m0, v0);
+    m1 = combine(m1, v1);
+    m2 = combine(m2, v2);
+    m3 = combine(m3, v3);
+  }
+  for (; i + L <= n; i += L) {
+    const VF v = hn::LoadU(d, x + i);
+    nan01 = hn::Or(nan01, hn::IsNaN(v));
+    m0 = combine(m0, v);
+  }
+  if (i < n) {
+    const auto active = hn::FirstN(d, n - i);
+    const VF v = LoadTail(d, x + i, n - i);  // inactive lanes 0, never NaN
+    nan01 = hn::Or(nan01, hn::IsNaN(v));
+    m0 = combine(m0, hn::IfThenElse(active, v, neutral));
+  }
+  const VF m = combine(combine(m0, m1), combine(m2, m3));
+  const float mx = kNegate ? -hn::GetLane(hn::MinOfLanes(d, m)) : hn::GetLane(hn::MaxOfLanes(d, m));
+  *max_out = mx;
+  return hn::AllFalse(d, hn::Or(nan01, nan23)) && std::isfinite(mx);
 }
 
-// exp(t) for t <= 0 or t = -inf (the vector path's only arguments): Highway's Exp is exact
-// enough there and gives 0 below -104, -inf included.
-HWY_INLINE VF ExpNonPositive(DF d, VF t) { return hn::Exp(d, t); }
+// exp(sign * x - max) for a row on the vector path: the argument is <= 0 or -inf (a -inf element
+// of x, or +inf for Softmin), where vmath::ExpNonPositive (12 vector ops on AVX-512, 0.95 ulp;
+// below -104, -inf included, exactly 0) is exact enough. For sign = -1 the argument is
+// (-max) - x, the same rounded value as -x - max.
+template <bool kNegate>
+HWY_INLINE VF ExpShifted(DF d, VF v, VF shift) {
+  return vmath::ExpNonPositive(d, kNegate ? hn::Sub(shift, v) : hn::Sub(v, shift));
+}
+
+// e = exp(sign * x - max) for the whole row: stored to e_out if kStore, and summed. Two sums so
+// that two vectors' work is independent; the tail's inactive lanes are zeroed before the sum.
+// shift is max, or -max for sign = -1 (see ExpShifted).
+template <bool kNegate, bool kStore>
+HWY_INLINE float RowExpSum(DF d, const float* HWY_RESTRICT x, float* HWY_RESTRICT e_out, size_t n,
+                           VF shift) {
+  const size_t L = hn::Lanes(d);
+  VF s0 = hn::Zero(d), s1 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 2 * L <= n; i += 2 * L) {
+    const VF e0 = ExpShifted<kNegate>(d, hn::LoadU(d, x + i), shift);
+    const VF e1 = ExpShifted<kNegate>(d, hn::LoadU(d, x + i + L), shift);
+    if (kStore) {
+      hn::StoreU(e0, d, e_out + i);
+      hn::StoreU(e1, d, e_out + i + L);
+    }
+    s0 = hn::Add(s0, e0);
+    s1 = hn::Add(s1, e1);
+  }
+  for (; i + L <= n; i += L) {
+    const VF e = ExpShifted<kNegate>(d, hn::LoadU(d, x + i), shift);
+    if (kStore) hn::StoreU(e, d, e_out + i);
+    s0 = hn::Add(s0, e);
+  }
+  if (i < n) {
+    const VF e = hn::IfThenElseZero(hn::FirstN(d, n - i),
+                                    ExpShifted<kNegate>(d, LoadTail(d, x + i, n - i), shift));
+    if (kStore) StoreTail(d, e, e_out + i, n - i);
+    s0 = hn::Add(s0, e);
+  }
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+}
 
 // exp(y) for any y (log-softmax backward gets y from outside): Highway's Exp returns 0 for NaN
 // and garbage above ln(FLT_MAX) (88.72...), so clamp the argument and patch both cases.
@@ -82,39 +143,6 @@ HWY_INLINE VF ExpAny(DF d, VF y) {
   const VF in_range = hn::Exp(d, hn::Min(y, kMaxArg));
   const VF capped = hn::IfThenElse(hn::Gt(y, kMaxArg), hn::Set(d, HUGE_VALF), in_range);
   return hn::IfThenElse(hn::IsNaN(y), y, capped);
-}
-
-// One pass over a row for both the max and the sum of exps ("online" softmax): each lane keeps
-// its own running max m and sum s = sum(exp(v - m)) of the values it has seen; when a new value
-// v exceeds m, s is rescaled to the new max: s * exp(m - v) + 1. Of exp(m - v) and exp(v - m)
-// only the one with a non-positive argument is ever needed, so one exp(-|v - m|) per element
-// serves both cases; the lanes are combined at the end (s_lane * exp(m_lane - max)).
-// The running max starts at -FLT_MAX rather than -inf, so that a -inf element gives
-// exp(-inf) = 0 and never -inf - (-inf) = NaN. Inactive lanes of the partial vector are -inf.
-// Returns whether the row is on the vector path (as the two-pass version did): false when the
-// row holds a NaN or its max is not finite (+inf present, or every element -inf); the fallback
-// reads the row once more, which is rare.
-template <bool kNegate>
-HWY_INLINE bool RowMaxAndSum(DF d, const float* x, size_t n, float* max_out, float* sum_out) {
-  const VF neg_inf = hn::Set(d, -HUGE_VALF);
-  const VF one = hn::Set(d, 1.0f);
-  VF vmax = hn::Set(d, -FLT_MAX);
-  VF vsum = hn::Zero(d);
-  auto nan = hn::FirstN(d, 0);
-  ForEachVector(d, x, n, [&](VF v, size_t, size_t count) {
-    if (kNegate) v = hn::Neg(v);
-    nan = hn::Or(nan, hn::IsNaN(v));  // inactive lanes are 0, never NaN
-    if (count != hn::Lanes(d)) v = hn::IfThenElse(hn::FirstN(d, count), v, neg_inf);
-    const VF e = hn::Exp(d, hn::Neg(hn::Abs(hn::Sub(v, vmax))));  // exp(-|v - m|) in [0, 1]
-    const auto grows = hn::Gt(v, vmax);
-    vsum = hn::IfThenElse(grows, hn::MulAdd(vsum, e, one), hn::Add(vsum, e));
-    vmax = hn::Max(vmax, v);
-  });
-  const float m = hn::GetLane(hn::MaxOfLanes(d, vmax));
-  const VF scaled = hn::Mul(vsum, hn::Exp(d, hn::Sub(vmax, hn::Set(d, m))));
-  *max_out = m;
-  *sum_out = hn::GetLane(hn::SumOfLanes(d, scaled));
-  return hn::AllFalse(d, nan) && std::isfinite(m);
 }
 
 // ---- vector forms, one per Rowwise table row (the counterpart of activation_math.h's) ----------
@@ -126,9 +154,9 @@ struct VecRowwise;  // a Rowwise row without a vector form fails to compile here
 template <bool kNegate>
 struct VecSoftmaxSigned {
   // Passes over x: the max, then e = exp(x - max) (stored in y) and its sum; then y = e / sum
-  // over the L1-resident row. Computing the max and the sum in one pass (RowMaxAndSum, as
-  // LogSoftmax does) would need exp twice per element, since the final pass would have to redo
-  // exp(x - max): measured 1.7x the time of this form on L2-resident rows (NOTES.md).
+  // over the L1-resident row. Computing the max and the sum in one pass ("online" softmax) would
+  // need exp twice per element, since the final pass would have to redo exp(x - max): measured
+  // 1.7x the time of this form on L2-resident rows (NOTES.md).
   static void forward_row(const float* x, float* y, size_t n) {
     const DF d;
     float m;
@@ -136,16 +164,8 @@ struct VecSoftmaxSigned {
       Softmax::forward_row(x, y, n, kNegate ? -1.0f : 1.0f);
       return;
     }
-    const VF vm = hn::Set(d, m);
-    VF sum = hn::Zero(d);
-    ForEachVector(d, x, n, [&](VF v, size_t i, size_t count) {
-      if (kNegate) v = hn::Neg(v);
-      VF e = ExpNonPositive(d, hn::Sub(v, vm));
-      if (count != hn::Lanes(d)) e = hn::IfThenElseZero(hn::FirstN(d, count), e);
-      sum = hn::Add(sum, e);
-      StoreVector(d, e, y, i, count, /*stream=*/false);
-    });
-    const VF vinv = hn::Set(d, 1.0f / hn::GetLane(hn::SumOfLanes(d, sum)));
+    const float sum = RowExpSum<kNegate, true>(d, x, y, n, hn::Set(d, kNegate ? -m : m));
+    const VF vinv = hn::Set(d, 1.0f / sum);
     ForEachVector(d, y, n, [&](VF e, size_t i, size_t count) {
       StoreVector(d, hn::Mul(e, vinv), y, i, count, /*stream=*/false);
     });
@@ -175,15 +195,17 @@ struct VecRowwise<FunctionId::Softmin> : VecSoftmaxSigned<true> {};
 
 template <>
 struct VecRowwise<FunctionId::LogSoftmax> {
-  // y = x - max - log(sum(exp(x - max))): the max and the sum in one pass (RowMaxAndSum), then
-  // one pass writing y, which needs no exp.
+  // y = x - max - log(sum(exp(x - max))): the max, the sum of exps (nothing stored), then one
+  // pass writing y, which needs no exp. The online form (max and sum in one pass, rescaling the
+  // sum whenever the max grows) measured ~20% slower than these two cheap passes (NOTES.md).
   static void forward_row(const float* x, float* y, size_t n) {
     const DF d;
     float m, sum;
-    if (!RowMaxAndSum<false>(d, x, n, &m, &sum)) {
+    if (!RowMax<false>(d, x, n, &m)) {
       LogSoftmax::forward_row(x, y, n);
       return;
     }
+    sum = RowExpSum<false, false>(d, x, nullptr, n, hn::Set(d, m));
     const VF vm = hn::Set(d, m);
     const VF log_sum = hn::Set(d, std::log(sum));
     ForEachVector(d, x, n, [&](VF v, size_t i, size_t count) {
