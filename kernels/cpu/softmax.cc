@@ -234,40 +234,50 @@ HWY_INLINE VF ExpAny(DF d, VF y) { return vmath::Exp(d, y); }
 template <FunctionId kId>
 struct VecRowwise;  // a Rowwise row without a vector form fails to compile here
 
+// Widest row whose exps go through a stack scratch row when the output is streamed (16 KiB).
+constexpr size_t kScratchFloats = 4096;
+
 // softmax(sign * x); Softmin is sign = -1.
 template <bool kNegate>
 struct VecSoftmaxSigned {
   // Per row: the max, then e = exp(x - max) stored in y with its sum, then y = e / sum over the
   // L1-resident row (ForwardRows). Computing the max and the sum in one pass ("online" softmax)
   // would need exp twice per element, since the output would have to redo exp(x - max):
-  // measured 1.7x the time of this form (NOTES.md). Outputs are never streamed: non-temporal
-  // stores (through a scratch row for e, so y is written once) measured slower at 256 MiB on the
-  // Intel VM of the second round and again on Zen 4 (NOTES.md).
+  // measured 1.7x the time of this form (NOTES.md). Streamed outputs (RowByRow only, see
+  // kPipelineBytes): e goes to a scratch row on the stack (L1), so y is written once, by the
+  // output pass, without reading its lines first; wider rows keep e in y and are not streamed.
   struct Kernel {
     ExpSumState<kNegate, true> es;
+    bool stream;
+    float* scratch;  // kScratchFloats, or nullptr: e in y
     const float* xr = nullptr;  // row r
+    float* er = nullptr;
     float* yr = nullptr;
-    float* prev_y = nullptr;  // row r - 1: e, then y, and 1 / sum
+    const float* prev_e = nullptr;  // row r - 1: e, y and 1 / sum
+    float* prev_y = nullptr;
     VF prev_inv;
-    explicit Kernel(DF d) : es(d, 0.0f), prev_inv(hn::Zero(d)) {}
+    Kernel(DF d, bool stream_, float* scratch_)
+        : es(d, 0.0f), stream(stream_), scratch(scratch_), prev_inv(hn::Zero(d)) {}
     HWY_INLINE void Begin(DF d, const float* x, float* y, float m) {
       es = ExpSumState<kNegate, true>(d, m);
       xr = x;
       yr = y;
+      er = scratch ? scratch : y;
     }
-    HWY_INLINE void ExpPair(DF d, size_t i) { es.Pair(d, xr, yr, i); }
+    HWY_INLINE void ExpPair(DF d, size_t i) { es.Pair(d, xr, er, i); }
     HWY_INLINE void ExpRest(DF d, size_t i, size_t n) {
-      prev_inv = hn::Set(d, 1.0f / es.Rest(d, xr, yr, i, n));
+      prev_inv = hn::Set(d, 1.0f / es.Rest(d, xr, er, i, n));
+      prev_e = er;
       prev_y = yr;
     }
-    HWY_INLINE void OutPair(DF d, size_t i) {
+    HWY_INLINE void OutPair(DF d, size_t i) {  // PipelineRows: never streamed, e in y
       const size_t L = hn::Lanes(d);
-      hn::StoreU(hn::Mul(hn::LoadU(d, prev_y + i), prev_inv), d, prev_y + i);
-      hn::StoreU(hn::Mul(hn::LoadU(d, prev_y + i + L), prev_inv), d, prev_y + i + L);
+      hn::StoreU(hn::Mul(hn::LoadU(d, prev_e + i), prev_inv), d, prev_y + i);
+      hn::StoreU(hn::Mul(hn::LoadU(d, prev_e + i + L), prev_inv), d, prev_y + i + L);
     }
     HWY_INLINE void OutRest(DF d, size_t i, size_t n) {
-      ForEachVector(d, prev_y + i, n - i, [&](VF e, size_t j, size_t count) {
-        StoreVector(d, hn::Mul(e, prev_inv), prev_y + i, j, count, /*stream=*/false);
+      ForEachVector(d, prev_e + i, n - i, [&](VF e, size_t j, size_t count) {
+        StoreVector(d, hn::Mul(e, prev_inv), prev_y + i, j, count, stream);
       });
     }
     static void Scalar(const float* x, float* y, size_t n) {
@@ -275,9 +285,12 @@ struct VecSoftmaxSigned {
     }
   };
 
-  static void forward_rows(const float* x, float* y, size_t rows, size_t n, bool pipelined) {
+  static void forward_rows(const float* x, float* y, size_t rows, size_t n, bool pipelined,
+                           bool stream) {
     const DF d;
-    Kernel k(d);
+    HWY_ALIGN float scratch[kScratchFloats];
+    const bool use_scratch = stream && !pipelined && n <= kScratchFloats;
+    Kernel k(d, use_scratch, use_scratch ? scratch : nullptr);
     ForwardRows<kNegate>(d, k, x, y, rows, n, pipelined);
   }
 
@@ -311,13 +324,15 @@ struct VecRowwise<FunctionId::LogSoftmax> {
   // max grows) measured ~20% slower than these two cheap passes (NOTES.md).
   struct Kernel {
     ExpSumState<false, false> es;
+    bool stream;  // RowByRow only
     const float* prev_x = nullptr;  // row r - 1: x, y, max, log(sum)
     float* prev_y = nullptr;
     VF prev_m, prev_log;
     const float* xr = nullptr;
     float* yr = nullptr;
     float mr = 0;
-    explicit Kernel(DF d) : es(d, 0.0f), prev_m(hn::Zero(d)), prev_log(hn::Zero(d)) {}
+    Kernel(DF d, bool stream_)
+        : es(d, 0.0f), stream(stream_), prev_m(hn::Zero(d)), prev_log(hn::Zero(d)) {}
     HWY_INLINE void Begin(DF d, const float* x, float* y, float m) {
       es = ExpSumState<false, false>(d, m);
       xr = x;
@@ -340,15 +355,16 @@ struct VecRowwise<FunctionId::LogSoftmax> {
     }
     HWY_INLINE void OutRest(DF d, size_t i, size_t n) {
       ForEachVector(d, prev_x + i, n - i, [&](VF v, size_t j, size_t count) {
-        StoreVector(d, Out(v), prev_y + i, j, count, /*stream=*/false);
+        StoreVector(d, Out(v), prev_y + i, j, count, stream);
       });
     }
     static void Scalar(const float* x, float* y, size_t n) { LogSoftmax::forward_row(x, y, n); }
   };
 
-  static void forward_rows(const float* x, float* y, size_t rows, size_t n, bool pipelined) {
+  static void forward_rows(const float* x, float* y, size_t rows, size_t n, bool pipelined,
+                           bool stream) {
     const DF d;
-    Kernel k(d);
+    Kernel k(d, stream && !pipelined);
     ForwardRows<false>(d, k, x, y, rows, n, pipelined);
   }
 
@@ -366,15 +382,16 @@ struct VecRowwise<FunctionId::LogSoftmax> {
 };
 
 // Exported per-target entry points over `rows` consecutive rows; the table picks the vector form.
-// Forward outputs are never streamed: measured slower at 256 MiB in both the row-by-row and the
-// fused form (NOTES.md). Backward streams large outputs (use_streaming_stores decides).
+// Large outputs (use_streaming_stores) are streamed, forward and backward; forward only in the
+// row-by-row form, which large inputs take anyway (kPipelineBytes < kStreamBytes).
 void RowwiseForwardRows(int id, const float* x, float* y, size_t rows, size_t cols,
-                        bool pipelined) {
+                        bool pipelined, bool stream) {
   visit_function(static_cast<FunctionId>(id), [&](auto fid) {
     if constexpr (FunctionTraits<decltype(fid)::value>::kind == KernelKind::Rowwise) {
-      VecRowwise<decltype(fid)::value>::forward_rows(x, y, rows, cols, pipelined);
+      VecRowwise<decltype(fid)::value>::forward_rows(x, y, rows, cols, pipelined, stream);
     }
   });
+  if (stream) hwy::FlushStream();
 }
 
 void RowwiseBackwardRows(int id, const float* y, const float* dy, float* dx, size_t rows,
@@ -411,6 +428,7 @@ constexpr size_t kBlockElements = 16384;
 // the caches; larger inputs come from memory and go row by row (RowByRow). Measured on the Zen 4
 // VM: fused 20% faster at 256 KiB-4 MiB, 1.5-1.7x slower at 16 and 256 MiB (NOTES.md).
 constexpr size_t kPipelineBytes = size_t{4} << 20;
+static_assert(kPipelineBytes < kStreamBytes, "streamed forward outputs go row by row");
 
 // Calls run(row_begin, row_end) over blocks of whole rows, in parallel; throws for non-Rowwise ids.
 template <class Run>
@@ -434,10 +452,12 @@ void for_row_blocks(FunctionId id, size_t rows, size_t cols, Run&& run) {
 }  // namespace
 
 void rowwise_forward(FunctionId id, const float* x, float* y, size_t rows, size_t cols) {
-  const bool pipelined = rows * cols * sizeof(float) <= kPipelineBytes;
+  const size_t bytes = rows * cols * sizeof(float);
+  const bool pipelined = bytes <= kPipelineBytes;
+  const bool stream = use_streaming_stores(bytes);
   for_row_blocks(id, rows, cols, [&](size_t r0, size_t r1) {
     HWY_DYNAMIC_DISPATCH(RowwiseForwardRows)(static_cast<int>(id), x + r0 * cols, y + r0 * cols,
-                                             r1 - r0, cols, pipelined);
+                                             r1 - r0, cols, pipelined, stream);
   });
 }
 
