@@ -315,29 +315,64 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// `sync` makes asynchronous devices finish before the clock is read.
-Timing time_calls(const std::function<void()>& call, const std::function<void()>& sync, const Options& opt) {
-  double t0 = now_s();
+// Calls per timed sample: enough that one sample lasts opt.min_sample_ms (one untimed call
+// measures the call's length).
+int calls_per_sample(const std::function<void()>& call, const std::function<void()>& sync, const Options& opt) {
+  const double t0 = now_s();
   call();
   sync();
-  double first = std::max(now_s() - t0, 1e-9);
-  Timing t;
-  t.calls_per_sample = static_cast<int>(std::clamp(std::ceil(opt.min_sample_ms * 1e-3 / first), 1.0, 1e6));
-  std::vector<double> per_call;
-  for (int s = 0; s < opt.warmup + opt.repeats; ++s) {
-    double start = now_s();
-    for (int c = 0; c < t.calls_per_sample; ++c) call();
-    sync();
-    double elapsed = now_s() - start;
-    if (s >= opt.warmup) per_call.push_back(elapsed / t.calls_per_sample);
-  }
+  const double first = std::max(now_s() - t0, 1e-9);
+  return static_cast<int>(std::clamp(std::ceil(opt.min_sample_ms * 1e-3 / first), 1.0, 1e6));
+}
+
+// Seconds per call of one sample of `calls` calls.
+double sample_per_call(const std::function<void()>& call, const std::function<void()>& sync, int calls) {
+  const double start = now_s();
+  for (int c = 0; c < calls; ++c) call();
+  sync();
+  return (now_s() - start) / calls;
+}
+
+Timing summarise_samples(std::vector<double> per_call, int calls) {
   std::sort(per_call.begin(), per_call.end());
-  std::size_t h = per_call.size() / 2;
+  Timing t;
+  t.calls_per_sample = calls;
+  const std::size_t h = per_call.size() / 2;
   t.median = per_call.size() % 2 ? per_call[h] : (per_call[h - 1] + per_call[h]) / 2;
   t.min = per_call.front();
   t.max = per_call.back();
   t.samples = static_cast<int>(per_call.size());
   return t;
+}
+
+// `sync` makes asynchronous devices finish before the clock is read.
+Timing time_calls(const std::function<void()>& call, const std::function<void()>& sync, const Options& opt) {
+  const int calls = calls_per_sample(call, sync, opt);
+  std::vector<double> per_call;
+  for (int s = 0; s < opt.warmup + opt.repeats; ++s) {
+    const double t = sample_per_call(call, sync, calls);
+    if (s >= opt.warmup) per_call.push_back(t);
+  }
+  return summarise_samples(std::move(per_call), calls);
+}
+
+// `call` and `reference` timed alternately, sample by sample, so that both see the same machine.
+// On the 2-core VM the memory bandwidth available moved from 46 to 70 GB/s between two runs a
+// few minutes apart: a copy timed once at the start says little about the machine a minute later,
+// when the last kernels run, and their fractions of copy swung by 10-15% between runs.
+struct PairedTiming {
+  Timing call, reference;
+};
+PairedTiming time_calls_paired(const std::function<void()>& call, const std::function<void()>& reference,
+                               const std::function<void()>& sync, const Options& opt) {
+  const int calls = calls_per_sample(call, sync, opt), ref_calls = calls_per_sample(reference, sync, opt);
+  std::vector<double> per_call, per_ref;
+  for (int s = 0; s < opt.warmup + opt.repeats; ++s) {
+    const double r = sample_per_call(reference, sync, ref_calls);
+    const double c = sample_per_call(call, sync, calls);
+    if (s >= opt.warmup) per_ref.push_back(r), per_call.push_back(c);
+  }
+  return {summarise_samples(std::move(per_call), calls), summarise_samples(std::move(per_ref), ref_calls)};
 }
 
 // ---- results ----
@@ -349,6 +384,8 @@ struct KernelRow {
   double bytes = 0;  // read + written per call
   Timing timing;
   double gbps = 0, copy_gbps = 0, fraction_of_copy = 0, elements_per_s = 0;
+  // The copy timed alternately with this kernel (kernel rows; copy rows have samples == 0).
+  Timing copy_timing;
   // Elements per second of one thread on L1-resident arrays (the fastest of the samples: other
   // processes only ever slow a sample down); NaN when not calibrated (--summary not given).
   double compute_elements_per_s = std::nan("");
@@ -535,6 +572,7 @@ class Bench {
     for (std::size_t requested : sizes) {
       Buffers b = shape(requested);
       HostArray x = host_alloc(b.n), dy = host_alloc(b.n), y = host_alloc(b.n), dx = host_alloc(b.n);
+      HostArray copy_out = host_alloc(b.n);
       HostArray mask = host_alloc(mask_words(b.n));  // 4-byte units, used as uint32_t only
       b.mask = reinterpret_cast<std::uint32_t*>(mask.get());
       fill_normal(x.get(), b.n, 4.0f, opt_.seed);
@@ -556,10 +594,13 @@ class Bench {
         ip::cpu::force_target(target);
         for (int t : threads) {
           omp_set_num_threads(t);
-          const double copy_gbps = measure_copies(base_row("cpu", target, t, b),
-                                                  {{"copy:memcpy", [&] { memcpy_copy(b.x, b.y, b.n); }},
-                                                   {"copy:vector", [&] { ip::cpu::vector_copy(b.x, b.y, b.n); }}},
-                                                  [] {});
+          // The copies write an array of their own: they run between the samples of every kernel,
+          // whose inputs (a forward output, a mask, RReLU's noise) must stay as prepared.
+          const std::function<void()> copy = measure_copies(
+              base_row("cpu", target, t, b),
+              {{"copy:memcpy", [&] { memcpy_copy(b.x, copy_out.get(), b.n); }},
+               {"copy:vector", [&] { ip::cpu::vector_copy(b.x, copy_out.get(), b.n); }}},
+              [] {});
           for (const ip::FunctionInfo* f : functions) {
             std::vector<std::function<void()>> prepare, small_prepare;
             std::vector<Case> cases = make_cases(ip::Device::Cpu, *f, b, dirs, opt_.seed, prepare);
@@ -571,9 +612,8 @@ class Bench {
               for (auto& p : prepare) p();
               KernelRow r = base_row("cpu", target, t, b);
               r.function = c.function, r.key = ip::function_key(*c.info), r.kind = c.kind, r.direction = c.direction;
-              r.copy_gbps = copy_gbps;
               if (k < small_cases.size()) r.compute_elements_per_s = calibrate(small, small_prepare, small_cases[k]);
-              measure(r, c.bytes, c.call, [] {});
+              measure(r, c.bytes, c.call, [] {}, copy);
             }
           }
         }
@@ -629,18 +669,19 @@ class Bench {
       HostArray hx = host_alloc(b.n), hdy = host_alloc(b.n);
       fill_normal(hx.get(), b.n, 4.0f, opt_.seed);
       fill_normal(hdy.get(), b.n, 4.0f, opt_.seed + 1);
-      DeviceArray x(b.n), dy(b.n), y(b.n), dx(b.n), mask(mask_words(b.n));
+      DeviceArray x(b.n), dy(b.n), y(b.n), dx(b.n), copy_out(b.n), mask(mask_words(b.n));
       ip::cuda::copy_to_device(x.p, hx.get(), b.n * sizeof(float));
       ip::cuda::copy_to_device(dy.p, hdy.get(), b.n * sizeof(float));
       ip::cuda::copy_to_device(y.p, hx.get(), b.n * sizeof(float));  // outputs written once before timing
       ip::cuda::copy_to_device(dx.p, hdy.get(), b.n * sizeof(float));
       b.x = x.p, b.dy = dy.p, b.y = y.p, b.dx = dx.p;
       b.mask = reinterpret_cast<std::uint32_t*>(mask.p);
-      const double copy_gbps = measure_copies(
+      // Into an array of its own, as on the CPU: it runs between every kernel's samples.
+      const std::function<void()> copy = measure_copies(
           base_row("cuda", "-", 0, b),
           {{"copy:cudaMemcpy",
             [&] {
-              cuda_check(cudaMemcpyAsync(b.y, b.x, b.n * sizeof(float), cudaMemcpyDeviceToDevice, nullptr),
+              cuda_check(cudaMemcpyAsync(copy_out.p, b.x, b.n * sizeof(float), cudaMemcpyDeviceToDevice, nullptr),
                          "cudaMemcpyAsync");
             }}},
           sync);
@@ -649,18 +690,17 @@ class Bench {
         for (Case& c : make_cases(ip::Device::Cuda, *f, b, dirs, opt_.seed, prepare)) {
           KernelRow r = base_row("cuda", "-", 0, b);
           r.function = c.function, r.key = ip::function_key(*c.info), r.kind = c.kind, r.direction = c.direction;
-          r.copy_gbps = copy_gbps;
 #ifdef IP_HAVE_CUDA_VARIANTS
           // RReLU's train mode ("rrelu:train") has no numbered variants: its production kernel only.
           if (c.function.find(":train") == std::string::npos) {
-            run_variants(r, c, b, prepare, choice, sync);
+            run_variants(r, c, b, prepare, choice, sync, copy);
             continue;
           }
 #else
           (void)choice;
 #endif
           for (auto& p : prepare) p();
-          measure(r, c.bytes, c.call, sync);
+          measure(r, c.bytes, c.call, sync, copy);
         }
       }
     }
@@ -672,7 +712,7 @@ class Bench {
   // agrees; a disagreement is reported on stdout and stderr, recorded, and fails the run.
   void run_variants(const KernelRow& base, const Case& c, const Buffers& b,
                     const std::vector<std::function<void()>>& prepare, const VariantChoice& choice,
-                    const std::function<void()>& sync) {
+                    const std::function<void()>& sync, const std::function<void()>& copy) {
     namespace cv = ip::cuda::variants;
     const cv::Family family = cv::family_of(c.info->kind);
     std::vector<const cv::Variant*> chosen;
@@ -718,7 +758,7 @@ class Bench {
       // Dropout variants other than production draw again and never touch the mask: they move
       // the two float arrays only.
       const double bytes = family == cv::Family::Dropout && !v->production ? 2.0 * sizeof(float) * b.n : c.bytes;
-      measure(r, bytes, [launch, a] { launch(a, nullptr); }, sync);
+      measure(r, bytes, [launch, a] { launch(a, nullptr); }, sync, copy);
     }
   }
 #endif
@@ -795,15 +835,22 @@ class Bench {
     return r;
   }
 
-  // Times one kernel row (r.copy_gbps already set), prints and records it.
-  void measure(KernelRow& r, double bytes, const std::function<void()>& call, const std::function<void()>& sync) {
-    time_row(r, bytes, call, sync);
+  // Times one kernel row alternately with the copy reference `copy` (see time_calls_paired):
+  // r.copy_gbps is that paired copy's bandwidth. Prints and records the row.
+  void measure(KernelRow& r, double bytes, const std::function<void()>& call, const std::function<void()>& sync,
+               const std::function<void()>& copy) {
+    const PairedTiming t = time_calls_paired(call, copy, sync, opt_);
+    set_timing(r, bytes, t.call);
+    r.copy_timing = t.reference;
+    r.copy_gbps = copy_bytes(r) / t.reference.median * 1e-9;
     record(r);
   }
 
-  void time_row(KernelRow& r, double bytes, const std::function<void()>& call, const std::function<void()>& sync) {
+  static double copy_bytes(const KernelRow& r) { return 2.0 * sizeof(float) * static_cast<double>(r.elements); }
+
+  static void set_timing(KernelRow& r, double bytes, const Timing& timing) {
     r.bytes = bytes;
-    r.timing = time_calls(call, sync, opt_);
+    r.timing = timing;
     r.gbps = bytes / r.timing.median * 1e-9;
     r.elements_per_s = static_cast<double>(r.elements) / r.timing.median;
   }
@@ -814,24 +861,26 @@ class Bench {
     kernels_.push_back(r);
   }
 
-  // The copy references ("function" names them), one row each; the faster is 100%, the copy
-  // bandwidth every kernel row of this size, thread count and target is compared with.
+  // The copy references ("function" names them), one row each; returns the faster one, which
+  // every kernel row of this size, thread count and target is then timed alternately with.
   using NamedCall = std::pair<std::string, std::function<void()>>;
-  double measure_copies(const KernelRow& base, const std::vector<NamedCall>& copies, const std::function<void()>& sync) {
+  std::function<void()> measure_copies(const KernelRow& base, const std::vector<NamedCall>& copies,
+                                       const std::function<void()>& sync) {
     std::vector<KernelRow> rows;
     double best = 0;
+    std::function<void()> fastest;
     for (const auto& [name, call] : copies) {
       KernelRow r = base;
       r.function = name, r.kind = "copy", r.direction = "-";
-      time_row(r, 2.0 * sizeof(float) * static_cast<double>(base.elements), call, sync);
-      best = std::max(best, r.gbps);
+      set_timing(r, copy_bytes(r), time_calls(call, sync, opt_));
+      if (r.gbps > best) best = r.gbps, fastest = call;
       rows.push_back(r);
     }
     for (KernelRow& r : rows) {
       r.copy_gbps = best;
       record(r);
     }
-    return best;
+    return fastest;
   }
 
   GemmRow gemm_row(const std::string& device, const std::string& target, int threads, const GemmShape& g,
@@ -877,7 +926,7 @@ class Bench {
 int print_issue6_summary(const std::vector<KernelRow>& rows, double load_before, double load_after) {
   std::printf("\nissue 6 targets: effective GB/s >= 90%% (forward) / 85%% (backward) of copy for element-wise "
               "and dropout kernels, >= 80%% for row-wise; copy = the faster of copy:memcpy and copy:vector at the "
-              "same size and thread count\n");
+              "same size and thread count, timed alternately with each kernel\n");
   std::printf("core = Gelem/s of one thread on L1-resident arrays (compute bound); need = Gelem/s per thread "
               "to reach the target at this run's copy bandwidth. load average %.1f before, %.1f after\n\n",
               load_before, load_after);
@@ -928,6 +977,7 @@ void write_outputs(const Options& opt, const Bench& bench, const json& header) {
                             {"variant", r.variant}, {"variant_name", r.variant_name}, {"production", r.production}});
     if (std::isfinite(r.compute_elements_per_s))
       j["kernels"].back()["compute_elements_per_s_one_thread_l1"] = r.compute_elements_per_s;
+    if (r.copy_timing.samples > 0) j["kernels"].back()["copy_timing"] = timing_json(r.copy_timing);
     csv += r.device + "," + r.target + "," + std::to_string(r.threads) + "," + r.function + "," + csv_text(r.key) +
            "," + r.kind + "," + r.direction + "," + std::to_string(r.elements) + "," + std::to_string(r.rows) + "," +
            std::to_string(r.cols) + "," + ip::format_number(r.bytes) + "," + ip::format_number(r.timing.median) + "," +
@@ -1004,8 +1054,9 @@ int run(Options opt, const std::string& command_line) {
                  "kernel_bench: warning: load average %.1f on %d logical cores: with %d threads, other processes "
                  "share the cores and multi-threaded timings are unreliable (see min/max)\n",
                  load, hw.logical_cores, max_threads);
-  std::printf("GB/s = (bytes read + written) / median time; copy%% = GB/s / copy's GB/s (same size, threads, "
-              "target), copy = the faster of the copy rows (copy:memcpy = memcpy per thread, copy:vector = "
+  std::printf("GB/s = (bytes read + written) / median time; copy%% = GB/s / copy's GB/s, that copy timed "
+              "alternately with the kernel, sample by sample (same size, threads, target; the machine's bandwidth "
+              "moves between minutes), copy = the faster of the copy rows (copy:memcpy = memcpy per thread, copy:vector = "
               "Highway copy over the kernels' chunks, streaming stores for outputs >= 64 MiB as the kernels, "
               "copy:cudaMemcpy on CUDA)\n\n");
 
@@ -1058,7 +1109,7 @@ int main(int argc, char** argv) {
       "effective GB/s (bytes read + written: forward reads x and writes y; backward reads x and dy (y and dy "
       "for row-wise; Identity's backward reads dy only) and writes dx; dropout forward reads x and writes y and its keep mask, backward reads dy and the mask and writes dx, the mask counted at 1 bit per element, or per row for dropout3d; RReLU's train mode writes its noise "
       "(the factor applied) beside y and its backward reads the noise and dy; backward of both is timed from one untimed forward) "
-      "and as the fraction of a copy measured in the same run (on CPU the faster of memcpy per OpenMP thread "
+      "and as the fraction of a copy timed alternately with each kernel, sample by sample (on CPU the faster of memcpy per OpenMP thread "
       "and a vector copy written like the kernels, both printed; cudaMemcpy device-to-device on CUDA); "
       "GEMM as GFLOP/s, the fraction of the FMA peak measured in the same run (CPU) and the fraction of "
       "OpenBLAS (CPU; set OPENBLAS_CORETYPE to override its CPU detection) or cuBLAS (CUDA). CUDA times the "
