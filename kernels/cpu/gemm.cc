@@ -355,6 +355,30 @@ HWY_INLINE void DotTile(size_t K, const float* HWY_RESTRICT a, size_t lda,
   }
 }
 
+// One row of a against B rows [j0, j1), one B row at a time (a single stream for the
+// prefetchers), four accumulators over k.
+HWY_INLINE void DotOneRow(size_t K, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t ldb,
+                          size_t j0, size_t j1, float* HWY_RESTRICT c, float alpha, float beta) {
+  const DF d;
+  using V = hn::Vec<DF>;
+  const size_t k_vec = K - K % kLanes, k4 = K - K % (4 * kLanes);
+  for (size_t j = j0; j < j1; ++j) {
+    const float* brow = b + j * ldb;
+    V acc0 = hn::Zero(d), acc1 = hn::Zero(d), acc2 = hn::Zero(d), acc3 = hn::Zero(d);
+    size_t k = 0;
+    for (; k < k4; k += 4 * kLanes) {
+      acc0 = hn::MulAdd(hn::LoadU(d, a + k), hn::LoadU(d, brow + k), acc0);
+      acc1 = hn::MulAdd(hn::LoadU(d, a + k + kLanes), hn::LoadU(d, brow + k + kLanes), acc1);
+      acc2 = hn::MulAdd(hn::LoadU(d, a + k + 2 * kLanes), hn::LoadU(d, brow + k + 2 * kLanes), acc2);
+      acc3 = hn::MulAdd(hn::LoadU(d, a + k + 3 * kLanes), hn::LoadU(d, brow + k + 3 * kLanes), acc3);
+    }
+    for (; k < k_vec; k += kLanes) acc0 = hn::MulAdd(hn::LoadU(d, a + k), hn::LoadU(d, brow + k), acc0);
+    float dot = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(acc0, acc1), hn::Add(acc2, acc3))));
+    for (k = k_vec; k < K; ++k) dot = std::fma(a[k], brow[k], dot);
+    c[j] = beta == 0.0f ? alpha * dot : std::fma(alpha, dot, beta * c[j]);
+  }
+}
+
 // Rows m < kDotRows-block of size MB against B rows [j0, j1).
 template <size_t MB>
 HWY_INLINE void DotRows(size_t K, const float* a, size_t lda, const float* b, size_t ldb,
@@ -377,7 +401,13 @@ void SkinnyNT(size_t M, size_t K, float alpha, const float* A, size_t lda, const
       const float* a = A + m * lda;
       float* c = C + m * ldc;
       switch (std::min(kDotRows, M - m)) {
-        case 1: DotRows<1>(K, a, lda, B, ldb, t0, t1, c, ldc, alpha, beta); break;
+        case 1:
+          if (M == 1) {
+            DotOneRow(K, a, B, ldb, t0, t1, c, alpha, beta);
+          } else {
+            DotRows<1>(K, a, lda, B, ldb, t0, t1, c, ldc, alpha, beta);
+          }
+          break;
         case 2: DotRows<2>(K, a, lda, B, ldb, t0, t1, c, ldc, alpha, beta); break;
         case 3: DotRows<3>(K, a, lda, B, ldb, t0, t1, c, ldc, alpha, beta); break;
         default: DotRows<4>(K, a, lda, B, ldb, t0, t1, c, ldc, alpha, beta); break;
