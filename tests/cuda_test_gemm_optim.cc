@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/cuda/kernels.h"
+#include "tests/cuda_test_util.h"
 
 namespace ip {
 namespace {
@@ -32,32 +33,7 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr float kSentinel = 12345.0f;
 const double kU = std::ldexp(1.0, -24);
 
-class DeviceFloats {
- public:
-  explicit DeviceFloats(const std::vector<float>& host)
-      : n_(host.size()), ptr_(static_cast<float*>(cuda::device_alloc(std::max<size_t>(n_, 1) * sizeof(float)))) {
-    cuda::copy_to_device(ptr_, host.data(), n_ * sizeof(float));
-  }
-  ~DeviceFloats() {
-    try {
-      cuda::device_free(ptr_);
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << e.what();
-    }
-  }
-  DeviceFloats(const DeviceFloats&) = delete;
-  DeviceFloats& operator=(const DeviceFloats&) = delete;
-  float* get() { return ptr_; }
-  std::vector<float> download() const {
-    std::vector<float> v(n_);
-    cuda::copy_to_host(v.data(), ptr_, n_ * sizeof(float));
-    return v;
-  }
-
- private:
-  size_t n_;
-  float* ptr_;
-};
+using DeviceFloats = test::DeviceArray<float>;
 
 struct Shape {
   size_t M, N, K;

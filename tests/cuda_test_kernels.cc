@@ -35,6 +35,7 @@
 #include "kernels/common/philox.h"
 #include "kernels/common/reference_kernels.h"
 #include "kernels/cuda/kernels.h"
+#include "tests/cuda_test_util.h"
 
 namespace ip {
 namespace {
@@ -49,32 +50,9 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 // A device array of n floats plus slack, so tests can start at a misaligned offset.
-class DeviceFloats {
- public:
-  explicit DeviceFloats(size_t n) : ptr_(static_cast<float*>(cuda::device_alloc((n + kSlack) * sizeof(float)))) {}
-  ~DeviceFloats() {
-    try {
-      cuda::device_free(ptr_);
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << e.what();
-    }
-  }
-  DeviceFloats(const DeviceFloats&) = delete;
-  DeviceFloats& operator=(const DeviceFloats&) = delete;
-
-  float* at(size_t offset) { return ptr_ + offset; }
-  void upload(const std::vector<float>& v, size_t offset) {
-    cuda::copy_to_device(ptr_ + offset, v.data(), v.size() * sizeof(float));
-  }
-  std::vector<float> download(size_t n, size_t offset) const {
-    std::vector<float> v(n);
-    cuda::copy_to_host(v.data(), ptr_ + offset, n * sizeof(float));
-    return v;
-  }
-
- private:
+struct DeviceFloats : test::DeviceArray<float> {
   static constexpr size_t kSlack = 8;
-  float* ptr_;
+  explicit DeviceFloats(size_t n) : DeviceArray(n + kSlack) {}
 };
 
 // The golden file's 41 edge cases (tests/golden/README.md), plus the kinks of the table's
@@ -393,34 +371,10 @@ TEST(CudaKernels, RReLUTrainIsBitIdenticalToReference) {
 
 // Device words for a dropout keep mask (kernels/common/dropout_mask.h), with guard words after
 // them that the kernels must leave alone.
-class DeviceMask {
- public:
+struct DeviceMask : test::DeviceArray<uint32_t> {
   static constexpr uint32_t kGuard = 0xA5A5A5A5u;
-  explicit DeviceMask(size_t words)
-      : words_(words), ptr_(static_cast<uint32_t*>(cuda::device_alloc((words + 2) * sizeof(uint32_t)))) {
-    const std::vector<uint32_t> guards(words + 2, kGuard);
-    cuda::copy_to_device(ptr_, guards.data(), guards.size() * sizeof(uint32_t));
-  }
-  ~DeviceMask() {
-    try {
-      cuda::device_free(ptr_);
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << e.what();
-    }
-  }
-  DeviceMask(const DeviceMask&) = delete;
-  DeviceMask& operator=(const DeviceMask&) = delete;
-  uint32_t* get() { return ptr_; }
-  // The mask words and the two guard words after them.
-  std::vector<uint32_t> download() const {
-    std::vector<uint32_t> v(words_ + 2);
-    cuda::copy_to_host(v.data(), ptr_, v.size() * sizeof(uint32_t));
-    return v;
-  }
-
- private:
-  size_t words_;
-  uint32_t* ptr_;
+  // The mask words and the two guard words after them; download() returns all of them.
+  explicit DeviceMask(size_t words) : DeviceArray(words + 2) { upload(std::vector<uint32_t>(words + 2, kGuard)); }
 };
 
 // Forward's stored mask equals the reference's draws word for word (bits past the end 0, nothing
