@@ -187,14 +187,19 @@ struct Softplus {  // p0 = beta, p1 = threshold
   // max(x, 0) (without bx's rounding): one FMA after the polynomial instead of FMA and multiply.
   // The branch tests a loop-invariant lane (predicted, or unswitched by the compiler); beta <= 0
   // keeps max(bx, 0) / beta. Huge x with beta > 1 (bx = inf): e = 0, y = x, as the scalar form.
+  // With beta > 0 and threshold >= 15 (the defaults: 1, 20) the threshold select is skipped: where
+  // bx > threshold, y = x + e P(e) / beta with e P(e) / beta < e^-15 / beta < 2^-24 x, so y rounds
+  // to x (or its neighbour), which the scalar form returns there.
   IP_VEC_FORM forward(D d, V x, V p0, V p1) {
     const V bx = hn::Mul(x, p0);
     const V inv_beta = hn::Div(IP_ONE, p0);
     const V e = vmath::ExpNegAbs(d, bx);
+    const float beta = hn::GetLane(p0);
     // NaN is carried by lin (MaxKeepNaN), e is 0 for it.
-    const V lin = hn::GetLane(p0) > 0.0f ? vmath::MaxKeepNaN(d, x, IP_ZERO)
-                                         : hn::Mul(vmath::MaxKeepNaN(d, bx, IP_ZERO), inv_beta);
+    const V lin = beta > 0.0f ? vmath::MaxKeepNaN(d, x, IP_ZERO)
+                              : hn::Mul(vmath::MaxKeepNaN(d, bx, IP_ZERO), inv_beta);
     const V y = hn::MulAdd(e, vmath::Log1pUnitQuotient(d, e, inv_beta), lin);
+    if (beta > 0.0f && hn::GetLane(p1) >= 15.0f) return y;
     return hn::IfThenElse(hn::Gt(bx, p1), x, y);
   }
   IP_VEC_FORM derivative(D d, V x, V p0, V p1) {
