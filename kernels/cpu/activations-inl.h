@@ -70,14 +70,16 @@ struct GELU {  // exact: x * Phi(x), Phi from our erf/erfc (math-inl.h)
 // in the left tail, where 1 + tanh u loses every digit in float32.
 struct GELU_tanh {
   template <class D, class V>
-  static HWY_INLINE V TwiceInner(D d, V x) {  // 2u = 2 sqrt(2/pi) (x + kappa x^3)
-    const V x2 = hn::Mul(x, x);
-    const V poly = hn::MulAdd(hn::Mul(x2, hn::Set(d, float(math::kGeluTanhKappa))), x, x);
-    return hn::Mul(poly, hn::Set(d, float(2 * math::kSqrt2OverPi)));
+  static HWY_INLINE V TwiceInner(D d, V x) {  // 2u = 2 sqrt(2/pi) (x + kappa x^3) = x (c1 + c3 x^2)
+    const V c3 = hn::Set(d, float(2 * math::kSqrt2OverPi * math::kGeluTanhKappa));
+    return hn::Mul(x, hn::MulAdd(hn::Mul(x, x), c3, hn::Set(d, float(2 * math::kSqrt2OverPi))));
   }
   IP_VEC_FORM forward(D d, V x, V, V) {
     const V v = TwiceInner(d, x);  // ±inf for huge x: sigmoid gives 1 or 0, as tanh's ±1
-    return hn::Mul(x, vmath::SigmoidParts<D, V>(d, v).Positive(d, v));
+    // x sigmoid(v) = (v >= 0 ? x : x e) r: the select before the last product, one op fewer than
+    // forming sigmoid first. -inf: v = -inf, e = 0, -inf * 0 = NaN as the scalar form; NaN: x e.
+    const vmath::SigmoidParts<D, V> s(d, v);
+    return hn::Mul(hn::IfThenElse(hn::Ge(v, IP_ZERO), x, hn::Mul(x, s.e)), s.r);
   }
   IP_VEC_FORM derivative(D d, V x, V, V) {
     // The scalar form clamps x to ±10 inside the polynomial (tanh has saturated there). Min/Max
@@ -180,10 +182,25 @@ struct Sigmoid {
 };
 
 struct Softplus {  // p0 = beta, p1 = threshold
+  // softplus(bx) / beta = (max(bx, 0) + log1p(e)) / beta, e = exp(-|bx|). The 1 / beta goes into
+  // log1p's coefficients (loop-invariant products), and for beta > 0 max(bx, 0) / beta is
+  // max(x, 0) (without bx's rounding): one FMA after the polynomial instead of FMA and multiply.
+  // The branch tests a loop-invariant lane (predicted, or unswitched by the compiler); beta <= 0
+  // keeps max(bx, 0) / beta. Huge x with beta > 1 (bx = inf): e = 0, y = x, as the scalar form.
+  // With beta > 0 and threshold >= 15 (the defaults: 1, 20) the threshold select is skipped: where
+  // bx > threshold, y = x + e P(e) / beta with e P(e) / beta < e^-15 / beta < 2^-24 x, so y rounds
+  // to x (or its neighbour), which the scalar form returns there.
   IP_VEC_FORM forward(D d, V x, V p0, V p1) {
     const V bx = hn::Mul(x, p0);
     const V inv_beta = hn::Div(IP_ONE, p0);
-    return hn::IfThenElse(hn::Gt(bx, p1), x, hn::Mul(vmath::Softplus(d, bx), inv_beta));
+    const V e = vmath::ExpNegAbs(d, bx);
+    const float beta = hn::GetLane(p0);
+    // NaN is carried by lin (MaxKeepNaN), e is 0 for it.
+    const V lin = beta > 0.0f ? vmath::MaxKeepNaN(d, x, IP_ZERO)
+                              : hn::Mul(vmath::MaxKeepNaN(d, bx, IP_ZERO), inv_beta);
+    const V y = hn::MulAdd(e, vmath::Log1pUnitQuotient(d, e, inv_beta), lin);
+    if (beta > 0.0f && hn::GetLane(p1) >= 15.0f) return y;
+    return hn::IfThenElse(hn::Gt(bx, p1), x, y);
   }
   IP_VEC_FORM derivative(D d, V x, V p0, V p1) {
     const V bx = hn::Mul(x, p0);
@@ -238,22 +255,25 @@ struct SiLU {
 };
 
 // tanh(softplus(x)) = n / (n + 2) with n = e^x (e^x + 2): one exp, no log, and relative accuracy
-// in the left tail (it tends to e^x). x is clamped to 20, where the ratio is 1 in float32.
+// in the left tail (it tends to e^x). x is clamped to [-104, 20] (the ratio is 1 in float32 at
+// 20, e^-104 is 0), NaN passing the clamp and then every op: no NaN select.
 struct Mish {
   template <class D, class V>
-  static HWY_INLINE V TanhSoftplusN(D d, V x) {
-    const V ex = vmath::Exp(d, hn::Min(x, hn::Set(d, 20.0f)));
-    return hn::Mul(ex, hn::Add(ex, hn::Set(d, 2.0f)));
+  static HWY_INLINE V ExpClamped(D d, V x) {
+    const V xc = vmath::MaxKeepNaN(d, vmath::MinKeepNaN(d, x, hn::Set(d, 20.0f)), hn::Set(d, -104.0f));
+    const vmath::ExpReduced<D, V, 4> e(d, xc);  // degree 4: exp only, no expm1
+    return vmath::MulPow2(d, e.ExpR(d), e.n);
   }
   IP_VEC_FORM forward(D d, V x, V, V) {
-    const V n = TanhSoftplusN(d, x);
-    // n + 2 in [2, 2^58]: vmath::Reciprocal's range.
-    return vmath::KeepNaN(d, x, hn::Mul(x, hn::Mul(n, vmath::Reciprocal(d, hn::Add(n, hn::Set(d, 2.0f))))));
+    const V ex = ExpClamped(d, x);
+    const V n = hn::Mul(ex, hn::Add(ex, hn::Set(d, 2.0f)));
+    // n + 2 in [2, 2^58]: vmath::Reciprocal's range. -inf: ex = 0, -inf * 0 = NaN (scalar form).
+    return hn::Mul(x, hn::Mul(n, vmath::Reciprocal(d, hn::Add(n, hn::Set(d, 2.0f)))));
   }
   IP_VEC_FORM derivative(D d, V x, V, V) {
     // t + x sigmoid(x) (1 - t^2) with 1 - t^2 = 4 (n + 1) / (n + 2)^2 and sigmoid(x) = ex / (1 + ex).
     // n + 1 = (1 + ex)^2, so sigmoid(x) (1 - t^2) = 4 ex (1 + ex) / (n + 2)^2: one reciprocal.
-    const V ex = vmath::Exp(d, hn::Min(x, hn::Set(d, 20.0f)));
+    const V ex = ExpClamped(d, x);
     const V ex1 = hn::Add(ex, IP_ONE);
     const V n = hn::Mul(ex, hn::Add(ex, hn::Set(d, 2.0f)));
     const V r = vmath::Reciprocal(d, hn::Add(n, hn::Set(d, 2.0f)));
@@ -263,8 +283,8 @@ struct Mish {
     // 1 - t^2 is exactly 0; ours would stay at 4 e^-40 and grow with x, so zero it.
     const V second = hn::IfThenZeroElse(hn::Gt(x, hn::Set(d, 20.0f)), hn::Mul(x, sig_one_minus_t2));
     const V y = hn::Add(t, second);
-    // The scalar form gives inf * 0 = NaN at +inf: x - x restores it.
-    return vmath::KeepNaN(d, x, hn::Add(y, hn::Sub(x, x)));
+    // The scalar form gives inf * 0 = NaN at +inf: x - x restores it (and carries NaN).
+    return hn::Add(y, hn::Sub(x, x));
   }
 };
 

@@ -28,11 +28,56 @@ HWY_INLINE V KeepNaN(D /*d*/, V x, V value) {
   return hn::IfThenElse(hn::IsNaN(x), x, value);
 }
 
+// min(x, hi) and max(x, lo) for a non-NaN bound, with NaN x passed through: a clamp that needs
+// no KeepNaN afterwards when the NaN then flows through the arithmetic (every op below gives NaN
+// for NaN). x86's minps/maxps return their *second* operand when either is NaN, and Highway's
+// Min(a, b) / Max(a, b) there are exactly _mm*_min_ps(a, b) / _mm*_max_ps(a, b) (GCC keeps the
+// operand order without -ffinite-math-only), so the bound goes first: one instruction. Elsewhere
+// (SCALAR, EMU128: Min/Max return the non-NaN operand) the NaN is restored by a select.
+#undef IP_VMATH_MINMAX_PASSES_NAN  // re-included once per target
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+#define IP_VMATH_MINMAX_PASSES_NAN 1
+#else
+#define IP_VMATH_MINMAX_PASSES_NAN 0
+#endif
+template <class D, class V>
+HWY_INLINE V MinKeepNaN(D d, V x, V hi) {
+#if IP_VMATH_MINMAX_PASSES_NAN
+  (void)d;
+  return hn::Min(hi, x);
+#else
+  return KeepNaN(d, x, hn::Min(x, hi));
+#endif
+}
+template <class D, class V>
+HWY_INLINE V MaxKeepNaN(D d, V x, V lo) {
+#if IP_VMATH_MINMAX_PASSES_NAN
+  (void)d;
+  return hn::Max(lo, x);
+#else
+  return KeepNaN(d, x, hn::Max(x, lo));
+#endif
+}
+
 // -|x| as one OR of the sign bit (Neg(Abs(x)) is two logic ops). NaN stays NaN.
 template <class D, class V>
 HWY_INLINE V NegAbs(D d, V x) {
   return hn::Or(x, hn::SignBit(d));
 }
+
+// -min(|x|, bound) for a finite bound > 0: the clamped argument of exp(-|x|). NaN gives -bound on
+// every target (callers restore NaN or carry it otherwise). AVX-512DQ's vrangeps does it in one
+// instruction (absolute minimum, sign bit set; a quiet NaN operand yields the other operand, as
+// maxps here); elsewhere an OR of the sign bit and a max.
+template <class D, class V>
+HWY_INLINE V NegAbsMin(D d, V x, float bound) {
+  return hn::Max(NegAbs(d, x), hn::Set(d, -bound));
+}
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+HWY_INLINE hn::Vec512<float> NegAbsMin(hn::Full512<float> d, hn::Vec512<float> x, float bound) {
+  return hn::Vec512<float>{_mm512_range_ps(x.raw, hn::Set(d, bound).raw, 0x0E)};  // |min|, sign 1
+}
+#endif
 
 // 1 / y for finite y in [1, 2^100] (callers' denominators: 1 + e, max(a, 1), Mish's n + 2).
 // On AVX-512 a division is one instruction but the divider accepts a 512-bit divide only every
@@ -50,6 +95,18 @@ HWY_INLINE V Reciprocal(D d, V y) {
 #endif
 }
 
+// -1 / y, same domain and error: the negation folded into the Newton step's last FMA
+// (-(r0 e) - r0 rounds to exactly the negative of r0 e + r0).
+template <class D, class V>
+HWY_INLINE V NegReciprocal(D d, V y) {
+#if HWY_TARGET <= HWY_AVX3
+  const V r0 = hn::ApproximateReciprocal(y);
+  return hn::NegMulSub(r0, hn::NegMulAdd(y, r0, hn::Set(d, 1.0f)), r0);
+#else
+  return hn::Div(hn::Set(d, -1.0f), y);
+#endif
+}
+
 // ---- exp family: one range reduction, one polynomial ------------------------------------
 // Highway 1.0.3's Exp costs ~25 vector ops (sign-dependent rounding, a float -> int -> float round
 // trip, an Estrin polynomial, 2^n built in two halves, a range select), Expm1 more. Ours:
@@ -60,19 +117,33 @@ HWY_INLINE V Reciprocal(D d, V y) {
 //   exp(x) = 2^n exp(r); expm1(x) = 2^n r P(r) + (2^n - 1).
 // A dense sweep in float32 with FMA measured max 0.95 ulp for exp on [-104, 89] (including the
 // subnormal range) and 1.3 ulp for expm1 on [-104, 0].
-template <class D, class V>
+//
+// kDegree = 4 (ExpNegAbs, Mish): P of degree 4 fitted for exp(r) = 1 + r P(r) itself (minimax of
+// the relative error of exp by Lawson's iteration, 1.54 x 2^-24 with exact coefficients; 1.9 ulp
+// evaluated in float32 with FMA), one FMA fewer. Not for expm1: its P(0) is 1 - 3e-7, so r P(r)
+// is ~5 ulp off in relative terms near 0 (Expm1NonPositive and Tanh keep degree 5).
+template <class D, class V, int kDegree = 5>
 struct ExpReduced {
+  static_assert(kDegree == 4 || kDegree == 5, "fitted degrees");
   V n, r, p;  // x = n ln2 + r, expm1(r) = r P(r) with p = P(r)
   HWY_INLINE ExpReduced(D d, V x) {  // x in [-104, 89]: |n| <= 150
     n = hn::Round(hn::Mul(x, hn::Set(d, 1.44269504088896341f)));
     r = hn::MulAdd(n, hn::Set(d, -0.693359375f), x);
     r = hn::MulAdd(n, hn::Set(d, 2.12194440e-4f), r);
-    p = hn::Set(d, 1.393364998e-03f);
-    p = hn::MulAdd(p, r, hn::Set(d, 8.369155668e-03f));
-    p = hn::MulAdd(p, r, hn::Set(d, 4.166646493e-02f));
-    p = hn::MulAdd(p, r, hn::Set(d, 1.666650520e-01f));
-    p = hn::MulAdd(p, r, hn::Set(d, 5.000000013e-01f));
-    p = hn::MulAdd(p, r, hn::Set(d, 1.000000011e+00f));
+    if constexpr (kDegree == 5) {
+      p = hn::Set(d, 1.393364998e-03f);
+      p = hn::MulAdd(p, r, hn::Set(d, 8.369155668e-03f));
+      p = hn::MulAdd(p, r, hn::Set(d, 4.166646493e-02f));
+      p = hn::MulAdd(p, r, hn::Set(d, 1.666650520e-01f));
+      p = hn::MulAdd(p, r, hn::Set(d, 5.000000013e-01f));
+      p = hn::MulAdd(p, r, hn::Set(d, 1.000000011e+00f));
+    } else {
+      p = hn::Set(d, 8.290272206e-03f);
+      p = hn::MulAdd(p, r, hn::Set(d, 4.189816117e-02f));
+      p = hn::MulAdd(p, r, hn::Set(d, 1.666763872e-01f));
+      p = hn::MulAdd(p, r, hn::Set(d, 4.999914765e-01f));
+      p = hn::MulAdd(p, r, hn::Set(d, 9.999997020e-01f));
+    }
   }
   HWY_INLINE V ExpR(D d) const { return hn::MulAdd(r, p, hn::Set(d, 1.0f)); }  // exp(r), one rounding
 };
@@ -104,13 +175,23 @@ HWY_INLINE V ExpNonPositive(D d, V x) {
   return MulPow2(d, e.ExpR(d), e.n);
 }
 
+// exp(-|x|) for any x; NaN gives 0 (exp(-104)): callers restore NaN or carry it (x * ...).
+// -|x| and the clamp are one op on AVX-512 (NegAbsMin). The degree-4 exp (1.9 ulp): the
+// sigmoid family, softplus and log-sigmoid only use exp itself.
+template <class D, class V>
+HWY_INLINE V ExpNegAbs(D d, V x) {
+  const ExpReduced<D, V, 4> e(d, NegAbsMin(d, x, 104.0f));
+  return MulPow2(d, e.ExpR(d), e.n);
+}
+
 // exp(x) for every float: +inf above ln(FLT_MAX), 0 far below, NaN for NaN. exp(89) overflows
 // to inf already, so clamping there gives inf for every larger x.
+// NaN passes the clamp (MinKeepNaN / MaxKeepNaN) and then every op: no select afterwards.
 template <class D, class V>
 HWY_INLINE V Exp(D d, V x) {
-  const V xc = hn::Min(hn::Max(x, hn::Set(d, -104.0f)), hn::Set(d, 89.0f));
+  const V xc = MinKeepNaN(d, MaxKeepNaN(d, x, hn::Set(d, -104.0f)), hn::Set(d, 89.0f));
   const ExpReduced<D, V> e(d, xc);
-  return KeepNaN(d, x, MulPow2(d, e.ExpR(d), e.n));
+  return MulPow2(d, e.ExpR(d), e.n);
 }
 
 // exp(x) - 1 for x <= 0 and NaN (NaN restored), -1 far below; x > 0 is computed as 0: the callers
@@ -118,21 +199,44 @@ HWY_INLINE V Exp(D d, V x) {
 // is r P(r) itself, with no 1 + ... - 1 cancellation.
 template <class D, class V>
 HWY_INLINE V Expm1NonPositive(D d, V x) {
-  const V xc = hn::Max(hn::Min(x, hn::Zero(d)), hn::Set(d, -104.0f));
+  const V xc = MaxKeepNaN(d, MinKeepNaN(d, x, hn::Zero(d)), hn::Set(d, -104.0f));  // NaN passes
   const ExpReduced<D, V> e(d, xc);
   const V s = MulPow2(d, hn::Set(d, 1.0f), e.n);  // 2^n, exact (n <= 0)
-  return KeepNaN(d, x, hn::MulAdd(s, hn::Mul(e.r, e.p), hn::Sub(s, hn::Set(d, 1.0f))));
+  return hn::MulAdd(s, hn::Mul(e.r, e.p), hn::Sub(s, hn::Set(d, 1.0f)));
+}
+
+// expm1(-2|x|) (NaN passes), in (-1, 0]: Expm1NonPositive(-2|x|) bit for bit, three ops
+// cheaper. Its reduction r = -2a - n ln2 is carried as h = -r/2 = a + n ln2/2: every
+// rounding of the reduction is the old one scaled by -1/2 (exact), and expm1(r) = r P(r) =
+// h Q(h) with Q(h) = -2 P(-2h), whose Horner steps are the old ones times powers of -2 (the
+// coefficients scaled exactly). So neither -2a nor min(-2a, 0) is computed. (|x| and its clamp
+// are not one vrangeps: that would lose NaN, and restoring it costs two ops.)
+template <class D, class V>
+HWY_INLINE V Expm1NegTwiceAbs(D d, V x) {  // expm1(-2|x|)
+  const V ac = MinKeepNaN(d, hn::Abs(x), hn::Set(d, 52.0f));  // a = |x| clamped: -2a >= -104
+  const V n = hn::Round(hn::Mul(ac, hn::Set(d, -2.0f * 1.44269504088896341f)));
+  V h = hn::MulAdd(n, hn::Set(d, 0.693359375f / 2), ac);
+  h = hn::MulAdd(n, hn::Set(d, -2.12194440e-4f / 2), h);
+  V q = hn::Set(d, 1.393364998e-03f * 64.0f);
+  q = hn::MulAdd(q, h, hn::Set(d, 8.369155668e-03f * -32.0f));
+  q = hn::MulAdd(q, h, hn::Set(d, 4.166646493e-02f * 16.0f));
+  q = hn::MulAdd(q, h, hn::Set(d, 1.666650520e-01f * -8.0f));
+  q = hn::MulAdd(q, h, hn::Set(d, 5.000000013e-01f * 4.0f));
+  q = hn::MulAdd(q, h, hn::Set(d, 1.000000011e+00f * -2.0f));
+  const V s = MulPow2(d, hn::Set(d, 1.0f), n);  // 2^n, exact (n <= 0)
+  return hn::MulAdd(s, hn::Mul(h, q), hn::Sub(s, hn::Set(d, 1.0f)));
 }
 
 // tanh(x) = -m / (2 + m) with m = expm1(-2|x|) in (-1, 0], sign restored: one exp, no
 // cancellation near 0 (m is accurate in relative terms there) and 1 at saturation. ~3 ulp over a
 // dense float sweep, against Highway's Tanh at ~2x the vector ops. NaN: m is NaN, so is the result.
+// m times -1 / (2 + m) is the old -(m / (2 + m)) exactly; CopySign (not CopySignToAbs: m = 0
+// gives -0 there) so that tanh(+0) = +0.
 template <class D, class V>
 HWY_INLINE V Tanh(D d, V x) {
-  const V ax = hn::Abs(x);
-  const V m = Expm1NonPositive(d, hn::Mul(ax, hn::Set(d, -2.0f)));
-  const V t = hn::Neg(hn::Mul(m, Reciprocal(d, hn::Add(m, hn::Set(d, 2.0f)))));  // 2 + m in (1, 2]
-  return hn::CopySignToAbs(t, x);
+  const V m = Expm1NegTwiceAbs(d, x);
+  const V t = hn::Mul(m, NegReciprocal(d, hn::Add(m, hn::Set(d, 2.0f))));  // 2 + m in (1, 2]
+  return hn::CopySign(t, x);
 }
 
 // e = exp(-|x|) and r = 1 / (1 + e): the pieces of sigmoid through -|x|, so exp never overflows.
@@ -142,7 +246,7 @@ template <class D, class V>
 struct SigmoidParts {
   V e, r;
   HWY_INLINE SigmoidParts(D d, V x) {
-    e = ExpNonPositive(d, NegAbs(d, x));
+    e = ExpNegAbs(d, x);
     r = Reciprocal(d, hn::Add(hn::Set(d, 1.0f), e));  // 1 + e in [1, 2]
   }
   HWY_INLINE V Positive(D d, V x) const {  // sigmoid(x)
@@ -158,40 +262,50 @@ HWY_INLINE V Sigmoid(D d, V x) {
   return KeepNaN(d, x, SigmoidParts<D, V>(d, x).Positive(d, x));
 }
 
-// log1p(e) for e in [0, 1] (and NaN, which passes): e P(e), P of degree 9 (Chebyshev
-// interpolation of log1p(e)/e; 1.6 ulp max over a dense float sweep, relative accuracy down to the
-// smallest e). Highway's Log1p serves the whole float range (exponent split, division) at ~2x
-// the vector ops; softplus only ever needs [0, 1].
+// log1p(e) for e in [0, 1] (and NaN, which passes): e P(e), P of degree 8, a minimax fit of the
+// relative error of log1p(e)/e (Lawson's iteration; 0.51 x 2^-24 with exact coefficients, 2.1 ulp
+// evaluated in float32 with FMA over a dense sweep of e, relative accuracy down to the smallest e;
+// the earlier degree-9 Chebyshev interpolation measured 1.6 ulp for one FMA more). Highway's
+// Log1p serves the whole float range (exponent split, division) at ~2x the vector ops; softplus
+// only ever needs [0, 1].
+// Log1pUnitQuotient returns scale * P(e) ~ scale * log1p(e) / e, its coefficients multiplied by
+// `scale` (a loop-invariant vector: the products are hoisted out of the caller's loop; with scale
+// 1 they are the coefficients themselves). Softplus folds 1 / beta into it that way.
+template <class D, class V>
+HWY_INLINE V Log1pUnitQuotient(D d, V e, V scale) {
+  const auto c = [&](float k) { return hn::Mul(hn::Set(d, k), scale); };
+  V p = c(5.221252330e-03f);
+  p = hn::MulAdd(p, e, c(-2.945929952e-02f));
+  p = hn::MulAdd(p, e, c(7.815098763e-02f));
+  p = hn::MulAdd(p, e, c(-1.365687400e-01f));
+  p = hn::MulAdd(p, e, c(1.910300553e-01f));
+  p = hn::MulAdd(p, e, c(-2.484221458e-01f));
+  p = hn::MulAdd(p, e, c(3.331899941e-01f));
+  p = hn::MulAdd(p, e, c(-4.999948740e-01f));
+  p = hn::MulAdd(p, e, c(9.999999404e-01f));
+  return p;
+}
 template <class D, class V>
 HWY_INLINE V Log1pUnit(D d, V e) {
-  V p = hn::Set(d, -3.176056929e-03f);
-  p = hn::MulAdd(p, e, hn::Set(d, 1.954252686e-02f));
-  p = hn::MulAdd(p, e, hn::Set(d, -5.637361209e-02f));
-  p = hn::MulAdd(p, e, hn::Set(d, 1.054362372e-01f));
-  p = hn::MulAdd(p, e, hn::Set(d, -1.526966703e-01f));
-  p = hn::MulAdd(p, e, hn::Set(d, 1.966327424e-01f));
-  p = hn::MulAdd(p, e, hn::Set(d, -2.495161626e-01f));
-  p = hn::MulAdd(p, e, hn::Set(d, 3.332971050e-01f));
-  p = hn::MulAdd(p, e, hn::Set(d, -4.999989265e-01f));
-  p = hn::MulAdd(p, e, hn::Set(d, 9.999999947e-01f));
-  return hn::Mul(e, p);
+  return hn::Mul(e, Log1pUnitQuotient(d, e, hn::Set(d, 1.0f)));
 }
 
 // log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): log1p's argument stays in [0, 1] and nothing
-// overflows.
+// overflows. NaN: ExpNegAbs gives 0 for it, max(x, 0) passes it (MaxKeepNaN); no select.
 template <class D, class V>
 HWY_INLINE V Softplus(D d, V x) {
-  const V y = hn::Add(hn::ZeroIfNegative(x), Log1pUnit(d, ExpNonPositive(d, NegAbs(d, x))));
-  return KeepNaN(d, x, y);
+  const V e = ExpNegAbs(d, x);
+  return hn::MulAdd(e, Log1pUnitQuotient(d, e, hn::Set(d, 1.0f)), MaxKeepNaN(d, x, hn::Zero(d)));
 }
 
 // log(sigmoid(x)) = -softplus(-x) = min(x, 0) - log1p(exp(-|x|)), written out so that neither x
-// nor the result needs negating.
+// nor the result needs negating. NaN as in Softplus.
 template <class D, class V>
 HWY_INLINE V LogSigmoid(D d, V x) {
-  const V y = hn::Sub(hn::Min(x, hn::Zero(d)), Log1pUnit(d, ExpNonPositive(d, NegAbs(d, x))));
-  return KeepNaN(d, x, y);
+  const V e = ExpNegAbs(d, x);
+  return hn::NegMulAdd(e, Log1pUnitQuotient(d, e, hn::Set(d, 1.0f)), MinKeepNaN(d, x, hn::Zero(d)));
 }
+
 // x*x = hi + lo exactly. Targets with FMA get lo from one fused op; the others split x in halves
 // of 12 bits (Veltkamp) so every partial product is exact. |x| must be below ~1e30 (no overflow).
 template <class D, class V>
