@@ -381,8 +381,11 @@ struct NormalParts {
     p = hn::MulAdd(p, w, k(kC * 5.000000013e-01 / 4));
     p = hn::MulAdd(p, w, k(kC * -1.000000011e+00 / 2));
     pdf = MulPow2(d, hn::MulAdd(w, p, k(kC)), n);  // c exp(-v^2/2)
-    // t = 1 / (1 + 0.4 a) = 1 / (1 + (0.4 / sqrt 2) v); 1 + ... in [1, 5.2].
-    const V t = Reciprocal(d, hn::MulAdd(v, k(0.4 / 1.41421356237309504880), hn::Set(d, 1.0f)));
+    // t = 1 / (1 + 0.4 a) = 1 / (1 + (0.4 / sqrt 2) v); 1 + ... in [1, 5.2]. A division on every
+    // target, AVX-512 included: one 512-bit divide per 16 elements overlaps the ~25 FMA-unit ops
+    // around it on Zen 4 (L1 speed: forward unchanged, backward +3% against rcp14 + Newton,
+    // which costs two more instructions), and it is correctly rounded.
+    const V t = hn::Div(hn::Set(d, 1.0f), hn::MulAdd(v, k(0.4 / 1.41421356237309504880), hn::Set(d, 1.0f)));
     const V s = hn::MulAdd(t, k(1 / 0.410071942), k(-0.589928058 / 0.410071942));
     V q = k(-5.139694730e-06 / kC);
     q = hn::MulAdd(q, s, k(1.610995228e-05 / kC));
