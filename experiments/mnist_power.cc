@@ -413,6 +413,7 @@ int main(int argc, char** argv) {
         }
         if (s < 0) break;  // interrupted mid-epoch: the function's result is incomplete
         r.train_seconds += s;
+        r.epoch_seconds.push_back(s);
         energy = ip::add_readings(energy, reading);
         if (!o.eval_in_train_mode) model.eval();
         const double acc = accuracy(model, test, device);

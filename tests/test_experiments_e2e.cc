@@ -441,6 +441,8 @@ TEST(ExperimentsE2E, MnistPowerShortRun) {
     EXPECT_GT(j["times"][relu].get<double>(), 0.0);
     EXPECT_EQ(j["epochs"][relu], 1);
     EXPECT_EQ(j["accuracy_curves"][relu].size(), 1u);
+    ASSERT_EQ(j["epoch_seconds"][relu].size(), 1u);
+    EXPECT_EQ(j["epoch_seconds"][relu][0].get<double>(), j["times"][relu].get<double>());
     const double acc = j["accuracies"][relu];
     EXPECT_TRUE(acc >= 0.0 && acc <= 1.0) << acc;
     EXPECT_EQ(j["partial"], false);

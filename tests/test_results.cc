@@ -509,11 +509,13 @@ MnistResults sample_mnist() {
     f.key = function_key(function_info(id));
     f.train_seconds = 73.62053163349628 + static_cast<int>(id);
     f.accuracy_curve = {0.5, 0.8, 0.9001};
+    f.epoch_seconds = {24.5, 24.25, 24.87053163349628 + static_cast<int>(id)};
     f.accuracy = 0.9001;
     f.epochs = 3;
     f.reached_target = true;
     if (id == FunctionId::Dropout) {
       f.accuracy_curve = {0.5, 0.87};
+      f.epoch_seconds = {36.75, 36.87053163349628 + static_cast<int>(id)};
       f.accuracy = 0.87;
       f.epochs = 2;
       f.reached_target = false;
@@ -534,8 +536,9 @@ TEST(ResultsMnist, PaperKeysRoundTripAndCsv) {
   EXPECT_TRUE(j["times"].contains("<class 'torch.nn.modules.activation.ReLU'>"));
   EXPECT_TRUE(j["accuracies"].contains("<class 'torch.nn.modules.dropout.Dropout'>"));
   EXPECT_TRUE(j["times"].contains("<class 'torch.nn.modules.activation.GELU'>(approximate='tanh')"));
-  for (const char* field : {"epochs", "reached_target", "accuracy_curves", "energy", "device",
-                            "hardware_name", "dataset", "target_accuracy", "max_epochs", "partial"})
+  for (const char* field : {"epochs", "reached_target", "accuracy_curves", "epoch_seconds", "energy",
+                            "device", "hardware_name", "dataset", "target_accuracy", "max_epochs",
+                            "partial"})
     EXPECT_TRUE(j.contains(field)) << field;
 
   MnistResults back = read_mnist_file(path);
@@ -552,6 +555,7 @@ TEST(ResultsMnist, PaperKeysRoundTripAndCsv) {
     EXPECT_EQ(it->epochs, want.epochs);
     EXPECT_EQ(it->reached_target, want.reached_target);
     EXPECT_EQ(it->accuracy_curve, want.accuracy_curve);
+    EXPECT_EQ(it->epoch_seconds, want.epoch_seconds);
     expect_same_energy(it->energy, want.energy);
   }
 

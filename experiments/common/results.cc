@@ -384,7 +384,7 @@ const char* const kMnistCsvHeader =
 json mnist_to_json(const MnistResults& r) {
   json j;
   for (const char* field : {"times", "accuracies", "epochs", "reached_target", "accuracy_curves",
-                            "energy"})
+                            "epoch_seconds", "energy"})
     j[field] = json::object();
   for (const MnistFunctionResult& f : r.functions) {
     const std::string k = mnist_key_from_key(f.key);
@@ -395,6 +395,7 @@ json mnist_to_json(const MnistResults& r) {
     j["epochs"][k] = f.epochs;
     j["reached_target"][k] = f.reached_target;
     j["accuracy_curves"][k] = f.accuracy_curve;
+    j["epoch_seconds"][k] = f.epoch_seconds;
     j["energy"][k] = energy_to_json(f.energy);
   }
   j["dataset"] = r.dataset;
@@ -665,6 +666,7 @@ MnistResults mnist_from_json(const Reader& rd, const json& j) {
   const json* epochs = rd.object_field(j, "epochs", false);
   const json* reached = rd.object_field(j, "reached_target", false);
   const json* curves = rd.object_field(j, "accuracy_curves", false);
+  const json* epoch_seconds = rd.object_field(j, "epoch_seconds", false);
   const json* energy = rd.object_field(j, "energy", false);
 
   r.dataset = rd.string(j, "dataset", r.dataset);
@@ -702,6 +704,12 @@ MnistResults mnist_from_json(const Reader& rd, const json& j) {
       if (!c.is_array()) rd.fail("accuracy_curves" + at, "expected a list of accuracies");
       for (std::size_t e = 0; e < c.size(); ++e)
         f.accuracy_curve.push_back(rd.number(c[e], "accuracy_curves" + at + "[" + std::to_string(e) + "]"));
+    }
+    if (epoch_seconds && epoch_seconds->contains(k)) {
+      const json& c = (*epoch_seconds)[k];
+      if (!c.is_array()) rd.fail("epoch_seconds" + at, "expected a list of seconds");
+      for (std::size_t e = 0; e < c.size(); ++e)
+        f.epoch_seconds.push_back(rd.seconds(c[e], "epoch_seconds" + at + "[" + std::to_string(e) + "]"));
     }
     if (energy && energy->contains(k)) f.energy = rd.energy((*energy)[k], "energy" + at);
     r.functions.push_back(std::move(f));

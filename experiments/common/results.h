@@ -11,7 +11,7 @@
 // files sees only per-scale files. The CSV has one row per function × scale × run.
 //
 // MNIST time-to-accuracy: `times` and `accuracies` keyed like the paper's file ("<class '…'>"),
-// plus epochs, reached_target, accuracy_curves, energy and the hardware; and a CSV.
+// plus epochs, reached_target, accuracy_curves, epoch_seconds, energy and the hardware; and a CSV.
 //
 // Every file is written atomically (temporary file in the same directory, fsync, rename), so an
 // interrupted run leaves either the previous file or the new one, never half of one.
@@ -90,6 +90,9 @@ struct MnistFunctionResult {
   int epochs = 0;                      // epochs trained (0: unknown, e.g. the paper's files)
   bool reached_target = false;
   std::vector<double> accuracy_curve;  // test accuracy after each epoch
+  // Seconds in training steps of each epoch (empty in the paper's files): a function's cost per
+  // epoch on this machine, apart from how many epochs it needs.
+  std::vector<double> epoch_seconds;
   Energy energy;
 };
 
