@@ -72,6 +72,13 @@ const Tensor& Linear::forward(const Tensor& x) {
   return y_;
 }
 
+Shape Linear::reserve_forward(const Shape& input) {
+  if (input.rank != 2 || input[1] != in_)
+    throw std::invalid_argument(describe() + ": input shape " + input.str());
+  ensure_shape(y_, {input[0], out_}, device_);
+  return y_.shape();
+}
+
 const Tensor& Linear::backward(const Tensor& dy) {
   check_input(dy, "gradient");
   if (input_.empty() || dy.shape() != y_.shape())
@@ -173,6 +180,17 @@ const Tensor& FunctionLayer::forward(const Tensor& x) {
       break;
   }
   return y_;
+}
+
+Shape FunctionLayer::reserve_forward(const Shape& input) {
+  if (id_ == FunctionId::Identity || (kind_ == KernelKind::Dropout && !training_)) return input;
+  ensure_shape(y_, input, device_);
+  if (kind_ == KernelKind::Elementwise && random_in_this_mode()) ensure_shape(noise_, input, device_);
+  if (kind_ == KernelKind::Dropout) {
+    const size_t rows = input.rank ? input[0] : 0, cols = rows ? input.numel() / rows : 0;
+    ensure_shape(mask_, {std::max<size_t>(1, dropout_mask_words(id_, rows, cols))}, device_);
+  }
+  return input;
 }
 
 const Tensor& FunctionLayer::backward(const Tensor& dy) {

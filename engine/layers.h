@@ -35,6 +35,10 @@ class Layer {
   virtual std::string describe() const = 0;  // e.g. "linear(1024,16)", "gelu"
   virtual const Tensor& forward(const Tensor& x) = 0;
   virtual const Tensor& backward(const Tensor& dy) = 0;
+  // Allocates the buffers a forward of an input of this shape writes in the current mode
+  // (zero-filled, so their pages are touched) and returns the output's shape: a caller that
+  // times forward() keeps allocation and first-touch page faults out of the timed region.
+  virtual Shape reserve_forward(const Shape& input) { return input; }
   virtual std::vector<Parameter> parameters() { return {}; }
   // Moves parameters to `device` (a copy); activation buffers are re-created on next use.
   virtual void to(Device device);
@@ -70,6 +74,7 @@ class Linear : public Layer {
   std::string describe() const override;
   const Tensor& forward(const Tensor& x) override;
   const Tensor& backward(const Tensor& dy) override;
+  Shape reserve_forward(const Shape& input) override;
   std::vector<Parameter> parameters() override;
   void to(Device device) override;
 
@@ -97,6 +102,7 @@ class FunctionLayer : public Layer {
   std::string describe() const override;
   const Tensor& forward(const Tensor& x) override;
   const Tensor& backward(const Tensor& dy) override;
+  Shape reserve_forward(const Shape& input) override;
   std::vector<Parameter> parameters() override;
   void to(Device device) override;
 

@@ -105,6 +105,12 @@ const Tensor& Sequential::forward(const Tensor& x) {
   return *cur;
 }
 
+Shape Sequential::reserve_forward(const Shape& input) {
+  Shape shape = input;
+  for (auto& l : layers_) shape = l->reserve_forward(shape);
+  return shape;
+}
+
 const Tensor& Sequential::backward(const Tensor& dy) {
   if (layers_.empty()) throw std::logic_error("backward on an empty model");
   const Tensor* cur = &dy;

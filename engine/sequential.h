@@ -33,6 +33,9 @@ class Sequential {
   Layer& layer(size_t i) { return *layers_.at(i); }
 
   const Tensor& forward(const Tensor& x);
+  // Every layer's forward buffers for an input of this shape (Layer::reserve_forward); returns
+  // the output shape.
+  Shape reserve_forward(const Shape& input);
   // Backpropagates dL/d(output); returns dL/d(input), which is empty unless input_grad(true).
   const Tensor& backward(const Tensor& dy);
 

@@ -173,5 +173,38 @@ TEST(EngineSequential, SameSeedSameModel) {
   EXPECT_NE(a.parameters()[1].value->to_vector()[0], a.parameters()[3].value->to_vector()[0]);
 }
 
+// reserve_forward allocates what forward writes, so a forward after it reuses those buffers
+// (allocation stays out of a timed region), and it follows the layer's mode.
+TEST(EngineSequential, ReserveForwardAllocatesWhatForwardUses) {
+  Sequential m = Sequential::parse("linear(5,6) relu dropout linear(6,2)", 3);
+  m.eval();
+  EXPECT_EQ(m.reserve_forward(Shape{7, 5}), (Shape{7, 2}));
+  const Tensor x = Tensor::from_vector({7, 5}, std::vector<float>(35, 0.5f));
+  // The buffers each layer returns are the ones reserve made: a second reserve of the same shape
+  // keeps them, and forward then writes into them.
+  std::vector<const float*> first;
+  const Tensor* cur = &x;
+  for (size_t i = 0; i < m.size(); ++i) {
+    cur = &m.layer(i).forward(*cur);
+    first.push_back(cur->data());
+  }
+  EXPECT_EQ(first[2], first[1]) << "eval-mode dropout passes its input through";
+  m.reserve_forward(Shape{7, 5});
+  cur = &x;
+  for (size_t i = 0; i < m.size(); ++i) {
+    cur = &m.layer(i).forward(*cur);
+    EXPECT_EQ(cur->data(), first[i]) << "layer " << i;
+  }
+  // A fresh model reserved before its first forward gives the same outputs as one that was not.
+  Sequential fresh = Sequential::parse("linear(5,6) relu dropout linear(6,2)", 3);
+  fresh.eval();
+  EXPECT_EQ(fresh.forward(x).to_vector(), m.forward(x).to_vector());
+  // Train-mode dropout writes its own output (and mask): reserve covers it too.
+  m.train();
+  m.reserve_forward(Shape{7, 5});
+  EXPECT_NE(m.layer(2).forward(m.layer(1).forward(m.layer(0).forward(x))).data(), first[1]);
+  EXPECT_THROW(m.reserve_forward(Shape{7, 4}), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace ip

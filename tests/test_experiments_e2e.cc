@@ -89,7 +89,7 @@ const char* const kPaperFields[] = {"pred_items", "pred_times", "train_times", "
 TEST(ExperimentsE2E, RandPowerShortRunWritesPaperSchemaFiles) {
   TempDir tmp;
   const fs::path out = tmp.path() / "results", cache = tmp.path() / "models";
-  const std::string args = "--functions relu,gelu,dropout --scales 0-2 --runs 2 --train-epochs 5 "
+  const std::string args = "--design paper --functions relu,gelu,dropout --scales 0-2 --runs 2 --train-epochs 5 "
                            "--prefix e2e --quiet --out " + out.string() + " --model-cache " +
                            cache.string();
   const Outcome first = run("rand_power", args, tmp.path());
@@ -156,7 +156,7 @@ TEST(ExperimentsE2E, RandPowerShortRunWritesPaperSchemaFiles) {
   std::ofstream(cached[0], std::ios::binary | std::ios::trunc) << "not a model";
   const fs::path out2 = tmp.path() / "results2";
   const Outcome second = run("rand_power",
-                             "--functions relu,gelu,dropout --scales 1 --runs 1 --train-epochs 5 "
+                             "--design paper --functions relu,gelu,dropout --scales 1 --runs 1 --train-epochs 5 "
                              "--prefix again --quiet --out " + out2.string() + " --model-cache " +
                              cache.string(), tmp.path());
   ASSERT_EQ(second.code, 0) << second.err;
@@ -215,7 +215,7 @@ TEST(ExperimentsE2E, RandPowerInterruptedKeepsFinishedMeasurements) {
   const fs::path out = tmp.path() / "results", log = tmp.path() / "stdout.txt";
   const std::string bin = std::string(IP_BINARY_DIR) + "/rand_power";
   // Far more work than the test waits for; small chunks so the stop comes within milliseconds.
-  const std::vector<std::string> args = {bin, "--threads", "1", "--functions", "relu,identity",
+  const std::vector<std::string> args = {bin, "--design", "paper", "--threads", "1", "--functions", "relu,identity",
                                          "--scales", "0-6", "--runs", "50", "--chunk-cap", "1000",
                                          "--train-epochs", "0", "--quiet", "--prefix", "cut",
                                          "--out", out.string()};
@@ -303,7 +303,7 @@ TEST(ExperimentsE2E, RandPowerResumeCompletesAnInterruptedRunKeepingItsCells) {
   TempDir tmp;
   const fs::path out = tmp.path() / "results";
   // Scale 0 is instant, scale 3 long enough (6 loops of 1000 rows) for the signal to land in it.
-  const std::vector<std::string> flags = {"--threads", "1", "--functions", "relu,identity",
+  const std::vector<std::string> flags = {"--threads", "1", "--design", "paper", "--functions", "relu,identity",
                                           "--scales", "0,3", "--runs", "3", "--train-epochs", "0",
                                           "--quiet", "--prefix", "res", "--out", out.string()};
   ASSERT_EQ(run_and_interrupt("rand_power", flags, out, tmp.path() / "log.txt", "res"), 130);
@@ -370,7 +370,7 @@ TEST(ExperimentsE2E, RandPowerOnNanStopsOrRecordsTheFailure) {
   TempDir tmp;
   const fs::path out = tmp.path() / "results";
   // Adam's first update moves every weight by lr: 1e30 overflows float at the second step.
-  const std::string args = "--functions relu --scales 0 --runs 1 --train-epochs 5 --lr 1e30 "
+  const std::string args = "--design paper --functions relu --scales 0 --runs 1 --train-epochs 5 --lr 1e30 "
                            "--no-model-cache --quiet --prefix nan --out " + out.string();
   const Outcome stop = run("rand_power", args, tmp.path());
   EXPECT_EQ(stop.code, 1);
@@ -388,6 +388,134 @@ TEST(ExperimentsE2E, RandPowerOnNanStopsOrRecordsTheFailure) {
   EXPECT_TRUE(contains(j["failed"]["torch.nn.modules.activation.ReLU"].get<std::string>(), "step 2"));
   EXPECT_TRUE(j["measurements"].empty());
   EXPECT_FALSE(contains(j.dump(), "NaN"));
+}
+
+// The default design: rounds paired with Identity (added as the reference when not asked for),
+// eval-mode dropout as the no-op control, every cost with its interval in the consolidated file
+// and the costs CSV, rounds as the runs of the paper-schema files, and the answer on stderr.
+TEST(ExperimentsE2E, RandPowerRoundsReportCostsWithIntervals) {
+  TempDir tmp;
+  const fs::path out = tmp.path() / "results";
+  const Outcome o = run("rand_power",
+                        "--functions relu,dropout --scales 0,1 --budget 3s --min-sample 2ms "
+                        "--train-epochs 2 --no-model-cache --prefix rounds --out " + out.string(),
+                        tmp.path());
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_TRUE(contains(o.err, "identity added as the reference")) << o.err;
+  EXPECT_TRUE(contains(o.err, "vs Identity [95% CI]")) << o.err;
+  EXPECT_TRUE(contains(o.err, "Dropout (control)")) << o.err;
+  fs::path path;
+  const json j = consolidated_json(out, "rounds", &path);
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["design"], "rounds");
+  EXPECT_EQ(j["partial"], false);
+  EXPECT_TRUE(j.contains("preflight"));
+  ASSERT_EQ(j["scales"].size(), 2u);
+  const std::string relu = "torch.nn.modules.activation.ReLU", identity = "torch.nn.modules.linear.Identity",
+                    dropout = "torch.nn.modules.dropout.Dropout";
+  for (const json& s : j["scales"]) {
+    const json& d = s["design"];
+    EXPECT_EQ(d["name"], "rounds");
+    EXPECT_EQ(d["reference"], identity);
+    EXPECT_EQ(d["controls"], json::array({dropout}));
+    EXPECT_TRUE(d["stop"] == "precision" || d["stop"] == "budget") << d["stop"];
+    EXPECT_GE(d["reps"].get<int>(), 1);
+    const size_t rounds = s["pred_times"].size();
+    EXPECT_GE(rounds, 6u) << "at least the minimum rounds, whatever the budget";
+    // Neighbour pairing: per round the reference before, between and after the two functions.
+    EXPECT_EQ(d["pairing"], "neighbours");
+    EXPECT_EQ(s["samples"].size(), rounds * 5) << s["samples"].size();
+    for (const json& m : s["samples"]) {
+      EXPECT_GT(m["seconds"].get<double>(), 0.0);
+      EXPECT_TRUE(m.contains("function_seconds")) << "CPU samples time the layers apart";
+    }
+    const json& c = s["costs"];
+    EXPECT_EQ(c["rounds"].get<size_t>(), rounds);
+    for (const std::string& key : {relu, identity, dropout}) {
+      const json& f = c["functions"][key];
+      ASSERT_TRUE(f.is_object()) << key;
+      EXPECT_TRUE(f["relative"]["ci_low"].is_number()) << key;
+      EXPECT_LE(f["relative"]["ci_low"].get<double>(), f["relative"]["value"].get<double>());
+      EXPECT_GE(f["relative"]["ci_high"].get<double>(), f["relative"]["value"].get<double>());
+      EXPECT_GT(f["seconds_per_instance"]["value"].get<double>(), 0.0);
+    }
+    EXPECT_EQ(c["functions"][identity]["verdict"], "reference");
+    EXPECT_EQ(c["functions"][identity]["relative"]["value"], 1.0);
+    EXPECT_EQ(c["functions"][dropout]["control"], true);
+    // Eval-mode dropout runs no kernel: its function layers take (next to) no time.
+    EXPECT_LT(c["functions"][dropout]["function_ns_per_element"]["value"].get<double>(),
+              c["functions"][relu]["function_ns_per_element"]["value"].get<double>());
+  }
+  // The per-scale files keep the paper's schema, one "run" per round.
+  int per_scale = 0;
+  for (const fs::path& p : files_in(out)) {
+    const std::string name = p.filename().string();
+    if (name.rfind("rounds_", 0) == 0 && p.extension() == ".json") {
+      ++per_scale;
+      const json k = json::parse(read_text(p));
+      for (const char* field : kPaperFields) EXPECT_TRUE(k.contains(field)) << name << ": " << field;
+      EXPECT_GE(k["pred_times"].size(), 6u);
+      EXPECT_EQ(k["pred_times"][0].size(), 3u);
+    }
+    if (name.size() > 10 && name.substr(name.size() - 10) == ".costs.csv") {
+      const std::string csv = read_text(p);
+      EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 2 * 3) << csv;
+      EXPECT_TRUE(contains(csv, "relative_ci_low")) << csv;
+    }
+  }
+  EXPECT_EQ(per_scale, 2);
+  const ip::RandResults back = ip::read_rand_file(path.string());
+  ASSERT_EQ(back.scales.size(), 2u);
+  EXPECT_TRUE(back.scales[0].has_rounds);
+
+  // Bad design settings are refused before any work.
+  for (const std::string bad : {"--design fancy", "--precision 0", "--precision nan", "--budget -3s",
+                                "--budget soon", "--min-sample 0ms"}) {
+    const Outcome b = run("rand_power", bad + " --functions relu --scales 0 --train-epochs 0 --quiet --out " +
+                                            (tmp.path() / "bad").string(), tmp.path());
+    EXPECT_EQ(b.code, 2 - (b.code == 1)) << bad;  // usage error or one-line refusal
+    EXPECT_NE(b.code, 0) << bad;
+    EXPECT_EQ(std::count(b.err.begin(), b.err.end(), '\n'), 1) << bad << ": " << b.err;
+    EXPECT_TRUE(files_in(tmp.path() / "bad").empty()) << bad;
+  }
+}
+
+// Interrupted in its second scale, a rounds run keeps its finished rounds; --resume keeps them
+// verbatim and finishes the run in the same files.
+TEST(ExperimentsE2E, RandPowerRoundsResumeKeepsFinishedRounds) {
+  TempDir tmp;
+  const fs::path out = tmp.path() / "results";
+  const std::vector<std::string> flags = {"--threads", "1", "--functions", "relu", "--scales", "0,2",
+                                          "--budget", "6s", "--precision", "0.0001", "--min-sample",
+                                          "5ms", "--train-epochs", "0", "--quiet", "--prefix", "rr",
+                                          "--out", out.string()};
+  ASSERT_EQ(run_and_interrupt("rand_power", flags, out, tmp.path() / "log.txt", "rr"), 130);
+  fs::path first_path;
+  const json first = consolidated_json(out, "rr", &first_path);
+  ASSERT_TRUE(first.is_object());
+  ASSERT_EQ(first["partial"], true);
+  ASSERT_GE(first["scales"].size(), 1u);
+  const json scale0 = first["scales"][0]["samples"];
+  EXPECT_NE(first["scales"][0]["design"]["stop"], "interrupted");
+
+  std::string cmd;  // run() adds the --threads 1 that flags start with
+  for (size_t i = 2; i < flags.size(); ++i) cmd += flags[i] + " ";
+  std::string changed = cmd;
+  changed.replace(changed.find("--budget 6s"), 11, "--budget 7s");
+  const Outcome bad = run("rand_power", changed + "--resume " + out.string(), tmp.path());
+  EXPECT_NE(bad.code, 0);
+  EXPECT_TRUE(contains(bad.err, "--budget differs")) << bad.err;
+
+  const Outcome resumed = run("rand_power", cmd + "--resume " + out.string(), tmp.path());
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  fs::path final_path;
+  const json final = consolidated_json(out, "rr", &final_path);
+  EXPECT_EQ(final_path, first_path) << "the same file, rewritten";
+  EXPECT_EQ(final["partial"], false);
+  ASSERT_EQ(final["scales"].size(), 2u);
+  EXPECT_EQ(final["scales"][0]["samples"], scale0) << "finished rounds are kept as they were";
+  EXPECT_GE(final["scales"][1]["pred_times"].size(), 6u);
+  EXPECT_NE(final["scales"][1]["design"]["stop"], "interrupted");
 }
 
 TEST(ExperimentsE2E, RandPowerDeviceAndMemoryMessages) {

@@ -176,7 +176,7 @@ TEST(KernelBench, IdentityBackwardCountsTheBytesItMoves) {
 // mode) adds no kernel, one that computes (ReLU) does, and the overhead is the difference.
 TEST(KernelBench, RandPowerBreakdownReportsOneInstanceOverhead) {
   const std::string dir = ip::test::fresh_dir("rand_power_overhead");
-  auto r = run_binary("rand_power", {"--functions", "relu,dropout", "--scales", "0", "--runs", "1", "--threads", "1",
+  auto r = run_binary("rand_power", {"--design", "paper", "--functions", "relu,dropout", "--scales", "0", "--runs", "1", "--threads", "1",
                                      "--train-epochs", "0", "--no-model-cache", "--breakdown", "--quiet",
                                      "--out", dir});
   ASSERT_EQ(r.status, 0) << r.err;

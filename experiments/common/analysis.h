@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "experiments/common/results.h"
+#include "experiments/common/stats.h"
 
 namespace ip {
 
@@ -85,8 +86,6 @@ class ResultLoader {
 };
 
 // ---- statistics ----
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 enum class Stat { Mean, Median, Min };
 double summarise(std::vector<double> v, Stat stat);  // NaN when empty

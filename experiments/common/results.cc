@@ -292,6 +292,37 @@ json scale_to_json(const RandResults& r, const ScaleResult& s) {
   return j;
 }
 
+namespace {
+
+json sample_to_json(const Sample& m) {
+  json j = {{"function", cli_name_of_key(m.key)}, {"key", m.key},      {"round", m.round},
+            {"position", m.position},             {"reps", m.reps},    {"seconds", m.seconds},
+            {"page_faults", m.page_faults},       {"preemptions", m.preemptions}};
+  require_finite(m.seconds, "sample of " + m.key);
+  if (std::isfinite(m.linear_seconds)) j["linear_seconds"] = m.linear_seconds;
+  if (std::isfinite(m.function_seconds)) j["function_seconds"] = m.function_seconds;
+  if (m.steal_seconds >= 0) j["steal_seconds"] = m.steal_seconds;
+  if (m.other_cpu_seconds >= 0) j["other_cpu_seconds"] = m.other_cpu_seconds;
+  if (m.energy.quality != "unavailable") j["energy"] = energy_to_json(m.energy);
+  return j;
+}
+
+json design_to_json(const RoundsDesign& d) {
+  return {{"name", "rounds"},
+          {"reference", d.reference},
+          {"pairing", d.pairing},
+          {"reps", d.reps},
+          {"min_sample_seconds", d.min_sample_seconds},
+          {"function_elements_per_instance", d.function_elements_per_instance},
+          {"controls", d.controls},
+          {"precision", d.precision},
+          {"budget_seconds", d.budget_seconds},
+          {"measuring_seconds", d.measuring_seconds},
+          {"stop", d.stop}};
+}
+
+}  // namespace
+
 json rand_to_json(const RandResults& r) {
   json j;
   j["generator"] = kGenerator;
@@ -308,6 +339,11 @@ json rand_to_json(const RandResults& r) {
   for (const ScaleResult& s : r.scales) {
     partial = partial || s.partial;
     json scale = scale_to_json(r, s);
+    if (s.has_rounds) {
+      scale["design"] = design_to_json(s.rounds);
+      scale["samples"] = json::array();
+      for (const Sample& m : s.samples) scale["samples"].push_back(sample_to_json(m));
+    }
     scale["run_spread"] = json::object();
     for (const auto& [key, sp] : run_spreads(s)) {
       const double ratio = sp.max_over_min();
@@ -587,6 +623,64 @@ void read_header(const Reader& rd, const json& j, RandResults& r) {
     r.runs = static_cast<int>(rd.count(j["runs"], "runs"));
 }
 
+// The rounds design of a scale and its samples (consolidated files only).
+void read_design(const Reader& rd, const json& d, const std::string& where, ScaleResult& s) {
+  auto text = [&](const char* f) { return rd.string(d, f); };
+  auto number = [&](const char* f) {
+    if (!d.contains(f)) rd.fail(where, std::string("missing field '") + f + "'");
+    return rd.number(d[f], where + "." + f);
+  };
+  if (text("name") != "rounds") rd.fail(where + ".name", "unknown design '" + text("name") + "'");
+  s.has_rounds = true;
+  RoundsDesign& r = s.rounds;
+  r.reference = text("reference");
+  r.pairing = text("pairing");
+  if (r.pairing != "neighbours" && r.pairing != "round")
+    rd.fail(where + ".pairing", "expected neighbours or round");
+  r.reps = d.contains("reps") ? rd.count(d["reps"], where + ".reps") : 1;
+  r.min_sample_seconds = number("min_sample_seconds");
+  r.function_elements_per_instance = number("function_elements_per_instance");
+  r.precision = number("precision");
+  r.budget_seconds = number("budget_seconds");
+  r.measuring_seconds = number("measuring_seconds");
+  r.stop = text("stop");
+  if (d.contains("controls")) {
+    if (!d["controls"].is_array()) rd.fail(where + ".controls", "expected a list of function keys");
+    for (const json& c : d["controls"]) {
+      if (!c.is_string()) rd.fail(where + ".controls", "expected a list of function keys");
+      r.controls.push_back(c.get<std::string>());
+    }
+  }
+}
+
+void read_samples(const Reader& rd, const json& list, const std::string& where, ScaleResult& s) {
+  if (!list.is_array()) rd.fail(where, "expected a list of samples");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string w = where + "[" + std::to_string(i) + "]";
+    const json& j = list[i];
+    if (!j.is_object()) rd.fail(w, "expected an object");
+    Sample m;
+    m.key = rd.string(j, "key");
+    if (m.key.empty()) rd.fail(w + ".key", "missing function key");
+    for (const char* f : {"round", "position", "seconds"})
+      if (!j.contains(f)) rd.fail(w, std::string("missing field '") + f + "'");
+    m.round = static_cast<int>(rd.count(j["round"], w + ".round"));
+    m.position = static_cast<int>(rd.count(j["position"], w + ".position"));
+    m.reps = j.contains("reps") ? rd.count(j["reps"], w + ".reps") : 1;
+    m.seconds = rd.seconds(j["seconds"], w + ".seconds");
+    if (j.contains("linear_seconds")) m.linear_seconds = rd.seconds(j["linear_seconds"], w + ".linear_seconds");
+    if (j.contains("function_seconds"))
+      m.function_seconds = rd.seconds(j["function_seconds"], w + ".function_seconds");
+    if (j.contains("page_faults")) m.page_faults = static_cast<long>(rd.count(j["page_faults"], w + ".page_faults"));
+    if (j.contains("preemptions")) m.preemptions = static_cast<long>(rd.count(j["preemptions"], w + ".preemptions"));
+    if (j.contains("steal_seconds")) m.steal_seconds = rd.seconds(j["steal_seconds"], w + ".steal_seconds");
+    if (j.contains("other_cpu_seconds"))
+      m.other_cpu_seconds = rd.seconds(j["other_cpu_seconds"], w + ".other_cpu_seconds");
+    if (j.contains("energy")) m.energy = rd.energy(j["energy"], w + ".energy");
+    s.samples.push_back(std::move(m));
+  }
+}
+
 ScaleResult read_scale(const Reader& rd, const json& j, const std::string& where,
                        uint64_t test_size_cap) {
   if (!j.is_object()) rd.fail(where, "expected an object");
@@ -623,6 +717,12 @@ ScaleResult read_scale(const Reader& rd, const json& j, const std::string& where
       for (const auto& [key, v] : (*pe)[run].items()) e[key] = rd.energy(v, w + "[\"" + key + "\"]");
       s.pred_energy.push_back(std::move(e));
     }
+  }
+  if (j.contains("design")) {
+    if (!j["design"].is_object()) rd.fail(field("design"), "expected an object");
+    read_design(rd, j["design"], field("design"), s);
+    if (!j.contains("samples")) rd.fail(where, "missing field 'samples' (the rounds design's samples)");
+    read_samples(rd, j["samples"], field("samples"), s);
   }
   s.started_at = rd.string(j, "started_at");
   if (j.contains("partial")) {

@@ -56,6 +56,43 @@ struct Energy {
 using RunTimes = std::map<std::string, double>;   // function key → seconds
 using RunEnergy = std::map<std::string, Energy>;  // function key → energy
 
+// One timed sample of the rounds design: the network of one function predicting pred_items
+// instances `reps` times in a row. `seconds` is the time of one prediction of pred_items
+// instances (the sample's time / reps), comparable with a paper-protocol run's time.
+struct Sample {
+  std::string key;     // function key
+  int round = 0;       // rounds are numbered from 0 within one invocation's scale
+  int position = 0;    // place in its round's order (reference samples included)
+  uint64_t reps = 1;
+  double seconds = 0;
+  // Parts of `seconds` measured inside the same loop (CPU only; NaN where not measured): the
+  // two Linear layers and the four function layers.
+  double linear_seconds = std::numeric_limits<double>::quiet_NaN();
+  double function_seconds = std::numeric_limits<double>::quiet_NaN();
+  // What disturbed it: page faults and involuntary context switches of this process, and the
+  // machine's steal time and other processes' CPU time during the sample (-1: unknown).
+  long page_faults = 0, preemptions = 0;
+  double steal_seconds = -1, other_cpu_seconds = -1;
+  Energy energy;
+};
+
+// How a scale was measured in interleaved rounds (absent for the paper's protocol).
+struct RoundsDesign {
+  std::string reference;  // key of the function every cost is relative to (Identity)
+  // "neighbours": the reference is timed between every two functions and each function is
+  // compared with the two reference samples around it; "round": the reference is timed once
+  // per round (samples too long for the machine's drift to matter between neighbours).
+  std::string pairing = "neighbours";
+  uint64_t reps = 1;                     // predictions per sample
+  double min_sample_seconds = 0;         // samples were sized to last at least this long
+  double function_elements_per_instance = 0;  // elements the function layers process per instance
+  std::vector<std::string> controls;     // keys of the no-op controls (eval-mode dropouts)
+  double precision = 0;                  // the stopping rule's target (relative CI half-width)
+  double budget_seconds = 0;             // this scale's share of the time budget
+  double measuring_seconds = 0;          // time spent measuring it
+  std::string stop;  // why rounds stopped: precision | budget | max-rounds | interrupted
+};
+
 struct ScaleResult {
   int scale = -1;                    // n of 10^n; -1 when pred_items is not a power of ten
   uint64_t pred_items = 0;           // instances predicted per function and run
@@ -66,6 +103,12 @@ struct ScaleResult {
   std::string started_at;            // local time when the scale started, as the paper's files
   double unix_time = 0;              // when the scale was written; names its file (0: now)
   bool partial = false;              // interrupted: fewer runs or functions than planned
+  // The rounds design (empty for the paper's protocol and the paper's files): its settings and
+  // every sample, from which costs and their intervals are computed (costs.h). pred_times then
+  // holds one entry per round (a round is a "run" for tools written for the paper's files).
+  bool has_rounds = false;
+  RoundsDesign rounds;
+  std::vector<Sample> samples;
 };
 
 struct RandResults {

@@ -321,6 +321,26 @@ std::string command_line(int argc, char** argv) {
   return out;
 }
 
+double parse_duration(const std::string& text, const std::string& flag) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const std::string unit = text.substr(used);
+  double scale = 0;
+  if (unit.empty() || unit == "s") scale = 1;
+  else if (unit == "ms") scale = 1e-3;
+  else if (unit == "m" || unit == "min") scale = 60;
+  else if (unit == "h") scale = 3600;
+  if (used == 0 || scale == 0 || !std::isfinite(value) || !(value > 0) || !std::isfinite(value * scale))
+    throw std::invalid_argument(flag + ": '" + text +
+                                "' is not a positive duration such as 90s, 15ms, 4m or 1.5h");
+  return value * scale;
+}
+
 std::string format_duration(double s) {
   char buf[64];
   if (!std::isfinite(s) || s < 0) return "?";

@@ -102,6 +102,10 @@ std::vector<size_t> seeded_permutation(size_t n, uint64_t seed);
 std::string host_name();  // the host name with anything but [A-Za-z0-9.-] turned into '-'
 std::string command_line(int argc, char** argv);  // shell-quoted where needed
 std::string format_duration(double seconds);      // "850 ms", "12.3 s", "4 min 05 s", "1 h 02 min"
+// A duration for a flag: "90" or "90s" (seconds), "15ms", "4m" / "4min", "1.5h". Throws
+// std::invalid_argument naming `flag` for anything else, and for values that are not finite
+// and positive.
+double parse_duration(const std::string& text, const std::string& flag);
 // A reading in the result files' form (joules NaN unless measured or estimated).
 Energy to_result_energy(const EnergyReading& reading);
 // Adds b to a: joules and seconds add up; the quality is the weaker of the two and an
