@@ -1,8 +1,12 @@
 #include "engine/tensor.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <new>
 #include <sstream>
 #include <stdexcept>
@@ -15,6 +19,64 @@ namespace ip {
 
 namespace {
 constexpr size_t kAlignment = 64;  // a cache line, and the widest SIMD load (AVX-512)
+
+// Large host blocks are kept for reuse when freed instead of going back to the system. The C
+// library maps every block above 32 MiB afresh and unmaps it on free, so a layer whose buffers
+// are freed and allocated again (a new batch size, a benchmark that builds a network per
+// sample) would page-fault through fresh pages each time: 1.6 GB of activations at 10^5
+// instances cost about a second of kernel time per network, and the pages then differ from one
+// network to the next. A block of the same size is handed out again (newest first), zeroed like
+// any new block; what is kept is capped at a quarter of the machine's memory.
+class HostBlockCache {
+ public:
+  static constexpr size_t kMinBytes = size_t(1) << 20;
+
+  float* take(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = blocks_.find(bytes);
+    if (it == blocks_.end()) return nullptr;
+    float* p = it->second;
+    blocks_.erase(it);
+    kept_ -= bytes;
+    return p;
+  }
+  // False when keeping it would pass the cap: the caller frees it.
+  bool keep(float* p, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (kept_ + bytes > limit()) return false;
+    blocks_.emplace(bytes, p);
+    kept_ += bytes;
+    return true;
+  }
+  ~HostBlockCache() {
+    for (auto& [bytes, p] : blocks_) std::free(p);
+  }
+
+ private:
+  static size_t limit() {
+    static const size_t bytes = [] {
+      const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+      return pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) / 4
+                                   : size_t(1) << 30;
+    }();
+    return bytes;
+  }
+
+  std::mutex mutex_;
+  std::multimap<size_t, float*> blocks_;
+  size_t kept_ = 0;
+};
+
+HostBlockCache& host_blocks() {
+  static HostBlockCache cache;
+  return cache;
+}
+
+size_t host_block_bytes(size_t count) {
+  // aligned_alloc needs a size that is a multiple of the alignment.
+  const size_t bytes = (count * sizeof(float) + kAlignment - 1) / kAlignment * kAlignment;
+  return bytes ? bytes : kAlignment;
+}
 
 #if !defined(INFERENCEPOWER_HAVE_CUDA)
 [[noreturn]] void no_cuda() {
@@ -90,9 +152,9 @@ AllocationError::AllocationError(size_t bytes, Device device, const std::string&
 Tensor::Storage::Storage(size_t n, Device d) : count(n), device(d) {
   const size_t bytes = n * sizeof(float);
   if (d == Device::Cpu) {
-    // aligned_alloc needs a size that is a multiple of the alignment.
-    const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-    ptr = static_cast<float*>(std::aligned_alloc(kAlignment, rounded ? rounded : kAlignment));
+    const size_t block = host_block_bytes(n);
+    if (block >= HostBlockCache::kMinBytes) ptr = host_blocks().take(block);
+    if (!ptr) ptr = static_cast<float*>(std::aligned_alloc(kAlignment, block));
     if (!ptr) throw AllocationError(bytes, d);
     std::memset(ptr, 0, bytes);
     return;
@@ -118,7 +180,8 @@ Tensor::Storage::Storage(size_t n, Device d) : count(n), device(d) {
 
 Tensor::Storage::~Storage() {
   if (device == Device::Cpu) {
-    std::free(ptr);
+    const size_t block = host_block_bytes(count);
+    if (block < HostBlockCache::kMinBytes || !host_blocks().keep(ptr, block)) std::free(ptr);
     return;
   }
 #if defined(INFERENCEPOWER_HAVE_CUDA)

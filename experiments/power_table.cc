@@ -19,12 +19,14 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "experiments/common/analysis.h"
+#include "experiments/common/costs.h"
 #include "experiments/common/results.h"
 #include "kernels/common/activation_list.h"
 
@@ -151,7 +153,7 @@ int run(const Options& opt) {
   {
     std::stringstream ss(opt.tables);
     for (std::string t; std::getline(ss, t, ',');) {
-      if (t == "all") tables.insert({"per-instance", "spread", "relative"});
+      if (t == "all") tables.insert({"costs", "per-instance", "spread", "relative"});
       else tables.insert(t);
     }
   }
@@ -175,8 +177,15 @@ int run(const Options& opt) {
       "seconds_per_instance,relative_to_identity,joules_per_instance,energy_quality\n";
   std::string spread_csv =
       "platform,device,hardware_name,scale,pred_items,group,functions,spread,fastest,"
-      "fastest_seconds_per_instance,slowest,slowest_seconds_per_instance\n";
-  std::string relative_csv = "platform,device,hardware_name,scale,pred_items,activations,mean,std,min,max\n";
+      "fastest_seconds_per_instance,slowest,slowest_seconds_per_instance,median_based_spread,ci_low,ci_high\n";
+  std::string relative_csv =
+      "platform,device,hardware_name,scale,pred_items,activations,mean,std,min,max,median_based_mean,"
+      "ci_low,ci_high\n";
+  std::string costs_csv =
+      "platform,scale,pred_items,function,key,group,rounds,seconds_per_instance,spi_ci_low,spi_ci_high,"
+      "relative,relative_ci_low,relative_ci_high,function_ns_per_element,fn_ci_low,fn_ci_high,verdict,"
+      "control,noisy_scale\n";
+  const std::string reference = ip::function_key(ip::function_info(ip::FunctionId::Identity));
 
   const char* stat_name = opt.stat.c_str();
   for (const Platform& p : loader.platforms()) {
@@ -235,18 +244,28 @@ int run(const Options& opt) {
       energy.rows.push_back(e);
     }
 
-    Table spread{head + ": spread (slowest / fastest seconds per instance) within each group",
-                 {"scale", "activations", "fastest", "slowest", "dropouts", "fastest", "slowest"}, {}};
-    Table relative{head + ": activations' time relative to Identity",
-                   {"scale", "n", "mean", "std", "min", "max"}, {}};
+    Table spread{head + ": spread (slowest / fastest seconds per instance, means over runs) within each "
+                        "group; beside it the same of per-run medians, with a 95% bootstrap CI over runs (rounds)",
+                 {"scale", "activations", "median-based [95% CI]", "fastest", "slowest", "dropouts",
+                  "median-based [95% CI]", "fastest", "slowest"},
+                 {}};
+    Table relative{head + ": activations' time relative to Identity (means over runs); beside it the "
+                          "mean of per-run medians with a 95% bootstrap CI over runs (rounds)",
+                   {"scale", "n", "mean", "median-based [95% CI]", "std", "min", "max"}, {}};
     for (std::size_t i = 0; i < p.scales.size(); ++i) {
       const ip::ScaleResult& s = p.scales[i];
       Spread a = spread_of(stats[i], "activation"), d = spread_of(stats[i], "dropout");
       Relative rel = relative_of(stats[i]);
-      spread.rows.push_back({scale_label(s), fmt("%.3f", a.ratio), a.fastest, a.slowest, fmt("%.3f", d.ratio),
-                             d.fastest, d.slowest});
-      relative.rows.push_back({scale_label(s), std::to_string(rel.n), fmt("%.3f", rel.mean), fmt("%.3f", rel.std),
-                               fmt("%.3f", rel.min), fmt("%.3f", rel.max)});
+      const ip::GroupSummary g = ip::group_summary(ip::round_values(s, reference), s.pred_items);
+      auto ci = [](const ip::Estimate& e) {
+        return fmt("%.3f", e.value) +
+               (e.has_interval() ? " [" + fmt("%.3f", e.low) + ", " + fmt("%.3f", e.high) + "]" : std::string());
+      };
+      spread.rows.push_back({scale_label(s), fmt("%.3f", a.ratio), ci(g.activation_spread), a.fastest, a.slowest,
+                             fmt("%.3f", d.ratio), ci(g.dropout_spread), d.fastest, d.slowest});
+      relative.rows.push_back({scale_label(s), std::to_string(rel.n), fmt("%.3f", rel.mean),
+                               ci(g.activation_mean_relative), fmt("%.3f", rel.std), fmt("%.3f", rel.min),
+                               fmt("%.3f", rel.max)});
 
       const std::string where = csv(p.name) + "," + csv(p.device) + "," + csv(p.hardware_name) + "," +
                                 std::to_string(s.scale) + "," + std::to_string(s.pred_items) + ",";
@@ -262,15 +281,47 @@ int run(const Options& opt) {
                             csv(f.per_instance) + "," + csv(rel_id) + "," + csv(f.joules_per_instance) + "," +
                             csv(f.energy_quality) + "\n";
       }
-      const std::pair<std::string, Spread> groups[] = {{"activation", a}, {"dropout", d}};
-      for (const auto& [group, sp] : groups) {
+      const std::tuple<std::string, Spread, ip::Estimate> groups[] = {{"activation", a, g.activation_spread},
+                                                                        {"dropout", d, g.dropout_spread}};
+      for (const auto& [group, sp, e] : groups) {
         if (sp.n == 0) continue;
         spread_csv += where + group + "," + std::to_string(sp.n) + "," + csv(sp.ratio) + "," + csv(sp.fastest) +
-                      "," + csv(sp.fastest_s) + "," + csv(sp.slowest) + "," + csv(sp.slowest_s) + "\n";
+                      "," + csv(sp.fastest_s) + "," + csv(sp.slowest) + "," + csv(sp.slowest_s) + "," +
+                      csv(e.value) + "," + csv(e.low) + "," + csv(e.high) + "\n";
       }
       if (rel.n > 0)
         relative_csv += where + std::to_string(rel.n) + "," + csv(rel.mean) + "," + csv(rel.std) + "," +
-                        csv(rel.min) + "," + csv(rel.max) + "\n";
+                        csv(rel.min) + "," + csv(rel.max) + "," + csv(g.activation_mean_relative.value) + "," +
+                        csv(g.activation_mean_relative.low) + "," + csv(g.activation_mean_relative.high) + "\n";
+      if (s.has_rounds && !s.samples.empty()) {
+        const ip::ScaleCosts c = ip::scale_costs(s);
+        if (tables.count("costs")) {
+          if (opt.format == "text") {
+            std::printf("%s: costs (rounds paired with Identity)\n%s\n", head.c_str(), ip::format_costs(c).c_str());
+          } else {
+            Table t{head + ": costs at " + scale_label(s) + " (" + std::to_string(c.rounds) + " rounds)",
+                    {"function", "s/instance", "vs Identity", "95% CI", "ns/element", "verdict"}, {}};
+            for (const ip::FunctionCost& f : c.functions)
+              t.rows.push_back({f.label + (f.control ? " (control)" : ""), fmt("%.4g", f.seconds_per_instance.value),
+                                fmt("%.4f", f.relative.value),
+                                f.relative.has_interval() ? "[" + fmt("%.4f", f.relative.low) + ", " +
+                                                                fmt("%.4f", f.relative.high) + "]"
+                                                          : "-",
+                                fmt("%.3f", f.function_ns_per_element.value),
+                                f.reference ? "reference" : ip::verdict_name(f.verdict)});
+            print_table(t, opt.format);
+          }
+        }
+        for (const ip::FunctionCost& f : c.functions) {
+          auto three = [](const ip::Estimate& e) { return csv(e.value) + "," + csv(e.low) + "," + csv(e.high); };
+          costs_csv += csv(p.name) + "," + std::to_string(s.scale) + "," + std::to_string(s.pred_items) + "," +
+                       csv(f.label) + "," + csv(f.key) + "," + f.group + "," + std::to_string(f.rounds) + "," +
+                       three(f.seconds_per_instance) + "," + three(f.relative) + "," +
+                       three(f.function_ns_per_element) + "," +
+                       (f.reference ? "reference" : ip::verdict_name(f.verdict)) + "," +
+                       (f.control ? "true" : "false") + "," + (c.controls.passed ? "false" : "true") + "\n";
+        }
+      }
     }
 
     if (tables.count("per-instance")) {
@@ -286,7 +337,9 @@ int run(const Options& opt) {
     ip::write_file_atomic((dir / "power_table_per_instance.csv").string(), per_instance_csv);
     ip::write_file_atomic((dir / "power_table_spread.csv").string(), spread_csv);
     ip::write_file_atomic((dir / "power_table_relative_identity.csv").string(), relative_csv);
-    std::fprintf(stderr, "power_table: CSV written to %s (power_table_{per_instance,spread,relative_identity}.csv)\n",
+    ip::write_file_atomic((dir / "power_table_costs.csv").string(), costs_csv);
+    std::fprintf(stderr,
+                 "power_table: CSV written to %s (power_table_{per_instance,spread,relative_identity,costs}.csv)\n",
                  opt.csv_out.c_str());
   }
   return 0;
@@ -317,18 +370,20 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"mean", "median", "min"}))
       ->capture_default_str();
   app.add_option("--tables", opt.tables,
-                 "Comma-separated tables to print: per-instance, spread, relative, or all")
+                 "Comma-separated tables to print: costs (runs measured in rounds), per-instance, "
+                 "spread, relative, or all")
       ->check([](const std::string& v) {
         std::stringstream ss(v);
         for (std::string t; std::getline(ss, t, ',');)
-          if (t != "all" && t != "per-instance" && t != "spread" && t != "relative")
-            return "unknown table '" + t + "'; allowed: per-instance, spread, relative, all";
+          if (t != "all" && t != "costs" && t != "per-instance" && t != "spread" && t != "relative")
+            return "unknown table '" + t + "'; allowed: costs, per-instance, spread, relative, all";
         return std::string();
       })
       ->capture_default_str();
   app.add_option("--csv-out", opt.csv_out,
                  "Directory for the figures' CSVs: power_table_per_instance.csv, "
-                 "power_table_spread.csv, power_table_relative_identity.csv (written atomically)");
+                 "power_table_spread.csv, power_table_relative_identity.csv, power_table_costs.csv "
+                 "(written atomically)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

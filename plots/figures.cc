@@ -15,11 +15,13 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "experiments/common/analysis.h"
+#include "experiments/common/costs.h"
 #include "plots/gnuplot_out.h"
 
 namespace fs = std::filesystem;
@@ -32,8 +34,18 @@ namespace {
 
 struct Options {
   std::string data = "data", paper, out = "data/figures", formats = "all";
+  std::vector<std::string> inputs;  // instead of <data>/reference and <data>/results
   bool quiet = false;
 };
+
+const std::string& identity_key() {
+  static const std::string key = ip::function_key(ip::function_info(ip::FunctionId::Identity));
+  return key;
+}
+
+ip::GroupSummary summary_of(const ip::ScaleResult& s) {
+  return ip::group_summary(ip::round_values(s, identity_key()), s.pred_items);
+}
 
 const char* const kHowTo =
     "figures: no result files found.\n"
@@ -70,6 +82,7 @@ class Figures {
 
   void draw_all() {
     for (const ip::Platform& p : loaded_.platforms()) cost_per_instance(p);
+    for (const ip::Platform& p : loaded_.platforms()) relative_cost(p);
     if (!loaded_.platforms().empty()) {
       group_spread();
       relative_to_identity();
@@ -150,13 +163,74 @@ class Figures {
     });
   }
 
+  // (1b) every function's cost relative to Identity with its 95% interval, one series per scale
+  // measured in rounds, functions ordered by their cost at the largest such scale.
+  void relative_cost(const ip::Platform& p) {
+    std::vector<ip::ScaleCosts> scales;
+    for (const ip::ScaleResult& s : p.scales)
+      if (s.has_rounds && !s.samples.empty()) scales.push_back(ip::scale_costs(s));
+    if (scales.empty()) return;
+    std::vector<const ip::FunctionCost*> order;
+    for (const ip::FunctionCost& f : scales.back().functions) order.push_back(&f);
+    std::stable_sort(order.begin(), order.end(), [](const ip::FunctionCost* a, const ip::FunctionCost* b) {
+      return a->relative.value < b->relative.value;
+    });
+    std::map<std::string, int> x_of;
+    std::string tics = "set xtics (";
+    for (size_t i = 0; i < order.size(); ++i) {
+      x_of[order[i]->key] = static_cast<int>(i);
+      tics += (i ? ", " : "") + q(order[i]->label + (order[i]->control ? " (control)" : "")) + " " + std::to_string(i);
+    }
+    tics += ") rotate by 60 right font ',9' noenhanced\n";
+    std::string csv = "platform,scale,pred_items,function,key,group,rounds,relative,ci_low,ci_high,verdict,control\n";
+    struct Series {
+      std::string title, colour;
+      std::vector<std::tuple<double, double, double, double>> points;
+    };
+    std::vector<Series> series;
+    for (size_t si = 0; si < scales.size(); ++si) {
+      const ip::ScaleCosts& c = scales[si];
+      const double nudge = scales.size() > 1 ? 0.3 * (static_cast<double>(si) / (scales.size() - 1) - 0.5) : 0;
+      Series se{"10^" + std::to_string(c.scale) + " (" + std::to_string(c.rounds) + " rounds" +
+                    (c.controls.controls && !c.controls.passed ? ", controls NOISY" : "") + ")",
+                plots::hsv(0.58 + 0.25 * si / std::max<size_t>(1, scales.size() - 1), 0.8, 0.75), {}};
+      for (const ip::FunctionCost& f : c.functions) {
+        csv += csv_field(p.name) + "," + std::to_string(c.scale) + "," + std::to_string(c.pred_items) + "," +
+               csv_field(f.label) + "," + csv_field(f.key) + "," + f.group + "," + std::to_string(f.rounds) + "," +
+               csv_number(f.relative.value) + "," + csv_number(f.relative.low) + "," + csv_number(f.relative.high) +
+               "," + (f.reference ? "reference" : ip::verdict_name(f.verdict)) + "," + (f.control ? "true" : "false") +
+               "\n";
+        const auto x = x_of.find(f.key);
+        if (x == x_of.end() || !std::isfinite(f.relative.value)) continue;
+        se.points.emplace_back(x->second + nudge, f.relative.value,
+                               f.relative.has_interval() ? f.relative.low : f.relative.value,
+                               f.relative.has_interval() ? f.relative.high : f.relative.value);
+      }
+      series.push_back(std::move(se));
+    }
+    emit("relative_cost_" + plots::file_safe(p.name), 1200, 650, csv, [&](Gnuplot& gp) {
+      gp << "set title " << q("Cost relative to Identity, whole network, 95% CI — " + p.name + " (" +
+                              p.hardware_name + ")")
+         << " noenhanced\n"
+         << "set ylabel 'time / Identity''s time in the same round'\nset grid ytics lc rgb '#dddddd'\n"
+         << "set key top left noenhanced font ',9'\nset bmargin 9\n"
+         << "set xrange [-0.7:" << order.size() - 0.3 << "]\n" << tics
+         << "plot 1 with lines lc rgb '#000000' dt 3 title 'Identity = 1'";
+      for (const Series& se : series)
+        gp << ", '-' using 1:2:3:4 with yerrorbars title " << q(se.title) << " lc rgb " << q(se.colour)
+           << " pt 7 ps 0.6 lw 1.5";
+      gp << "\n";
+      for (const Series& se : series) gp.send1d(se.points);
+    });
+  }
+
   // (2) slowest/fastest within the activation and the dropout group, per scale and platform.
   void group_spread() {
-    std::string csv = "platform,pred_items,scale,group,functions,ratio,fastest,slowest\n";
+    std::string csv = "platform,pred_items,scale,group,functions,ratio,fastest,slowest,median_based_ratio,ci_low,ci_high\n";
     struct Line {
       std::string title, colour;
       bool dropout;
-      std::vector<std::pair<double, double>> points;
+      std::vector<std::tuple<double, double, double, double>> points;  // x, ratio, CI low, CI high
     };
     std::vector<Line> lines;
     double lo = 1e9, hi = -1e9;
@@ -167,14 +241,18 @@ class Figures {
       Line act{p.name + " activations", colour, false, {}}, drop{p.name + " dropouts", colour, true, {}};
       for (const ip::ScaleResult& s : p.scales) {
         const auto fs = ip::function_stats(s, ip::Stat::Mean);
+        const ip::GroupSummary g = summary_of(s);
         for (Line* l : {&act, &drop}) {
           const std::string group = l->dropout ? "dropout" : "activation";
           ip::Spread sp = ip::spread_of(fs, group);
+          const ip::Estimate& e = l->dropout ? g.dropout_spread : g.activation_spread;
           csv += csv_field(p.name) + "," + std::to_string(s.pred_items) + "," + std::to_string(s.scale) + "," +
                  group + "," + std::to_string(sp.n) + "," + csv_number(sp.ratio) + "," + sp.fastest + "," +
-                 sp.slowest + "\n";
+                 sp.slowest + "," + csv_number(e.value) + "," + csv_number(e.low) + "," + csv_number(e.high) + "\n";
           if (sp.n >= 2 && std::isfinite(sp.ratio)) {
-            l->points.emplace_back(scale_x(s), sp.ratio);
+            // The paper's statistic (means over runs) with the interval of its median-based twin.
+            l->points.emplace_back(scale_x(s), sp.ratio, e.has_interval() ? e.low : sp.ratio,
+                                   e.has_interval() ? e.high : sp.ratio);
             lo = std::min(lo, scale_x(s)), hi = std::max(hi, scale_x(s));
           }
         }
@@ -187,13 +265,13 @@ class Figures {
       return;
     }
     emit("group_spread", 1000, 600, csv, [&](Gnuplot& gp) {
-      gp << "set title 'Spread within a group: slowest / fastest time per instance'\n"
+      gp << "set title 'Spread within a group: slowest / fastest time per instance (bars: 95% CI, bootstrap over runs)'\n"
          << "set xlabel 'instances predicted'\nset ylabel 'max / min time (log scale)'\n"
          << "set logscale y\nset grid xtics ytics lc rgb '#dddddd'\n"
          << "set key outside right top vertical Left reverse noenhanced font ',9'\n"
          << "set xrange [" << lo - 0.2 << ":" << hi + 0.2 << "]\n" << scale_tics(lo, hi) << "plot ";
       for (std::size_t i = 0; i < lines.size(); ++i)
-        gp << (i ? ", " : "") << "'-' using 1:2 with linespoints title " << q(lines[i].title) << " lc rgb "
+        gp << (i ? ", " : "") << "'-' using 1:2:3:4 with yerrorlines title " << q(lines[i].title) << " lc rgb "
            << q(lines[i].colour) << " lw 2 pt " << (lines[i].dropout ? 6 : 7) << " dt "
            << (lines[i].dropout ? 2 : 1);
       gp << "\n";
@@ -203,10 +281,11 @@ class Figures {
 
   // (3) mean over activations of time / Identity's time, with the standard deviation.
   void relative_to_identity() {
-    std::string csv = "platform,pred_items,scale,activations,mean_ratio,std_ratio,min_ratio,max_ratio\n";
+    std::string csv = "platform,pred_items,scale,activations,mean_ratio,std_ratio,min_ratio,max_ratio,"
+                      "median_based_mean,ci_low,ci_high\n";
     struct Line {
       std::string title, colour;
-      std::vector<std::tuple<double, double, double>> points;
+      std::vector<std::tuple<double, double, double, double>> points;  // x, mean, CI low, CI high
     };
     std::vector<Line> lines;
     double lo = 1e9, hi = -1e9;
@@ -219,11 +298,14 @@ class Figures {
       const double nudge = count > 1 ? 0.12 * (index++ - (count - 1) / 2.0) / (count - 1) * 2 : 0;
       for (const ip::ScaleResult& s : p.scales) {
         ip::Relative r = ip::relative_of(ip::function_stats(s, ip::Stat::Mean));
+        const ip::Estimate e = summary_of(s).activation_mean_relative;
         csv += csv_field(p.name) + "," + std::to_string(s.pred_items) + "," + std::to_string(s.scale) + "," +
                std::to_string(r.n) + "," + csv_number(r.mean) + "," + csv_number(r.std) + "," +
-               csv_number(r.min) + "," + csv_number(r.max) + "\n";
+               csv_number(r.min) + "," + csv_number(r.max) + "," + csv_number(e.value) + "," +
+               csv_number(e.low) + "," + csv_number(e.high) + "\n";
         if (r.n > 0) {
-          l.points.emplace_back(scale_x(s) + nudge, r.mean, r.std);
+          l.points.emplace_back(scale_x(s) + nudge, r.mean, e.has_interval() ? e.low : r.mean,
+                                e.has_interval() ? e.high : r.mean);
           lo = std::min(lo, scale_x(s)), hi = std::max(hi, scale_x(s));
         }
       }
@@ -234,14 +316,14 @@ class Figures {
       return;
     }
     emit("relative_to_identity", 1000, 600, csv, [&](Gnuplot& gp) {
-      gp << "set title 'Activations'' time relative to Identity (mean ± standard deviation)'\n"
+      gp << "set title 'Activations'' time relative to Identity (mean; bars: 95% CI, bootstrap over runs)'\n"
          << "set xlabel 'instances predicted'\nset ylabel 'time / Identity time'\nset yrange [0:*]\n"
          << "set grid xtics ytics lc rgb '#dddddd'\n"
          << "set key outside right top vertical Left reverse noenhanced font ',9'\n"
          << "set xrange [" << lo - 0.3 << ":" << hi + 0.3 << "]\n" << scale_tics(lo, hi)
          << "plot 1 with lines lc rgb '#000000' dt 3 title 'Identity = 1'";
       for (const Line& l : lines)
-        gp << ", '-' using 1:2:3 with yerrorlines title " << q(l.title) << " lc rgb " << q(l.colour)
+        gp << ", '-' using 1:2:3:4 with yerrorlines title " << q(l.title) << " lc rgb " << q(l.colour)
            << " lw 2 pt 7 ps 0.8";
       gp << "\n";
       for (const Line& l : lines) gp.send1d(l.points);
@@ -488,6 +570,10 @@ class Figures {
 // Loads the data folder's reference runs and results, and the paper's files when asked.
 void load(const Options& opt, ip::ResultLoader& loader) {
   std::error_code ec;
+  if (!opt.inputs.empty()) {
+    for (const std::string& in : opt.inputs) loader.add_path(in, "", true);
+    return;
+  }
   const fs::path reference = fs::path(opt.data) / "reference";
   if (fs::is_directory(reference, ec)) {
     std::vector<fs::path> dirs;
@@ -543,11 +629,14 @@ int run(const Options& opt) {
 int main(int argc, char** argv) {
   CLI::App app{
       "figures: draws the paper's figures (seconds per instance vs scale, group spread, cost relative to "
-      "Identity, MNIST time to 90%) and ours (kernel throughput vs copy bandwidth, energy per instance, time "
-      "breakdown) from result files, as SVG, PNG and PDF with a CSV of the plotted numbers beside each. Reads "
+      "Identity, MNIST time to 90%) and ours (every function's cost relative to Identity with its 95% CI, kernel "
+      "throughput vs copy bandwidth, energy per instance, time breakdown) from result files, as SVG, PNG and PDF with a CSV of the plotted numbers beside each. Reads "
       "<data>/reference/<platform>/ and <data>/results/; --paper adds the paper's files as 'paper:' series."};
   Options opt;
   app.add_option("--data", opt.data, "data folder holding reference/ and results/")->capture_default_str();
+  app.add_option("--input", opt.inputs,
+                 "result file or folder to draw instead of <data>/reference and <data>/results "
+                 "(repeatable; folders are searched recursively)");
   app.add_option("--paper", opt.paper, "folder of the paper's result files (e.g. ../shared/reference/paper)")
       ->check(CLI::ExistingDirectory);
   app.add_option("--out", opt.out, "folder the figures are written to")->capture_default_str();

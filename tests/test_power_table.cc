@@ -164,6 +164,7 @@ TEST(PowerTable, OurFilesCountOnceWithEnergyAndUnknownKeys) {
   r.hardware_name = "Test CPU";
   r.outprefix = "ours";
   r.runs = 2;
+  r.parameters["started_unix"] = 1700000000.25;  // as rand_power records it: names the invocation
   ip::ScaleResult s;
   s.scale = 2;
   s.pred_items = 100;
@@ -211,6 +212,47 @@ TEST(PowerTable, OurFilesCountOnceWithEnergyAndUnknownKeys) {
   ASSERT_EQ(rel.size(), 1u);
   EXPECT_DOUBLE_EQ(std::stod(rel[0]["mean"]), 5.0);
   EXPECT_DOUBLE_EQ(std::stod(rel[0]["std"]), 3.0);
+}
+
+// Runs merge by who they are, not by their values: two invocations of the same settings whose
+// runs hold equal times, one of them with its per-scale file missing, and the paper's own files
+// read alongside. Each run counts once, and a mean is over the runs (a+b)/2, not (2a+b)/3.
+TEST(PowerTable, RunsMergeByInvocationNotByValue) {
+  const std::string dir = ip::test::fresh_dir("power_table_merge");
+  const std::string relu = "torch.nn.modules.activation.ReLU", id = "torch.nn.modules.linear.Identity";
+  auto invocation = [&](double started, double relu_seconds, bool per_scale_file) {
+    ip::RandResults r;
+    r.device = "cpu";
+    r.hardware_name = "Test CPU";
+    r.outprefix = "twice";
+    r.runs = 1;
+    r.parameters["started_unix"] = started;
+    ip::ScaleResult s;
+    s.scale = 0;
+    s.pred_items = 1;
+    s.test_chunk_size = 1;
+    s.pred_times = {{{relu, relu_seconds}, {id, 1.0}}};
+    s.unix_time = started + 1;
+    r.scales.push_back(s);
+    if (per_scale_file) ip::write_scale_file(dir, r, 0);
+    ip::write_rand_consolidated(dir, ip::consolidated_stem(r.outprefix, started), r);
+  };
+  invocation(1700000000, 3.0, true);
+  invocation(1700000100, 3.0, true);   // equal times: still a second run
+  invocation(1700000200, 6.0, false);  // its per-scale file is missing
+  std::vector<std::string> inputs = {dir, "--csv-out", dir + "/csv", "--tables", "per-instance"};
+  const std::string paper = paper_dir();
+  if (!paper.empty()) inputs.push_back(paper);
+  auto out = run_binary("power_table", inputs);
+  ASSERT_EQ(out.status, 0) << out.err;
+  bool found = false;
+  for (auto& row : read_csv(dir + "/csv/power_table_per_instance.csv")) {
+    if (row["platform"] != "twice" || row["key"] != relu) continue;
+    found = true;
+    EXPECT_EQ(row["runs"], "3");
+    EXPECT_DOUBLE_EQ(std::stod(row["seconds_per_instance"]), 4.0);  // (3 + 3 + 6) / 3
+  }
+  EXPECT_TRUE(found);
 }
 
 TEST(PowerTable, BadInputNamesTheFile) {

@@ -193,6 +193,10 @@ void ResultLoader::add_rand(const std::string& path, const std::string& name, Ra
 
 // rand_power writes each scale twice (its per-scale file and the consolidated file): the same
 // runs seen again are dropped; other runs at the same scale (another invocation) are added.
+// Runs are merged by who they are (ScaleResult::run_ids), never by their values: the same run
+// read from a per-scale and a consolidated file counts once, two runs that happen to hold equal
+// times count twice. The rounds design's samples come along with their runs, renumbered to the
+// merged run index.
 void ResultLoader::merge_scale(Platform& p, const std::string& path, ScaleResult s) {
   auto it = std::find_if(p.scales.begin(), p.scales.end(),
                          [&](const ScaleResult& o) { return o.pred_items == s.pred_items; });
@@ -200,15 +204,38 @@ void ResultLoader::merge_scale(Platform& p, const std::string& path, ScaleResult
     p.scales.push_back(std::move(s));
     return;
   }
-  if (it->pred_times == s.pred_times) return;
-  bool energy_parallel = it->pred_energy.empty() == s.pred_energy.empty();
-  it->pred_times.insert(it->pred_times.end(), s.pred_times.begin(), s.pred_times.end());
-  if (energy_parallel) {
-    it->pred_energy.insert(it->pred_energy.end(), s.pred_energy.begin(), s.pred_energy.end());
-  } else {
+  const bool energy_parallel = it->pred_energy.empty() == s.pred_energy.empty();
+  std::map<int, int> merged_index;  // incoming run → its index in the merged scale
+  for (std::size_t run = 0; run < s.pred_times.size(); ++run) {
+    const std::string& id = s.run_ids.at(run);
+    const auto seen = std::find(it->run_ids.begin(), it->run_ids.end(), id);
+    if (seen != it->run_ids.end()) {
+      merged_index[static_cast<int>(run)] = static_cast<int>(seen - it->run_ids.begin());
+      continue;
+    }
+    merged_index[static_cast<int>(run)] = static_cast<int>(it->pred_times.size());
+    it->run_ids.push_back(id);
+    it->pred_times.push_back(s.pred_times[run]);
+    if (energy_parallel && run < s.pred_energy.size()) it->pred_energy.push_back(s.pred_energy[run]);
+  }
+  if (!energy_parallel && !it->pred_energy.empty()) {
     it->pred_energy.clear();
     notes_.push_back(path + ": runs at " + std::to_string(s.pred_items) +
                      " items merged with runs without energy; energy left out at that scale");
+  }
+  if (s.has_rounds) {
+    std::set<int> with_samples;
+    for (const Sample& m : it->samples) with_samples.insert(m.round);
+    for (Sample m : s.samples) {
+      const auto to = merged_index.find(m.round);
+      if (to == merged_index.end() || with_samples.count(to->second)) continue;
+      m.round = to->second;
+      it->samples.push_back(std::move(m));
+    }
+    if (!it->has_rounds) {
+      it->has_rounds = true;
+      it->rounds = s.rounds;
+    }
   }
   it->partial = it->partial || s.partial;
 }

@@ -30,7 +30,8 @@ struct FunctionCost {
 };
 
 // The no-op controls (dropouts in eval mode are the identity): each must come out at 1 within
-// the run's precision, with an interval that contains 1, or the run is noisy.
+// the precision the run claims, with an interval (95% over all controls together: Bonferroni)
+// that contains 1, or the run is noisy.
 struct ControlCheck {
   int controls = 0;
   bool passed = true;
@@ -39,11 +40,12 @@ struct ControlCheck {
   std::vector<std::string> failures;  // "dropout2d 1.024 [1.011, 1.040]" per failing control
 };
 
-// What the machine did beside the measurement during a scale, summed over its samples.
+// What the machine did beside the measurement during a scale, summed over the samples used.
 struct Disturbance {
   long preemptions = 0, page_faults = 0;
   double steal_seconds = 0, other_cpu_seconds = 0;
   bool known = false;  // steal and other processes' time were readable
+  int retaken = 0;     // samples disturbed beyond the limit and taken again
   std::string describe() const;  // "312 preemptions, 0.42 s other processes' CPU, 0.00 s steal"
 };
 
@@ -59,6 +61,12 @@ struct ScaleCosts {
   double precision = 0;        // the target the run stopped on (0: none)
   double worst_half_width = 0; // largest relative half-width among the functions
   bool precise = false;        // every function's relative interval within the target
+  // What the run can claim: the target when reached, else the worst half-width it reached; the
+  // controls are judged against it.
+  double stated_precision = 0;
+  // Not precise: about how many more rounds (and seconds) the target needs, from the 1/sqrt(n)
+  // narrowing of the intervals.
+  double more_rounds_needed = 0, more_seconds_needed = 0;
   std::string stop;            // why the rounds stopped (RoundsDesign::stop)
   int rounds = 0;
   Disturbance disturbance;
@@ -70,6 +78,25 @@ struct ScaleCosts {
 std::map<std::string, std::vector<double>> relative_costs_by_round(const ScaleResult& s);
 // Per function key, its seconds per instance in each round (the mean of its samples there).
 std::map<std::string, std::vector<double>> seconds_per_instance_by_round(const ScaleResult& s);
+
+// Per function key, its per-round (or per-run) costs relative to the reference and seconds per
+// instance: from the samples of a scale measured in rounds, or from the runs of the paper's
+// protocol (each function over the reference's time in the same run), so files of either
+// design can be compared. `reference` names the reference for paper-protocol scales.
+struct RoundValues {
+  std::map<std::string, std::vector<double>> relative, seconds_per_instance;
+};
+RoundValues round_values(const ScaleResult& s, const std::string& reference);
+
+// The paper's figures (b) and (c) with intervals, for a scale of either design: slowest /
+// fastest median relative cost within the activations and within the dropouts, and the mean of
+// the activations' median relative costs, each with a percentile-bootstrap interval over the
+// rounds (runs). `seed` makes the bootstrap reproducible.
+struct GroupSummary {
+  Estimate activation_spread, dropout_spread, activation_mean_relative;
+  std::string fastest_activation, slowest_activation;  // labels at the point estimate
+};
+GroupSummary group_summary(const RoundValues& v, uint64_t seed);
 
 // Everything above for a scale measured in rounds (s.has_rounds). `precision` overrides the
 // design's target when > 0.

@@ -304,6 +304,7 @@ json sample_to_json(const Sample& m) {
   if (m.steal_seconds >= 0) j["steal_seconds"] = m.steal_seconds;
   if (m.other_cpu_seconds >= 0) j["other_cpu_seconds"] = m.other_cpu_seconds;
   if (m.energy.quality != "unavailable") j["energy"] = energy_to_json(m.energy);
+  if (m.disturbed) j["disturbed"] = true;
   return j;
 }
 
@@ -318,7 +319,8 @@ json design_to_json(const RoundsDesign& d) {
           {"precision", d.precision},
           {"budget_seconds", d.budget_seconds},
           {"measuring_seconds", d.measuring_seconds},
-          {"stop", d.stop}};
+          {"stop", d.stop},
+          {"disturbance_limit", d.disturbance_limit}};
 }
 
 }  // namespace
@@ -635,8 +637,7 @@ void read_design(const Reader& rd, const json& d, const std::string& where, Scal
   RoundsDesign& r = s.rounds;
   r.reference = text("reference");
   r.pairing = text("pairing");
-  if (r.pairing != "neighbours" && r.pairing != "round")
-    rd.fail(where + ".pairing", "expected neighbours or round");
+  if (r.pairing != "neighbours") rd.fail(where + ".pairing", "expected neighbours");
   r.reps = d.contains("reps") ? rd.count(d["reps"], where + ".reps") : 1;
   r.min_sample_seconds = number("min_sample_seconds");
   r.function_elements_per_instance = number("function_elements_per_instance");
@@ -644,6 +645,7 @@ void read_design(const Reader& rd, const json& d, const std::string& where, Scal
   r.budget_seconds = number("budget_seconds");
   r.measuring_seconds = number("measuring_seconds");
   r.stop = text("stop");
+  if (d.contains("disturbance_limit")) r.disturbance_limit = number("disturbance_limit");
   if (d.contains("controls")) {
     if (!d["controls"].is_array()) rd.fail(where + ".controls", "expected a list of function keys");
     for (const json& c : d["controls"]) {
@@ -677,6 +679,10 @@ void read_samples(const Reader& rd, const json& list, const std::string& where, 
     if (j.contains("other_cpu_seconds"))
       m.other_cpu_seconds = rd.seconds(j["other_cpu_seconds"], w + ".other_cpu_seconds");
     if (j.contains("energy")) m.energy = rd.energy(j["energy"], w + ".energy");
+    if (j.contains("disturbed")) {
+      if (!j["disturbed"].is_boolean()) rd.fail(w + ".disturbed", "expected true or false");
+      m.disturbed = j["disturbed"].get<bool>();
+    }
     s.samples.push_back(std::move(m));
   }
 }
@@ -756,6 +762,15 @@ RandResults rand_from_json(const Reader& rd, const json& j) {
     r.scales.push_back(read_scale(rd, j, "", r.test_size_cap));
     r.scales.back().unix_time = unix_time_from_name(rd.path());
   }
+  // Our files record when their invocation started (per-scale and consolidated alike); the
+  // paper's files do not, and each of them is the only record of its runs.
+  const auto started = r.parameters.find("started_unix");
+  const std::string invocation = started != r.parameters.end() && started->is_number()
+                                     ? "started " + format_number(started->get<double>())
+                                     : rd.path();
+  for (ScaleResult& s : r.scales)
+    for (std::size_t run = 0; run < s.pred_times.size(); ++run)
+      s.run_ids.push_back(invocation + "#" + std::to_string(run));
   return r;
 }
 

@@ -73,15 +73,18 @@ struct Sample {
   // machine's steal time and other processes' CPU time during the sample (-1: unknown).
   long page_faults = 0, preemptions = 0;
   double steal_seconds = -1, other_cpu_seconds = -1;
+  // Other processes or the hypervisor took a share of the CPUs during it: the sample was taken
+  // again at the same place, and this one is kept for the record but left out of the costs.
+  bool disturbed = false;
   Energy energy;
 };
 
 // How a scale was measured in interleaved rounds (absent for the paper's protocol).
 struct RoundsDesign {
   std::string reference;  // key of the function every cost is relative to (Identity)
-  // "neighbours": the reference is timed between every two functions and each function is
-  // compared with the two reference samples around it; "round": the reference is timed once
-  // per round (samples too long for the machine's drift to matter between neighbours).
+  // How each sample meets the reference: "neighbours", the reference timed as often as the
+  // functions in one random order, each function compared with the nearest reference sample on
+  // either side of it.
   std::string pairing = "neighbours";
   uint64_t reps = 1;                     // predictions per sample
   double min_sample_seconds = 0;         // samples were sized to last at least this long
@@ -91,6 +94,9 @@ struct RoundsDesign {
   double budget_seconds = 0;             // this scale's share of the time budget
   double measuring_seconds = 0;          // time spent measuring it
   std::string stop;  // why rounds stopped: precision | budget | max-rounds | interrupted
+  // A sample counts as disturbed when other processes' CPU time plus steal during it exceeds
+  // this fraction of the CPU time the sample had (its wall time x the CPUs).
+  double disturbance_limit = 0.05;
 };
 
 struct ScaleResult {
@@ -109,6 +115,10 @@ struct ScaleResult {
   bool has_rounds = false;
   RoundsDesign rounds;
   std::vector<Sample> samples;
+  // Who each run of pred_times is, "<invocation>#<run index>" (set by the reader: the invocation
+  // is the run's start time where the file records it, else the file), so that one run read
+  // from two files (a per-scale and a consolidated file) is merged once, however it was read.
+  std::vector<std::string> run_ids;
 };
 
 struct RandResults {

@@ -1,12 +1,15 @@
 // The two ways rand_power measures a scale.
 //
-// Rounds (the default): every round times every function once, in a fresh shuffled order, with
-// the reference (Identity) timed between every two functions when samples are short (the
-// machine's speed drifts over seconds, so neighbours share it), or once per round when samples
-// are long. Each function's cost relative to the reference comes from its own round, so drift
-// cancels; a sample repeats short predictions until it lasts long enough to dwarf the clock and
-// the fork-join noise. Rounds go on until every function's 95% interval is within the precision
-// target, or the scale's share of the time budget is spent. See costs.h for the statistics.
+// Rounds (the default): every round times every function once and the reference (Identity) as
+// many times, all in one fresh random order. Each function's cost relative to the reference
+// comes from the reference samples nearest to it on either side: the machine's speed drifts over
+// seconds to minutes (on a 2-core VM, lag-1 autocorrelation 0.6-0.9 between 7-70 ms samples),
+// so neighbours share it and it cancels; and since the order is random, what ran just before a
+// sample is the same mix for the functions and the reference. A sample repeats
+// short predictions until it lasts long enough to dwarf the clock and the fork-join noise, and
+// starts with an untimed prediction of its own. Rounds go on until every function's 95% interval
+// is within the precision target, or the scale's share of the time budget is spent. Statistics:
+// costs.h.
 //
 // Paper: the original protocol, for reproducing its figures: per run one loop of 10^n
 // instances per function, functions in a shuffled order, --runs runs.
@@ -45,9 +48,11 @@ struct RoundsSettings {
   double min_sample_seconds = 0.015;
   int min_rounds = 6;              // the fewest for a 95% distribution-free interval
   int max_rounds = 500;
-  // Samples shorter than this are paired with the reference on both sides; longer ones share
-  // one reference sample per round.
-  double neighbour_pairing_below_seconds = 0.25;
+  // Untimed predictions of one chunk before each sample: every sample then starts from its own
+  // network's cache state. Without them each function sample followed a reference sample and
+  // each reference sample followed a function, and the no-op controls came out 1-1.5% faster
+  // than the reference at 10^3-10^4.
+  int warmup = 1;
 };
 
 // Measures one scale in rounds into `s` (which may already hold rounds of an interrupted run),

@@ -63,8 +63,9 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_flag("--no-model-cache", o.no_cache, "always train, never read or write the cache");
   app.add_option("--warmup", o.warmup,
-                 "paper design: untimed predict calls before each timed loop (sizes buffers, warms "
-                 "caches); 0 times from cold. (Rounds allocate buffers before each sample instead.)")
+                 "untimed predict calls of one chunk before each sample (each timed loop), so that "
+                 "it starts from its own network's cache state rather than the previous one's; 0 "
+                 "times from cold")
       ->capture_default_str();
   app.add_option("--gpu-timing", o.gpu_timing,
                  "CUDA only: sync (wait for the GPU before stopping the clock) or async (the "
@@ -347,6 +348,7 @@ void Experiment::measure() {
         RoundsSettings settings;
         settings.precision = o_.precision;
         settings.min_sample_seconds = min_sample_seconds_;
+        settings.warmup = o_.warmup;
         const double before = cur.rounds.measuring_seconds;
         measure_rounds(bench, candidates_, reference, controls, n, share + before, settings, cur);
         budget_left -= cur.rounds.measuring_seconds - before;
