@@ -422,9 +422,22 @@ TEST(ExperimentsE2E, RandPowerRoundsReportCostsWithIntervals) {
     EXPECT_GE(d["reps"].get<int>(), 1);
     const size_t rounds = s["pred_times"].size();
     EXPECT_GE(rounds, 6u) << "at least the minimum rounds, whatever the budget";
-    // Neighbour pairing: per round the two functions and as many reference samples.
+    // Per round the functions still timed and as many reference samples: both functions and two
+    // reference samples for the first six rounds; a function leaves once its interval is narrow.
     EXPECT_EQ(d["pairing"], "neighbours");
-    EXPECT_EQ(s["samples"].size(), rounds * 4) << s["samples"].size();
+    std::map<int, int> per_round, references;
+    for (const json& m : s["samples"]) {
+      if (m.value("disturbed", false)) continue;
+      ++per_round[m["round"].get<int>()];
+      if (m["key"] == identity) ++references[m["round"].get<int>()];
+    }
+    EXPECT_EQ(per_round.size(), rounds);
+    for (const auto& [round, n] : per_round) {
+      EXPECT_EQ(n, 2 * references[round]) << "round " << round;
+      if (round < 6) {
+        EXPECT_EQ(n, 4) << "round " << round;
+      }
+    }
     for (const json& m : s["samples"]) {
       EXPECT_GT(m["seconds"].get<double>(), 0.0);
       EXPECT_TRUE(m.contains("function_seconds")) << "CPU samples time the layers apart";
