@@ -170,8 +170,7 @@ double PReLUWeightGradChunk(const float* x, const float* dy, size_t n) {
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
-#include <omp.h>
-
+#include "kernels/cpu/chunks.h"
 #include "kernels/cpu/kernels.h"
 
 namespace ip::cpu {
@@ -181,31 +180,10 @@ HWY_EXPORT(PReLUWeightGradChunk);
 
 namespace {
 
-// Elements per OpenMP work item: large enough to amortise dispatch and scheduling (64 KiB of
-// floats per stream stays in L2), small enough to balance two to a few dozen threads.
-constexpr size_t kChunk = 16384;
-
-size_t chunk_count(size_t n) { return (n + kChunk - 1) / kChunk; }
-
 void require_elementwise(FunctionId id) {
   const FunctionInfo& info = function_info(id);
   if (info.kind != KernelKind::Elementwise) {
     throw std::invalid_argument(std::string(info.name) + " is not an element-wise function");
-  }
-}
-
-// Runs body(begin, count) over fixed chunks; in parallel when there is more than one.
-template <class Body>
-void for_each_chunk(size_t n, const Body& body) {
-  const size_t chunks = chunk_count(n);
-  if (chunks <= 1) {
-    if (n > 0) body(size_t{0}, n);
-    return;
-  }
-#pragma omp parallel for schedule(static)
-  for (long long c = 0; c < static_cast<long long>(chunks); ++c) {
-    const size_t begin = static_cast<size_t>(c) * kChunk;
-    body(begin, std::min(kChunk, n - begin));
   }
 }
 
@@ -215,8 +193,8 @@ void activation_forward(FunctionId id, const float* x, float* y, size_t n, Param
   require_elementwise(id);
   const auto kernel = HWY_DYNAMIC_DISPATCH(ActivationForwardChunk);
   const bool stream = use_streaming_stores(n * sizeof(float));
-  for_each_chunk(n, [&](size_t begin, size_t count) {
-    kernel(static_cast<int>(id), x + begin, y + begin, count, p.p0, p.p1, stream);
+  for_each_chunk(n, [&](size_t begin, size_t end) {
+    kernel(static_cast<int>(id), x + begin, y + begin, end - begin, p.p0, p.p1, stream);
   });
 }
 
@@ -225,8 +203,9 @@ void activation_backward(FunctionId id, const float* x, const float* dy, float* 
   require_elementwise(id);
   const auto kernel = HWY_DYNAMIC_DISPATCH(ActivationBackwardChunk);
   const bool stream = use_streaming_stores(n * sizeof(float));
-  for_each_chunk(n, [&](size_t begin, size_t count) {
-    kernel(static_cast<int>(id), x + begin, dy + begin, dx + begin, count, p.p0, p.p1, stream);
+  for_each_chunk(n, [&](size_t begin, size_t end) {
+    kernel(static_cast<int>(id), x + begin, dy + begin, dx + begin, end - begin, p.p0, p.p1,
+           stream);
   });
 }
 
@@ -234,8 +213,8 @@ double prelu_weight_grad(const float* x, const float* dy, size_t n) {
   // Fixed chunks, one partial per chunk, combined in chunk order: the same sum for any thread count.
   std::vector<double> partial(chunk_count(n), 0.0);
   const auto kernel = HWY_DYNAMIC_DISPATCH(PReLUWeightGradChunk);
-  for_each_chunk(n, [&](size_t begin, size_t count) {
-    partial[begin / kChunk] = kernel(x + begin, dy + begin, count);
+  for_each_chunk(n, [&](size_t begin, size_t end) {
+    partial[begin / kChunkElements] = kernel(x + begin, dy + begin, end - begin);
   });
   double sum = 0.0;
   for (double s : partial) sum += s;

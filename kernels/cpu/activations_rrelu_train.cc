@@ -99,6 +99,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include "kernels/common/activation_math.h"
+#include "kernels/cpu/chunks.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/streaming.h"
 
@@ -106,40 +107,24 @@ namespace ip::cpu {
 HWY_EXPORT(RReLUTrainForwardChunk);
 HWY_EXPORT(RReLUTrainBackwardChunk);
 
-namespace {
-
-// Elements per OpenMP work item, as activations.cc (a multiple of 4: chunks start on Philox
-// block boundaries).
-constexpr size_t kChunk = 16384;
-
-// Calls body(begin, count) for each chunk of [0, n), over OpenMP threads when there are several.
-template <class Body>
-void for_chunks(size_t n, const Body& body) {
-  const long long chunks = static_cast<long long>((n + kChunk - 1) / kChunk);
-#pragma omp parallel for schedule(static) if (chunks > 1)
-  for (long long c = 0; c < chunks; ++c) {
-    const size_t begin = static_cast<size_t>(c) * kChunk;
-    body(begin, std::min(kChunk, n - begin));
-  }
-}
-
-}  // namespace
+// Chunks start on Philox block boundaries, so each chunk draws whole blocks.
+static_assert(kChunkElements % 4 == 0, "chunks must start on Philox block boundaries");
 
 void rrelu_train_forward(const float* x, float* y, float* noise, size_t n, Params<float> p,
                          uint64_t seed) {
   const auto kernel = HWY_DYNAMIC_DISPATCH(RReLUTrainForwardChunk);
   const bool stream = use_streaming_stores(n * sizeof(float));
-  for_chunks(n, [&](size_t begin, size_t count) {
-    kernel(x + begin, y + begin, noise ? noise + begin : nullptr, begin, count, p.p0, p.p1, seed,
-           stream);
+  for_each_chunk(n, [&](size_t begin, size_t end) {
+    kernel(x + begin, y + begin, noise ? noise + begin : nullptr, begin, end - begin, p.p0, p.p1,
+           seed, stream);
   });
 }
 
 void rrelu_train_backward(const float* noise, const float* dy, float* dx, size_t n) {
   const auto kernel = HWY_DYNAMIC_DISPATCH(RReLUTrainBackwardChunk);
   const bool stream = use_streaming_stores(n * sizeof(float));
-  for_chunks(n, [&](size_t begin, size_t count) {
-    kernel(noise + begin, dy + begin, dx + begin, count, stream);
+  for_each_chunk(n, [&](size_t begin, size_t end) {
+    kernel(noise + begin, dy + begin, dx + begin, end - begin, stream);
   });
 }
 
