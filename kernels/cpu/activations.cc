@@ -23,29 +23,11 @@
 #include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kernels/cpu/activations-inl.h"
+#include "kernels/cpu/tail-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace ip::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-// Tails: Highway 1.0.3's MaskedLoad on SSE4 is a full *aligned* load (it faults on unaligned
-// pointers and reads past the end), so the last partial vector goes through an aligned stack
-// buffer instead, on every target: the same vector code, once per call.
-constexpr size_t kTailFloats = HWY_MAX_BYTES / sizeof(float);
-
-template <class D>
-HWY_INLINE hn::Vec<D> LoadTailPadded(D d, const float* p, size_t count) {
-  alignas(HWY_MAX_BYTES) float buf[kTailFloats] = {};
-  for (size_t j = 0; j < count; ++j) buf[j] = p[j];
-  return hn::Load(d, buf);
-}
-
-template <class D>
-HWY_INLINE void StoreTail(D d, hn::Vec<D> v, float* p, size_t count) {
-  alignas(HWY_MAX_BYTES) float buf[kTailFloats];
-  hn::Store(v, d, buf);
-  for (size_t j = 0; j < count; ++j) p[j] = buf[j];
-}
 
 // Elements before `out + head` is vector-aligned (Stream needs aligned addresses); < lanes.
 template <class D>
@@ -61,7 +43,7 @@ HWY_INLINE size_t HeadToAlign(D d, const float* out, size_t n) {
 // kernel over arrays far larger than the caches moves 3 bytes per 2 it needs and tops out near
 // 2/3 of a copy (glibc's memcpy avoids that read). Only for large arrays (the caller decides):
 // streamed data is not in the cache for whoever reads it next. The head before the first aligned
-// output goes through the padded tail path: the same vector code, so results are unchanged.
+// output goes through the tail path (tail-inl.h): the same vector code, so results are unchanged.
 template <class F>
 HWY_INLINE void ElementwiseForwardLoop(const float* x, float* y, size_t n, float p0, float p1, bool stream) {
   const hn::ScalableTag<float> d;
@@ -71,7 +53,7 @@ HWY_INLINE void ElementwiseForwardLoop(const float* x, float* y, size_t n, float
   size_t i = 0;
   if (stream) {
     const size_t head = HeadToAlign(d, y, n);
-    if (head > 0) StoreTail(d, F::forward(d, LoadTailPadded(d, x, head), vp0, vp1), y, head);
+    if (head > 0) StoreTail(d, F::forward(d, LoadTail(d, x, head), vp0, vp1), y, head);
     i = head;
     if (reinterpret_cast<uintptr_t>(y + i) % (lanes * sizeof(float)) == 0) {
       for (; i + lanes <= n; i += lanes) {
@@ -83,8 +65,8 @@ HWY_INLINE void ElementwiseForwardLoop(const float* x, float* y, size_t n, float
   for (; i + lanes <= n; i += lanes) {
     hn::StoreU(F::forward(d, hn::LoadU(d, x + i), vp0, vp1), d, y + i);
   }
-  if (i < n) {  // the tail runs the same vector code on a padded vector
-    StoreTail(d, F::forward(d, LoadTailPadded(d, x + i, n - i), vp0, vp1), y + i, n - i);
+  if (i < n) {  // the tail runs the same vector code on a partial vector
+    StoreTail(d, F::forward(d, LoadTail(d, x + i, n - i), vp0, vp1), y + i, n - i);
   }
 }
 
@@ -100,8 +82,8 @@ HWY_INLINE void ElementwiseBackwardLoop(const float* x, const float* dy, float* 
   if (stream) {  // as in the forward loop
     const size_t head = HeadToAlign(d, dx, n);
     if (head > 0) {
-      const auto g = F::derivative(d, LoadTailPadded(d, x, head), vp0, vp1);
-      StoreTail(d, hn::Mul(LoadTailPadded(d, dy, head), g), dx, head);
+      const auto g = F::derivative(d, LoadTail(d, x, head), vp0, vp1);
+      StoreTail(d, hn::Mul(LoadTail(d, dy, head), g), dx, head);
     }
     i = head;
     if (reinterpret_cast<uintptr_t>(dx + i) % (lanes * sizeof(float)) == 0) {
@@ -117,8 +99,8 @@ HWY_INLINE void ElementwiseBackwardLoop(const float* x, const float* dy, float* 
     hn::StoreU(hn::Mul(hn::LoadU(d, dy + i), g), d, dx + i);
   }
   if (i < n) {
-    const auto g = F::derivative(d, LoadTailPadded(d, x + i, n - i), vp0, vp1);
-    StoreTail(d, hn::Mul(LoadTailPadded(d, dy + i, n - i), g), dx + i, n - i);
+    const auto g = F::derivative(d, LoadTail(d, x + i, n - i), vp0, vp1);
+    StoreTail(d, hn::Mul(LoadTail(d, dy + i, n - i), g), dx + i, n - i);
   }
 }
 
@@ -160,8 +142,8 @@ double PReLUWeightGradChunk(const float* x, const float* dy, size_t n) {
   }
   for (; i < n; i += lanes) {  // at most two partial steps; padding lanes are 0 * 0
     const size_t count = std::min(lanes, n - i);
-    acc0 = hn::MulAdd(hn::PromoteTo(dd, LoadTailPadded(df, dy + i, count)),
-                      weight_derivative(LoadTailPadded(df, x + i, count)), acc0);
+    acc0 = hn::MulAdd(hn::PromoteTo(dd, LoadTail(df, dy + i, count)),
+                      weight_derivative(LoadTail(df, x + i, count)), acc0);
   }
   return hn::GetLane(hn::SumOfLanes(dd, hn::Add(acc0, acc1)));
 }
