@@ -17,11 +17,8 @@
 // Layout as in the other kernel files: per-target chunk kernel in HWY_NAMESPACE, OpenMP over fixed
 // chunks in HWY_ONCE (OpenMP inside HWY_NAMESPACE crashes clang 14). Draws depend only on the
 // element index, so results do not depend on the thread count.
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+// No FMA contraction anywhere in this file (see above).
+#include "kernels/cpu/fp_contract_off.h"  // first: it applies to everything below
 
 #include <algorithm>
 #include <cstddef>

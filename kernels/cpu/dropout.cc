@@ -20,14 +20,8 @@
 // Chunk boundaries depend only on n, never on the thread count, and the draws only on the index,
 // so the output does not depend on the thread count either. Chunks start on multiples of 32 mask
 // units, so every mask word is written by one chunk (one thread) only.
-// No FMA contraction anywhere in this file (see above); clang only contracts within one source
-// expression by default, and Highway's Mul and Add are separate calls, so the standard pragma
-// suffices there.
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+// No FMA contraction anywhere in this file (see above).
+#include "kernels/cpu/fp_contract_off.h"  // first: it applies to everything below
 
 #include <algorithm>
 #include <cstddef>
