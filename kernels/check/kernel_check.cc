@@ -16,38 +16,7 @@
 
 namespace ip::check {
 
-// ---- tolerances --------------------------------------------------------------------------------
-
-Tolerance forward_tolerance(FunctionId) {
-  // No per-function loosening is needed: every scalar form and kernel meets the default.
-  return {1e-6, 2e-6};
-}
-
-Tolerance grad_tolerance(FunctionId) { return {1e-4, 1e-4}; }
-
-// ---- classes and comparison --------------------------------------------------------------------
-
-ValueClass classify(float v) {
-  if (std::isnan(v)) return ValueClass::NaN;
-  if (std::isinf(v)) return v > 0 ? ValueClass::PosInf : ValueClass::NegInf;
-  return ValueClass::Finite;
-}
-
-ValueClass classify_reference(double v) {
-  // The float32 result of a correct kernel is the reference rounded to float32, so the class to
-  // match is that of the rounded value: 1e39 is +inf, FLT_MAX * (1 + 2^-25) is still finite.
-  return classify(static_cast<float>(v));
-}
-
-const char* class_name(ValueClass c) {
-  switch (c) {
-    case ValueClass::Finite: return "finite";
-    case ValueClass::NaN: return "nan";
-    case ValueClass::PosInf: return "+inf";
-    case ValueClass::NegInf: return "-inf";
-  }
-  return "?";
-}
+// ---- comparison --------------------------------------------------------------------------------
 
 Comparison compare(const std::vector<double>& ref, const std::vector<float>& got,
                    const std::vector<double>& x, Tolerance tol) {
