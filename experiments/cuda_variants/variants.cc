@@ -12,23 +12,15 @@
 
 namespace ip::cuda::variants {
 
-const char* family_name(Family family) {
-  switch (family) {
-    case Family::Elementwise: return "elementwise";
-    case Family::Rowwise: return "rowwise";
-    case Family::Dropout: return "dropout";
-  }
-  return "?";
-}
+// A family is a kernel kind of the table, in the same order.
+static_assert(static_cast<int>(Family::Elementwise) == static_cast<int>(KernelKind::Elementwise) &&
+                  static_cast<int>(Family::Rowwise) == static_cast<int>(KernelKind::Rowwise) &&
+                  static_cast<int>(Family::Dropout) == static_cast<int>(KernelKind::Dropout),
+              "Family mirrors KernelKind");
 
-Family family_of(KernelKind kind) {
-  switch (kind) {
-    case KernelKind::Elementwise: return Family::Elementwise;
-    case KernelKind::Rowwise: return Family::Rowwise;
-    case KernelKind::Dropout: return Family::Dropout;
-  }
-  return Family::Elementwise;
-}
+const char* family_name(Family family) { return kind_name(static_cast<KernelKind>(family)); }
+
+Family family_of(KernelKind kind) { return static_cast<Family>(kind); }
 
 const std::vector<Variant>& variants(Family family) {
   static const std::vector<Variant> elementwise = detail::elementwise_list();

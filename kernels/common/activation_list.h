@@ -79,6 +79,16 @@ constexpr int kFunctionCount = 0 INFERENCEPOWER_FUNCTIONS(IP_COUNT_ROW);
 enum class FunctionGroup : int { Activation, Dropout, IdentityGroup };
 enum class KernelKind : int { Elementwise, Rowwise, Dropout };
 
+// The names result files, benchmarks and the table's JSON listing use for groups and kinds.
+constexpr const char* group_name(FunctionGroup g) {
+  constexpr const char* kNames[] = {"activation", "dropout", "identity"};
+  return kNames[static_cast<int>(g)];
+}
+constexpr const char* kind_name(KernelKind k) {
+  constexpr const char* kNames[] = {"elementwise", "rowwise", "dropout"};
+  return kNames[static_cast<int>(k)];
+}
+
 // Everything the table says about one function, as data (for code that iterates at run time).
 struct FunctionInfo {
   FunctionId id;
