@@ -127,7 +127,6 @@ inline std::vector<FunctionId> functions_of_kind(KernelKind kind) {
 template <FunctionId kId>
 struct FunctionTraits {
   static constexpr KernelKind kind = function_info(kId).kind;
-  static constexpr FunctionGroup group = function_info(kId).group;
 };
 
 // Calls f(std::integral_constant<FunctionId, id>{}) for the function `id`; the one switch over the

@@ -285,21 +285,10 @@ HWY_INLINE V Log1pUnitQuotient(D d, V e, V scale) {
   p = hn::MulAdd(p, e, c(9.999999404e-01f));
   return p;
 }
-template <class D, class V>
-HWY_INLINE V Log1pUnit(D d, V e) {
-  return hn::Mul(e, Log1pUnitQuotient(d, e, hn::Set(d, 1.0f)));
-}
-
-// log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): log1p's argument stays in [0, 1] and nothing
-// overflows. NaN: ExpNegAbs gives 0 for it, max(x, 0) passes it (MaxKeepNaN); no select.
-template <class D, class V>
-HWY_INLINE V Softplus(D d, V x) {
-  const V e = ExpNegAbs(d, x);
-  return hn::MulAdd(e, Log1pUnitQuotient(d, e, hn::Set(d, 1.0f)), MaxKeepNaN(d, x, hn::Zero(d)));
-}
 
 // log(sigmoid(x)) = -softplus(-x) = min(x, 0) - log1p(exp(-|x|)), written out so that neither x
-// nor the result needs negating. NaN as in Softplus.
+// nor the result needs negating: log1p's argument stays in [0, 1] and nothing overflows. NaN:
+// ExpNegAbs gives 0 for it, min(x, 0) passes it (MinKeepNaN); no select.
 template <class D, class V>
 HWY_INLINE V LogSigmoid(D d, V x) {
   const V e = ExpNegAbs(d, x);
