@@ -9,10 +9,9 @@
 // (reference_kernels.h: a product, then a sum). GCC contracts a*b+c into an FMA by default in C++
 // (-ffp-contract=fast) on the FMA targets, which would change the last bit; contraction is off for
 // this file (the reason it is not in activations.cc, whose forms choose their FMAs explicitly).
-// Before this file the slopes were drawn with the scalar generator, one Philox block per element:
-// about 40 times slower than eval mode. Backward used to draw them again (as costly as forward);
-// reading the stored noise makes it a memory-bound multiply, the same product bit for bit
-// (dy * 1 is dy).
+// Why vector draws: the scalar generator computes one Philox block per element, about 40 times
+// slower than eval mode. Backward reads the stored noise instead of drawing again (which would
+// cost as much as forward): a memory-bound multiply, the same product bit for bit (dy * 1 is dy).
 //
 // Layout as in the other kernel files: per-target chunk kernel in HWY_NAMESPACE, OpenMP over fixed
 // chunks in HWY_ONCE (OpenMP inside HWY_NAMESPACE crashes clang 14). Draws depend only on the
