@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""compare_torch: our engine against PyTorch on this machine, in one run (issue 6, "Against PyTorch").
+"""compare_torch: our engine against PyTorch on this machine, in one run.
 
 Three comparisons, each side measured in the same invocation so both see the same machine load:
   1. kernels: every function's forward and backward on large float32 arrays (default 256 MiB),
@@ -34,9 +34,9 @@ import tempfile
 import time
 import warnings
 
-# Our builds and PyTorch see the same settings. SkylakeX: Debian's OpenBLAS misdetects this CPU
-# and PyTorch's GEMM runs through it (issue 6). Set before torch is imported so its OpenMP and
-# OpenBLAS read them.
+# Our builds and PyTorch see the same settings. SkylakeX: Debian's OpenBLAS 0.3.21 misdetects
+# the AVX-512 CPUs of our reference VMs, and PyTorch's GEMM runs through it. Set before torch is
+# imported so its OpenMP and OpenBLAS read them.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
 

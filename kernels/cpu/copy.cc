@@ -2,7 +2,7 @@
 // kernels (Highway per target in HWY_NAMESPACE, OpenMP over fixed chunks in HWY_ONCE, streaming
 // stores by the same rule, streaming.h).
 //
-// Why not memcpy alone: on the 2-core Zen4 VM of issue 6, glibc's memcpy (one call per thread,
+// Why not memcpy alone: on a 2-core Zen 4 VM, glibc's memcpy (one call per thread,
 // 256 MiB) moved 23 GB/s while ReLU, which streams its output (activations.cc), moved 40-62 GB/s,
 // so "fraction of copy" read 150-270%. A copy written the way our kernels are is the fair
 // reference; kernel_bench measures both and takes the faster.
