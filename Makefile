@@ -92,7 +92,8 @@ bench: build
 
 # Our kernels, rand_power (scales 0-6) and the MNIST training step against PyTorch's in one run,
 # with a ratio and pass/fail per target. Optional: needs Debian's python3-torch for
-# /usr/bin/python3; without it the script prints how to install it and exits 2.
+# /usr/bin/python3; without it the script prints how to install it and exits 2. The function list
+# comes from build/check_kernels --list-functions --json.
 # COMPARE_ARGS=--quick for a smoke test (a few functions, small sizes, scales 0-3).
 COMPARE_OUT  ?= $(BUILD_DIR)/compare-torch
 COMPARE_ARGS ?=
