@@ -193,9 +193,11 @@ int main(int argc, char** argv) {
   std::string device = "all";
   std::vector<std::string> targets;
   bool list_functions = false, as_json = false;
-  app.add_option("--golden", golden_path, "golden file (tests/golden/activations.json); required unless --list-functions");
+  app.add_option("--golden", golden_path,
+                 "golden file (tests/golden/activations.json); required unless --list-functions");
   app.add_flag("--list-functions", list_functions,
-               "print the activation table (CLI name, PyTorch module, default parameters, group, kernel kind) and exit");
+               "print the activation table (CLI name, PyTorch module, default parameters, group, "
+               "kernel kind) and exit");
   app.add_flag("--json", as_json, "with --list-functions: print it as JSON");
   app.add_option("--device", device, "cpu (scalar + SIMD targets), cuda, or all available")
       ->check(CLI::IsMember({"cpu", "cuda", "all"}));

@@ -96,7 +96,8 @@ std::vector<Case> make_cases(Device dev, const FunctionInfo& f, const Buffers& b
       break;
     case KernelKind::Rowwise:
       if (want("forward"))
-        out.push_back({&f, name, kind, "forward", 2 * fb, [=] { ops::rowwise_forward(dev, id, b.x, b.y, b.rows, b.cols); }});
+        out.push_back({&f, name, kind, "forward", 2 * fb,
+                       [=] { ops::rowwise_forward(dev, id, b.x, b.y, b.rows, b.cols); }});
       if (want("backward")) {
         prepare.push_back([=] { ops::rowwise_forward(dev, id, b.x, b.y, b.rows, b.cols); });
         out.push_back({&f, name, kind, "backward", 3 * fb,
