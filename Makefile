@@ -58,26 +58,42 @@ mnist: build
 check-kernels: build
 	$(BUILD_DIR)/check_kernels --golden $(GOLDEN)
 
-# Issue 6's benchmark: every kernel at 256 MiB on 2 threads, forward and backward, the GEMM shapes
-# of the experiments (and the 100000-row prediction chunk), then a pass/fail table per kernel
-# against the targets with a compute-bound calibration that shows why a kernel misses.
+# The kernel benchmark: every kernel at 256 MiB on 2 threads, forward and backward, the GEMM
+# shapes of the experiments (and the 100000-row prediction chunk), then a pass/fail table per
+# kernel against the bandwidth targets (kernel_bench --summary targets) with a compute-bound
+# calibration that shows why a kernel misses.
+# BENCH_TARGETS: the SIMD targets measured, each in its own rows and summary line. Default: the
+# best one here, plus AVX2 when the best is an AVX-512 one (AVX3...), so that a regression on
+# either shows; `kernel_bench --list-targets` lists what this machine has.
 # BENCH_OMP_WAIT: OpenMP's wait policy for the run, empty = libgomp's default (spin briefly, then
 # sleep), the same as OpenBLAS's own thread pool does. `passive` (sleep at once) is kinder to a
 # shared machine but makes every parallel region wake a sleeping thread: on an idle Zen 4 VM that
 # halved the measured FMA peak and put our ~1 ms GEMMs at 0.5-0.6x OpenBLAS (1.0-1.2x by default).
-# OPENBLAS_CORETYPE=SkylakeX: Debian's OpenBLAS 0.3.21 misdetects this CPU (issue 6).
+# OPENBLAS_CORETYPE=SkylakeX: Debian's OpenBLAS 0.3.21 misdetects the AVX-512 CPUs of our
+# reference VMs.
 BENCH_OUT  ?= $(BUILD_DIR)/bench
 BENCH_OMP_WAIT ?=
+BENCH_TARGETS ?=
 BENCH_ARGS ?= --functions all --directions forward,backward --sizes 256MiB --threads 2 \
-              --gemm-shapes experiments --large-gemm --summary issue6
+              --gemm-shapes experiments --large-gemm --summary targets
 bench: build
 	@mkdir -p $(BENCH_OUT)
 	uptime
-	$(if $(BENCH_OMP_WAIT),OMP_WAIT_POLICY=$(BENCH_OMP_WAIT)) OPENBLAS_CORETYPE=SkylakeX $(BUILD_DIR)/kernel_bench $(BENCH_ARGS) --out $(BENCH_OUT) 2>&1 | tee $(BENCH_OUT)/kernel_bench.txt
+	@targets='$(BENCH_TARGETS)'; \
+	if [ -z "$$targets" ]; then \
+	  case ",$$($(BUILD_DIR)/kernel_bench --list-targets)," in \
+	    ,AVX3*,AVX2,*) targets="$$($(BUILD_DIR)/kernel_bench --list-targets | cut -d, -f1),AVX2" ;; \
+	    *) targets=auto ;; \
+	  esac; \
+	fi; \
+	echo "kernel_bench $(BENCH_ARGS) --target $$targets"; \
+	$(if $(BENCH_OMP_WAIT),OMP_WAIT_POLICY=$(BENCH_OMP_WAIT)) OPENBLAS_CORETYPE=SkylakeX \
+	  $(BUILD_DIR)/kernel_bench $(BENCH_ARGS) --target "$$targets" --out $(BENCH_OUT) 2>&1 | tee $(BENCH_OUT)/kernel_bench.txt
 
-# Issue 6 "Against PyTorch": our kernels, rand_power (scales 0-6) and the MNIST training step
-# against PyTorch's in one run, with a ratio and pass/fail per target. Optional: needs Debian's
-# python3-torch for /usr/bin/python3; without it the script prints how to install it and exits 2.
+# Our kernels, rand_power (scales 0-6) and the MNIST training step against PyTorch's in one run,
+# with a ratio and pass/fail per target. Optional: needs Debian's python3-torch for
+# /usr/bin/python3; without it the script prints how to install it and exits 2. The function list
+# comes from build/check_kernels --list-functions --json.
 # COMPARE_ARGS=--quick for a smoke test (a few functions, small sizes, scales 0-3).
 COMPARE_OUT  ?= $(BUILD_DIR)/compare-torch
 COMPARE_ARGS ?=

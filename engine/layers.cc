@@ -49,10 +49,10 @@ Linear::Linear(size_t in, size_t out, uint64_t seed) : in_(in), out_(out) {
   const float bound = static_cast<float>(1.0 / std::sqrt(static_cast<double>(in)));
   float* w = weight.data();
   for (size_t i = 0; i < weight.numel(); ++i)
-    w[i] = bound * (2.0f * philox::uniform(seed, kInitWeightStream, i) - 1.0f);
+    w[i] = bound * (2.0f * philox::uniform(seed, philox::kInitWeightStream, i) - 1.0f);
   float* b = bias.data();
   for (size_t i = 0; i < out; ++i)
-    b[i] = bound * (2.0f * philox::uniform(seed, kInitBiasStream, i) - 1.0f);
+    b[i] = bound * (2.0f * philox::uniform(seed, philox::kInitBiasStream, i) - 1.0f);
 }
 
 std::string Linear::describe() const {

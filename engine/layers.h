@@ -66,10 +66,9 @@ class Layer {
 class Linear : public Layer {
  public:
   // PyTorch's default initialisation: W and b uniform in ±1/sqrt(in), drawn from Philox
-  // (philox.h) with key `seed`, stream kInitWeightStream / kInitBiasStream, index = element.
+  // (philox.h) with key `seed`, stream philox::kInitWeightStream / kInitBiasStream
+  // (philox_streams.h), index = element.
   Linear(size_t in, size_t out, uint64_t seed);
-  static constexpr uint32_t kInitWeightStream = 2;  // 0 and 1 belong to dropout and RReLU
-  static constexpr uint32_t kInitBiasStream = 3;
 
   std::string describe() const override;
   const Tensor& forward(const Tensor& x) override;

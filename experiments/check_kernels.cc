@@ -1,6 +1,11 @@
 // check_kernels: runs every kernel backend (scalar reference, each SIMD target, CUDA) on a PyTorch
 // golden file and prints the largest error per function and backend. Exit 0 when everything is
 // within tolerance, 1 when anything fails, 2 for usage errors (bad file, unknown target, no GPU).
+//
+// --list-functions [--json] prints the activation table instead: the one list of functions, which
+// the Python tools (experiments/compare_torch.py, tests/golden/regenerate.py) read from here
+// rather than keeping copies of their own.
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -8,9 +13,12 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "kernels/check/golden.h"
 #include "kernels/check/kernel_check.h"
+#include "kernels/check/validation.h"
+#include "kernels/common/activation_list.h"
 
 namespace {
 
@@ -117,6 +125,55 @@ void print_report(const CheckReport& r) {
               r.all_pass() ? "PASS" : "FAIL");
 }
 
+// The table as JSON (key order kept): per function its table id (the golden-file name), CLI
+// name, PyTorch module path, class and extra constructor arguments, default parameters by name,
+// group, kernel kind and whether the paper timed it; then the golden file's edge-case inputs
+// (non-finite ones as "inf", "-inf", "nan", as in the golden file).
+nlohmann::ordered_json function_table_json() {
+  using ojson = nlohmann::ordered_json;
+  ojson functions = ojson::array();
+  for (const ip::FunctionInfo& f : ip::kFunctionInfo) {
+    const std::string path = f.torch_path;
+    ojson params = ojson::object();
+    for (int i = 0; i < 2; ++i)
+      if (*f.param_names[i]) params[f.param_names[i]] = f.param_defaults[i];
+    functions.push_back({{"id", f.name},
+                         {"cli_name", f.cli_name},
+                         {"torch_path", path},
+                         {"torch_class", path.substr(path.rfind('.') + 1)},
+                         {"torch_args", f.torch_args},
+                         {"params", params},
+                         {"group", ip::group_name(f.group)},
+                         {"kind", ip::kind_name(f.kind)},
+                         {"in_paper", f.in_paper}});
+  }
+  ojson edges = ojson::array();
+  for (float v : ip::check::kGoldenEdgeCases) {
+    if (std::isnan(v)) edges.push_back("nan");
+    else if (std::isinf(v)) edges.push_back(v > 0 ? "inf" : "-inf");
+    else edges.push_back(static_cast<double>(v));
+  }
+  return {{"generator", "inferencepower check_kernels --list-functions --json"},
+          {"functions", functions},
+          {"golden_edge_cases", edges}};
+}
+
+void print_function_table(bool as_json) {
+  if (as_json) {
+    std::printf("%s\n", function_table_json().dump(1).c_str());
+    return;
+  }
+  std::printf("%-14s %-13s %-10s %-11s %-5s %s\n", "cli_name", "id", "group", "kind", "paper", "PyTorch module");
+  for (const ip::FunctionInfo& f : ip::kFunctionInfo) {
+    std::string module = std::string(f.torch_path) + "(" + f.torch_args + ")";
+    for (int i = 0; i < 2; ++i)
+      if (*f.param_names[i]) module += std::string(i ? ", " : "  defaults: ") + f.param_names[i] + "=" +
+                                        nlohmann::json(f.param_defaults[i]).dump();
+    std::printf("%-14s %-13s %-10s %-11s %-5s %s\n", f.cli_name, f.name, ip::group_name(f.group),
+                ip::kind_name(f.kind), f.in_paper ? "yes" : "no", module.c_str());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -128,13 +185,20 @@ int main(int argc, char** argv) {
       "the file's upstream gradient) and reports the largest error over finite references.\n"
       "Tolerances: forward abs 1e-6 or rel 2e-6, gradient abs 1e-4 or rel 1e-4, per element;\n"
       "non-finite classes (nan, +inf, -inf) must match exactly.\n"
+      "With --list-functions it prints the activation table instead (--json: as JSON, with the\n"
+      "golden file's edge-case inputs; the Python tools read the function list from there).\n"
       "Exit status: 0 all pass, 1 some check fails, 2 usage error.",
       "check_kernels"};
   std::string golden_path;
   std::string device = "all";
   std::vector<std::string> targets;
-  app.add_option("--golden", golden_path, "golden file (tests/golden/activations.json)")
-      ->required();
+  bool list_functions = false, as_json = false;
+  app.add_option("--golden", golden_path,
+                 "golden file (tests/golden/activations.json); required unless --list-functions");
+  app.add_flag("--list-functions", list_functions,
+               "print the activation table (CLI name, PyTorch module, default parameters, group, "
+               "kernel kind) and exit");
+  app.add_flag("--json", as_json, "with --list-functions: print it as JSON");
   app.add_option("--device", device, "cpu (scalar + SIMD targets), cuda, or all available")
       ->check(CLI::IsMember({"cpu", "cuda", "all"}));
   app.add_option("--target", targets,
@@ -144,6 +208,15 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
+  }
+  if (list_functions) {
+    print_function_table(as_json);
+    return 0;
+  }
+  if (golden_path.empty() || as_json) {
+    std::cerr << "check_kernels: " << (as_json ? "--json goes with --list-functions" : "--golden is required")
+              << " (see --help)\n";
+    return 2;
   }
 
   try {

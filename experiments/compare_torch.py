@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""compare_torch: our engine against PyTorch on this machine, in one run (issue 6, "Against PyTorch").
+"""compare_torch: our engine against PyTorch on this machine, in one run.
 
 Three comparisons, each side measured in the same invocation so both see the same machine load:
   1. kernels: every function's forward and backward on large float32 arrays (default 256 MiB),
@@ -15,8 +15,13 @@ Three comparisons, each side measured in the same invocation so both see the sam
      (forward, loss, backward, update); PyTorch: the same steps timed the same way. Both report
      the mean step time (total / steps; the first step is included on both sides).
 
+The functions and their torch.nn constructors come from the activation table, read from
+build/check_kernels --list-functions --json (--table); --check-table only checks that every
+function this script names is in the table, and needs no PyTorch.
+
 Run with /usr/bin/python3 (Debian's python3-torch). Exit status: 0 done, 2 PyTorch missing or bad
-arguments, 1 a benchmark failed. The pass/fail column is informational: a miss does not fail the run.
+arguments, 1 a benchmark failed (or --check-table found a problem). The pass/fail column is
+informational: a miss does not fail the run.
 """
 import argparse
 import csv
@@ -34,9 +39,11 @@ import tempfile
 import time
 import warnings
 
-# Our builds and PyTorch see the same settings. SkylakeX: Debian's OpenBLAS misdetects this CPU
-# and PyTorch's GEMM runs through it (issue 6). Set before torch is imported so its OpenMP and
-# OpenBLAS read them.
+from function_table import read_table
+
+# Our builds and PyTorch see the same settings. SkylakeX: Debian's OpenBLAS 0.3.21 misdetects
+# the AVX-512 CPUs of our reference VMs, and PyTorch's GEMM runs through it. Set before torch is
+# imported so its OpenMP and OpenBLAS read them.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
 
@@ -44,47 +51,21 @@ INSTALL_HINT = ("compare_torch: PyTorch is not installed for /usr/bin/python3.\n
                 "  Install Debian's package:  sudo apt-get install python3-torch\n"
                 "  then run:                  make compare-torch")
 
-# Every function of our table: our name -> (torch.nn constructor source, kind). The constructors
-# use the table's defaults; eval() or train() is set by the caller.
-FUNCTIONS = {
-    "celu": ("nn.CELU()", "elementwise"),
-    "elu": ("nn.ELU()", "elementwise"),
-    "gelu": ("nn.GELU()", "elementwise"),
-    "gelu_tanh": ("nn.GELU(approximate='tanh')", "elementwise"),
-    "hardshrink": ("nn.Hardshrink()", "elementwise"),
-    "hardsigmoid": ("nn.Hardsigmoid()", "elementwise"),
-    "hardswish": ("nn.Hardswish()", "elementwise"),
-    "hardtanh": ("nn.Hardtanh()", "elementwise"),
-    "identity": ("nn.Identity()", "elementwise"),
-    "leaky_relu": ("nn.LeakyReLU()", "elementwise"),
-    "log_sigmoid": ("nn.LogSigmoid()", "elementwise"),
-    "mish": ("nn.Mish()", "elementwise"),
-    "prelu": ("nn.PReLU()", "elementwise"),
-    "relu": ("nn.ReLU()", "elementwise"),
-    "relu6": ("nn.ReLU6()", "elementwise"),
-    "rrelu": ("nn.RReLU()", "elementwise"),
-    "selu": ("nn.SELU()", "elementwise"),
-    "sigmoid": ("nn.Sigmoid()", "elementwise"),
-    "silu": ("nn.SiLU()", "elementwise"),
-    "softplus": ("nn.Softplus()", "elementwise"),
-    "softshrink": ("nn.Softshrink()", "elementwise"),
-    "softsign": ("nn.Softsign()", "elementwise"),
-    "tanh": ("nn.Tanh()", "elementwise"),
-    "tanhshrink": ("nn.Tanhshrink()", "elementwise"),
-    "threshold": ("nn.Threshold(0.1, 20.0)", "elementwise"),
-    # Row-wise over the last dimension (our rows of 1024), as the models apply them.
-    "softmax": ("nn.Softmax(dim=-1)", "rowwise"),
-    "softmin": ("nn.Softmin(dim=-1)", "rowwise"),
-    "log_softmax": ("nn.LogSoftmax(dim=-1)", "rowwise"),
-    "alpha_dropout": ("nn.AlphaDropout()", "dropout"),
-    "dropout": ("nn.Dropout()", "dropout"),
-    "dropout2d": ("nn.Dropout2d()", "dropout"),
-    "dropout3d": ("nn.Dropout3d()", "dropout"),
-}
-# kernel_bench also times RReLU in train mode (random slopes) as "rrelu:train".
-KERNEL_EXTRA = {"rrelu:train": ("nn.RReLU()", "elementwise")}
+# Every function of our table: our name -> (torch.nn constructor source, kind), in table order;
+# filled from the table by load_functions() before anything runs. The constructors use the
+# table's arguments (PyTorch's defaults but for Threshold); eval() or train() is set by the caller.
+FUNCTIONS = {}
+# "<name>:train" -> FUNCTIONS[name] for the functions kernel_bench also times in train mode.
+KERNEL_EXTRA = {}
+KINDS = ("elementwise", "rowwise", "dropout")
 
+# The only functions this script names itself; --check-table checks each against the table (and
+# tests/test_python_tools.cc checks that no other function name is written out here).
 QUICK_FUNCTIONS = "relu,gelu,tanh,dropout"
+HEAVY_FUNCTIONS = "relu,gelu,tanh,sigmoid,softplus,dropout"  # --heavy-functions default
+TRAIN_MODE_KERNELS = ("rrelu",)      # kernel_bench times them in train mode too (random slopes)
+NO_OUTPUT_FUNCTIONS = ("identity",)  # nn.Identity returns its input object: no kernel to compare
+PREALLOC_FUNCTIONS = ("relu", "sigmoid", "tanh")  # timed into a preallocated output as well (out=)
 TARGETS = {
     "kernel": 0.8,          # every elementwise kernel <= 0.8x PyTorch's time
     "rand_small": 0.1,      # seconds per instance at 10^0 <= 0.1x
@@ -96,6 +77,44 @@ TARGETS = {
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
+
+
+def load_functions(table):
+    """Fills FUNCTIONS and KERNEL_EXTRA from the table. Row-wise functions act over the last
+    dimension (our rows of 1024), as the models apply them."""
+    FUNCTIONS.clear()
+    for f in table["functions"]:
+        args = [a for a in (f["torch_args"], "dim=-1" if f["kind"] == "rowwise" else "") if a]
+        FUNCTIONS[f["cli_name"]] = (f"nn.{f['torch_class']}({', '.join(args)})", f["kind"])
+    KERNEL_EXTRA.clear()
+    for name in TRAIN_MODE_KERNELS:
+        if name in FUNCTIONS:
+            KERNEL_EXTRA[name + ":train"] = FUNCTIONS[name]
+
+
+def named_functions():
+    """Every function name this script writes out, by where it does."""
+    return {"QUICK_FUNCTIONS": QUICK_FUNCTIONS.split(","), "HEAVY_FUNCTIONS": HEAVY_FUNCTIONS.split(","),
+            "TRAIN_MODE_KERNELS": list(TRAIN_MODE_KERNELS), "NO_OUTPUT_FUNCTIONS": list(NO_OUTPUT_FUNCTIONS),
+            "PREALLOC_FUNCTIONS": list(PREALLOC_FUNCTIONS)}
+
+
+def check_table(table):
+    """Every function this script names must be in the table, and the script's functions must be
+    the table's, every row. Returns the problems found (empty: none)."""
+    problems = []
+    load_functions(table)
+    names = [f["cli_name"] for f in table["functions"]]
+    if list(FUNCTIONS) != names:
+        problems.append(f"the script's functions {list(FUNCTIONS)} are not the table's {names}")
+    for where, listed in named_functions().items():
+        for name in listed:
+            if name not in FUNCTIONS:
+                problems.append(f"{where} names '{name}', which the table lacks")
+    for name, (_, kind) in FUNCTIONS.items():
+        if kind not in KINDS:
+            problems.append(f"'{name}' has kind '{kind}', which this script does not know")
+    return problems
 
 
 def parse_size(text):
@@ -170,7 +189,7 @@ def torch_kernels(torch, nn, names, elements, cols, warmup, repeats):
         src, _ = {**FUNCTIONS, **KERNEL_EXTRA}[name]
         module = eval(src, {"nn": nn})
         # Dropouts (and RReLU's random slopes) are timed in train mode, as kernel_bench does.
-        module.train(FUNCTIONS.get(name, ("", ""))[1] == "dropout" or name == "rrelu:train")
+        module.train(FUNCTIONS.get(name, ("", ""))[1] == "dropout" or name in KERNEL_EXTRA)
         with torch.inference_mode():
             out[(name, "forward")] = median_time(lambda: module(x), warmup, repeats)
         xg = x.clone().requires_grad_(True)
@@ -183,8 +202,9 @@ def torch_kernels(torch, nn, names, elements, cols, warmup, repeats):
     prealloc = {}
     y = torch.empty_like(x)
     with torch.inference_mode():
-        for name, fn in (("copy", lambda: y.copy_(x)), ("relu", lambda: torch.clamp(x, min=0, out=y)),
-                         ("sigmoid", lambda: torch.sigmoid(x, out=y)), ("tanh", lambda: torch.tanh(x, out=y))):
+        forms = (lambda: torch.clamp(x, min=0, out=y), lambda: torch.sigmoid(x, out=y),
+                 lambda: torch.tanh(x, out=y))
+        for name, fn in (("copy", lambda: y.copy_(x)), *zip(PREALLOC_FUNCTIONS, forms)):
             if name == "copy" or name in names:
                 prealloc[name] = median_time(fn, warmup, repeats)
     return out, prealloc
@@ -209,7 +229,7 @@ def compare_kernels(args, torch, nn, names, out_dir):
                 else:
                     ours[(k["function"], k["direction"])] = t
     log(f"[kernels] PyTorch: torch.nn modules, {args.threads} threads")
-    names_t = names + [n + ":train" for n in names if n == "rrelu"]
+    names_t = names + [n + ":train" for n in names if n in TRAIN_MODE_KERNELS]
     theirs, prealloc = torch_kernels(torch, nn, names_t, elements, 1024, args.warmup, args.repeats)
     rows = []
     for (name, direction), (med, lo, hi) in theirs.items():
@@ -217,7 +237,7 @@ def compare_kernels(args, torch, nn, names, out_dir):
         kind = "copy" if name == "copy" else {**FUNCTIONS, **KERNEL_EXTRA}[name][1]
         ratio = o / med if o else None
         # nn.Identity returns its input object (no kernel, no output): nothing to compare.
-        target = None if name in ("copy", "identity") else TARGETS["kernel"]
+        target = None if name == "copy" or name in NO_OUTPUT_FUNCTIONS else TARGETS["kernel"]
         rows.append({"part": "kernel", "function": name, "direction": direction, "kind": kind,
                      "size": f"{elements * 4 / 2**20:g} MiB", "ours_s": o, "torch_s": med,
                      "torch_min_s": lo, "torch_max_s": hi,
@@ -438,16 +458,33 @@ def main():
     ap.add_argument("--scales", default=None, help="rand_power scales (default 0-6)")
     ap.add_argument("--all-functions-max-scale", type=int, default=5,
                     help="scales above this run only --heavy-functions (10^6 takes ~20 s per function per side)")
-    ap.add_argument("--heavy-functions", default="relu,gelu,tanh,sigmoid,softplus,dropout",
+    ap.add_argument("--heavy-functions", default=HEAVY_FUNCTIONS,
                     help="functions for the scales above --all-functions-max-scale")
     ap.add_argument("--rand-runs", type=int, default=3, help="runs per function at scales 0-4 (1 above)")
     ap.add_argument("--mnist-functions", default="all", help="functions for the MNIST step (a subset of --functions)")
     ap.add_argument("--mnist-steps", type=int, default=None, help="training steps per function (default 200)")
     ap.add_argument("--mnist-dir", default=None, help="MNIST idx .gz files (default: search)")
+    ap.add_argument("--table", default=None,
+                    help="the activation table: check_kernels or a JSON file from its --list-functions --json "
+                         "(default: check_kernels in --build-dir)")
+    ap.add_argument("--check-table", action="store_true",
+                    help="only check that every function this script names is in the table (no PyTorch needed)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=None, help="timed PyTorch kernel calls (median; default 7)")
     args = ap.parse_args()
+
+    table = read_table(args.table or os.path.join(args.build_dir, "check_kernels"), "compare_torch")
+    if args.check_table:
+        problems = check_table(table)
+        for p in problems:
+            print(f"compare_torch: {p}", file=sys.stderr)
+        named = sorted({n for listed in named_functions().values() for n in listed})
+        print(f"named: {','.join(named)}")
+        if not problems:
+            print(f"compare_torch: table check ok ({len(FUNCTIONS)} functions)")
+        return 1 if problems else 0
+    load_functions(table)
 
     try:
         import torch

@@ -4,7 +4,6 @@
 // With --save the trained model is written to a model file, read back, and checked to predict
 // exactly what the trained model predicts.
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -16,23 +15,8 @@
 #include "engine/model_file.h"
 #include "engine/optim.h"
 #include "engine/sequential.h"
-#include "kernels/common/philox.h"
-
-namespace {
-
-// Standard normal draws via Box-Muller over Philox uniforms (deterministic from the seed).
-std::vector<float> normal_values(size_t n, uint64_t seed, uint32_t stream) {
-  std::vector<float> v(n);
-  for (size_t i = 0; i < n; ++i) {
-    // 1 - u keeps the logarithm's argument in (0, 1].
-    const double u1 = 1.0 - ip::philox::uniform(seed, stream, 2 * i);
-    const double u2 = ip::philox::uniform(seed, stream, 2 * i + 1);
-    v[i] = static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
-  }
-  return v;
-}
-
-}  // namespace
+#include "experiments/common/run_support.h"
+#include "kernels/common/philox_streams.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Train the paper's rand model with one activation function"};
@@ -56,11 +40,12 @@ int main(int argc, char** argv) {
     std::printf("model: %s on %s, %zu parameters\n", model.describe().c_str(),
                 ip::device_name(device), model.parameter_count());
 
-    // Streams 10 and 11: separate from the layers' streams under the same seed.
-    const ip::Tensor x = ip::Tensor::from_vector({64, 1024}, normal_values(64 * 1024, seed, 10))
-                             .to(device);
-    const ip::Tensor y = ip::Tensor::from_vector({64, 16}, normal_values(64 * 16, seed, 11))
-                             .to(device);
+    // The rand model's training batch, on streams of its own (the layers draw their initial
+    // weights from the same seed).
+    const ip::Tensor x = ip::Tensor::from_vector(
+        {64, 1024}, ip::normal_values(64 * 1024, seed, ip::philox::kRandTrainInputStream)).to(device);
+    const ip::Tensor y = ip::Tensor::from_vector(
+        {64, 16}, ip::normal_values(64 * 16, seed, ip::philox::kRandTrainTargetStream)).to(device);
     ip::MseLoss loss(ip::Reduction::Sum);
     ip::AdamConfig adam;
     adam.lr = 1e-4f;

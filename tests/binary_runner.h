@@ -43,10 +43,11 @@ inline std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-inline RunResult run_binary(const std::string& name, const std::vector<std::string>& args) {
-  const std::string dir = fresh_dir("run_" + name);
+// Runs `program` (a path, or a name looked up in PATH) with `args`.
+inline RunResult run_program(const std::string& program, const std::vector<std::string>& args) {
+  const std::string dir = fresh_dir("run_" + std::filesystem::path(program).filename().string());
   const std::string out = dir + "/stdout", err = dir + "/stderr";
-  std::string cmd = shell_quote(std::string(IP_BINARY_DIR) + "/" + name);
+  std::string cmd = shell_quote(program);
   for (const std::string& a : args) cmd += " " + shell_quote(a);
   cmd += " >" + shell_quote(out) + " 2>" + shell_quote(err);
   RunResult r;
@@ -55,6 +56,11 @@ inline RunResult run_binary(const std::string& name, const std::vector<std::stri
   r.out = read_text(out);
   r.err = read_text(err);
   return r;
+}
+
+// Runs the experiment binary `name` of this build.
+inline RunResult run_binary(const std::string& name, const std::vector<std::string>& args) {
+  return run_program(std::string(IP_BINARY_DIR) + "/" + name, args);
 }
 
 inline int count_lines(const std::string& s) {

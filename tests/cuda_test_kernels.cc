@@ -4,17 +4,9 @@
 // none. A few tests need no GPU and always run: argument validation happens before any CUDA call,
 // and available() / device_alloc() must fail politely, with a reason, on a machine without one.
 //
-// Tolerances (element-wise): non-finite results must be the same class (NaN, +inf, -inf) as the
-// CPU float reference; finite ones agree when the difference is at most 4 ulp of the reference or
-// at most 1e-6 * scale, scale = max(1, |ref|) forward and max(1, |ref|, 1 + |x|) backward. The
-// ulp bound covers CUDA's libm (expf and tanhf 2 ulp, erfcf 4 ulp in the CUDA Programming Guide)
-// against glibc's (about 1 ulp) and nvcc's FMA contraction of a + b * c (the host does not
-// contract). The absolute part covers the formulas that subtract quantities of size about 1
-// (1 - tanh^2, 1 - sigmoid, x - tanh x, 1 + tanh in the tanh-GELU's left tail): there a few ulp
-// of 1 (6e-8 each) become a large relative error of a small result. In the gradients of Mish,
-// SiLU and the tanh-GELU such a difference is multiplied by a factor growing with x (x * sigmoid,
-// 0.5 x (1 + 0.134 x^2) * 0.8 until tanh rounds to 1 near x = 5.1), which the 1 + |x| allows
-// for; upstream gradients are in [-1, 1].
+// Tolerances (element-wise): check::elementwise_close (kernels/check/validation.h, which says
+// why): the same non-finite class as the CPU float reference; finite results within 4 ulp of it
+// or 1e-6 * max(1, |ref|) forward and 1e-6 * max(1, |ref|, 1 + |x|) backward.
 // Row-wise results are compared with the float64 reference and bounds from a rounding-error
 // analysis of each formula (see rowwise_tolerance). RReLU and dropouts must be bit-identical.
 #include <algorithm>
@@ -30,6 +22,7 @@
 
 #include <gtest/gtest.h>
 
+#include "kernels/check/validation.h"
 #include "kernels/common/activation_list.h"
 #include "kernels/common/activation_math.h"
 #include "kernels/common/philox.h"
@@ -55,60 +48,11 @@ struct DeviceFloats : test::DeviceArray<float> {
   explicit DeviceFloats(size_t n) : DeviceArray(n + kSlack) {}
 };
 
-// The golden file's 41 edge cases (tests/golden/README.md), plus the kinks of the table's
-// functions that the golden list does not hold (Threshold's 0.1).
-const std::vector<float>& edge_cases() {
-  static const std::vector<float> v = {
-      0.f, -0.f, 1e-8f, -1e-8f, 1e-30f, 0.5f, -0.5f, 0.50000006f, -0.50000006f, 1.f, -1.f, 2.5f, -2.5f,
-      3.f, -3.f, 6.f, -6.f, 6.0000005f, 10.f, -10.f, 19.99f, 20.f, 20.01f, -20.f, 30.f, -30.f, 50.f,
-      -50.f, 88.f, -88.f, 88.8f, -88.8f, 100.f, -100.f, 1e4f, -1e4f, 3.4e38f, -3.4e38f, kInf, -kInf,
-      kNaN, 0.1f, -0.1f, 0.09999999f, 0.10000001f};
-  return v;
-}
-
-// Edge cases first, then alternating randn * 4 and uniform(-12, 12) as in the golden file.
-std::vector<float> test_inputs(size_t n, uint32_t seed) {
-  std::vector<float> v(n);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.f, 4.f);
-  std::uniform_real_distribution<float> uniform(-12.f, 12.f);
-  const std::vector<float>& edges = edge_cases();
-  for (size_t i = 0; i < n; ++i) v[i] = i < edges.size() ? edges[i] : (i % 2 ? normal(rng) : uniform(rng));
-  return v;
-}
-
-std::vector<float> uniform_values(size_t n, uint32_t seed, float lo, float hi) {
-  std::vector<float> v(n);
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  for (float& f : v) f = u(rng);
-  return v;
-}
-
-double ulp_of(float v) {
-  const float a = std::fabs(v);
-  return static_cast<double>(std::nextafter(a, kInf)) - a;
-}
-
-bool same_class(float got, float want) {
-  if (std::isnan(want) || std::isnan(got)) return std::isnan(want) && std::isnan(got);
-  if (std::isinf(want) || std::isinf(got)) return got == want;
-  return true;
-}
-
-// x_scale: 0 for forward results, 1 + |x| for gradients (see the tolerance note at the top).
-bool elementwise_close(float got, float want, double x_scale) {
-  if (!std::isfinite(want) || !std::isfinite(got)) return same_class(got, want);
-  const double diff = std::fabs(static_cast<double>(got) - want);
-  const double scale = std::max({1.0, std::fabs(static_cast<double>(want)), x_scale});
-  return diff <= 4.0 * ulp_of(want) || diff <= 1e-6 * scale;
-}
-
-// Bit-identical, except that any NaN equals any NaN (CUDA and x86 give different NaN payloads).
-bool identical(float got, float want) {
-  if (std::isnan(got) || std::isnan(want)) return std::isnan(got) && std::isnan(want);
-  return std::memcmp(&got, &want, sizeof(float)) == 0;
-}
+using check::elementwise_close;
+using check::identical;
+using check::same_class;
+using check::test_inputs;
+using check::uniform_values;
 
 // Compares element by element and reports the first few differences with their inputs.
 template <typename Close>

@@ -14,10 +14,10 @@
 
 namespace ip::test {
 
-// Uniform values in [lo, hi) from Philox (stream 7 is not used by the engine).
+// Uniform values in [lo, hi) from Philox, on a stream the engine never draws from.
 inline std::vector<float> uniform_values(size_t n, uint64_t seed, float lo, float hi) {
   std::vector<float> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = lo + (hi - lo) * philox::uniform(seed, 7, i);
+  for (size_t i = 0; i < n; ++i) v[i] = lo + (hi - lo) * philox::uniform(seed, philox::kTestDataStream, i);
   return v;
 }
 

@@ -31,6 +31,7 @@
 
 #include <gtest/gtest.h>
 
+#include "kernels/check/validation.h"
 #include "kernels/common/activation_list.h"
 #include "kernels/common/activation_math.h"
 #include "kernels/common/reference_kernels.h"
@@ -44,13 +45,7 @@ const float kInf = std::numeric_limits<float>::infinity();
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 std::vector<float> test_inputs() {
-  std::vector<float> v = {0.0f, -0.0f, 1e-8f, -1e-8f, 1e-30f, -1e-30f, 1e-40f, -1e-40f,
-                          0.5f, -0.5f, 0.50000006f, -0.50000006f, 1.0f, -1.0f, 2.5f, -2.5f,
-                          3.0f, -3.0f, 6.0f, -6.0f, 6.0000005f, 10.0f, -10.0f, 19.99f, 20.0f,
-                          20.01f, -20.0f, 30.0f, -30.0f, 50.0f, -50.0f, 88.0f, -88.0f, 88.8f,
-                          -88.8f, 100.0f, -100.0f, 1e4f, -1e4f, 3.4e38f, -3.4e38f, kInf, -kInf,
-                          kNaN, 0.7f, -0.7f, 1.4142135f, -1.4142135f, 1.5f, -1.5f, 5.0f, -5.0f,
-                          14.0f, -14.0f, 0.1f, 0.1000001f, 0.0999999f};
+  std::vector<float> v = check::edge_case_inputs();
   std::mt19937 rng(12345);
   std::normal_distribution<float> normal(0.0f, 4.0f);
   std::uniform_real_distribution<float> uni12(-12.0f, 12.0f), uni100(-100.0f, 100.0f);
@@ -60,27 +55,16 @@ std::vector<float> test_inputs() {
   return v;
 }
 
-enum class Class { NaN, PosInf, NegInf, Finite };
-Class classify(double v) {
-  if (std::isnan(v)) return Class::NaN;
-  if (std::isinf(v)) return v > 0 ? Class::PosInf : Class::NegInf;
-  return Class::Finite;
-}
-const char* class_name(Class c) {
-  switch (c) {
-    case Class::NaN: return "nan";
-    case Class::PosInf: return "+inf";
-    case Class::NegInf: return "-inf";
-    default: return "finite";
-  }
-}
+using check::class_name;
+using check::classify;
+using check::ValueClass;
 
 // The documented criterion (top of file). Returns an empty string when `got` passes.
 std::string check_value(float got, float ref32, double ref64, float x = 0.0f, double w = 1.0,
                         double m = 0.0) {
-  const Class cg = classify(got), cr = classify(ref32);
+  const ValueClass cg = classify(got), cr = classify(ref32);
   if (cg != cr) return std::string("class ") + class_name(cg) + " != scalar " + class_name(cr);
-  if (cg != Class::Finite) return "";
+  if (cg != ValueClass::Finite) return "";
   // The float form may overflow where double does not (or the reverse); judge against it then.
   const double truth = std::isfinite(ref64) ? ref64 : double(ref32);
   const double eps = std::ldexp(1.0, -23);

@@ -531,7 +531,7 @@ TEST(CpuDropout, StoredMaskOddSizesEveryTargetAndThreadCount) {
 }
 
 // The engine's dropout layer: train-mode forward and backward equal the reference with the
-// layer's step seed (backward now through the stored mask), for every variant; eval mode passes
+// layer's step seed (backward through the stored mask), for every variant; eval mode passes
 // through; backward needs a matching forward, also after to().
 TEST(CpuDropout, LayerRoundTripThroughStoredMask) {
   const size_t rows = 37, cols = 129;

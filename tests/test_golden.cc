@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <iterator>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -78,6 +79,23 @@ TEST(GoldenFile, HasTheDocumentedShape) {
   EXPECT_EQ(softmax->rows, 8u);
   EXPECT_EQ(softmax->cols, 33u);
   EXPECT_EQ(softmax->x.size(), 8u * 33u);
+}
+
+// The edge cases of validation.h (which regenerate.py reads through check_kernels) are the
+// file's, value for value and in the file's order (-0.0 and NaN included).
+TEST(GoldenFile, EdgeCasesAreValidationsList) {
+  const GoldenSet& g = golden();
+  ASSERT_EQ(g.n_edge_cases, std::size(kGoldenEdgeCases));
+  for (const GoldenFunction& f : g.functions) {
+    for (size_t i = 0; i < g.n_edge_cases; ++i) {
+      const float want = kGoldenEdgeCases[i], got = static_cast<float>(f.x[i]);
+      if (std::isnan(want)) {
+        EXPECT_TRUE(std::isnan(got)) << f.name << " edge case " << i;
+      } else {
+        EXPECT_EQ(std::memcmp(&got, &want, sizeof got), 0) << f.name << " edge case " << i << ": " << got;
+      }
+    }
+  }
 }
 
 TEST(GoldenFile, NamesMapToTableRows) {

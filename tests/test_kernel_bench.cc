@@ -171,7 +171,7 @@ TEST(KernelBench, IdentityBackwardCountsTheBytesItMoves) {
   EXPECT_EQ(checked, 2);
 }
 
-// One instance predicted against its kernels (rand_power --breakdown, issue 6's overhead target):
+// One instance predicted against its kernels (rand_power --breakdown, the overhead target):
 // every function gets a row; a function layer that passes its input through (dropout in eval
 // mode) adds no kernel, one that computes (ReLU) does, and the overhead is the difference.
 TEST(KernelBench, RandPowerBreakdownReportsOneInstanceOverhead) {

@@ -5,32 +5,22 @@
 //     walks the array with the grid's stride.
 //   3 production (kernels/cuda/activations.cu): grid-stride with float4 loads and stores once the
 //     pointers are 16-byte aligned, scalar head and tail.
-// All call Math<kId>::forward / derivative (the scalar forms of activation_math.h), so they differ
-// only in how threads map to elements.
+// All call the production functors (kernels/cuda/elementwise.cuh: Math<kId>::forward /
+// derivative, the scalar forms of activation_math.h), so they differ only in how threads map to
+// elements.
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 
 #include "experiments/cuda_variants/variants.h"
 #include "kernels/cuda/check.cuh"
+#include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/kernels.h"
 
 namespace ip::cuda::variants {
 namespace {
 
 constexpr unsigned kThreads = 256;
-
-template <FunctionId kId>
-struct Forward {
-  Params<float> p;
-  __device__ float operator()(float x, float) const { return Math<kId>::forward(x, p); }
-};
-
-template <FunctionId kId>
-struct Backward {
-  Params<float> p;
-  __device__ float operator()(float x, float dy) const { return dy * Math<kId>::derivative(x, p); }
-};
 
 template <bool kTwoInputs, typename Op>
 __global__ void one_thread_per_element(const float* a, const float* b, float* out, size_t n, Op op) {
@@ -66,19 +56,14 @@ void launch_op(const Args& a, Op op, void* stream) {
 
 template <Shape kShape>
 void launch(const Args& a, void* stream) {
-  ::ip::cuda::detail::check_function_id(a.id);
-  visit_function(a.id, [&](auto fid) {
-    constexpr FunctionId kId = decltype(fid)::value;
-    if constexpr (FunctionTraits<kId>::kind == KernelKind::Elementwise) {
-      if (a.backward) {
-        launch_op<kShape, true>(a, Backward<kId>{a.p}, stream);
-      } else {
-        launch_op<kShape, false>(a, Forward<kId>{a.p}, stream);
-      }
-    } else {
-      ::ip::cuda::detail::throw_wrong_kind(a.id, "element-wise variant", "an element-wise function");
-    }
-  });
+  namespace cd = ::ip::cuda::detail;
+  if (a.backward) {
+    cd::with_elementwise_op<true>(a.id, a.p, "element-wise variant",
+                                  [&](auto op) { launch_op<kShape, true>(a, op, stream); });
+  } else {
+    cd::with_elementwise_op<false>(a.id, a.p, "element-wise variant",
+                                   [&](auto op) { launch_op<kShape, false>(a, op, stream); });
+  }
 }
 
 void production(const Args& a, void* stream) {

@@ -1,35 +1,26 @@
 // The variant registry and the validation that kernel_bench runs before timing a variant.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
-#include <random>
 #include <sstream>
 #include <stdexcept>
 
 #include "experiments/cuda_variants/variants.h"
+#include "kernels/check/validation.h"
 #include "kernels/common/reference_kernels.h"
 #include "kernels/cuda/kernels.h"
 
 namespace ip::cuda::variants {
 
-const char* family_name(Family family) {
-  switch (family) {
-    case Family::Elementwise: return "elementwise";
-    case Family::Rowwise: return "rowwise";
-    case Family::Dropout: return "dropout";
-  }
-  return "?";
-}
+// A family is a kernel kind of the table, in the same order.
+static_assert(static_cast<int>(Family::Elementwise) == static_cast<int>(KernelKind::Elementwise) &&
+                  static_cast<int>(Family::Rowwise) == static_cast<int>(KernelKind::Rowwise) &&
+                  static_cast<int>(Family::Dropout) == static_cast<int>(KernelKind::Dropout),
+              "Family mirrors KernelKind");
 
-Family family_of(KernelKind kind) {
-  switch (kind) {
-    case KernelKind::Elementwise: return Family::Elementwise;
-    case KernelKind::Rowwise: return Family::Rowwise;
-    case KernelKind::Dropout: return Family::Dropout;
-  }
-  return Family::Elementwise;
-}
+const char* family_name(Family family) { return kind_name(static_cast<KernelKind>(family)); }
+
+Family family_of(KernelKind kind) { return static_cast<Family>(kind); }
 
 const std::vector<Variant>& variants(Family family) {
   static const std::vector<Variant> elementwise = detail::elementwise_list();
@@ -98,39 +89,6 @@ std::vector<float> on_device(const Variant& v, Args a, const std::vector<float>&
   return out;
 }
 
-// Values where formulas change branch or overflow, then random N(0, 4) and U(-12, 12).
-std::vector<float> inputs(size_t n, uint32_t seed) {
-  static const float edges[] = {0.f,   -0.f,  1e-8f, -1e-8f, 1e-30f, 0.5f,  -0.5f,  1.f,    -1.f,   2.5f,  -2.5f, 3.f,
-                                -3.f,  6.f,   -6.f,  10.f,   -10.f,  20.f,  20.01f, -20.f,  30.f,   -30.f, 88.f,  -88.f,
-                                88.8f, -88.8f, 1e4f, -1e4f,  3.4e38f, -3.4e38f, kInf, -kInf, kNaN,  0.1f,  -0.1f};
-  std::vector<float> v(n);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.f, 4.f);
-  std::uniform_real_distribution<float> uniform(-12.f, 12.f);
-  const size_t edge_count = sizeof edges / sizeof edges[0];
-  for (size_t i = 0; i < n; ++i) v[i] = i < edge_count ? edges[i] : (i % 2 ? normal(rng) : uniform(rng));
-  return v;
-}
-
-std::vector<float> uniform_values(size_t n, uint32_t seed, float lo, float hi) {
-  std::vector<float> v(n);
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  for (float& f : v) f = u(rng);
-  return v;
-}
-
-double ulp_of(float v) {
-  const float a = std::fabs(v);
-  return static_cast<double>(std::nextafter(a, kInf)) - a;
-}
-
-bool same_class(float got, float want) {
-  if (std::isnan(want) || std::isnan(got)) return std::isnan(want) && std::isnan(got);
-  if (std::isinf(want) || std::isinf(got)) return got == want;
-  return true;
-}
-
 // Collects the first few disagreements.
 struct Report {
   size_t bad = 0;
@@ -144,8 +102,8 @@ struct Report {
 void check_elementwise(const Variant& v, FunctionId id, bool backward, Report& rep) {
   const size_t sizes[] = {1, 3, 4099};  // a lone element, a tail only, and float4 body with a tail
   for (size_t n : sizes) {
-    const std::vector<float> x = inputs(n, 11 + static_cast<uint32_t>(n));
-    const std::vector<float> dy = uniform_values(n, 12 + static_cast<uint32_t>(n), -1.f, 1.f);
+    const std::vector<float> x = check::test_inputs(n, 11 + static_cast<uint32_t>(n));
+    const std::vector<float> dy = check::uniform_values(n, 12 + static_cast<uint32_t>(n), -1.f, 1.f);
     const Params<float> p = default_params<float>(id);
     std::vector<float> want(n);
     if (backward) reference::activation_backward(id, x.data(), dy.data(), want.data(), n, p);
@@ -156,16 +114,8 @@ void check_elementwise(const Variant& v, FunctionId id, bool backward, Report& r
       const std::vector<float> got = on_device(v, a, x, backward ? &dy : nullptr, offset);
       const std::string where = "n = " + std::to_string(n) + (offset ? " misaligned" : "");
       for (size_t i = 0; i < n; ++i) {
-        bool ok;
-        if (!std::isfinite(want[i]) || !std::isfinite(got[i])) {
-          ok = same_class(got[i], want[i]);
-        } else {
-          const double diff = std::fabs(static_cast<double>(got[i]) - want[i]);
-          const double scale = std::max({1.0, std::fabs(static_cast<double>(want[i])),
-                                         backward ? 1.0 + std::fabs(static_cast<double>(x[i])) : 0.0});
-          ok = diff <= 4.0 * ulp_of(want[i]) || diff <= 1e-6 * scale;
-        }
-        if (!ok) rep.add(where, i, x[i], got[i], want[i]);
+        const double x_scale = backward ? 1.0 + std::fabs(static_cast<double>(x[i])) : 0.0;
+        if (!check::elementwise_close(got[i], want[i], x_scale)) rep.add(where, i, x[i], got[i], want[i]);
       }
     }
   }
@@ -183,7 +133,7 @@ void check_rowwise(const Variant& v, FunctionId id, bool backward, size_t bench_
   for (size_t cols : widths) {
     const size_t rows = 9;
     const size_t n = rows * cols;
-    std::vector<float> x = uniform_values(n, 21 + static_cast<uint32_t>(cols), -12.f, 12.f);
+    std::vector<float> x = check::uniform_values(n, 21 + static_cast<uint32_t>(cols), -12.f, 12.f);
     x[1 * cols + cols / 2] = 1000.f;  // one dominant element
     x[3 * cols + cols / 3] = -kInf;   // an element that must come out 0 (or -inf)
     x[8 * cols + cols - 1] = kNaN;    // a NaN row
@@ -192,7 +142,7 @@ void check_rowwise(const Variant& v, FunctionId id, bool backward, size_t bench_
     reference::rowwise_forward(id, x.data(), want32.data(), rows, cols);
     std::vector<double> xd(x.begin(), x.end()), want(n);
     std::vector<double> m(rows), log_sum(rows), dot(rows), abs_dot(rows);
-    const std::vector<float> dy = uniform_values(n, 22 + static_cast<uint32_t>(cols), -1.f, 1.f);
+    const std::vector<float> dy = check::uniform_values(n, 22 + static_cast<uint32_t>(cols), -1.f, 1.f);
     if (!backward) {
       reference::rowwise_forward(id, xd.data(), want.data(), rows, cols);
       for (size_t r = 0; r < rows; ++r) {
@@ -220,7 +170,7 @@ void check_rowwise(const Variant& v, FunctionId id, bool backward, size_t bench_
       const size_t r = i / cols;
       bool ok = got[i] == w;
       if (!ok && (!std::isfinite(w) || !std::isfinite(got[i]))) {
-        ok = same_class(got[i], static_cast<float>(w));
+        ok = check::same_class(got[i], static_cast<float>(w));
       } else if (!ok && !backward) {
         const double arg = std::fabs(sign * xd[i] - m[r]);
         const double tol = is_log ? kU * (2 * arg + 4 * std::fabs(log_sum[r]) + slack + 8)
@@ -237,14 +187,14 @@ void check_rowwise(const Variant& v, FunctionId id, bool backward, size_t bench_
   }
 }
 
-// Bit for bit (any NaN equals any NaN: payloads differ between CUDA and x86).
+// Bit for bit (check::identical: any NaN equals any NaN).
 void check_dropout(const Variant& v, FunctionId id, bool backward, size_t bench_cols, float drop_p, uint64_t seed,
                    Report& rep) {
   const DropoutConstants c = dropout_constants(id, drop_p);
   const size_t shapes[][2] = {{1, 1}, {7, 3}, {5, 1023}, {3, std::min<size_t>(bench_cols, 1 << 16)}};
   for (const auto& shape : shapes) {
     const size_t rows = shape[0], cols = shape[1], n = rows * cols;
-    const std::vector<float> x = inputs(n, 31 + static_cast<uint32_t>(n));
+    const std::vector<float> x = check::test_inputs(n, 31 + static_cast<uint32_t>(n));
     std::vector<float> want(n);
     if (backward) reference::dropout_backward(c, x.data(), want.data(), rows, cols, seed);
     else reference::dropout_forward(c, x.data(), want.data(), rows, cols, seed);
@@ -273,10 +223,7 @@ void check_dropout(const Variant& v, FunctionId id, bool backward, size_t bench_
             rep.add(where + " mask word", w, 0.f, static_cast<float>(got_mask[w]), want_mask[w]);
       }
       for (size_t i = 0; i < n; ++i) {
-        const bool ok = (std::isnan(got[i]) || std::isnan(want[i]))
-                            ? std::isnan(got[i]) && std::isnan(want[i])
-                            : std::memcmp(&got[i], &want[i], sizeof(float)) == 0;
-        if (!ok) rep.add(where, i, x[i], got[i], want[i]);
+        if (!check::identical(got[i], want[i])) rep.add(where, i, x[i], got[i], want[i]);
       }
     }
   }

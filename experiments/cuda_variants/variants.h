@@ -1,9 +1,9 @@
-// Numbered CUDA kernel variants for kernel_bench (issue 4: "variants numbered 1..N (naive ->
-// vectorised) selectable by --variant, each validated against the scalar reference before it is
-// timed"). Benchmark-only: the engine uses the production kernels of kernels/cuda, which appear
-// here as one variant per family, called through their API and marked `production`.
+// Numbered CUDA kernel variants for kernel_bench: numbered 1..N from naive to vectorised,
+// selectable by --variant, each validated against the scalar reference before it is timed (as
+// llm.c's dev/cuda does). Benchmark-only: the engine uses the production kernels of kernels/cuda,
+// which appear here as one variant per family, called through their API and marked `production`.
 //
-// Plain C++ (no CUDA types), so kernel_bench.cc and the tests include it without nvcc. Every
+// Plain C++ (no CUDA types), so kernel_bench and the tests include it without nvcc. Every
 // variant computes exactly the function of its family's reference (reference_kernels.h); only the
 // launch shape and memory access differ, which is what the variants are there to compare.
 #pragma once

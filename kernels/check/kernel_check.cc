@@ -16,38 +16,7 @@
 
 namespace ip::check {
 
-// ---- tolerances --------------------------------------------------------------------------------
-
-Tolerance forward_tolerance(FunctionId) {
-  // No per-function loosening is needed: every scalar form and kernel meets the default.
-  return {1e-6, 2e-6};
-}
-
-Tolerance grad_tolerance(FunctionId) { return {1e-4, 1e-4}; }
-
-// ---- classes and comparison --------------------------------------------------------------------
-
-ValueClass classify(float v) {
-  if (std::isnan(v)) return ValueClass::NaN;
-  if (std::isinf(v)) return v > 0 ? ValueClass::PosInf : ValueClass::NegInf;
-  return ValueClass::Finite;
-}
-
-ValueClass classify_reference(double v) {
-  // The float32 result of a correct kernel is the reference rounded to float32, so the class to
-  // match is that of the rounded value: 1e39 is +inf, FLT_MAX * (1 + 2^-25) is still finite.
-  return classify(static_cast<float>(v));
-}
-
-const char* class_name(ValueClass c) {
-  switch (c) {
-    case ValueClass::Finite: return "finite";
-    case ValueClass::NaN: return "nan";
-    case ValueClass::PosInf: return "+inf";
-    case ValueClass::NegInf: return "-inf";
-  }
-  return "?";
-}
+// ---- comparison --------------------------------------------------------------------------------
 
 Comparison compare(const std::vector<double>& ref, const std::vector<float>& got,
                    const std::vector<double>& x, Tolerance tol) {
@@ -320,6 +289,19 @@ void run_into(Comparison& c, const Backend& b, const std::function<Comparison()>
   }
 }
 
+// The table row of the golden file's function `name`, added to the report's functions; nullptr,
+// with `name` added to its unknown names, when the table lacks it or has it in another family.
+const FunctionInfo* table_row(CheckReport& report, const std::string& name, KernelKind kind) {
+  const FunctionInfo* info = find_function(name);
+  if (info && info->kind == kind) {
+    report.functions.push_back(name);
+    return info;
+  }
+  const char* family = kind == KernelKind::Elementwise ? "element-wise" : "row-wise";
+  report.unknown_names.push_back(name + (info ? std::string(" (not ") + family + " in the table)" : ""));
+  return nullptr;
+}
+
 FloatVec to_float(const std::vector<double>& v) {
   FloatVec out(v.size());
   for (size_t i = 0; i < v.size(); ++i) out[i] = static_cast<float>(v[i]);
@@ -366,12 +348,8 @@ CheckReport run_check(const GoldenSet& golden, const CheckOptions& options) {
 
   // Element-wise functions: upstream gradient 1, so the gradient is the derivative.
   for (const GoldenFunction& g : golden.functions) {
-    const FunctionInfo* info = find_function(g.name);
-    if (!info || info->kind != KernelKind::Elementwise) {
-      report.unknown_names.push_back(g.name + (info ? " (not element-wise in the table)" : ""));
-      continue;
-    }
-    report.functions.push_back(g.name);
+    const FunctionInfo* info = table_row(report, g.name, KernelKind::Elementwise);
+    if (!info) continue;
     const Params<float> p = params_from_golden(*info, g, &report.notes);
     const FloatVec x = to_float(g.x);
     const FloatVec ones(x.size(), 1.0f);
@@ -414,12 +392,8 @@ CheckReport run_check(const GoldenSet& golden, const CheckOptions& options) {
 
   // Row-wise functions: the file's upstream gradient; backward from the backend's own forward.
   for (const GoldenRowwise& g : golden.rowwise) {
-    const FunctionInfo* info = find_function(g.name);
-    if (!info || info->kind != KernelKind::Rowwise) {
-      report.unknown_names.push_back(g.name + (info ? " (not row-wise in the table)" : ""));
-      continue;
-    }
-    report.functions.push_back(g.name);
+    const FunctionInfo* info = table_row(report, g.name, KernelKind::Rowwise);
+    if (!info) continue;
     const FloatVec x = to_float(g.x);
     const FloatVec dy = to_float(g.upstream_grad);
     for (const Backend& b : backends) {

@@ -18,23 +18,14 @@
 #include <vector>
 
 #include "kernels/check/golden.h"
+#include "kernels/check/validation.h"
 #include "kernels/common/activation_list.h"
 #include "kernels/common/activation_math.h"
 
 namespace ip::check {
 
-struct Tolerance {
-  double abs = 0, rel = 0;
-};
-// Defaults of the brief: forward abs 1e-6 or rel 2e-6; gradient abs 1e-4 or rel 1e-4.
-Tolerance forward_tolerance(FunctionId id);
-Tolerance grad_tolerance(FunctionId id);
-
-enum class ValueClass { Finite, NaN, PosInf, NegInf };
-ValueClass classify(float v);
-// The class of a float64 reference as float32 would hold it (overflow rounds to infinity).
-ValueClass classify_reference(double v);
-const char* class_name(ValueClass c);
+// Tolerance, forward_tolerance (abs 1e-6 or rel 2e-6), grad_tolerance (abs 1e-4 or rel 1e-4) and
+// the value classes are validation.h's.
 
 // One compared quantity (forward, gradient or PReLU weight gradient) of one backend.
 struct Comparison {

@@ -79,6 +79,16 @@ constexpr int kFunctionCount = 0 INFERENCEPOWER_FUNCTIONS(IP_COUNT_ROW);
 enum class FunctionGroup : int { Activation, Dropout, IdentityGroup };
 enum class KernelKind : int { Elementwise, Rowwise, Dropout };
 
+// The names result files, benchmarks and the table's JSON listing use for groups and kinds.
+constexpr const char* group_name(FunctionGroup g) {
+  constexpr const char* kNames[] = {"activation", "dropout", "identity"};
+  return kNames[static_cast<int>(g)];
+}
+constexpr const char* kind_name(KernelKind k) {
+  constexpr const char* kNames[] = {"elementwise", "rowwise", "dropout"};
+  return kNames[static_cast<int>(k)];
+}
+
 // Everything the table says about one function, as data (for code that iterates at run time).
 struct FunctionInfo {
   FunctionId id;
@@ -117,7 +127,6 @@ inline std::vector<FunctionId> functions_of_kind(KernelKind kind) {
 template <FunctionId kId>
 struct FunctionTraits {
   static constexpr KernelKind kind = function_info(kId).kind;
-  static constexpr FunctionGroup group = function_info(kId).group;
 };
 
 // Calls f(std::integral_constant<FunctionId, id>{}) for the function `id`; the one switch over the

@@ -6,9 +6,9 @@
 // the row's single draw decides all of its elements, so a bit per element would store the same
 // bit cols times. Bits past the last unit of the last word are 0.
 //
-// Why stored instead of regenerated: backward used to re-run Philox from the seed, which costs
-// as much as forward (the rounds are most of its work); reading 1 bit per element (1/32 of the
-// float traffic) makes backward a plain scaled copy.
+// Why stored instead of regenerated: re-running Philox from the seed in backward would cost as
+// much as forward (the rounds are most of its work); reading 1 bit per element (1/32 of the float
+// traffic) makes backward a plain scaled copy.
 #pragma once
 
 #include <cstddef>

@@ -10,7 +10,10 @@
 //   u      = u24 * 2^-24 in [0, 1)          (RReLU's train-mode slope)
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+
+#include "kernels/common/philox_streams.h"
 
 #if defined(__CUDACC__)
 #define IP_PHILOX_HD __host__ __device__ __forceinline__
@@ -20,8 +23,8 @@
 
 namespace ip::philox {
 
-// Streams keep the draws of different uses independent under the same seed.
-enum Stream : uint32_t { kDropoutStream = 0, kRReLUStream = 1 };
+// Streams keep the draws of different uses independent under the same seed; their ids are
+// assigned in philox_streams.h.
 
 constexpr uint32_t kMul0 = 0xD2511F53u;
 constexpr uint32_t kMul1 = 0xCD9E8D57u;
@@ -67,6 +70,15 @@ IP_PHILOX_HD uint32_t draw24(uint64_t seed, uint32_t stream, uint64_t i) {
 // Uniform in [0, 1), exactly representable in float.
 IP_PHILOX_HD float uniform(uint64_t seed, uint32_t stream, uint64_t i) {
   return static_cast<float>(draw24(seed, stream, i)) * (1.0f / 16777216.0f);
+}
+
+// Standard normal value i of a stream, by Box-Muller over the uniforms 2i and 2i + 1: the same
+// value on every machine and for any thread count. Host only (double-precision libm).
+inline double normal(uint64_t seed, uint32_t stream, uint64_t i) {
+  // 1 - u keeps the logarithm's argument in (0, 1].
+  const double u1 = 1.0 - uniform(seed, stream, 2 * i);
+  const double u2 = uniform(seed, stream, 2 * i + 1);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
 }
 
 }  // namespace ip::philox

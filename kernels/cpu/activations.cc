@@ -23,29 +23,11 @@
 #include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kernels/cpu/activations-inl.h"
+#include "kernels/cpu/tail-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace ip::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-// Tails: Highway 1.0.3's MaskedLoad on SSE4 is a full *aligned* load (it faults on unaligned
-// pointers and reads past the end), so the last partial vector goes through an aligned stack
-// buffer instead, on every target: the same vector code, once per call.
-constexpr size_t kTailFloats = HWY_MAX_BYTES / sizeof(float);
-
-template <class D>
-HWY_INLINE hn::Vec<D> LoadTailPadded(D d, const float* p, size_t count) {
-  alignas(HWY_MAX_BYTES) float buf[kTailFloats] = {};
-  for (size_t j = 0; j < count; ++j) buf[j] = p[j];
-  return hn::Load(d, buf);
-}
-
-template <class D>
-HWY_INLINE void StoreTail(D d, hn::Vec<D> v, float* p, size_t count) {
-  alignas(HWY_MAX_BYTES) float buf[kTailFloats];
-  hn::Store(v, d, buf);
-  for (size_t j = 0; j < count; ++j) p[j] = buf[j];
-}
 
 // Elements before `out + head` is vector-aligned (Stream needs aligned addresses); < lanes.
 template <class D>
@@ -61,7 +43,7 @@ HWY_INLINE size_t HeadToAlign(D d, const float* out, size_t n) {
 // kernel over arrays far larger than the caches moves 3 bytes per 2 it needs and tops out near
 // 2/3 of a copy (glibc's memcpy avoids that read). Only for large arrays (the caller decides):
 // streamed data is not in the cache for whoever reads it next. The head before the first aligned
-// output goes through the padded tail path: the same vector code, so results are unchanged.
+// output goes through the tail path (tail-inl.h): the same vector code, so results are unchanged.
 template <class F>
 HWY_INLINE void ElementwiseForwardLoop(const float* x, float* y, size_t n, float p0, float p1, bool stream) {
   const hn::ScalableTag<float> d;
@@ -71,7 +53,7 @@ HWY_INLINE void ElementwiseForwardLoop(const float* x, float* y, size_t n, float
   size_t i = 0;
   if (stream) {
     const size_t head = HeadToAlign(d, y, n);
-    if (head > 0) StoreTail(d, F::forward(d, LoadTailPadded(d, x, head), vp0, vp1), y, head);
+    if (head > 0) StoreTail(d, F::forward(d, LoadTail(d, x, head), vp0, vp1), y, head);
     i = head;
     if (reinterpret_cast<uintptr_t>(y + i) % (lanes * sizeof(float)) == 0) {
       for (; i + lanes <= n; i += lanes) {
@@ -83,8 +65,8 @@ HWY_INLINE void ElementwiseForwardLoop(const float* x, float* y, size_t n, float
   for (; i + lanes <= n; i += lanes) {
     hn::StoreU(F::forward(d, hn::LoadU(d, x + i), vp0, vp1), d, y + i);
   }
-  if (i < n) {  // the tail runs the same vector code on a padded vector
-    StoreTail(d, F::forward(d, LoadTailPadded(d, x + i, n - i), vp0, vp1), y + i, n - i);
+  if (i < n) {  // the tail runs the same vector code on a partial vector
+    StoreTail(d, F::forward(d, LoadTail(d, x + i, n - i), vp0, vp1), y + i, n - i);
   }
 }
 
@@ -100,8 +82,8 @@ HWY_INLINE void ElementwiseBackwardLoop(const float* x, const float* dy, float* 
   if (stream) {  // as in the forward loop
     const size_t head = HeadToAlign(d, dx, n);
     if (head > 0) {
-      const auto g = F::derivative(d, LoadTailPadded(d, x, head), vp0, vp1);
-      StoreTail(d, hn::Mul(LoadTailPadded(d, dy, head), g), dx, head);
+      const auto g = F::derivative(d, LoadTail(d, x, head), vp0, vp1);
+      StoreTail(d, hn::Mul(LoadTail(d, dy, head), g), dx, head);
     }
     i = head;
     if (reinterpret_cast<uintptr_t>(dx + i) % (lanes * sizeof(float)) == 0) {
@@ -117,8 +99,8 @@ HWY_INLINE void ElementwiseBackwardLoop(const float* x, const float* dy, float* 
     hn::StoreU(hn::Mul(hn::LoadU(d, dy + i), g), d, dx + i);
   }
   if (i < n) {
-    const auto g = F::derivative(d, LoadTailPadded(d, x + i, n - i), vp0, vp1);
-    StoreTail(d, hn::Mul(LoadTailPadded(d, dy + i, n - i), g), dx + i, n - i);
+    const auto g = F::derivative(d, LoadTail(d, x + i, n - i), vp0, vp1);
+    StoreTail(d, hn::Mul(LoadTail(d, dy + i, n - i), g), dx + i, n - i);
   }
 }
 
@@ -160,8 +142,8 @@ double PReLUWeightGradChunk(const float* x, const float* dy, size_t n) {
   }
   for (; i < n; i += lanes) {  // at most two partial steps; padding lanes are 0 * 0
     const size_t count = std::min(lanes, n - i);
-    acc0 = hn::MulAdd(hn::PromoteTo(dd, LoadTailPadded(df, dy + i, count)),
-                      weight_derivative(LoadTailPadded(df, x + i, count)), acc0);
+    acc0 = hn::MulAdd(hn::PromoteTo(dd, LoadTail(df, dy + i, count)),
+                      weight_derivative(LoadTail(df, x + i, count)), acc0);
   }
   return hn::GetLane(hn::SumOfLanes(dd, hn::Add(acc0, acc1)));
 }
@@ -170,8 +152,7 @@ double PReLUWeightGradChunk(const float* x, const float* dy, size_t n) {
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
-#include <omp.h>
-
+#include "kernels/cpu/chunks.h"
 #include "kernels/cpu/kernels.h"
 
 namespace ip::cpu {
@@ -181,31 +162,10 @@ HWY_EXPORT(PReLUWeightGradChunk);
 
 namespace {
 
-// Elements per OpenMP work item: large enough to amortise dispatch and scheduling (64 KiB of
-// floats per stream stays in L2), small enough to balance two to a few dozen threads.
-constexpr size_t kChunk = 16384;
-
-size_t chunk_count(size_t n) { return (n + kChunk - 1) / kChunk; }
-
 void require_elementwise(FunctionId id) {
   const FunctionInfo& info = function_info(id);
   if (info.kind != KernelKind::Elementwise) {
     throw std::invalid_argument(std::string(info.name) + " is not an element-wise function");
-  }
-}
-
-// Runs body(begin, count) over fixed chunks; in parallel when there is more than one.
-template <class Body>
-void for_each_chunk(size_t n, const Body& body) {
-  const size_t chunks = chunk_count(n);
-  if (chunks <= 1) {
-    if (n > 0) body(size_t{0}, n);
-    return;
-  }
-#pragma omp parallel for schedule(static)
-  for (long long c = 0; c < static_cast<long long>(chunks); ++c) {
-    const size_t begin = static_cast<size_t>(c) * kChunk;
-    body(begin, std::min(kChunk, n - begin));
   }
 }
 
@@ -215,8 +175,8 @@ void activation_forward(FunctionId id, const float* x, float* y, size_t n, Param
   require_elementwise(id);
   const auto kernel = HWY_DYNAMIC_DISPATCH(ActivationForwardChunk);
   const bool stream = use_streaming_stores(n * sizeof(float));
-  for_each_chunk(n, [&](size_t begin, size_t count) {
-    kernel(static_cast<int>(id), x + begin, y + begin, count, p.p0, p.p1, stream);
+  for_each_chunk(n, [&](size_t begin, size_t end) {
+    kernel(static_cast<int>(id), x + begin, y + begin, end - begin, p.p0, p.p1, stream);
   });
 }
 
@@ -225,8 +185,9 @@ void activation_backward(FunctionId id, const float* x, const float* dy, float* 
   require_elementwise(id);
   const auto kernel = HWY_DYNAMIC_DISPATCH(ActivationBackwardChunk);
   const bool stream = use_streaming_stores(n * sizeof(float));
-  for_each_chunk(n, [&](size_t begin, size_t count) {
-    kernel(static_cast<int>(id), x + begin, dy + begin, dx + begin, count, p.p0, p.p1, stream);
+  for_each_chunk(n, [&](size_t begin, size_t end) {
+    kernel(static_cast<int>(id), x + begin, dy + begin, dx + begin, end - begin, p.p0, p.p1,
+           stream);
   });
 }
 
@@ -234,8 +195,8 @@ double prelu_weight_grad(const float* x, const float* dy, size_t n) {
   // Fixed chunks, one partial per chunk, combined in chunk order: the same sum for any thread count.
   std::vector<double> partial(chunk_count(n), 0.0);
   const auto kernel = HWY_DYNAMIC_DISPATCH(PReLUWeightGradChunk);
-  for_each_chunk(n, [&](size_t begin, size_t count) {
-    partial[begin / kChunk] = kernel(x + begin, dy + begin, count);
+  for_each_chunk(n, [&](size_t begin, size_t end) {
+    partial[begin / kChunkElements] = kernel(x + begin, dy + begin, end - begin);
   });
   double sum = 0.0;
   for (double s : partial) sum += s;

@@ -9,19 +9,15 @@
 // (reference_kernels.h: a product, then a sum). GCC contracts a*b+c into an FMA by default in C++
 // (-ffp-contract=fast) on the FMA targets, which would change the last bit; contraction is off for
 // this file (the reason it is not in activations.cc, whose forms choose their FMAs explicitly).
-// Before this file the slopes were drawn with the scalar generator, one Philox block per element:
-// about 40 times slower than eval mode. Backward used to draw them again (as costly as forward);
-// reading the stored noise makes it a memory-bound multiply, the same product bit for bit
-// (dy * 1 is dy).
+// Why vector draws: the scalar generator computes one Philox block per element, about 40 times
+// slower than eval mode. Backward reads the stored noise instead of drawing again (which would
+// cost as much as forward): a memory-bound multiply, the same product bit for bit (dy * 1 is dy).
 //
 // Layout as in the other kernel files: per-target chunk kernel in HWY_NAMESPACE, OpenMP over fixed
 // chunks in HWY_ONCE (OpenMP inside HWY_NAMESPACE crashes clang 14). Draws depend only on the
 // element index, so results do not depend on the thread count.
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+// No FMA contraction anywhere in this file (see above).
+#include "kernels/cpu/fp_contract_off.h"  // first: it applies to everything below
 
 #include <algorithm>
 #include <cstddef>
@@ -99,6 +95,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include "kernels/common/activation_math.h"
+#include "kernels/cpu/chunks.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/streaming.h"
 
@@ -106,40 +103,24 @@ namespace ip::cpu {
 HWY_EXPORT(RReLUTrainForwardChunk);
 HWY_EXPORT(RReLUTrainBackwardChunk);
 
-namespace {
-
-// Elements per OpenMP work item, as activations.cc (a multiple of 4: chunks start on Philox
-// block boundaries).
-constexpr size_t kChunk = 16384;
-
-// Calls body(begin, count) for each chunk of [0, n), over OpenMP threads when there are several.
-template <class Body>
-void for_chunks(size_t n, const Body& body) {
-  const long long chunks = static_cast<long long>((n + kChunk - 1) / kChunk);
-#pragma omp parallel for schedule(static) if (chunks > 1)
-  for (long long c = 0; c < chunks; ++c) {
-    const size_t begin = static_cast<size_t>(c) * kChunk;
-    body(begin, std::min(kChunk, n - begin));
-  }
-}
-
-}  // namespace
+// Chunks start on Philox block boundaries, so each chunk draws whole blocks.
+static_assert(kChunkElements % 4 == 0, "chunks must start on Philox block boundaries");
 
 void rrelu_train_forward(const float* x, float* y, float* noise, size_t n, Params<float> p,
                          uint64_t seed) {
   const auto kernel = HWY_DYNAMIC_DISPATCH(RReLUTrainForwardChunk);
   const bool stream = use_streaming_stores(n * sizeof(float));
-  for_chunks(n, [&](size_t begin, size_t count) {
-    kernel(x + begin, y + begin, noise ? noise + begin : nullptr, begin, count, p.p0, p.p1, seed,
-           stream);
+  for_each_chunk(n, [&](size_t begin, size_t end) {
+    kernel(x + begin, y + begin, noise ? noise + begin : nullptr, begin, end - begin, p.p0, p.p1,
+           seed, stream);
   });
 }
 
 void rrelu_train_backward(const float* noise, const float* dy, float* dx, size_t n) {
   const auto kernel = HWY_DYNAMIC_DISPATCH(RReLUTrainBackwardChunk);
   const bool stream = use_streaming_stores(n * sizeof(float));
-  for_chunks(n, [&](size_t begin, size_t count) {
-    kernel(noise + begin, dy + begin, dx + begin, count, stream);
+  for_each_chunk(n, [&](size_t begin, size_t end) {
+    kernel(noise + begin, dy + begin, dx + begin, end - begin, stream);
   });
 }
 

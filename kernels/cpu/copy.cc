@@ -2,7 +2,7 @@
 // kernels (Highway per target in HWY_NAMESPACE, OpenMP over fixed chunks in HWY_ONCE, streaming
 // stores by the same rule, streaming.h).
 //
-// Why not memcpy alone: on the 2-core Zen4 VM of issue 6, glibc's memcpy (one call per thread,
+// Why not memcpy alone: on a 2-core Zen 4 VM, glibc's memcpy (one call per thread,
 // 256 MiB) moved 23 GB/s while ReLU, which streams its output (activations.cc), moved 40-62 GB/s,
 // so "fraction of copy" read 150-270%. A copy written the way our kernels are is the fair
 // reference; kernel_bench measures both and takes the faster.
@@ -47,22 +47,19 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include "kernels/cpu/calibration.h"
+#include "kernels/cpu/chunks.h"
 #include "kernels/cpu/streaming.h"
 
 namespace ip::cpu {
 HWY_EXPORT(VectorCopyChunk);
 
 void vector_copy(const float* x, float* y, size_t n) {
-  // The element-wise kernels' chunk (activations.cc): same work split, same thread count.
-  constexpr size_t kChunk = 16384;
+  // The element-wise kernels' chunks: the same work split over the same threads.
   const auto kernel = HWY_DYNAMIC_DISPATCH(VectorCopyChunk);
   const bool stream = use_streaming_stores(n * sizeof(float));
-  const long long chunks = static_cast<long long>((n + kChunk - 1) / kChunk);
-#pragma omp parallel for schedule(static) if (chunks > 1)
-  for (long long c = 0; c < chunks; ++c) {
-    const size_t begin = static_cast<size_t>(c) * kChunk;
-    kernel(x + begin, y + begin, std::min(kChunk, n - begin), stream);
-  }
+  for_each_chunk(n, [&](size_t begin, size_t end) {
+    kernel(x + begin, y + begin, end - begin, stream);
+  });
 }
 
 }  // namespace ip::cpu

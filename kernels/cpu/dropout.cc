@@ -20,14 +20,8 @@
 // Chunk boundaries depend only on n, never on the thread count, and the draws only on the index,
 // so the output does not depend on the thread count either. Chunks start on multiples of 32 mask
 // units, so every mask word is written by one chunk (one thread) only.
-// No FMA contraction anywhere in this file (see above); clang only contracts within one source
-// expression by default, and Highway's Mul and Add are separate calls, so the standard pragma
-// suffices there.
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+// No FMA contraction anywhere in this file (see above).
+#include "kernels/cpu/fp_contract_off.h"  // first: it applies to everything below
 
 #include <algorithm>
 #include <cstddef>
@@ -284,6 +278,7 @@ void PhiloxDrawsRange(uint64_t seed, uint32_t stream, uint64_t first_index, size
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "kernels/cpu/chunks.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/philox_draws.h"
 #include "kernels/cpu/streaming.h"
@@ -297,11 +292,8 @@ HWY_EXPORT(PhiloxDrawsRange);
 
 namespace {
 
-// Elements per OpenMP chunk: large enough to amortise the dispatch and small enough to balance
-// two threads on small batches. A multiple of 4 so that every chunk starts on a Philox block
-// boundary (and of every target's draws per call, so no draws are wasted between chunks), and of
-// 32 so that no two chunks share a mask word.
-constexpr size_t kChunkElements = 16384;
+// Element chunks start on a Philox block boundary and on a whole draw batch of every target (no
+// draws are wasted between chunks), and no two chunks share a mask word.
 static_assert(kChunkElements % (8 * 64) == 0, "chunks must start on Philox block boundaries");
 static_assert(kChunkElements % 32 == 0, "chunks must start on mask word boundaries");
 
@@ -314,17 +306,6 @@ size_t rows_per_chunk(size_t cols) {
   return (rows + 31) / 32 * 32;
 }
 
-// Runs body(begin, end) over [0, count) in chunks of `chunk`, in parallel when there are several.
-template <class Body>
-void for_chunks(size_t count, size_t chunk, const Body& body) {
-  const long chunks = static_cast<long>((count + chunk - 1) / chunk);
-#pragma omp parallel for schedule(static) if (chunks > 1)
-  for (long k = 0; k < chunks; ++k) {
-    const size_t begin = static_cast<size_t>(k) * chunk;
-    body(begin, std::min(count, begin + chunk));
-  }
-}
-
 }  // namespace
 
 void dropout_forward(FunctionId id, const float* x, float* y, uint32_t* mask, size_t rows,
@@ -334,12 +315,12 @@ void dropout_forward(FunctionId id, const float* x, float* y, uint32_t* mask, si
   const size_t n = rows * cols;
   if (n == 0) return;
   if (!c.by_row) {
-    for_chunks(n, kChunkElements, [&](size_t begin, size_t end) {
+    for_each_chunk(n, [&](size_t begin, size_t end) {
       HWY_DYNAMIC_DISPATCH(DropoutForwardElements)(&c, x, y, mask, begin, end, seed);
     });
   } else {
     const bool stream = use_streaming_stores(n * sizeof(float));
-    for_chunks(rows, rows_per_chunk(cols), [&](size_t begin, size_t end) {
+    for_each_chunk(rows, rows_per_chunk(cols), [&](size_t begin, size_t end) {
       HWY_DYNAMIC_DISPATCH(DropoutForwardRows)(&c, x, y, mask, begin, end, cols, seed, stream);
     });
   }
@@ -352,11 +333,11 @@ void dropout_backward(FunctionId id, const float* dy, float* dx, const uint32_t*
   if (n == 0) return;
   const bool stream = use_streaming_stores(n * sizeof(float));
   if (!c.by_row) {
-    for_chunks(n, kChunkElements, [&](size_t begin, size_t end) {
+    for_each_chunk(n, [&](size_t begin, size_t end) {
       HWY_DYNAMIC_DISPATCH(DropoutBackwardElements)(&c, dy, dx, mask, begin, end, stream);
     });
   } else {
-    for_chunks(rows, rows_per_chunk(cols), [&](size_t begin, size_t end) {
+    for_each_chunk(rows, rows_per_chunk(cols), [&](size_t begin, size_t end) {
       HWY_DYNAMIC_DISPATCH(DropoutBackwardRows)(&c, dy, dx, mask, begin, end, cols, stream);
     });
   }

@@ -284,8 +284,9 @@ void PackB(bool trans, const float* B, size_t ldb, size_t j0, size_t nc, size_t 
   }
   if (!trans) {
     // op(B)[k][j] = B[k * ldb + j]: rows of B are contiguous in j, so walk k outside and the
-    // slivers inside: each row is read as one run, where sliver by sliver the reads were 192-byte
-    // pieces of kc rows, each in its own 4 KiB page when ldb >= 1024 (no prefetcher follows that).
+    // slivers inside: each row is read as one run, where sliver by sliver the reads would be
+    // 192-byte pieces of kc rows, each in its own 4 KiB page when ldb >= 1024 (no prefetcher
+    // follows that).
     for (size_t k = 0; k < kc; ++k) {
       const float* src = B + (p0 + k) * ldb + j0;
       for (size_t s = s0; s < s1; ++s) {

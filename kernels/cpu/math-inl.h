@@ -207,8 +207,8 @@ HWY_INLINE V Expm1NonPositive(D d, V x) {
 
 // expm1(-2|x|) (NaN passes), in (-1, 0]: Expm1NonPositive(-2|x|) bit for bit, three ops
 // cheaper. Its reduction r = -2a - n ln2 is carried as h = -r/2 = a + n ln2/2: every
-// rounding of the reduction is the old one scaled by -1/2 (exact), and expm1(r) = r P(r) =
-// h Q(h) with Q(h) = -2 P(-2h), whose Horner steps are the old ones times powers of -2 (the
+// rounding of the reduction is Expm1NonPositive's scaled by -1/2 (exact), and expm1(r) = r P(r) =
+// h Q(h) with Q(h) = -2 P(-2h), whose Horner steps are Expm1NonPositive's times powers of -2 (the
 // coefficients scaled exactly). So neither -2a nor min(-2a, 0) is computed. (|x| and its clamp
 // are not one vrangeps: that would lose NaN, and restoring it costs two ops.)
 template <class D, class V>
@@ -230,8 +230,8 @@ HWY_INLINE V Expm1NegTwiceAbs(D d, V x) {  // expm1(-2|x|)
 // tanh(x) = -m / (2 + m) with m = expm1(-2|x|) in (-1, 0], sign restored: one exp, no
 // cancellation near 0 (m is accurate in relative terms there) and 1 at saturation. ~3 ulp over a
 // dense float sweep, against Highway's Tanh at ~2x the vector ops. NaN: m is NaN, so is the result.
-// m times -1 / (2 + m) is the old -(m / (2 + m)) exactly; CopySign (not CopySignToAbs: m = 0
-// gives -0 there) so that tanh(+0) = +0.
+// m times -1 / (2 + m) is -(m / (2 + m)) exactly, with no negation of its own; CopySign (not
+// CopySignToAbs: m = 0 gives -0 there) so that tanh(+0) = +0.
 template <class D, class V>
 HWY_INLINE V Tanh(D d, V x) {
   const V m = Expm1NegTwiceAbs(d, x);
@@ -265,9 +265,9 @@ HWY_INLINE V Sigmoid(D d, V x) {
 // log1p(e) for e in [0, 1] (and NaN, which passes): e P(e), P of degree 8, a minimax fit of the
 // relative error of log1p(e)/e (Lawson's iteration; 0.51 x 2^-24 with exact coefficients, 2.1 ulp
 // evaluated in float32 with FMA over a dense sweep of e, relative accuracy down to the smallest e;
-// the earlier degree-9 Chebyshev interpolation measured 1.6 ulp for one FMA more). Highway's
-// Log1p serves the whole float range (exponent split, division) at ~2x the vector ops; softplus
-// only ever needs [0, 1].
+// a degree-9 Chebyshev interpolation reaches 1.6 ulp for one FMA more, which no bound needs).
+// Highway's Log1p serves the whole float range (exponent split, division) at ~2x the vector ops;
+// softplus only ever needs [0, 1].
 // Log1pUnitQuotient returns scale * P(e) ~ scale * log1p(e) / e, its coefficients multiplied by
 // `scale` (a loop-invariant vector: the products are hoisted out of the caller's loop; with scale
 // 1 they are the coefficients themselves). Softplus folds 1 / beta into it that way.
@@ -285,21 +285,10 @@ HWY_INLINE V Log1pUnitQuotient(D d, V e, V scale) {
   p = hn::MulAdd(p, e, c(9.999999404e-01f));
   return p;
 }
-template <class D, class V>
-HWY_INLINE V Log1pUnit(D d, V e) {
-  return hn::Mul(e, Log1pUnitQuotient(d, e, hn::Set(d, 1.0f)));
-}
-
-// log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)): log1p's argument stays in [0, 1] and nothing
-// overflows. NaN: ExpNegAbs gives 0 for it, max(x, 0) passes it (MaxKeepNaN); no select.
-template <class D, class V>
-HWY_INLINE V Softplus(D d, V x) {
-  const V e = ExpNegAbs(d, x);
-  return hn::MulAdd(e, Log1pUnitQuotient(d, e, hn::Set(d, 1.0f)), MaxKeepNaN(d, x, hn::Zero(d)));
-}
 
 // log(sigmoid(x)) = -softplus(-x) = min(x, 0) - log1p(exp(-|x|)), written out so that neither x
-// nor the result needs negating. NaN as in Softplus.
+// nor the result needs negating: log1p's argument stays in [0, 1] and nothing overflows. NaN:
+// ExpNegAbs gives 0 for it, min(x, 0) passes it (MinKeepNaN); no select.
 template <class D, class V>
 HWY_INLINE V LogSigmoid(D d, V x) {
   const V e = ExpNegAbs(d, x);
@@ -338,8 +327,9 @@ HWY_INLINE void SquareExact(D d, V x, V& hi, V& lo) {
 // / 2)); with FMA, v^2 + 2 n C1 is one fused op (2 n C1 exact, the sum below ~ln2: one rounding of
 // at most 2^-25), so neither the low half of v^2 nor -v^2/2 is formed. exp(r) = 1 + r P(r) with
 // r = -w/2 is ExpReduced's degree-4 P (the minimax fit of exp, 1.9 ulp; one FMA fewer than degree
-// 5: the left-tail test's worst relative error 3.3e-7 -> 3.6e-7 of its 1e-6), its coefficients
-// times c (-1/2)^(k+1). Targets without FMA add the exact low half of v^2 (Veltkamp) instead.
+// 5, for a left-tail worst relative error of 3.6e-7 instead of 3.3e-7, both within the 1e-6
+// bound), its coefficients times c (-1/2)^(k+1). Targets without FMA add the exact low half of
+// v^2 (Veltkamp) instead.
 // v <= 14.5: c exp(-105.1) = 9e-47 rounds to 0, so Phi(-v) and phi(v) are exactly 0 at the clamp
 // (x * 0: ±inf give NaN as the scalar form, huge finite x stays finite), and n >= -152 stays
 // within MulPow2's two halves. Phi(|x|) = 1 - Phi(-|x|) (at most 1/2 subtracted: no

@@ -89,40 +89,32 @@ void AdamChunk(float* p, const float* g, float* m, float* v, size_t n, const Ada
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "kernels/cpu/chunks.h"
 #include "kernels/cpu/linalg.h"
 
 namespace ip::cpu {
 HWY_EXPORT(SgdChunk);
 HWY_EXPORT(AdamChunk);
 
-namespace {
-// Chunk length: a multiple of every vector length, large enough to amortise the fork.
-constexpr size_t kChunk = 16384;
-}  // namespace
-
 void sgd_step(float* param, const float* grad, float* momentum_buf, size_t n,
               const SgdConfig& config, bool first_step) {
   const SgdScalars s = sgd_scalars(config, first_step, momentum_buf != nullptr);
   if (n == 0) return;
   float* buf = s.use_momentum ? momentum_buf : nullptr;
-  const long chunks = static_cast<long>((n + kChunk - 1) / kChunk);
-#pragma omp parallel for schedule(static) if (chunks > 1)
-  for (long c = 0; c < chunks; ++c) {
-    const size_t i = static_cast<size_t>(c) * kChunk, len = std::min(kChunk, n - i);
-    HWY_DYNAMIC_DISPATCH(SgdChunk)(param + i, grad + i, buf ? buf + i : nullptr, len, s);
-  }
+  for_each_chunk(n, [&](size_t begin, size_t end) {
+    HWY_DYNAMIC_DISPATCH(SgdChunk)(param + begin, grad + begin, buf ? buf + begin : nullptr,
+                                   end - begin, s);
+  });
 }
 
 void adam_step(float* param, const float* grad, float* m, float* v, size_t n,
                const AdamConfig& config, int64_t step) {
   const AdamScalars s = adam_scalars(config, step);
   if (n == 0) return;
-  const long chunks = static_cast<long>((n + kChunk - 1) / kChunk);
-#pragma omp parallel for schedule(static) if (chunks > 1)
-  for (long c = 0; c < chunks; ++c) {
-    const size_t i = static_cast<size_t>(c) * kChunk, len = std::min(kChunk, n - i);
-    HWY_DYNAMIC_DISPATCH(AdamChunk)(param + i, grad + i, m + i, v + i, len, s);
-  }
+  for_each_chunk(n, [&](size_t begin, size_t end) {
+    HWY_DYNAMIC_DISPATCH(AdamChunk)(param + begin, grad + begin, m + begin, v + begin,
+                                    end - begin, s);
+  });
 }
 
 }  // namespace ip::cpu

@@ -45,8 +45,8 @@ HWY_INLINE size_t PhiloxDrawsPerCall(DU32 du32) {
 // MulEven (32 x 32 -> 64, native on x86: pmuludq) gives the whole product of a word and its
 // constant: the low word is the product itself (its upper half is ignored by the next MulEven and
 // never leaves the rounds) and the high word one shift away. A round is then 2 multiplies, 2
-// shifts and 2 three-way xors per set, with no shuffles; the previous layout (32-bit lanes) also
-// needed a shift of the odd lanes and two blends per product, 16 operations where this needs 12.
+// shifts and 2 three-way xors per set, with no shuffles; words in 32-bit lanes would also need a
+// shift of the odd lanes and two blends per product, 16 operations where this needs 12.
 // Four sets of L / 2 counters run interleaved: one round is a dependency chain of about 7 cycles
 // (multiply 5, shift 1, xor 1), and four independent chains keep the vector ports busy.
 // After the rounds, ConcatEven packs the low halves of two sets into one vector of 32-bit words.

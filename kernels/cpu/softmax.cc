@@ -411,6 +411,7 @@ void RowwiseBackwardRows(int id, const float* y, const float* dy, float* dx, siz
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "kernels/cpu/chunks.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/streaming.h"
 
@@ -419,10 +420,6 @@ HWY_EXPORT(RowwiseForwardRows);
 HWY_EXPORT(RowwiseBackwardRows);
 
 namespace {
-
-// Elements per OpenMP block of rows: enough work to amortise dispatch, small enough to split a
-// modest batch over two threads.
-constexpr size_t kBlockElements = 16384;
 
 // Forward rows are fused across rows (PipelineRows) when x is at most this large, i.e. likely in
 // the caches; larger inputs come from memory and go row by row (RowByRow). Measured on the Zen 4
@@ -440,13 +437,8 @@ void for_row_blocks(FunctionId id, size_t rows, size_t cols, Run&& run) {
     }
   });
   if (rows == 0 || cols == 0) return;
-  const size_t rows_per_block = std::max<size_t>(1, kBlockElements / cols);
-  const long blocks = static_cast<long>((rows + rows_per_block - 1) / rows_per_block);
-#pragma omp parallel for schedule(static) if (blocks > 1)
-  for (long b = 0; b < blocks; ++b) {
-    const size_t begin = static_cast<size_t>(b) * rows_per_block;
-    run(begin, std::min(rows, begin + rows_per_block));
-  }
+  // Blocks of whole rows, about one element chunk each.
+  for_each_chunk(rows, std::max<size_t>(1, kChunkElements / cols), run);
 }
 
 }  // namespace

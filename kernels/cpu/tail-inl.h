@@ -32,7 +32,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 #define IP_CPU_HAVE_MASKED_MEMORY 0
 #endif
 
-// Lanes [0, count) from p, the others zero. count < Lanes(d).
+// Lanes [0, count) from p, the others zero. count <= Lanes(d).
 template <class D>
 HWY_INLINE hn::Vec<D> LoadTail(D d, const hn::TFromD<D>* p, size_t count) {
 #if IP_CPU_HAVE_MASKED_MEMORY
@@ -44,7 +44,7 @@ HWY_INLINE hn::Vec<D> LoadTail(D d, const hn::TFromD<D>* p, size_t count) {
 #endif
 }
 
-// Writes lanes [0, count) of v to p and nothing beyond. count < Lanes(d).
+// Writes lanes [0, count) of v to p and nothing beyond. count <= Lanes(d).
 template <class D>
 HWY_INLINE void StoreTail(D d, hn::Vec<D> v, hn::TFromD<D>* p, size_t count) {
 #if IP_CPU_HAVE_MASKED_MEMORY

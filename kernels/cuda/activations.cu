@@ -18,6 +18,7 @@
 #include "kernels/common/activation_math.h"
 #include "kernels/common/philox.h"
 #include "kernels/cuda/check.cuh"
+#include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/kernels.h"
 
 namespace ip::cuda {
@@ -35,18 +36,6 @@ size_t aligned_head(size_t n, std::initializer_list<const void*> pointers) {
   const size_t head = ((16 - offset) % 16) / sizeof(float);
   return head < n ? head : n;
 }
-
-template <FunctionId kId>
-struct ForwardOp {
-  Params<float> p;
-  __device__ float operator()(float x, float) const { return Math<kId>::forward(x, p); }
-};
-
-template <FunctionId kId>
-struct BackwardOp {
-  Params<float> p;
-  __device__ float operator()(float x, float dy) const { return dy * Math<kId>::derivative(x, p); }
-};
 
 // out[i] = op(a[i], b[i]) (b unread when kTwoInputs is false). Elements [0, head) and the last
 // (n - head) % 4 are scalar, the rest float4.
@@ -160,27 +149,15 @@ __global__ void rrelu_train_backward_kernel(const float* noise, const float* dy,
 
 void activation_forward(FunctionId id, const float* x, float* y, size_t n, Params<float> p,
                         void* stream) {
-  detail::check_function_id(id);
-  visit_function(id, [&](auto fid) {
-    constexpr FunctionId kId = decltype(fid)::value;
-    if constexpr (FunctionTraits<kId>::kind == KernelKind::Elementwise) {
-      launch_map<false>(x, nullptr, y, n, aligned_head(n, {x, y}), ForwardOp<kId>{p}, stream);
-    } else {
-      detail::throw_wrong_kind(id, "activation_forward", "an element-wise function");
-    }
+  detail::with_elementwise_op<false>(id, p, "activation_forward", [&](auto op) {
+    launch_map<false>(x, nullptr, y, n, aligned_head(n, {x, y}), op, stream);
   });
 }
 
 void activation_backward(FunctionId id, const float* x, const float* dy, float* dx, size_t n,
                          Params<float> p, void* stream) {
-  detail::check_function_id(id);
-  visit_function(id, [&](auto fid) {
-    constexpr FunctionId kId = decltype(fid)::value;
-    if constexpr (FunctionTraits<kId>::kind == KernelKind::Elementwise) {
-      launch_map<true>(x, dy, dx, n, aligned_head(n, {x, dy, dx}), BackwardOp<kId>{p}, stream);
-    } else {
-      detail::throw_wrong_kind(id, "activation_backward", "an element-wise function");
-    }
+  detail::with_elementwise_op<true>(id, p, "activation_backward", [&](auto op) {
+    launch_map<true>(x, dy, dx, n, aligned_head(n, {x, dy, dx}), op, stream);
   });
 }
 

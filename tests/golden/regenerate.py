@@ -1,12 +1,21 @@
 #!/usr/bin/env python3
 """Regenerate tests/golden/activations.json from PyTorch (format: tests/golden/README.md).
 
-Usage:  python3 tests/golden/regenerate.py [--out tests/golden/activations.json] [--seed 1234]
+Usage:  python3 tests/golden/regenerate.py [--table build/check_kernels]
+                                           [--out tests/golden/activations.json] [--seed 1234]
+        python3 tests/golden/regenerate.py --check-table [--table ...] [--golden FILE]
 
 Needs PyTorch. On Debian/Ubuntu:  sudo apt-get install python3-torch
 otherwise:                         python3 -m pip install torch
 The shipped file was made with PyTorch 1.13.1 (CPU); other versions may differ at edge cases,
 which is the point of regenerating: compare, don't overwrite blindly.
+
+The functions (every element-wise and row-wise row of the activation table), their PyTorch
+modules and default parameters, and the edge-case inputs come from the table, read from
+`check_kernels --list-functions --json` (--table: that binary, or a JSON file it wrote): this
+script keeps no list of its own. Functions are written in table order. --check-table needs no
+PyTorch: it checks that every function named here is in the table and that what this script
+would record (functions, classes, params, edge cases) is what the golden file holds.
 
 The reference `y` and `grad` are computed in float64 on float32-exact inputs; `y_f32` and
 `grad_f32` are PyTorch's own float32 results, informative only. The random inputs follow the
@@ -15,52 +24,102 @@ README (randn*4, then uniform(-12, 12)); the C++ tests read whatever `x` the fil
 import argparse
 import json
 import math
+import os
 import sys
 
-try:
-    import torch
-except ImportError:
-    sys.exit("regenerate.py needs PyTorch: install it with 'sudo apt-get install python3-torch' "
-             "(Debian/Ubuntu) or 'python3 -m pip install torch', then run this script again.")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "experiments"))
+from function_table import decode as dec, read_table  # noqa: E402
 
 F32_MAX = 3.4028234663852886e38
-EDGE_CASES = [0.0, -0.0, 1e-8, -1e-8, 1e-30, 0.5, -0.5, 0.50000006, -0.50000006, 1.0, -1.0,
-              2.5, -2.5, 3.0, -3.0, 6.0, -6.0, 6.0000005, 10.0, -10.0, 19.99, 20.0, 20.01, -20.0,
-              30.0, -30.0, 50.0, -50.0, 88.0, -88.0, 88.8, -88.8, 100.0, -100.0, 1e4, -1e4,
-              3.4e38, -3.4e38, math.inf, -math.inf, math.nan]
 
-nn = torch.nn
-# name -> (constructor, params recorded in the file). Defaults, except Threshold (it has none).
-FUNCTIONS = {
-    "CELU": (lambda: nn.CELU(), {"alpha": 1.0}),
-    "ELU": (lambda: nn.ELU(), {"alpha": 1.0}),
-    "GELU": (lambda: nn.GELU(), {"approximate": "none"}),
-    "GELU_tanh": (lambda: nn.GELU(approximate="tanh"), {"approximate": "tanh"}),
-    "Hardshrink": (lambda: nn.Hardshrink(), {"lambd": 0.5}),
-    "Hardtanh": (lambda: nn.Hardtanh(), {"min_val": -1.0, "max_val": 1.0}),
-    "LeakyReLU": (lambda: nn.LeakyReLU(), {"negative_slope": 0.01}),
-    "LogSigmoid": (lambda: nn.LogSigmoid(), {}),
-    "PReLU": (lambda: nn.PReLU(), {"num_parameters": 1, "init": 0.25}),
-    "RReLU": (lambda: nn.RReLU().eval(),
-              {"lower": 0.125, "upper": 1.0 / 3.0, "mode": "eval",
-               "negative_slope_eval": (0.125 + 1.0 / 3.0) / 2}),
-    "ReLU": (lambda: nn.ReLU(), {}),
-    "ReLU6": (lambda: nn.ReLU6(), {"min_val": 0.0, "max_val": 6.0}),
-    "SELU": (lambda: nn.SELU(), {"alpha": 1.6732632423543772, "scale": 1.0507009873554805}),
-    "Sigmoid": (lambda: nn.Sigmoid(), {}),
-    "Softplus": (lambda: nn.Softplus(), {"beta": 1, "threshold": 20}),
-    "Softshrink": (lambda: nn.Softshrink(), {"lambd": 0.5}),
-    "Softsign": (lambda: nn.Softsign(), {}),
-    "Tanh": (lambda: nn.Tanh(), {}),
-    "Tanhshrink": (lambda: nn.Tanhshrink(), {}),
-    "SiLU": (lambda: nn.SiLU(), {}),
-    "Mish": (lambda: nn.Mish(), {}),
-    "Hardswish": (lambda: nn.Hardswish(), {}),
-    "Hardsigmoid": (lambda: nn.Hardsigmoid(), {}),
-    "Identity": (lambda: nn.Identity(), {}),
-    "Threshold": (lambda: nn.Threshold(0.1, 20.0), {"threshold": 0.1, "value": 20.0}),
+# What the file records as a function's params beyond the table's default parameters: PyTorch
+# constructor arguments that are not table parameters, and PyTorch's own spelling of a default
+# (Softplus's are ints). Keyed by table id; --check-table checks the keys against the table and
+# that a value given for a table parameter equals the table's default.
+EXTRA_PARAMS = {
+    "GELU": {"approximate": "none"},
+    "GELU_tanh": {"approximate": "tanh"},
+    "PReLU": {"num_parameters": 1},
+    "RReLU": {"mode": "eval", "negative_slope_eval": (0.125 + 1.0 / 3.0) / 2},
+    "ReLU6": {"min_val": 0.0, "max_val": 6.0},
+    "SELU": {"alpha": 1.6732632423543772, "scale": 1.0507009873554805},
+    "Softplus": {"beta": 1, "threshold": 20},
 }
-ROWWISE = {"Softmax": nn.Softmax, "Softmin": nn.Softmin, "LogSoftmax": nn.LogSoftmax}
+LEARNABLE_WEIGHT = "PReLU"  # its weight and weight gradient are recorded too
+# The dropout semantics the file documents (no vectors).
+DROPOUT_DOCUMENTED = ("Dropout", "AlphaDropout")
+
+
+def edge_cases(table):
+    return [dec(v) for v in table["golden_edge_cases"]]
+
+
+def elementwise_functions(table):
+    """Table id -> (torch.nn constructor source, params recorded in the file) of every
+    element-wise row, in table order. Modules are used in eval mode (RReLU: its mean slope)."""
+    out = {}
+    for f in table["functions"]:
+        if f["kind"] == "elementwise":
+            out[f["id"]] = (f"nn.{f['torch_class']}({f['torch_args']})",
+                            {**f["params"], **EXTRA_PARAMS.get(f["id"], {})})
+    return out
+
+
+def rowwise_functions(table):
+    """Table id -> torch.nn constructor source of every row-wise row, over the last dimension."""
+    return {f["id"]: f"nn.{f['torch_class']}(dim=-1)" for f in table["functions"] if f["kind"] == "rowwise"}
+
+
+def same_value(a, b):
+    a, b = dec(a), dec(b)
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b and (not isinstance(a, float) or math.copysign(1, a) == math.copysign(1, b))
+
+
+def check_table(table, golden_path):
+    """Returns the problems found (empty: none)."""
+    problems = []
+    ids = {f["id"]: f for f in table["functions"]}
+    named = {"EXTRA_PARAMS": list(EXTRA_PARAMS), "LEARNABLE_WEIGHT": [LEARNABLE_WEIGHT],
+             "DROPOUT_DOCUMENTED": list(DROPOUT_DOCUMENTED)}
+    for where, names in named.items():
+        for name in names:
+            if name not in ids:
+                problems.append(f"{where} names '{name}', which the table lacks")
+    for name, extra in EXTRA_PARAMS.items():
+        for key, value in extra.items():
+            if name in ids and key in ids[name]["params"] and ids[name]["params"][key] != value:
+                problems.append(f"EXTRA_PARAMS['{name}']['{key}'] = {value}, the table's default is "
+                                f"{ids[name]['params'][key]}")
+    made = set(elementwise_functions(table)) | set(rowwise_functions(table))
+    wanted = {f["id"] for f in table["functions"] if f["kind"] in ("elementwise", "rowwise")}
+    if made != wanted:
+        problems.append(f"would generate {sorted(made)}, the table's element-wise and row-wise rows are "
+                        f"{sorted(wanted)}")
+    if golden_path:
+        with open(golden_path) as f:
+            golden = json.load(f)
+        if set(golden["functions"]) != set(elementwise_functions(table)):
+            problems.append(f"{golden_path}: element-wise functions {sorted(golden['functions'])}, the table's "
+                            f"{sorted(elementwise_functions(table))}")
+        if set(golden["rowwise"]) != set(rowwise_functions(table)):
+            problems.append(f"{golden_path}: row-wise functions {sorted(golden['rowwise'])}, the table's "
+                            f"{sorted(rowwise_functions(table))}")
+        for name, (ctor, params) in elementwise_functions(table).items():
+            entry = golden["functions"].get(name)
+            if entry is None:
+                continue
+            if entry["params"] != params:
+                problems.append(f"{golden_path}: {name} records params {entry['params']}, this script {params}")
+            if entry["torch_class"] != ctor[len("nn."):ctor.index("(")]:
+                problems.append(f"{golden_path}: {name} is a {entry['torch_class']}, this script builds {ctor}")
+        edges = edge_cases(table)
+        x = golden["functions"][next(iter(golden["functions"]))]["x"] if golden["functions"] else []
+        if golden.get("n_edge_cases") != len(edges) or not all(
+                same_value(a, b) for a, b in zip(x[:len(edges)], edges)):
+            problems.append(f"{golden_path}: its edge cases are not the table's {table['golden_edge_cases']}")
+    return problems
 
 
 def enc(v):
@@ -132,9 +191,35 @@ def error_stats(prefix, ref, got, positions, by_x):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--table", default="build/check_kernels",
+                    help="check_kernels, or a JSON file from its --list-functions --json")
     ap.add_argument("--out", default="tests/golden/activations.json")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--check-table", action="store_true",
+                    help="only check this script against the table (and --golden); needs no PyTorch")
+    ap.add_argument("--golden", default=None, help="with --check-table: a golden file to check against")
     args = ap.parse_args()
+    table = read_table(args.table, "regenerate.py")
+
+    if args.check_table:
+        problems = check_table(table, args.golden)
+        for p in problems:
+            print(f"regenerate.py: {p}", file=sys.stderr)
+        named = sorted(set(EXTRA_PARAMS) | {LEARNABLE_WEIGHT} | set(DROPOUT_DOCUMENTED))
+        print(f"named: {','.join(named)}")
+        if not problems:
+            print(f"regenerate.py: table check ok ({len(elementwise_functions(table))} element-wise, "
+                  f"{len(rowwise_functions(table))} row-wise functions)")
+        return 1 if problems else 0
+
+    global torch, nn
+    try:
+        import torch
+    except ImportError:
+        sys.exit("regenerate.py needs PyTorch: install it with 'sudo apt-get install python3-torch' "
+                 "(Debian/Ubuntu) or 'python3 -m pip install torch', then run this script again.")
+    nn = torch.nn
+    EDGE_CASES = edge_cases(table)
 
     torch.manual_seed(args.seed)
     x32 = torch.cat([torch.tensor(EDGE_CASES, dtype=torch.float32),
@@ -145,8 +230,9 @@ def main():
     n_edge = len(EDGE_CASES)
 
     functions = {}
-    for name, (make, params) in FUNCTIONS.items():
-        m64, m32 = make().double(), make().float()
+    for name, (ctor, params) in elementwise_functions(table).items():
+        m64, m32 = (eval(ctor, {"nn": nn}).eval() for _ in range(2))
+        m64, m32 = m64.double(), m32.float()
         y, g = run(m64, x64, torch.ones_like(x64))
         y32, g32 = run(m32, x32, torch.ones_like(x32))
         entry = {"torch_class": type(m64).__name__, "params": params, "x": enc(xs),
@@ -154,7 +240,7 @@ def main():
                  "grad_f32": enc(g32.tolist())}
         entry.update(error_stats("torch_f32_", y, y32, xs, True))
         entry.update(error_stats("torch_f32_grad_", g, g32, xs, True))
-        if name == "PReLU":
+        if name == LEARNABLE_WEIGHT:
             w = m64.weight
             entry["weight"] = float(w.detach())
             entry["grad_weight"] = enc(float(w.grad))
@@ -178,9 +264,9 @@ def main():
     mx32 = torch.stack(rows).float()
     up32 = torch.randn(8, 33, dtype=torch.float64).float()
     rowwise = {}
-    for name, cls in ROWWISE.items():
-        y, g = run(cls(dim=-1), mx32.double(), up32.double())
-        y32, g32 = run(cls(dim=-1), mx32, up32)
+    for name, ctor in rowwise_functions(table).items():
+        y, g = run(eval(ctor, {"nn": nn}), mx32.double(), up32.double())
+        y32, g32 = run(eval(ctor, {"nn": nn}), mx32, up32)
         entry = {"torch_class": name, "params": {"dim": -1}, "shape": [8, 33],
                  "row_descriptions": descriptions, "x": enc(mx32.double().tolist()),
                  "upstream_grad": enc(up32.double().tolist()), "y": enc(y.tolist()),
@@ -223,4 +309,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
