@@ -36,7 +36,8 @@ cd "$(dirname "$0")/../.." || exit 2
 # already 100 full chunks of 100000 rows, the same loop as 10^8 only ten times shorter.
 # The models are trained here on the GPU (about 2000 x 0.3 ms = 0.6 s each) and cached in the
 # campaign's work folder for the later rand steps: carrying them from the CPU machine is not
-# possible (32 x 4.3 MB = 137 MB against the 64 MiB that travels) nor faster (minutes on 2 cores).
+# possible (32 x 4.3 MB = 137 MB against the 64 MiB that travels) nor faster (an Adam step takes
+# about 0.15 s on a 2-core VM: 5 minutes per model).
 RAND_SYNC_ARGS="--functions all --scales 0-7 --runs 3"
 # The original's unsynchronised timing (its small-scale GPU numbers are launch times), beside the
 # synchronised one: the extremes of the paper's GPU files (GELU, RReLU), the cheap and the row-wise
@@ -44,8 +45,9 @@ RAND_SYNC_ARGS="--functions all --scales 0-7 --runs 3"
 RAND_ASYNC_ARGS="--functions identity,relu,gelu,rrelu,sigmoid,tanh,softmax,dropout --scales 3-6 --runs 3 --gpu-timing async"
 # 10^8 for a few functions, with the time that is left (cut at its cap, finished ones kept).
 RAND_1E8_ARGS="--functions identity,relu,gelu,rrelu,softmax,dropout --scales 8 --runs 1"
-# Time to 90% test accuracy: functions that reached it in the paper and in our CPU runs (46-75
-# epochs there), the slowest to converge last so that a cut loses the least.
+# Time to 90% test accuracy: functions that reached it in the paper (our CPU runs took 46-75 epochs
+# for the activations measured so far, GELU the most), the slowest to converge last so that a cut
+# loses the least.
 MNIST_ARGS="--functions identity,relu,selu,gelu"
 # Production kernels, every function, forward and backward, at 256 MiB and 1 GiB (fraction of a
 # device-to-device copy), and GEMM against cuBLAS at the experiments' shapes and the 100000-row
