@@ -288,6 +288,29 @@ EnergyReading SumMeter::stop() {
   return r;
 }
 
+// ---- two meters over one window ----
+MeterComparison compare_meters(EnergyMeter& first, EnergyMeter& second,
+                               const std::function<void()>& work) {
+  MeterComparison c;
+  first.start();
+  second.start();
+  work();
+  c.second = second.stop();
+  c.first = first.stop();
+  c.relative_difference = c.first.usable() && c.second.usable() && c.first.joules > 0.0
+                              ? c.second.joules / c.first.joules - 1.0
+                              : std::nan("");
+  return c;
+}
+
+void to_json(nlohmann::json& j, const MeterComparison& comparison) {
+  j = {{"first", comparison.first},
+       {"second", comparison.second},
+       {"relative_difference", std::isfinite(comparison.relative_difference)
+                                   ? nlohmann::json(comparison.relative_difference)
+                                   : nlohmann::json()}};
+}
+
 // ---- factory ----
 EnergyMode parse_energy_mode(const std::string& text, double* watts) {
   if (watts) *watts = 0.0;

@@ -285,6 +285,20 @@ class SumMeter : public EnergyMeter {
   std::unique_ptr<EnergyMeter> required_, optional_;
 };
 
+// ---- two meters over one window ----
+// For checking one source against another (NVML's energy counter against its power sampling):
+// both started, `work` run, both stopped in reverse order, so each window encloses the other's
+// but for the few microseconds a start or a stop takes.
+struct MeterComparison {
+  EnergyReading first, second;
+  // second.joules / first.joules - 1; NaN unless both readings are usable and first is > 0 J.
+  double relative_difference = 0.0;
+};
+MeterComparison compare_meters(EnergyMeter& first, EnergyMeter& second,
+                               const std::function<void()>& work);
+// {"first": reading, "second": reading, "relative_difference": ..or null}
+void to_json(nlohmann::json& j, const MeterComparison& comparison);
+
 // ---- factory ----
 enum class EnergyMode { Auto, Off, Estimate };
 // "auto", "off", "estimate" or "estimate:<watts>" (also "estimate=<watts>"); *watts gets the

@@ -513,6 +513,37 @@ TEST(EnergyNvml, PowerSamplingUsesTrapezoidRule) {
   EXPECT_NEAR(r.joules, exact, 0.01 * exact) << r.summary();
 }
 
+// The campaign's counter-against-sampling check: both meters see the same window, the counter's
+// enclosing the sampler's, and the difference is sampling / counter - 1.
+TEST(EnergyNvml, CompareMetersOverOneWindow) {
+  auto api = fake_nvml::table();
+  NvmlEnergyMeter counter(api);
+  NvmlPowerMeter sampling(api, 0, 0.005);  // a constant 50 W
+  MeterComparison c = compare_meters(counter, sampling, [] {
+    sleep_ms(110);
+    fake_nvml::energy_mj += 5500;
+  });
+  ASSERT_TRUE(c.first.usable()) << c.first.summary();
+  ASSERT_TRUE(c.second.usable()) << c.second.summary();
+  EXPECT_EQ(c.first.source, "nvml:total-energy");
+  EXPECT_EQ(c.second.source, "nvml:power-sampling");
+  EXPECT_NEAR(c.first.joules, 5.5, 1e-12);
+  EXPECT_NEAR(c.second.joules, 50.0 * c.second.seconds, 1e-9);
+  EXPECT_GE(c.first.seconds, c.second.seconds);
+  EXPECT_NEAR(c.relative_difference, c.second.joules / 5.5 - 1.0, 1e-12);
+  nlohmann::json j = c;
+  EXPECT_EQ(j["first"]["quality"], "measured");
+  EXPECT_DOUBLE_EQ(j["relative_difference"].get<double>(), c.relative_difference);
+
+  // A counter that does not advance gives no difference, not -100%.
+  MeterComparison idle = compare_meters(counter, sampling, [] { sleep_ms(20); });
+  EXPECT_FALSE(idle.first.usable());
+  EXPECT_TRUE(idle.second.usable());
+  EXPECT_TRUE(std::isnan(idle.relative_difference));
+  j = idle;
+  EXPECT_TRUE(j["relative_difference"].is_null());
+}
+
 TEST(EnergyNvml, MissingLibraryOrTable) {
   NvmlEnergyMeter no_table(nullptr);
   EXPECT_FALSE(no_table.available());

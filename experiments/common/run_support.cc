@@ -270,13 +270,8 @@ std::vector<float> normal_values(size_t n, uint64_t seed, uint32_t stream) {
   std::vector<float> v(n);
   const long long count = static_cast<long long>(n);
 #pragma omp parallel for schedule(static)
-  for (long long k = 0; k < count; ++k) {
-    const uint64_t i = static_cast<uint64_t>(k);
-    // 1 - u keeps the logarithm's argument in (0, 1].
-    const double u1 = 1.0 - philox::uniform(seed, stream, 2 * i);
-    const double u2 = philox::uniform(seed, stream, 2 * i + 1);
-    v[i] = static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
-  }
+  for (long long k = 0; k < count; ++k)
+    v[static_cast<size_t>(k)] = static_cast<float>(philox::normal(seed, stream, static_cast<uint64_t>(k)));
   return v;
 }
 

@@ -52,6 +52,13 @@ int run(const bench::Options& opt, const std::string& command_line) {
       bench::parse_threads(opt.threads.empty() ? std::to_string(omp_get_max_threads()) : opt.threads);
   const std::vector<std::string> targets = bench::parse_targets(opt.targets);
   const bench::VariantChoice variant = bench::parse_variant(opt.variant);
+  if (!(opt.energy_check >= 0) || opt.energy_check > 600)
+    throw std::invalid_argument("--energy-check: seconds per window in [0, 600], got " +
+                                ip::format_number(opt.energy_check));
+  if (opt.energy_check > 0) {
+    if (!opt.out.empty()) ip::check_writable(opt.out);
+    return bench::run_energy_check(opt, command_line);
+  }
 
   bool want_cpu = opt.devices == "auto" || opt.devices.find("cpu") != std::string::npos;
   bool want_cuda = opt.devices.find("cuda") != std::string::npos;

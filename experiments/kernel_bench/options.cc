@@ -125,6 +125,12 @@ void add_options(CLI::App& app, Options& opt) {
                  "calibration of every kernel (one thread, L1-resident arrays) that shows whether a miss is the "
                  "instructions' fault")
       ->check(CLI::IsMember({"targets"}));
+  app.add_option("--energy-check", opt.energy_check,
+                 "Seconds per window: instead of timing kernels, read NVML's total-energy counter and its "
+                 "power sampling over the same window, once with the GPU idle and once under load (SGEMM in a "
+                 "loop), and print both and their difference (energy_check_<unix time>.json in --out); "
+                 "0 = off. Where there is no GPU or no NVML it says why and exits 0")
+      ->capture_default_str();
   app.add_flag("--quick", opt.quick,
                "Fast smoke run: relu and dropout, 1 MiB, 3 repeats, 1 warm-up, one GEMM shape (flags given "
                "explicitly still win)");

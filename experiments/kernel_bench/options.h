@@ -40,7 +40,13 @@ struct Options {
   bool quick = false;
   bool list_targets = false;
   std::string summary;  // "" or "targets": the pass/fail table of targets.h
+  double energy_check = 0;  // seconds per window of the NVML counter-vs-sampling check; 0 = off
 };
+
+// --energy-check: reads NVML's total-energy counter and its power sampling over the same
+// window, idle and under an SGEMM loop, instead of timing kernels. Exits 0 with the reason where
+// there is no GPU or NVML.
+int run_energy_check(const Options& opt, const std::string& command_line);
 
 // What kernel_bench does, for --help.
 std::string description();

@@ -202,7 +202,7 @@ void Experiment::prepare_data() {
   session_.say("preparing data: " + std::to_string(max_chunk_) + " x " + std::to_string(kInFeatures) +
                " random inputs");
   input_ = Tensor::from_vector({max_chunk_, kInFeatures},
-                               normal_values(max_chunk_ * kInFeatures, common_.seed, kPredictStream))
+                               normal_values(max_chunk_ * kInFeatures, common_.seed, philox::kRandPredictInputStream))
                .to(session_.device());
 }
 

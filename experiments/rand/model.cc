@@ -77,9 +77,9 @@ std::vector<Candidate> make_candidates(const std::vector<const FunctionInfo*>& f
 TrainingBatch training_batch(uint64_t seed, Device device) {
   TrainingBatch b;
   b.x = Tensor::from_vector({kTrainRows, kInFeatures},
-                            normal_values(kTrainRows * kInFeatures, seed, kTrainXStream)).to(device);
+                            normal_values(kTrainRows * kInFeatures, seed, philox::kRandTrainInputStream)).to(device);
   b.y = Tensor::from_vector({kTrainRows, kOutFeatures},
-                            normal_values(kTrainRows * kOutFeatures, seed, kTrainYStream)).to(device);
+                            normal_values(kTrainRows * kOutFeatures, seed, philox::kRandTrainTargetStream)).to(device);
   return b;
 }
 

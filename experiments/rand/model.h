@@ -13,13 +13,12 @@
 #include "engine/sequential.h"
 #include "engine/tensor.h"
 #include "kernels/common/activation_list.h"
+#include "kernels/common/philox_streams.h"
 
 namespace ip::rand {
 
 constexpr size_t kTrainRows = 64, kInFeatures = 1024, kHidden = 1024, kOutFeatures = 16;
 constexpr int kFunctionLayers = 4;
-// Philox streams of the data under --seed, apart from the layers' own streams.
-constexpr uint32_t kTrainXStream = 10, kTrainYStream = 11, kPredictStream = 12;
 
 // "linear(1024,1024) relu relu relu relu linear(1024,16)"
 std::string describe_model(const FunctionInfo& f);
