@@ -104,12 +104,15 @@ HWY_INLINE void ElementwiseBackwardLoop(const float* x, const float* dy, float* 
   }
 }
 
-// One switch per chunk (not per element) picks the loop instantiated for the row's vector form.
+// One switch per chunk (not per element) picks the loop instantiated for the row's vector form
+// (and, for forms that specialise on their parameters' values, for that variant).
 void ActivationForwardChunk(int id, const float* x, float* y, size_t n, float p0, float p1, bool stream) {
   visit_function(static_cast<FunctionId>(id), [&](auto fid) {
     constexpr FunctionId kId = decltype(fid)::value;
     if constexpr (FunctionTraits<kId>::kind == KernelKind::Elementwise) {
-      ElementwiseForwardLoop<typename VecOf<kId>::type>(x, y, n, p0, p1, stream);
+      WithForm<typename VecOf<kId>::type>(p0, p1, [&](auto form) {
+        ElementwiseForwardLoop<decltype(form)>(x, y, n, p0, p1, stream);
+      });
     }
   });
 }
@@ -119,7 +122,9 @@ void ActivationBackwardChunk(int id, const float* x, const float* dy, float* dx,
   visit_function(static_cast<FunctionId>(id), [&](auto fid) {
     constexpr FunctionId kId = decltype(fid)::value;
     if constexpr (FunctionTraits<kId>::kind == KernelKind::Elementwise) {
-      ElementwiseBackwardLoop<typename VecOf<kId>::type>(x, dy, dx, n, p0, p1, stream);
+      WithForm<typename VecOf<kId>::type>(p0, p1, [&](auto form) {
+        ElementwiseBackwardLoop<decltype(form)>(x, dy, dx, n, p0, p1, stream);
+      });
     }
   });
 }
