@@ -5,7 +5,8 @@ Runs what `make run` runs (rand_power in rounds, then the figure) twice, one inv
 other, the first with an empty model cache (a fresh machine trains its models), and checks:
 
   controls         every eval-mode dropout (a no-op) within +-1.5% of Identity at 10^3 and up,
-                   its 95% interval containing 1;
+                   its interval containing 1 (95% for the four controls together: each at
+                   1 - 0.05/4, as rand_power judges them; unadjusted misses are listed too);
   precision        every function's relative-cost 95% interval within +-1% at 10^4 and up;
   reproducibility  for at least 90% of the functions the second run's estimate lies inside the
                    first run's interval, and functions whose intervals do not overlap come in the
@@ -65,25 +66,29 @@ def check(first, second, min_control_scale, min_precision_scale):
     a, b = costs_by_scale(first), costs_by_scale(second)
     scales = sorted(set(a) & set(b))
 
-    worst_control, control_ok, control_scales = 0.0, True, []
+    worst_control, control_ok, control_scales, unadjusted = 0.0, True, [], 0
     for scale in scales:
         if scale < min_control_scale:
             continue
         control_scales.append(scale)
         for run_name, costs in (("first", a), ("second", b)):
+            adjusted_failures = costs[scale]["controls"]["failures"]
             for key, f in costs[scale]["functions"].items():
                 if not f["control"]:
                     continue
                 r = f["relative"]
                 dev = abs(r["value"] - 1)
                 contains = r["ci_low"] is not None and r["ci_low"] <= 1 <= r["ci_high"]
-                ok = dev <= CONTROL_LIMIT and contains
+                unadjusted += not contains
+                adjusted = not any(fail.startswith(f["function"] + " ") for fail in adjusted_failures)
+                ok = dev <= CONTROL_LIMIT and adjusted
                 control_ok &= ok
                 worst_control = max(worst_control, dev)
                 lines.append(f"  control 10^{scale} {run_name:6} {f['function']:13} {r['value']:.4f} "
-                             f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}] {'ok' if ok else 'MISS'}")
+                             f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}] "
+                             f"{'ok' if ok else 'MISS'}{'' if contains else ' (95% interval alone excludes 1)'}")
     verdicts["controls"] = {"pass": control_ok and bool(control_scales), "worst_deviation": worst_control,
-                            "scales": control_scales}
+                            "scales": control_scales, "unadjusted_intervals_excluding_1": unadjusted}
 
     precision = {}
     for scale in scales:

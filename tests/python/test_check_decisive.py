@@ -26,8 +26,9 @@ def fn(name, value, lo, hi, control=False, reference=False):
             "relative": {"value": value, "ci_low": lo, "ci_high": hi}}
 
 
-def result(scale, functions, worst):
-    return {"scales": [{"scale": scale, "costs": {"functions": functions, "worst_relative_half_width": worst}}]}
+def result(scale, functions, worst, control_failures=()):
+    return {"scales": [{"scale": scale, "costs": {"functions": functions, "worst_relative_half_width": worst,
+                                                  "controls": {"failures": list(control_failures)}}}]}
 
 
 class Verdicts(unittest.TestCase):
@@ -43,12 +44,21 @@ class Verdicts(unittest.TestCase):
         self.assertEqual(v["reproducibility"]["separated_pairs"], 3)
 
     def test_a_control_off_its_reference_misses(self):
-        a = result(3, {"d": fn("Dropout", 1.02, 1.01, 1.03, True), "r": fn("ReLU", 1.1, 1.0, 1.2)}, 0.09)
+        a = result(3, {"d": fn("Dropout", 1.02, 1.01, 1.03, True), "r": fn("ReLU", 1.1, 1.0, 1.2)}, 0.09,
+                   ["Dropout 1.0200 [1.0050, 1.0350] (98.75% CI)"])
         v, lines = check_decisive.check(a, a, 3, 4)
         self.assertFalse(v["controls"]["pass"])
         self.assertAlmostEqual(v["controls"]["worst_deviation"], 0.02)
+        self.assertEqual(v["controls"]["unadjusted_intervals_excluding_1"], 2)
         self.assertTrue(any("MISS" in line for line in lines))
         self.assertFalse(v["precision"]["pass"], "no scale at 10^4 or above: nothing shown precise")
+
+    def test_a_control_whose_plain_interval_misses_but_the_family_one_holds_passes(self):
+        a = result(3, {"d": fn("Dropout", 1.006, 1.0001, 1.015, True)}, 0.01)
+        v, lines = check_decisive.check(a, a, 3, 4)
+        self.assertTrue(v["controls"]["pass"])
+        self.assertEqual(v["controls"]["unadjusted_intervals_excluding_1"], 2)
+        self.assertTrue(any("alone excludes 1" in line for line in lines))
 
     def test_a_swapped_ranking_misses(self):
         a = result(4, {"r": fn("ReLU", 1.10, 1.09, 1.11), "g": fn("GELU", 1.20, 1.19, 1.21)}, 0.01)
