@@ -140,9 +140,11 @@ void ResultLoader::add_file(const std::string& path, const std::string& name, bo
 
 void ResultLoader::add_rand(const std::string& path, const std::string& name, RandResults r,
                             const json& j) {
+  // The name (a reference folder, or the file prefix) says which platform a file belongs to;
+  // outprefix is only recorded (the paper's files put other things there, and two invocations
+  // in one folder may have used two prefixes).
   auto same = [&](const Platform& p) {
-    return std::tie(p.name, p.outprefix, p.device, p.hardware_name) ==
-           std::tie(name, r.outprefix, r.device, r.hardware_name);
+    return std::tie(p.name, p.device, p.hardware_name) == std::tie(name, r.device, r.hardware_name);
   };
   auto it = std::find_if(platforms_.begin(), platforms_.end(), same);
   if (it == platforms_.end()) {

@@ -1,0 +1,250 @@
+// MNIST time to accuracy, kernel throughput, energy per instance and the time breakdown.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "plots/figures.h"
+
+using gnuplotio::Gnuplot;
+using plots::csv_field;
+using plots::csv_number;
+using plots::q;
+
+namespace figures {
+
+// (4) MNIST time to the target accuracy: bars sorted by time, grey when never reached.
+void Figures::mnist_time(const ip::MnistSet& m) {
+  const std::vector<ip::MnistStat> stats = ip::mnist_stats(m);
+  if (stats.empty()) return;
+  const double target = m.runs.front().target_accuracy;
+  std::string csv = "platform,dataset,rank,function,torch_key,group,runs,runs_reached_target,mean_seconds,"
+                    "std_seconds,mean_accuracy\n";
+  std::vector<std::tuple<double, double, double, int>> bars;  // x, mean, std, colour
+  std::string tics = "set xtics (";
+  for (std::size_t i = 0; i < stats.size(); ++i) {
+    const ip::MnistStat& s = stats[i];
+    csv += csv_field(m.name) + "," + m.dataset + "," + std::to_string(i + 1) + "," + csv_field(s.label) + "," +
+           csv_field(s.key) + "," + s.group + "," + std::to_string(s.runs) + "," + std::to_string(s.reached) + "," +
+           csv_number(s.mean_s) + "," + csv_number(s.std_s) + "," + csv_number(s.mean_accuracy) + "\n";
+    // Grey only when no run reached the target; otherwise the group's colour.
+    std::string colour = s.group == "activation" ? "#3a6fb0" : plots::group_colour(s.group, 0, 1);
+    if (s.reached == 0) colour = "#b0b0b0";
+    bars.emplace_back(static_cast<double>(i), s.mean_s, std::isfinite(s.std_s) ? s.std_s : 0.0,
+                      std::stoi(colour.substr(1), nullptr, 16));
+    tics += std::string(i ? ", " : "") + q(s.label) + " " + std::to_string(i);
+  }
+  tics += ") rotate by 60 right noenhanced font ',9'\n";
+  const std::string stem = "mnist_time_" + plots::file_safe(m.name) + (m.dataset == "mnist" ? "" : "_" + m.dataset);
+  char title[256];
+  std::snprintf(title, sizeof title, "%s: training time to %.0f%% test accuracy — %s (%zu run%s)",
+                m.dataset == "mnist" ? "MNIST" : m.dataset.c_str(), target * 100, m.name.c_str(), m.runs.size(),
+                m.runs.size() == 1 ? "" : "s");
+  emit(stem, 1000, 600, csv, [&](Gnuplot& gp) {
+    gp << "set title " << q(title) << " noenhanced\n"
+       << "set ylabel 'seconds in training steps'\nset yrange [0:*]\nset grid ytics lc rgb '#dddddd'\n"
+       << "set style fill solid 0.85 border rgb '#404040'\nset boxwidth 0.75\n"
+       << "set key inside left top font ',9'\nset xrange [-0.7:" << stats.size() - 0.3 << "]\n"
+       << "set bmargin 7\n" << tics
+       << "plot '-' using 1:2:4 with boxes lc rgb variable notitle, "
+       << "'-' using 1:2:3 with yerrorbars lc rgb '#000000' pt 0 ps 0 lw 1.2 title 'std. dev. over runs', "
+       << "keyentry with boxes fc rgb '#3a6fb0' title 'activation', "
+       << "keyentry with boxes fc rgb " << q(plots::group_colour("dropout", 0, 1)) << " title 'dropout', "
+       << "keyentry with boxes fc rgb '#000000' title 'Identity', "
+       << "keyentry with boxes fc rgb '#b0b0b0' title 'never reached the target'\n";
+    gp.send1d(bars);
+    gp.send1d(bars);
+  });
+}
+
+// (5a) effective GB/s of each kernel (forward, backward) against the copy bandwidth.
+void Figures::kernel_throughput(const ip::KernelBenchFile& k) {
+  const nlohmann::json& rows = k.data["kernels"];
+  std::set<std::string> devices;
+  for (const auto& r : rows) devices.insert(r.value("device", std::string("?")));
+  for (const std::string& device : devices) {
+    // One configuration per figure: the most threads, the SIMD target the machine dispatches
+    // to (else the first listed), the largest size.
+    int threads = 0;
+    double elements = 0;
+    std::string target;
+    const std::string dispatch =
+        k.data.contains("hardware") ? k.data["hardware"].value("simd_target", std::string()) : "";
+    for (const auto& r : rows)
+      if (r.value("device", std::string("?")) == device) threads = std::max(threads, r.value("threads", 0));
+    for (const auto& r : rows) {
+      if (r.value("device", std::string("?")) != device || r.value("threads", 0) != threads) continue;
+      std::string t = r.value("target", std::string());
+      if (target.empty() || (t == dispatch && target != dispatch)) target = t;
+    }
+    for (const auto& r : rows)
+      if (r.value("device", std::string("?")) == device && r.value("threads", 0) == threads &&
+          r.value("target", std::string()) == target)
+        elements = std::max(elements, r.value("elements", 0.0));
+    struct Bar {
+      std::string function, group;
+      double fwd = ip::kNaN, bwd = ip::kNaN;
+    };
+    std::vector<Bar> bars;
+    std::vector<double> copies;
+    std::string csv = "source,device,target,threads,elements,function,direction,gb_per_s,copy_gb_per_s,fraction_of_copy\n";
+    for (const auto& r : rows) {
+      if (r.value("device", std::string("?")) != device || r.value("threads", 0) != threads ||
+          r.value("target", std::string()) != target || r.value("elements", 0.0) != elements)
+        continue;
+      const std::string fn = r.value("function", std::string("?")), dir = r.value("direction", std::string());
+      const double gbps = r.value("gb_per_s", ip::kNaN), copy = r.value("copy_gb_per_s", ip::kNaN);
+      csv += csv_field(k.name) + "," + device + "," + target + "," + std::to_string(threads) + "," +
+             csv_number(elements) + "," + csv_field(fn) + "," + dir + "," + csv_number(gbps) + "," +
+             csv_number(copy) + "," + csv_number(r.value("fraction_of_copy", ip::kNaN)) + "\n";
+      if (fn.rfind("copy", 0) == 0) {  // "copy", or kernel_bench's "copy:memcpy" and "copy:vector"
+        copies.push_back(std::isfinite(copy) ? copy : gbps);  // the reference: the faster copy
+        continue;
+      }
+      auto it = std::find_if(bars.begin(), bars.end(), [&](const Bar& b) { return b.function == fn; });
+      if (it == bars.end()) {
+        bars.push_back({fn, ip::group_name_of_key(r.value("key", std::string())), ip::kNaN, ip::kNaN});
+        it = bars.end() - 1;
+      }
+      (dir == "backward" ? it->bwd : it->fwd) = gbps;
+      if (std::isfinite(copy)) copies.push_back(copy);
+    }
+    if (bars.empty()) continue;
+    const double copy = ip::summarise(copies, ip::Stat::Median);
+    std::vector<std::pair<double, double>> fwd, bwd;
+    std::string tics = "set xtics (";
+    for (std::size_t i = 0; i < bars.size(); ++i) {
+      if (std::isfinite(bars[i].fwd)) fwd.emplace_back(i - 0.2, bars[i].fwd);
+      if (std::isfinite(bars[i].bwd)) bwd.emplace_back(i + 0.2, bars[i].bwd);
+      tics += std::string(i ? ", " : "") + q(bars[i].function) + " " + std::to_string(i);
+    }
+    tics += ") rotate by 60 right noenhanced font ',9'\n";
+    char title[256];
+    std::snprintf(title, sizeof title, "Kernel throughput — %s %s, %s, %d thread%s, %.0f elements", k.name.c_str(),
+                  device.c_str(), target.c_str(), threads, threads == 1 ? "" : "s", elements);
+    emit("kernel_throughput_" + plots::file_safe(k.name) + "_" + device, 1100, 600, csv, [&](Gnuplot& gp) {
+      gp << "set title " << q(title) << " noenhanced\n"
+         << "set ylabel 'effective GB/s (bytes read + written)'\nset yrange [0:*]\n"
+         << "set grid ytics lc rgb '#dddddd'\nset style fill solid 0.85 noborder\nset boxwidth 0.4\n"
+         << "set key outside top center horizontal font ',9'\nset bmargin 7\n"
+         << "set xrange [-0.7:" << bars.size() - 0.3 << "]\n" << tics << "plot '-' using 1:2 with boxes lc rgb "
+         << q("#3a6fb0") << " title 'forward', '-' using 1:2 with boxes lc rgb " << q("#9ec3ea")
+         << " title 'backward'";
+      if (std::isfinite(copy))
+        gp << ", " << copy << " with lines lc rgb '#d62728' lw 2 dt 2 title "
+           << q("copy " + csv_number(std::round(copy * 10) / 10) + " GB/s");
+      gp << "\n";
+      gp.send1d(fwd.empty() ? std::vector<std::pair<double, double>>{{0, ip::kNaN}} : fwd);
+      gp.send1d(bwd.empty() ? std::vector<std::pair<double, double>>{{0, ip::kNaN}} : bwd);
+    });
+  }
+}
+
+// (5b) joules per instance per function at the largest scale with energy readings.
+void Figures::energy(const ip::Platform& p) {
+  const ip::ScaleResult* chosen = nullptr;
+  std::vector<ip::FunctionStat> stats;
+  for (const ip::ScaleResult& s : p.scales) {
+    auto fs = ip::function_stats(s, ip::Stat::Mean);
+    if (std::any_of(fs.begin(), fs.end(), [](const ip::FunctionStat& f) { return std::isfinite(f.joules_per_instance); }))
+      chosen = &s, stats = std::move(fs);
+  }
+  if (!chosen) {
+    notes_.push_back(p.name + ": no energy readings (no meter measured this platform), no energy figure");
+    return;
+  }
+  stats.erase(std::remove_if(stats.begin(), stats.end(),
+                             [](const ip::FunctionStat& f) { return !std::isfinite(f.joules_per_instance); }),
+              stats.end());
+  std::string csv = "platform,pred_items,function,torch_key,group,joules_per_instance,quality\n";
+  std::vector<std::tuple<double, double, int>> measured, estimated;
+  std::string tics = "set xtics (";
+  for (std::size_t i = 0; i < stats.size(); ++i) {
+    const ip::FunctionStat& f = stats[i];
+    csv += csv_field(p.name) + "," + std::to_string(chosen->pred_items) + "," + csv_field(f.label) + "," +
+           csv_field(f.key) + "," + f.group + "," + csv_number(f.joules_per_instance) + "," + f.energy_quality + "\n";
+    const std::string c = f.group == "identity" ? "#000000" : f.group == "dropout" ? "#d9480f" : "#3a6fb0";
+    // Anything not wholly measured is drawn hatched: an estimate must never look like a reading.
+    (f.energy_quality == "measured" ? measured : estimated)
+        .emplace_back(static_cast<double>(i), f.joules_per_instance, std::stoi(c.substr(1), nullptr, 16));
+    tics += std::string(i ? ", " : "") + q(f.label) + " " + std::to_string(i);
+  }
+  tics += ") rotate by 60 right noenhanced font ',9'\n";
+  auto or_empty = [](const std::vector<std::tuple<double, double, int>>& v) {
+    return v.empty() ? std::vector<std::tuple<double, double, int>>{{0, ip::kNaN, 0}} : v;
+  };
+  emit("energy_" + plots::file_safe(p.name), 1000, 600, csv, [&](Gnuplot& gp) {
+    gp << "set title " << q("Energy per instance at " + std::to_string(chosen->pred_items) + " instances — " + p.name)
+       << " noenhanced\nset ylabel 'joules per instance'\nset yrange [0:*]\nset grid ytics lc rgb '#dddddd'\n"
+       << "set boxwidth 0.75\nset key inside left top font ',9'\nset bmargin 7\n"
+       << "set xrange [-0.7:" << stats.size() - 0.3 << "]\n" << tics
+       << "plot '-' using 1:2:3 with boxes fs solid 0.85 lc rgb variable title 'measured', "
+       << "'-' using 1:2:3 with boxes fs pattern 4 lc rgb variable title 'estimated (hatched)'\n";
+    gp.send1d(or_empty(measured));
+    gp.send1d(or_empty(estimated));
+  });
+}
+
+// (5c) where a prediction's time goes: GEMM vs the function vs dropout, stacked per function.
+void Figures::breakdown(const ip::PlatformBreakdown& b) {
+  int scale = -1;
+  for (const ip::BreakdownRow& r : b.rows) scale = std::max(scale, r.scale);
+  struct Acc {
+    std::vector<double> gemm, act, drop;
+  };
+  std::map<std::string, Acc> by_key;
+  for (const ip::BreakdownRow& r : b.rows)
+    if (r.scale == scale) {
+      Acc& a = by_key[r.key];
+      a.gemm.push_back(r.gemm), a.act.push_back(r.activation), a.drop.push_back(r.dropout);
+    }
+  struct Bar {
+    std::string label, key, group;
+    int order;
+    double gemm, act, drop;
+  };
+  std::vector<Bar> bars;
+  const double items = std::pow(10.0, scale);
+  for (const auto& [key, a] : by_key) {
+    const std::string group = ip::group_name_of_key(key);
+    const ip::FunctionInfo* info = ip::find_function_by_key(key);
+    bars.push_back({ip::function_label(key), key, group,
+                    ip::group_rank(group) * 1000 + (info ? static_cast<int>(info->id) : 999),
+                    ip::summarise(a.gemm, ip::Stat::Mean) / items, ip::summarise(a.act, ip::Stat::Mean) / items,
+                    ip::summarise(a.drop, ip::Stat::Mean) / items});
+  }
+  std::sort(bars.begin(), bars.end(), [](const Bar& x, const Bar& y) { return x.order < y.order; });
+  std::string csv = "platform,pred_items,function,torch_key,group,gemm_seconds_per_instance,"
+                    "function_seconds_per_instance,dropout_seconds_per_instance\n";
+  std::vector<std::pair<double, double>> total, lower, gemm;
+  std::string tics = "set xtics (";
+  for (std::size_t i = 0; i < bars.size(); ++i) {
+    const Bar& x = bars[i];
+    csv += csv_field(b.platform) + "," + csv_number(items) + "," + csv_field(x.label) + "," + csv_field(x.key) +
+           "," + x.group + "," + csv_number(x.gemm) + "," + csv_number(x.act) + "," + csv_number(x.drop) + "\n";
+    // Stacked by overdrawing: the full height first, then GEMM + function, then GEMM alone.
+    total.emplace_back(i, x.gemm + x.act + x.drop);
+    lower.emplace_back(i, x.gemm + x.act);
+    gemm.emplace_back(i, x.gemm);
+    tics += std::string(i ? ", " : "") + q(x.label) + " " + std::to_string(i);
+  }
+  tics += ") rotate by 60 right noenhanced font ',9'\n";
+  emit("breakdown_" + plots::file_safe(b.platform), 1000, 600, csv, [&](Gnuplot& gp) {
+    gp << "set title " << q("Time breakdown at 10^" + std::to_string(scale) + " instances — " + b.platform)
+       << " noenhanced\nset ylabel 'seconds per instance'\nset yrange [0:*]\nset grid ytics lc rgb '#dddddd'\n"
+       << "set style fill solid 0.9 border rgb '#404040'\nset boxwidth 0.75\n"
+       << "set key outside top center horizontal font ',9'\nset bmargin 7\n"
+       << "set xrange [-0.7:" << bars.size() - 0.3 << "]\n" << tics
+       << "plot '-' using 1:2 with boxes lc rgb '#f4a261' title 'dropout layers', "
+       << "'-' using 1:2 with boxes lc rgb '#3a6fb0' title 'activation layers', "
+       << "'-' using 1:2 with boxes lc rgb '#bbbbbb' title 'GEMM (Linear layers)'\n";
+    gp.send1d(total);
+    gp.send1d(lower);
+    gp.send1d(gemm);
+  });
+}
+
+}  // namespace figures
