@@ -201,18 +201,19 @@ HWY_INLINE V ScaleByPow2(D d, V y_scaled, const RoundedPow2<D, V, kPow2Offset>& 
 // the relative error of exp by Lawson's iteration, 1.54 x 2^-24 with exact coefficients; 1.9 ulp
 // evaluated in float32 with FMA), one FMA fewer. Not for expm1: its P(0) is 1 - 3e-7, so r P(r)
 // is ~5 ulp off in relative terms near 0 (Expm1NonPositive and Tanh keep degree 5).
-// kForExpm1: 2^n itself is built (exact, n >= -126), P is not scaled. Otherwise P's
-// coefficients carry kPow2Scale times `scale` (a constant the caller wants the result multiplied
-// by, folded for free) and Exp() is ScaleByPow2 of ExpR().
-template <class D, class V, int kDegree = 5, bool kForExpm1 = false>
+// kPlainPow2: P is not scaled and k.Pow2() is 2^n itself (exact, exponent field n + 127 for n in
+// [-126, 128], 128 giving +inf): for expm1, which needs 2^n, and for results that stay normal.
+// Otherwise P's coefficients carry kPow2Scale times `scale` (a constant the caller wants the
+// result multiplied by, folded for free) and Exp() is ScaleByPow2 of ExpR().
+template <class D, class V, int kDegree = 5, bool kPlainPow2 = false>
 struct ExpReduced {
   static_assert(kDegree == 4 || kDegree == 5, "fitted degrees");
-  static constexpr int kOffset = kForExpm1 ? 0 : kPow2Offset;
+  static constexpr int kOffset = kPlainPow2 ? 0 : kPow2Offset;
   RoundedPow2<D, V, kOffset> k;
   V r, p;  // x = n ln2 + r, expm1(r) = r P(r) with p = c P(r)
   float c;  // the coefficients' factor
   HWY_INLINE ExpReduced(D d, V x, float scale = 1.0f)  // x in [-104, 89]: |n| <= 150
-      : k(d, x, 1.44269504088896341f), c(kForExpm1 ? scale : scale * kPow2Scale) {
+      : k(d, x, 1.44269504088896341f), c(kPlainPow2 ? scale : scale * kPow2Scale) {
     r = hn::MulAdd(k.n, hn::Set(d, -0.693359375f), x);
     r = hn::MulAdd(k.n, hn::Set(d, 2.12194440e-4f), r);
     if constexpr (kDegree == 5) {
@@ -232,7 +233,7 @@ struct ExpReduced {
   }
   HWY_INLINE V ExpR(D d) const { return hn::MulAdd(r, p, hn::Set(d, c)); }  // c exp(r), one rounding
   HWY_INLINE V Exp(D d) const {  // scale * exp(x)
-    static_assert(!kForExpm1, "expm1 reductions build 2^n themselves");
+    static_assert(!kPlainPow2, "the caller multiplies by k.Pow2()");
     return ScaleByPow2(d, ExpR(d), k);
   }
 };
@@ -281,6 +282,21 @@ template <class D, class V>
 HWY_INLINE V ExpNonPositiveKeepNaN(D d, V x, float scale = 1.0f) {
   const V xc = MaxKeepNaN(d, MinKeepNaN(d, x, hn::Zero(d)), hn::Set(d, -104.0f));
   return ExpReduced<D, V>(d, xc, scale).Exp(d);
+}
+
+// exp(x) for x in [-87, 89] (the caller clamps; NaN passes): a normal float or +inf, never a
+// subnormal, so that a quotient by 1 + exp(x) is 0 or a normal float (Intel CPUs take a microcode
+// assist of ~100 cycles for a subnormal result unless flush-to-zero is set, which these kernels
+// do not assume). Off AVX-512, 2^n is one shift with no offset and is +inf from x = 88.38 on
+// (n = 128); AVX-512's vscalefps overflows only past ln(FLT_MAX) = 88.72. Degree 4 (1.9 ulp).
+template <class D, class V>
+HWY_INLINE V ExpNormalRange(D d, V x) {
+#if IP_VMATH_SCALEF
+  return ExpReduced<D, V, 4>(d, x).Exp(d);
+#else
+  const ExpReduced<D, V, 4, true> e(d, x);
+  return hn::Mul(e.ExpR(d), e.k.Pow2(d));
+#endif
 }
 
 // exp(x) for every float: +inf above ln(FLT_MAX), 0 far below, NaN for NaN. exp(89) overflows
@@ -426,7 +442,7 @@ HWY_INLINE void SquareExact(D d, V x, V& hi, V& lo) {
 
 // ---- Phi and phi for GELU (exact erf) ------------------------------------------------------
 // Standard normal CDF Phi(x) = erfc(-x / sqrt 2) / 2 and density phi(x) = c exp(-x^2/2),
-// c = 1/sqrt(2 pi), sharing one exp. With v = min(|x|, 14.5) and a = v / sqrt 2:
+// c = 1/sqrt(2 pi), sharing one exp. With v = min(|x|, 12.95) and a = v / sqrt 2:
 //   pdf = phi(v) = c exp(-v^2/2), Phi(-v) = erfc(a) / 2 = pdf t Q(t) / c.
 // erfc(a) = exp(-a^2) t Q(t), t = 1 / (1 + 0.4 a), for a in [0, 11.4]: Q(t) = erfc(a) exp(a^2) / t
 // is smooth on t in [0.18, 1] and tends to a constant (0.4 / sqrt pi) as a grows, so one
@@ -442,11 +458,12 @@ HWY_INLINE void SquareExact(D d, V x, V& hi, V& lo) {
 // 5, for a left-tail worst relative error of 3.6e-7 instead of 3.3e-7, both within the 1e-6
 // bound), its coefficients times c (-1/2)^(k+1). Targets without FMA add the exact low half of
 // v^2 (Veltkamp) instead.
-// v <= 14.5: c exp(-105.1) = 9e-47 rounds to 0, so Phi(-v) and phi(v) are exactly 0 at the clamp
-// (x * 0: ±inf give NaN as the scalar form, huge finite x stays finite), and n >= -152 stays
-// within ScaleByPow2's range (n + 64 >= -126). Phi(|x|) = 1 - Phi(-|x|) (at most 1/2 subtracted: no
-// cancellation). NaN: v = 14.5 (the clamp returns the bound), cdf = 1, pdf = 0; callers multiply
-// by x, which carries it.
+// v <= 12.95 (kCut), and pdf is set to 0 at the cut: below it pdf, pdf t and Phi(-v) are normal
+// floats (Phi(-12.97) ~ 1.2e-38), beyond it |GELU| < 3e-37 and the exact values are subnormal or
+// 0, which Intel CPUs compute through a microcode assist of ~100 cycles each (measured: GELU
+// 25-40% slower on N(0, 4^2) inputs); x * 0 makes ±inf give NaN as the scalar form, huge finite x
+// stays finite. Phi(|x|) = 1 - Phi(-|x|) (at most 1/2 subtracted: no cancellation). NaN: v = kCut
+// (the clamp returns the bound), cdf = 1 or 0, pdf = 0; callers multiply by x, which carries it.
 // x < 0 ? lower : 1 - lower, picked by x's sign bit (a NaN's result is NaN through x * cdf
 // anyway). AVX2: a subtraction and one vblendvps; AVX-512: one masked subtraction after the
 // compare.
@@ -467,8 +484,9 @@ struct NormalParts {
   V cdf, pdf;
   HWY_INLINE NormalParts(D d, V x) {
     constexpr double kC = 0.39894228040143267794;  // 1/sqrt(2 pi)
+    constexpr float kCut = 12.95f;
     const auto k = [&](double coef) { return hn::Set(d, float(coef)); };
-    const V v = hn::Min(hn::Abs(x), hn::Set(d, 14.5f));
+    const V v = hn::Min(hn::Abs(x), hn::Set(d, kCut));
     const RoundedPow2<D, V, kPow2Offset> kn(d, hn::Mul(v, v), -0.5f * 1.44269504088896341f);
     const V n = kn.n;
 #if HWY_NATIVE_FMA
@@ -485,7 +503,14 @@ struct NormalParts {
     p = hn::MulAdd(p, w, k(ks * -1.666763872e-01 / 8));
     p = hn::MulAdd(p, w, k(ks * 4.999914765e-01 / 4));
     p = hn::MulAdd(p, w, k(ks * -9.999997020e-01 / 2));
-    pdf = ScaleByPow2(d, hn::MulAdd(w, p, k(ks)), kn);  // c exp(-v^2/2)
+    const V y = hn::MulAdd(w, p, k(ks));
+#if IP_VMATH_SCALEF
+    // c exp(-v^2/2), 0 at the cut: the compare feeds vscalefps's zeroing mask.
+    const __mmask16 below = _mm512_cmp_ps_mask(v.raw, hn::Set(d, kCut).raw, _CMP_LT_OQ);
+    pdf = V{_mm512_maskz_scalef_ps(below, y.raw, n.raw)};
+#else
+    pdf = hn::IfThenZeroElse(hn::Ge(v, hn::Set(d, kCut)), ScaleByPow2(d, y, kn));  // c exp(-v^2/2)
+#endif
     // t = 1 / (1 + 0.4 a) = 1 / (1 + (0.4 / sqrt 2) v); 1 + ... in [1, 5.2]. A division on every
     // target, AVX-512 included: one 512-bit divide per 16 elements overlaps the ~25 FMA-unit ops
     // around it on Zen 4 (L1 speed: forward unchanged, backward +3% against rcp14 + Newton,
