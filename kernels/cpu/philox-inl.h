@@ -47,9 +47,8 @@ HWY_INLINE size_t PhiloxDrawsPerCall(DU32 du32) {
 // never leaves the rounds) and the high word one shift away. A round is then 2 multiplies, 2
 // shifts and 2 three-way xors per set, with no shuffles; words in 32-bit lanes would also need a
 // shift of the odd lanes and two blends per product, 16 operations where this needs 12.
-// Four sets of L / 2 counters: one round is a dependency chain of about 7 cycles (multiply 5,
-// shift 1, xor 1), and independent chains keep the vector ports busy (all four interleaved on
-// AVX-512, two at a time where 16 registers would spill four; see below).
+// Four sets of L / 2 counters run interleaved: one round is a dependency chain of about 7 cycles
+// (multiply 5, shift 1, xor 1), and four independent chains keep the vector ports busy.
 // After the rounds, ConcatEven packs the low halves of two sets into one vector of 32-bit words.
 template <class DU32>
 HWY_INLINE void PhiloxWords(DU32 du32, uint64_t seed, uint32_t stream, uint64_t first_block,
@@ -92,62 +91,20 @@ HWY_INLINE void PhiloxWords(DU32 du32, uint64_t seed, uint32_t stream, uint64_t 
   }
   const auto m0 = hn::Set(du32, philox::kMul0);
   const auto m1 = hn::Set(du32, philox::kMul1);
-  // Sets run kSetsAtOnce at a time through all rounds. Their live state is 4 vectors per set plus
-  // the two multipliers, the keys and a few temporaries: four sets fit AVX-512's 32 registers,
-  // but on 16-register targets (AVX2 and below) GCC spilled a third of the state every round
-  // (about 60 instructions per round for 4 sets where 36 do the work). There two sets at a time
-  // fit, and the round keys come from a table built once per call (memory operands of the xors,
-  // no broadcasts inside the rounds). Two chains per round still cover the multiply latency
-  // with the other chain's 8 operations.
-  if constexpr (HWY_TARGET <= HWY_AVX3) {
-    uint32_t key0 = static_cast<uint32_t>(seed), key1 = static_cast<uint32_t>(seed >> 32);
-    for (int round = 0; round < philox::kRounds; ++round) {
-      const V64 k0 = hn::Set(du64, key0);
-      const V64 k1 = hn::Set(du64, key1);
-      for (size_t s = 0; s < 4; ++s) {
-        const V64 p0 = hn::MulEven(hn::BitCast(du32, c0[s]), m0);  // word 0 * kMul0, 64 bits
-        const V64 p1 = hn::MulEven(hn::BitCast(du32, c2[s]), m1);  // word 2 * kMul1
-        c0[s] = hn::Xor(hn::Xor(hn::ShiftRight<32>(p1), c1[s]), k0);
-        c2[s] = hn::Xor(hn::Xor(hn::ShiftRight<32>(p0), c3[s]), k1);
-        c1[s] = p1;  // low word in the low half; the upper half is never used
-        c3[s] = p0;
-      }
-      key0 += philox::kWeyl0;
-      key1 += philox::kWeyl1;
+  uint32_t key0 = static_cast<uint32_t>(seed), key1 = static_cast<uint32_t>(seed >> 32);
+  for (int round = 0; round < philox::kRounds; ++round) {
+    const V64 k0 = hn::Set(du64, key0);
+    const V64 k1 = hn::Set(du64, key1);
+    for (size_t s = 0; s < 4; ++s) {
+      const V64 p0 = hn::MulEven(hn::BitCast(du32, c0[s]), m0);  // word 0 * kMul0, 64 bits
+      const V64 p1 = hn::MulEven(hn::BitCast(du32, c2[s]), m1);  // word 2 * kMul1
+      c0[s] = hn::Xor(hn::Xor(hn::ShiftRight<32>(p1), c1[s]), k0);
+      c2[s] = hn::Xor(hn::Xor(hn::ShiftRight<32>(p0), c3[s]), k1);
+      c1[s] = p1;  // low word in the low half; the upper half is never used
+      c3[s] = p0;
     }
-  } else {
-    HWY_ALIGN uint64_t keys[philox::kRounds][2][hn::MaxLanes(du64)];
-    uint32_t key0 = static_cast<uint32_t>(seed), key1 = static_cast<uint32_t>(seed >> 32);
-    for (int round = 0; round < philox::kRounds; ++round) {
-      hn::Store(hn::Set(du64, key0), du64, keys[round][0]);
-      hn::Store(hn::Set(du64, key1), du64, keys[round][1]);
-      key0 += philox::kWeyl0;
-      key1 += philox::kWeyl1;
-    }
-    for (size_t s = 0; s < 4; s += 2) {
-      // Named locals, not the arrays: GCC kept array elements in memory across the rounds.
-      V64 a0 = c0[s], a1 = c1[s], a2 = c2[s], a3 = c3[s];
-      V64 b0 = c0[s + 1], b1 = c1[s + 1], b2 = c2[s + 1], b3 = c3[s + 1];
-      for (int round = 0; round < philox::kRounds; ++round) {
-        const V64 k0 = hn::Load(du64, keys[round][0]);
-        const V64 k1 = hn::Load(du64, keys[round][1]);
-        const V64 pa0 = hn::MulEven(hn::BitCast(du32, a0), m0);
-        const V64 pa1 = hn::MulEven(hn::BitCast(du32, a2), m1);
-        const V64 pb0 = hn::MulEven(hn::BitCast(du32, b0), m0);
-        const V64 pb1 = hn::MulEven(hn::BitCast(du32, b2), m1);
-        // (c1 ^ key) does not wait for the product: one xor after the shift on the chain.
-        a0 = hn::Xor(hn::ShiftRight<32>(pa1), hn::Xor(a1, k0));
-        a2 = hn::Xor(hn::ShiftRight<32>(pa0), hn::Xor(a3, k1));
-        b0 = hn::Xor(hn::ShiftRight<32>(pb1), hn::Xor(b1, k0));
-        b2 = hn::Xor(hn::ShiftRight<32>(pb0), hn::Xor(b3, k1));
-        a1 = pa1;
-        a3 = pa0;
-        b1 = pb1;
-        b3 = pb0;
-      }
-      c0[s] = a0, c1[s] = a1, c2[s] = a2, c3[s] = a3;
-      c0[s + 1] = b0, c1[s + 1] = b1, c2[s + 1] = b2, c3[s + 1] = b3;
-    }
+    key0 += philox::kWeyl0;
+    key1 += philox::kWeyl1;
   }
   for (int h = 0; h < 2; ++h) {
     w[h][0] = hn::ConcatEven(du32, hn::BitCast(du32, c0[2 * h + 1]), hn::BitCast(du32, c0[2 * h]));
