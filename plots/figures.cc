@@ -22,6 +22,7 @@
 
 #include "experiments/common/analysis.h"
 #include "experiments/common/costs.h"
+#include "experiments/common/run_support.h"
 #include "plots/gnuplot_out.h"
 
 namespace fs = std::filesystem;
@@ -99,8 +100,7 @@ class Figures {
  private:
   void emit(const std::string& stem, int w, int h, const std::string& csv,
             const std::function<void(Gnuplot&)>& body) {
-    written_.push_back(plots::write_csv(opt_.out, stem, csv));
-    for (const std::string& p : plots::draw(opt_.out, stem, w, h, formats_, body)) written_.push_back(p);
+    for (const std::string& p : plots::draw(opt_.out, stem, w, h, formats_, body, csv)) written_.push_back(p);
   }
 
   // (1) seconds per instance against 10^n, one line per function (the paper's dc_cpu figure).
@@ -609,7 +609,7 @@ int run(const Options& opt) {
   }
   std::vector<std::string> notes;
   std::vector<plots::Format> formats = plots::select_formats(opt.formats, notes);
-  fs::create_directories(opt.out);
+  ip::prepare_output_dir(opt.out, "--out", 64);
   Figures figures(opt, loader, formats);
   figures.draw_all();
   for (const std::string& n : loader.notes()) notes.push_back(n);
@@ -642,13 +642,7 @@ int main(int argc, char** argv) {
   app.add_option("--out", opt.out, "folder the figures are written to")->capture_default_str();
   app.add_option("--formats", opt.formats, "comma-separated svg, png, pdf, or all")->capture_default_str();
   app.add_flag("--quiet", opt.quiet, "print nothing but errors");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "figures: error: %s (see --help)\n", e.what());
-    return 2;
-  }
+  if (const int rc = ip::parse_command_line(app, argc, argv, "figures"); rc >= 0) return rc;
   try {
     return run(opt);
   } catch (const std::exception& e) {
