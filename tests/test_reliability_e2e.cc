@@ -198,6 +198,18 @@ TEST(ReliabilityE2E, OutputLocationsAreProbedBeforeAnyWork) {
   EXPECT_EQ(lines(blocked.err), 1) << blocked.err;
   EXPECT_TRUE(files_in(out).empty());
 
+  // A truncated model in the cache is reported as truncated, and retrained.
+  fs::remove_all(cached[0]);
+  fs::remove_all(out);
+  ASSERT_EQ(sh(base + " --prefix again", tmp.path()).code, 0);
+  fs::resize_file(cached[0], fs::file_size(cached[0]) / 2);
+  const Outcome truncated = sh(base + " --prefix fourth", tmp.path());
+  EXPECT_EQ(truncated.code, 0) << truncated.err;
+  EXPECT_TRUE(contains(truncated.err, "model cache unusable, retraining") && contains(truncated.err, "truncated"))
+      << truncated.err;
+  EXPECT_FALSE(contains(truncated.err, "absurd")) << truncated.err;
+  fs::remove_all(out);
+
   // A cache that is a file.
   fs::remove_all(cache);
   std::ofstream(cache) << "x";
@@ -521,6 +533,27 @@ TEST(ReliabilityE2E, ResumeNamesUnreadableAndWrongFiles) {
   EXPECT_NE(o.code, 0);
   EXPECT_TRUE(contains(o.err, path.string() + " is not valid JSON")) << o.err;
   EXPECT_FALSE(contains(o.err, "no partial")) << o.err;
+
+  // mnist_power: a negative time in the file to resume.
+  const fs::path data = tmp.path() / "data", mout = tmp.path() / "mnist";
+  fs::create_directories(data);
+  write_idx(data, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", 30, 5);
+  write_idx(data, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 20, 3);
+  const std::string mflags = "--functions relu,identity --max-epochs 1 --quiet --prefix m --data-dir " + data.string() +
+                             " --out " + mout.string();
+  ASSERT_EQ(sh(kBin + "/mnist_power " + mflags, tmp.path()).code, 0);
+  fs::path mpath;
+  for (const fs::path& p : files_in(mout))
+    if (p.extension() == ".json") mpath = p;
+  json m = json::parse(read_text(mpath.string()));
+  m["partial"] = true;
+  m["times"]["<class 'torch.nn.modules.activation.ReLU'>"] = -2.0;
+  std::ofstream(mpath) << m.dump(1);
+  o = sh(kBin + "/mnist_power " + mflags + " --resume " + mpath.string(), tmp.path());
+  EXPECT_NE(o.code, 0);
+  EXPECT_TRUE(contains(o.err, "--resume: " + mpath.string()) && contains(o.err, "non-negative number of seconds"))
+      << o.err;
+  EXPECT_EQ(lines(o.err), 1) << o.err;
 }
 
 // ---- stray files among the results ----
