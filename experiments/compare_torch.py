@@ -7,8 +7,11 @@ Three comparisons, each side measured in the same invocation so both see the sam
      user calls it (forward under torch.inference_mode(), a fresh output each call; backward as
      torch.autograd.grad(y, x, g) with a given upstream gradient g).
   2. rand_power: Linear(1024->1024), the function x4, Linear(1024->16), eval mode, predicting 10^n
-     random rows in chunks of min(10^n, 100000), one warm-up chunk, the whole loop timed. Ours:
-     build/rand_power --train-epochs 0 (untrained weights cost the same as trained ones).
+     random rows in chunks of min(10^n, 100000). Both sides in rand_power's rounds design: every
+     round times each function once and Identity as often, in one random order, each sample after
+     an untimed prediction; costs relative to Identity with 95% intervals, so the two tools' noise
+     can be read side by side. Ours: build/rand_power --train-epochs 0 (untrained weights cost the
+     same as trained ones).
   3. MNIST training step: batch 128, Linear(784->1024), the function x4, Linear(1024->10),
      LogSoftmax, NLL, SGD(lr 1e-4, momentum 0.9). Ours: build/mnist_power on the first
      128*steps training images, one epoch, which reports the seconds spent in training steps only
@@ -29,8 +32,10 @@ import datetime
 import glob
 import gzip
 import json
+import math
 import os
 import platform
+import random
 import statistics
 import struct
 import subprocess
@@ -55,6 +60,8 @@ INSTALL_HINT = ("compare_torch: PyTorch is not installed for /usr/bin/python3.\n
 # filled from the table by load_functions() before anything runs. The constructors use the
 # table's arguments (PyTorch's defaults but for Threshold); eval() or train() is set by the caller.
 FUNCTIONS = {}
+# Our name -> the key of our result files (the torch path, with the arguments when there are any).
+KEYS = {}
 # "<name>:train" -> FUNCTIONS[name] for the functions kernel_bench also times in train mode.
 KERNEL_EXTRA = {}
 KINDS = ("elementwise", "rowwise", "dropout")
@@ -83,9 +90,11 @@ def load_functions(table):
     """Fills FUNCTIONS and KERNEL_EXTRA from the table. Row-wise functions act over the last
     dimension (our rows of 1024), as the models apply them."""
     FUNCTIONS.clear()
+    KEYS.clear()
     for f in table["functions"]:
         args = [a for a in (f["torch_args"], "dim=-1" if f["kind"] == "rowwise" else "") if a]
         FUNCTIONS[f["cli_name"]] = (f"nn.{f['torch_class']}({', '.join(args)})", f["kind"])
+        KEYS[f["cli_name"]] = f["torch_path"] + (f"({f['torch_args']})" if f["torch_args"] else "")
     KERNEL_EXTRA.clear()
     for name in TRAIN_MODE_KERNELS:
         if name in FUNCTIONS:
@@ -250,53 +259,122 @@ def compare_kernels(args, torch, nn, names, out_dir):
 # ---------------------------------------------------------------------------------------------
 # 2. rand_power
 
-def torch_rand(torch, nn, name, scale, runs, warmup):
+def median_interval(values, level=0.95):
+    """Median and its distribution-free interval (order statistics), as rand_power's costs.h."""
+    v = sorted(values)
+    n = len(v)
+    med = statistics.median(v) if v else None
+    k = 0
+    for cand in range(1, (n + 1) // 2 + 1):
+        below = sum(math.comb(n, i) for i in range(cand)) / 2 ** n
+        if 1 - 2 * below >= level:
+            k = cand
+        else:
+            break
+    return (med, v[k - 1], v[n - k]) if k else (med, None, None)
+
+
+def half_width(est):
+    med, lo, hi = est
+    return max(med - lo, hi - med) / med if lo is not None and med else float("inf")
+
+
+def torch_rand_rounds(torch, nn, names, scale, args):
+    """PyTorch's modules in rand_power's rounds design: every round times every function once and
+    Identity as many times, in one random order; a sample is an untimed prediction then `reps`
+    timed ones (reps sized so the sample lasts --min-sample); each function's cost relative to
+    Identity is its time over the geometric mean of the nearest Identity samples on either side.
+    Rounds stop at --precision (every function) or the scale's --rand-budget, after 6 at least."""
     items = 10 ** scale
     chunk = min(items, 100000)
-    model = nn.Sequential(nn.Linear(1024, 1024), *[eval(FUNCTIONS[name][0], {"nn": nn}) for _ in range(4)],
-                          nn.Linear(1024, 16)).eval()
     x = torch.randn(chunk, 1024, generator=torch.Generator().manual_seed(12))
     full, last = divmod(items, chunk)
-    times = []
+    models = {}
+    for name in names + ["identity"]:
+        models[name] = nn.Sequential(nn.Linear(1024, 1024), *[eval(FUNCTIONS[name][0], {"nn": nn}) for _ in range(4)],
+                                     nn.Linear(1024, 16)).eval()
+
+    def predict(model):
+        for _ in range(full):
+            model(x)
+        if last:
+            model(x[:last])
+
+    def sample(model, reps):
+        predict(model)  # untimed: the sample starts from its own network's state
+        t = time.perf_counter()
+        for _ in range(reps):
+            predict(model)
+        return (time.perf_counter() - t) / reps
+
+    rng = random.Random(1000003 * scale)
     with torch.inference_mode():
-        for _ in range(runs):
-            for _ in range(warmup):
-                model(x)
+        calls = []
+        while len(calls) < 3 or sum(calls) < args.min_sample:
+            if len(calls) == 1 and calls[0] >= args.min_sample:
+                break
             t = time.perf_counter()
-            for _ in range(full):
-                model(x)
-            if last:
-                model(x[:last])
-            times.append(time.perf_counter() - t)
-    return times
+            predict(models["identity"])
+            calls.append(time.perf_counter() - t)
+        reps = max(1, math.ceil(args.min_sample / statistics.median(calls)))
+        relative = {n: [] for n in names}
+        seconds = {n: [] for n in names + ["identity"]}
+        active, rounds, started = list(names), 0, time.monotonic()
+        while True:
+            if rounds >= 6:
+                active = [n for n in active if half_width(median_interval(relative[n])) > args.precision]
+                if not active or time.monotonic() - started > args.rand_budget:
+                    break
+            order = active + ["identity"] * len(active)
+            rng.shuffle(order)
+            times = [sample(models[n], reps) for n in order]
+            for i, n in enumerate(order):
+                seconds[n].append(times[i] / items)
+                if n == "identity":
+                    continue
+                before = next((times[j] for j in range(i - 1, -1, -1) if order[j] == "identity"), None)
+                after = next((times[j] for j in range(i + 1, len(order)) if order[j] == "identity"), None)
+                ref = math.sqrt(before * after) if before and after else before or after
+                relative[n].append(times[i] / ref)
+            rounds += 1
+    return {"rounds": rounds, "reps": reps, "relative": {n: median_interval(v) for n, v in relative.items()},
+            "seconds": {n: median_interval(v) for n, v in seconds.items()}}
 
 
 def compare_rand(args, torch, nn, names, scale, out_dir):
     heavy = scale > args.all_functions_max_scale
     fnames = [f for f in names if f in parse_functions(args.heavy_functions, FUNCTIONS)] if heavy else names
-    runs = args.rand_runs if scale <= 4 else 1
-    log(f"[rand] scale {scale}: {len(fnames)} function(s), {runs} run(s); ours then PyTorch")
+    fnames = [f for f in fnames if f != "identity"]
+    log(f"[rand] scale {scale}: {len(fnames)} function(s) and Identity in rounds; ours then PyTorch")
     sub = os.path.join(out_dir, f"rand_power_scale{scale}")
-    docs = run_tool([os.path.join(args.build_dir, "rand_power"), "--functions", ",".join(fnames),
-                     "--scales", str(scale), "--runs", str(runs), "--threads", str(args.threads),
-                     "--train-epochs", "0", "--no-model-cache", "--energy", "off", "--quiet",
-                     "--out", sub], sub)
-    ours = {}
+    docs = run_tool([os.path.join(args.build_dir, "rand_power"), "--functions", ",".join(fnames + ["identity"]),
+                     "--scales", str(scale), "--budget", f"{args.rand_budget}s", "--precision", str(args.precision),
+                     "--min-sample", f"{args.min_sample * 1e3}ms", "--threads", str(args.threads),
+                     "--train-epochs", "0", "--no-model-cache", "--energy", "off", "--quiet", "--out", sub], sub)
+    costs = {}
     for doc in docs:
-        for m in doc.get("measurements", []):
-            ours.setdefault(m["function"], []).append(m["seconds"])
+        for sc in doc.get("scales", []):
+            if "costs" in sc:
+                costs = sc["costs"]
+    theirs = torch_rand_rounds(torch, nn, fnames, scale, args)
     rows = []
-    for name in fnames:
-        theirs = torch_rand(torch, nn, name, scale, runs, 1)
-        o = statistics.median(ours[name]) if name in ours else None
-        t = statistics.median(theirs)
-        rows.append({"part": "rand", "function": name, "scale": scale, "runs": runs,
-                     "ours_s_per_instance": o / 10 ** scale if o else None,
-                     "torch_s_per_instance": t / 10 ** scale,
-                     "ours_spread": max(ours[name]) / min(ours[name]) if name in ours else None,
-                     "torch_spread": max(theirs) / min(theirs),
+    for name in fnames + ["identity"]:
+        ours = costs.get("functions", {}).get(KEYS[name])
+        o = ours["seconds_per_instance"]["value"] if ours else None
+        t = theirs["seconds"][name][0]
+        rel_t = theirs["relative"].get(name, (1.0, 1.0, 1.0))
+        rows.append({"part": "rand", "function": name, "scale": scale, "design": "rounds",
+                     "ours_rounds": ours["rounds"] if ours else None, "torch_rounds": theirs["rounds"],
+                     "ours_s_per_instance": o, "torch_s_per_instance": t,
+                     "ours_relative": ours["relative"]["value"] if ours else None,
+                     "ours_relative_ci": [ours["relative"]["ci_low"], ours["relative"]["ci_high"]] if ours else None,
+                     "torch_relative": rel_t[0], "torch_relative_ci": [rel_t[1], rel_t[2]],
+                     "ours_half_width": half_width((ours["relative"]["value"], ours["relative"]["ci_low"],
+                                                    ours["relative"]["ci_high"])) if ours and name != "identity" else None,
+                     "torch_half_width": half_width(rel_t) if name != "identity" else None,
+                     "control": FUNCTIONS[name][1] == "dropout",
                      "ratio": o / t if o else None})
-        log(f"  {name:13s} 10^{scale}: ours {o:.4g} s, PyTorch {t:.4g} s, ratio {o / t:.3f}")
+        log(f"  {name:13s} 10^{scale}: ours {fmt(o, '.4g')} s/inst, PyTorch {t:.4g} s/inst, ratio {fmt(o and o / t, '.3f')}")
     return rows
 
 
@@ -419,22 +497,36 @@ def report(header, kernel_rows, rand_rows, rand_summary, mnist_rows):
         judged = [r for r in kernel_rows if r["pass"] is not None]
         lines.append(f"   kernels meeting the target: {sum(r['pass'] for r in judged)}/{len(judged)}")
     if rand_rows:
-        lines += ["", "2. rand_power: seconds per instance (median over runs); ratio = ours / PyTorch",
+        lines += ["", "2. rand_power: both tools in rounds paired with Identity (one random order per round);",
+                  "   seconds per instance (median over rounds) with ratio = ours / PyTorch, and each tool's cost",
+                  "   relative to Identity with its 95% interval (distribution-free, over rounds)",
                   "   targets: 10^0 <= 0.1; 10^5 and 10^6 <= 1.0 each and <= 0.8 for the median function",
-                  f"{'function':14s} {'scale':>5s} {'runs':>4s} {'ours_s/inst':>12s} {'torch_s/inst':>12s} "
-                  f"{'ours_sprd':>9s} {'torch_sprd':>10s} {'ratio':>7s} {'target':>6s} result"]
+                  f"{'function':14s} {'scale':>5s} {'rounds':>9s} {'ours_s/inst':>12s} {'torch_s/inst':>12s} "
+                  f"{'ratio':>7s} {'target':>6s} result  {'ours vs Identity':>24s} {'PyTorch vs Identity':>24s}"]
+        def rel(v, ci):
+            return "-" if v is None else f"{v:.3f} [{fmt(ci[0], '.3f')}, {fmt(ci[1], '.3f')}]"
         for r in sorted(rand_rows, key=lambda r: (r["scale"], r["function"])):
-            lines.append(f"{r['function']:14s} {r['scale']:5d} {r['runs']:4d} {fmt(r['ours_s_per_instance'], '12.4e')} "
-                         f"{r['torch_s_per_instance']:12.4e} {fmt(r['ours_spread'], '9.3f')} {r['torch_spread']:10.3f} "
-                         f"{fmt(r['ratio'], '7.3f')} {fmt(r['target'], '6.2f')} {verdict(r['pass'])}")
+            rounds = f"{r['ours_rounds'] or '-'}/{r['torch_rounds']}"
+            lines.append(f"{r['function']:14s} {r['scale']:5d} {rounds:>9s} {fmt(r['ours_s_per_instance'], '12.4e')} "
+                         f"{r['torch_s_per_instance']:12.4e} {fmt(r['ratio'], '7.3f')} {fmt(r['target'], '6.2f')} "
+                         f"{verdict(r['pass']):6s} {rel(r['ours_relative'], r['ours_relative_ci'] or [None, None]):>24s} "
+                         f"{rel(r['torch_relative'], r['torch_relative_ci']):>24s}")
         for s in rand_summary:
             lines.append(f"   scale 10^{s['scale']}: {s['function']} functions' ratio {s['ratio']:.3f} "
                          f"(target <= {s['target']}) {verdict(s['pass'])}")
         for scale in sorted({r["scale"] for r in rand_rows}):
-            judged = [r for r in rand_rows if r["scale"] == scale and r["pass"] is not None]
+            at = [r for r in rand_rows if r["scale"] == scale]
+            judged = [r for r in at if r["pass"] is not None]
             if judged:
                 lines.append(f"   scale 10^{scale}: {sum(r['pass'] for r in judged)}/{len(judged)} functions meet "
                              f"the per-function target")
+            for tool in ("ours", "torch"):
+                widths = [r[f"{tool}_half_width"] for r in at if r[f"{tool}_half_width"] is not None]
+                controls = [abs(r[f"{tool}_relative"] - 1) for r in at if r["control"] and r[f"{tool}_relative"]]
+                if widths:
+                    lines.append(f"   scale 10^{scale} {'ours' if tool == 'ours' else 'PyTorch':7s} noise: worst 95% CI "
+                                 f"half-width {100 * max(widths):.2f}%, median {100 * statistics.median(widths):.2f}%"
+                                 + (f"; no-op controls within {100 * max(controls):.2f}% of Identity" if controls else ""))
     if mnist_rows:
         lines += ["", "3. MNIST training step (batch 128): mean ms per step; ratio = ours / PyTorch (target <= 0.8)",
                   f"{'function':14s} {'steps':>5s} {'ours_ms':>9s} {'torch_ms':>9s} {'ratio':>7s} {'target':>6s} result"]
@@ -460,7 +552,11 @@ def main():
                     help="scales above this run only --heavy-functions (10^6 takes ~20 s per function per side)")
     ap.add_argument("--heavy-functions", default=HEAVY_FUNCTIONS,
                     help="functions for the scales above --all-functions-max-scale")
-    ap.add_argument("--rand-runs", type=int, default=3, help="runs per function at scales 0-4 (1 above)")
+    ap.add_argument("--rand-budget", type=float, default=None,
+                    help="seconds of rounds per scale and tool (default 60; 5 with --quick)")
+    ap.add_argument("--precision", type=float, default=0.01,
+                    help="rounds stop when every relative cost's 95%% interval is within this fraction")
+    ap.add_argument("--min-sample", type=float, default=0.015, help="seconds a sample lasts at least")
     ap.add_argument("--mnist-functions", default="all", help="functions for the MNIST step (a subset of --functions)")
     ap.add_argument("--mnist-steps", type=int, default=None, help="training steps per function (default 200)")
     ap.add_argument("--mnist-dir", default=None, help="MNIST idx .gz files (default: search)")
@@ -501,8 +597,7 @@ def main():
     args.scales = args.scales or ("0-3" if q else "0-6")
     args.mnist_steps = args.mnist_steps or (20 if q else 200)
     args.repeats = args.repeats or (3 if q else 7)
-    if q:
-        args.rand_runs = min(args.rand_runs, 2)
+    args.rand_budget = args.rand_budget or (5.0 if q else 60.0)
     names = parse_functions(functions, FUNCTIONS)
     for tool in ("kernel_bench", "rand_power", "mnist_power"):
         if not os.access(os.path.join(args.build_dir, tool), os.X_OK):

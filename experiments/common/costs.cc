@@ -114,12 +114,9 @@ std::map<std::string, std::vector<double>> seconds_per_instance_by_round(const S
   std::map<std::string, std::vector<double>> out;
   const double items = static_cast<double>(s.pred_items);
   for (const auto& [round, list] : rounds_of(s)) {
-    std::map<std::string, std::pair<double, int>> sums;
-    for (const Sample* m : list) {
-      sums[m->key].first += m->seconds;
-      ++sums[m->key].second;
-    }
-    for (const auto& [key, sum] : sums) out[key].push_back(sum.first / sum.second / items);
+    std::map<std::string, std::vector<double>> times;
+    for (const Sample* m : list) times[m->key].push_back(m->seconds);
+    for (const auto& [key, t] : times) out[key].push_back(median(t) / items);
   }
   return out;
 }

@@ -76,7 +76,8 @@ struct ScaleCosts {
 // geometric mean of the reference samples just before and after it in the same round (either
 // one where the other is missing). Rounds without a reference sample are skipped.
 std::map<std::string, std::vector<double>> relative_costs_by_round(const ScaleResult& s);
-// Per function key, its seconds per instance in each round (the mean of its samples there).
+// Per function key, its seconds per instance in each round (the median of its samples there:
+// the reference has as many as there are functions).
 std::map<std::string, std::vector<double>> seconds_per_instance_by_round(const ScaleResult& s);
 
 // Per function key, its per-round (or per-run) costs relative to the reference and seconds per

@@ -16,20 +16,20 @@ namespace ip::rand {
 namespace {
 
 // pred_times of the paper's schema from the samples: one map per round, each function's time
-// for 10^n instances (the mean of its samples in that round: the reference has several).
+// for 10^n instances (the seconds per instance of costs.h times 10^n: the reference's median).
 void rounds_to_pred_times(ScaleResult& s) {
-  std::map<int, std::map<std::string, std::pair<double, int>>> sums;
-  for (const Sample& m : s.samples) {
-    auto& cell = sums[m.round][m.key];
-    cell.first += m.seconds;
-    ++cell.second;
+  std::map<int, RunTimes> rounds;
+  const double items = static_cast<double>(s.pred_items);
+  for (const auto& [key, per_round] : seconds_per_instance_by_round(s)) {
+    // seconds_per_instance_by_round lists rounds in order, skipping none a key was timed in.
+    std::set<int> with_key;
+    for (const Sample& m : s.samples)
+      if (m.key == key && !m.disturbed) with_key.insert(m.round);
+    size_t i = 0;
+    for (int round : with_key) rounds[round][key] = per_round.at(i++) * items;
   }
   s.pred_times.clear();
-  for (const auto& [round, cells] : sums) {
-    RunTimes times;
-    for (const auto& [key, sum] : cells) times[key] = sum.first / sum.second;
-    s.pred_times.push_back(std::move(times));
-  }
+  for (auto& [round, times] : rounds) s.pred_times.push_back(std::move(times));
 }
 
 // The order of one round: the functions and as many reference samples, all in one random order.
