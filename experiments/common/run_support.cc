@@ -243,8 +243,8 @@ std::string find_resume_file(const std::string& spec, const std::string& what,
       const nlohmann::json j = nlohmann::json::parse(read_text_file(e.path().string()));
       if (!j.is_object() || j.value("partial", false) != true || !is_candidate(j)) continue;
     } catch (const nlohmann::json::parse_error& err) {
-      // A run killed by an older build, or a file damaged since: say so rather than pass it
-      // over for an older file or report that there is none.
+      // A truncated or damaged file: say so rather than pass it over for an older one or report
+      // that there is none.
       if (unreadable.empty() || e.last_write_time() > unreadable_time) {
         unreadable = e.path().string();
         unreadable_time = e.last_write_time();
