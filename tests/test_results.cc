@@ -338,6 +338,7 @@ TEST(ResultsAtomic, StaleTemporariesAreTheOnlyOnesRemoved) {
   make("m.ipmodel.tmp." + dead + ".Ab12Cd", minutes(2));        // removed: a model's
   make(".r.json.tmp.Ab12Cd", hours(2));                         // removed: no pid, over an hour
   make(".inferencepower-write-test.Ab12Cd", hours(2));          // removed: a probe
+  make(".inferencepower-write-test.xxxxxxxxAb12Cd", hours(2));  // removed: the long-name probe
   make(".r.json.tmp." + alive + ".Ab12Cd", hours(2));           // kept: its writer runs
   make(".r.json.tmp." + dead + ".Ab12Cd2", minutes(2));         // kept: not our naming
   make(".r.json.tmp." + dead + ".Xy34Zw", seconds(10));         // kept: too fresh
@@ -345,7 +346,7 @@ TEST(ResultsAtomic, StaleTemporariesAreTheOnlyOnesRemoved) {
   make("r.json.tmp." + dead + ".Ab12Cd", minutes(2));           // kept: a result's are hidden
   make("notes.txt", hours(48));                                 // kept: not a temporary
   const std::vector<std::string> removed = remove_stale_temporaries(dir.path());
-  EXPECT_EQ(removed.size(), 4u);
+  EXPECT_EQ(removed.size(), 5u);
   EXPECT_EQ(names_in(dir.path()),
             (std::set<std::string>{".r.json.tmp." + alive + ".Ab12Cd", ".r.json.tmp." + dead + ".Ab12Cd2",
                                    ".r.json.tmp." + dead + ".Xy34Zw", ".r.json.tmp.Xy34Zw",

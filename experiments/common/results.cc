@@ -165,7 +165,9 @@ bool is_alnum_tail(const std::string& s, std::size_t from) {
 bool our_temporary(const std::string& name, long* pid) {
   *pid = 0;
   const std::string probe = ".inferencepower-write-test.";
-  if (name.rfind(probe, 0) == 0) return is_alnum_tail(name, probe.size());
+  if (name.rfind(probe, 0) == 0)  // the short probe, or the one as long as the run's longest name
+    return name.size() >= probe.size() + 6 && is_alnum_tail(name, name.size() - 6) &&
+           name.find_first_not_of("x", probe.size()) >= name.size() - 6;
   const std::size_t tmp = name.rfind(".tmp.");
   if (tmp == std::string::npos || tmp == 0) return false;
   const std::string owner = name.substr(0, tmp);

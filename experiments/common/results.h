@@ -247,6 +247,9 @@ std::string scale_file_path(const std::string& dir, const RandResults& r, std::s
 std::string write_rand_consolidated(const std::string& dir, const std::string& stem,
                                     const RandResults& r);
 std::string consolidated_stem(const std::string& outprefix, double unix_time);
+// The most characters a unix time takes in a file name (10 digits, a point, the decimals that
+// read back to the same double): for probing, before the name is known.
+constexpr std::size_t kUnixTimeNameChars = 18;
 // `<dir>/<outprefix>_<unix time>.json` and the same stem with .csv; returns the JSON's path.
 std::string write_mnist_results(const std::string& dir, const MnistResults& r, double unix_time = 0);
 // The JSON path write_mnist_results uses for that time (> 0).

@@ -66,9 +66,9 @@ void Experiment::validate() {
 int Experiment::run(const CLI::App& app) {
   validate();
   if (!common_.resume.empty()) resumed_ = load_resume(common_.resume);
-  // "_<unix time>.json" after the prefix: the time has as many characters as now's.
-  session_.open(app, std::string(to_string(kind_)) + "_",
-                mnist_result_path(".", "p", unix_time_now()).size() - 3, resumed_.path, resumed_.file.outprefix);
+  // "_<unix time>.json" after the prefix.
+  session_.open(app, std::string(to_string(kind_)) + "_", 1 + kUnixTimeNameChars + 5, resumed_.path,
+                resumed_.file.outprefix);
   load_data();
   write_header();
   todo_ = session_.functions();

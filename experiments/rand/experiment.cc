@@ -113,11 +113,7 @@ void Experiment::validate() {
 int Experiment::run(const CLI::App& app) {
   validate();
   if (!common_.resume.empty()) resumed_ = load_resume(common_.resume);
-  // The consolidated stem's time has as many characters as any file's: the stem with it is the
-  // longest name, whatever the time.
-  session_.open(app, "",
-                longest_file_name(consolidated_stem("p", unix_time_now())) - 1, resumed_.path,
-                resumed_.file.outprefix);
+  session_.open(app, "", longest_file_name(0), resumed_.path, resumed_.file.outprefix);
   configure_gemm(o_.gemm, session_.device());
   use_cache_ = !o_.no_cache && o_.train_epochs > 0;
   if (use_cache_) check_model_cache();

@@ -130,7 +130,9 @@ std::vector<std::string> write_consolidated(const std::string& dir, const std::s
   return paths;
 }
 
-std::size_t longest_file_name(const std::string& stem) { return stem.size() + std::string(".breakdown.csv").size(); }
+std::size_t longest_file_name(std::size_t prefix_length) {
+  return prefix_length + std::string(".all.").size() + kUnixTimeNameChars + std::string(".breakdown.csv").size();
+}
 
 PaperMeasurement resumed_measurement(const json& cell) {
   PaperMeasurement pm;

@@ -29,8 +29,9 @@ struct Extras {
 std::vector<std::string> write_consolidated(const std::string& dir, const std::string& stem,
                                             const RandResults& r, const Extras& extras, bool complete,
                                             int scale_index = -1);
-// The longest name write_consolidated gives a file of `stem` (per-scale names are shorter).
-std::size_t longest_file_name(const std::string& stem);
+// The longest name write_consolidated gives a file, for a prefix of that length (per-scale
+// names are shorter).
+std::size_t longest_file_name(std::size_t prefix_length);
 
 // What --resume takes over from an interrupted run's consolidated file.
 struct Resumed {
