@@ -16,6 +16,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "experiments/common/run_support.h"
 #include "plots/figures.h"
 
 namespace fs = std::filesystem;
@@ -64,8 +65,7 @@ void Figures::draw_all() {
 
 void Figures::emit(const std::string& stem, int w, int h, const std::string& csv,
                    const std::function<void(gnuplotio::Gnuplot&)>& body) {
-  written_.push_back(plots::write_csv(opt_.out, stem, csv));
-  for (const std::string& p : plots::draw(opt_.out, stem, w, h, formats_, body)) written_.push_back(p);
+  for (const std::string& p : plots::draw(opt_.out, stem, w, h, formats_, body, csv)) written_.push_back(p);
 }
 
 }  // namespace figures
@@ -126,7 +126,7 @@ int run(const Options& opt) {
   }
   std::vector<std::string> notes;
   std::vector<plots::Format> formats = plots::select_formats(opt.formats, notes);
-  fs::create_directories(opt.out);
+  ip::prepare_output_dir(opt.out, "--out", 64);
   figures::Figures figures(opt, loader, formats);
   figures.draw_all();
   for (const std::string& n : loader.notes()) notes.push_back(n);
@@ -159,13 +159,7 @@ int main(int argc, char** argv) {
   app.add_option("--out", opt.out, "folder the figures are written to")->capture_default_str();
   app.add_option("--formats", opt.formats, "comma-separated svg, png, pdf, or all")->capture_default_str();
   app.add_flag("--quiet", opt.quiet, "print nothing but errors");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "figures: error: %s (see --help)\n", e.what());
-    return 2;
-  }
+  if (const int rc = ip::parse_command_line(app, argc, argv, "figures"); rc >= 0) return rc;
   try {
     return run(opt);
   } catch (const std::exception& e) {

@@ -116,7 +116,11 @@ void ResultLoader::add_file(const std::string& path, const std::string& name, bo
     kernel_bench_.push_back({path, name.empty() ? file_prefix(path) : name, std::move(j)});
     return;
   }
-  bool known = j.is_array() ||
+  // A list of strings is a function list (the paper's dc_*_activation_list.json); any other
+  // array is somebody else's JSON.
+  const bool function_list =
+      j.is_array() && std::all_of(j.begin(), j.end(), [](const json& e) { return e.is_string(); });
+  bool known = function_list ||
                (j.is_object() && (j.contains("pred_times") || j.contains("scales") ||
                                   (j.contains("times") && j.contains("accuracies"))));
   if (!known && from_directory) {
@@ -161,11 +165,17 @@ void ResultLoader::add_rand(const std::string& path, const std::string& name, Ra
   auto ms = j.find("measurements");
   if (ms == j.end() || !ms->is_array()) return;
   std::vector<BreakdownRow> rows;
+  const json* started = j.contains("parameters") && j["parameters"].is_object() && j["parameters"].contains("started_unix")
+                            ? &j["parameters"]["started_unix"]
+                            : nullptr;
+  const std::string invocation =
+      started && started->is_number() ? "started " + format_number(started->get<double>()) : path;
   for (const json& m : *ms) {
     if (!m.is_object() || !m.contains("breakdown") || !m["breakdown"].is_object()) continue;
     const json& b = m["breakdown"];
     BreakdownRow row;
     row.key = m.value("key", std::string());
+    row.invocation = invocation;
     row.scale = static_cast<int>(number_or(m, "scale", -1));
     row.run = static_cast<int>(number_or(m, "run", 0));
     row.seconds = number_or(m, "seconds", kNaN);
@@ -183,11 +193,11 @@ void ResultLoader::add_rand(const std::string& path, const std::string& name, Ra
     breakdowns_.push_back({name, {}});
     b = breakdowns_.end() - 1;
   }
-  // The consolidated file is rewritten after every scale; its last version holds all earlier
-  // rows, so rows already seen (same key, scale, run and seconds) are not added twice.
+  // The same invocation's rows read twice (a copy of its consolidated file) count once; rows are
+  // told apart by who measured them, never by their values.
   for (const BreakdownRow& row : rows) {
     bool seen = std::any_of(b->rows.begin(), b->rows.end(), [&](const BreakdownRow& o) {
-      return o.key == row.key && o.scale == row.scale && o.run == row.run && o.seconds == row.seconds;
+      return o.invocation == row.invocation && o.key == row.key && o.scale == row.scale && o.run == row.run;
     });
     if (!seen) b->rows.push_back(row);
   }

@@ -30,6 +30,7 @@ struct Platform {
 // the "measurements" of its consolidated file).
 struct BreakdownRow {
   std::string key;
+  std::string invocation;  // who measured it: its run's start time, else its file
   int scale = 0, run = 0;
   double seconds = 0, gemm = 0, activation = 0, dropout = 0;
 };
