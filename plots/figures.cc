@@ -58,6 +58,11 @@ void Figures::draw_all() {
     relative_to_identity();
   }
   for (const ip::MnistSet& m : loaded_.mnist()) mnist_time(m);
+  const ip::MnistSet* paper_mnist = nullptr;
+  for (const ip::MnistSet& m : loaded_.mnist())
+    if (m.name.rfind("paper:", 0) == 0 && m.dataset == "mnist") paper_mnist = &m;
+  for (const ip::MnistSet& m : loaded_.mnist())
+    if (m.name.rfind("paper:", 0) != 0) mnist_epochs(m, paper_mnist);
   for (const ip::KernelBenchFile& k : loaded_.kernel_bench()) kernel_throughput(k);
   for (const ip::Platform& p : loaded_.platforms()) energy(p);
   for (const ip::PlatformBreakdown& b : loaded_.breakdowns()) breakdown(b);
@@ -87,12 +92,9 @@ const char* const kHowTo =
 // Loads the data folder's reference runs and results, and the paper's files when asked.
 void load(const Options& opt, ip::ResultLoader& loader) {
   std::error_code ec;
-  if (!opt.inputs.empty()) {
-    for (const std::string& in : opt.inputs) loader.add_path(in, "", true);
-    return;
-  }
+  for (const std::string& in : opt.inputs) loader.add_path(in, "", true);
   const fs::path reference = fs::path(opt.data) / "reference";
-  if (fs::is_directory(reference, ec)) {
+  if (opt.inputs.empty() && fs::is_directory(reference, ec)) {
     std::vector<fs::path> dirs;
     for (const auto& e : fs::directory_iterator(reference, ec))
       if (e.is_directory()) dirs.push_back(e.path());
@@ -100,7 +102,7 @@ void load(const Options& opt, ip::ResultLoader& loader) {
     for (const fs::path& d : dirs) loader.add_path(d.string(), d.filename().string(), true);
   }
   const fs::path results = fs::path(opt.data) / "results";
-  if (fs::is_directory(results, ec)) {
+  if (opt.inputs.empty() && fs::is_directory(results, ec)) {
     bool any = false;
     for (const auto& e : fs::recursive_directory_iterator(results, ec))
       any = any || (e.is_regular_file() && e.path().extension() == ".json");

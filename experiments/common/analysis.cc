@@ -1,5 +1,7 @@
 #include "experiments/common/analysis.h"
 
+#include "experiments/common/stats.h"
+
 #include <algorithm>
 #include <cmath>
 #include <ctime>
@@ -422,6 +424,97 @@ std::vector<MnistStat> mnist_stats(const MnistSet& set) {
     return a.mean_s != b.mean_s ? a.mean_s < b.mean_s : a.key < b.key;
   });
   return out;
+}
+
+std::vector<MnistEpochStat> mnist_epoch_stats(const MnistSet& set) {
+  int longest = 0;
+  for (const MnistResults& run : set.runs) longest = std::max(longest, run.max_epochs);
+  struct Acc {
+    std::vector<int> epochs;
+    std::vector<double> accuracy, run_medians;
+    int runs = 0;
+  };
+  std::map<std::string, Acc> by_key;
+  for (const MnistResults& run : set.runs)
+    for (const MnistFunctionResult& f : run.functions) {
+      Acc& a = by_key[f.key];
+      if (!f.epoch_seconds.empty()) a.run_medians.push_back(median(f.epoch_seconds));
+      if (!f.reached_target && run.max_epochs < longest) continue;  // too short to tell
+      ++a.runs;
+      a.accuracy.push_back(f.accuracy);
+      if (f.reached_target) a.epochs.push_back(f.epochs);
+    }
+  std::vector<MnistEpochStat> out;
+  for (const auto& [key, a] : by_key) {
+    MnistEpochStat m;
+    m.key = key;
+    m.label = function_label(key);
+    m.group = group_name_of_key(key);
+    m.runs = a.runs;
+    m.reached = static_cast<int>(a.epochs.size());
+    m.max_epochs = longest;
+    m.epochs = a.epochs;
+    if (!a.epochs.empty()) {
+      std::vector<double> e(a.epochs.begin(), a.epochs.end());
+      m.mean_epochs = summarise(e, Stat::Mean);
+      m.min_epochs = *std::min_element(e.begin(), e.end());
+      m.max_epochs_seen = *std::max_element(e.begin(), e.end());
+    }
+    m.final_accuracy = summarise(a.accuracy, Stat::Mean);
+    m.epoch_runs = static_cast<int>(a.run_medians.size());
+    if (!a.run_medians.empty()) {
+      m.epoch_seconds_lo = m.epoch_seconds = *std::min_element(a.run_medians.begin(), a.run_medians.end());
+      m.epoch_seconds_hi = *std::max_element(a.run_medians.begin(), a.run_medians.end());
+    }
+    out.push_back(std::move(m));
+  }
+  std::sort(out.begin(), out.end(), [](const MnistEpochStat& a, const MnistEpochStat& b) {
+    const bool ra = a.reached > 0, rb = b.reached > 0;
+    if (ra != rb) return ra;
+    if (ra && a.mean_epochs != b.mean_epochs) return a.mean_epochs < b.mean_epochs;
+    if (!ra && a.final_accuracy != b.final_accuracy) return a.final_accuracy > b.final_accuracy;
+    return a.key < b.key;
+  });
+  return out;
+}
+
+PaperEpochCost paper_epochs(const MnistSet& paper, int max_epochs) {
+  PaperEpochCost cost;
+  // Mean over the paper's runs (files) per function.
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> by_key;  // seconds, accuracy
+  double target = 0.90;
+  for (const MnistResults& run : paper.runs) {
+    target = run.target_accuracy;
+    for (const MnistFunctionResult& f : run.functions) {
+      by_key[f.key].first.push_back(f.train_seconds);
+      by_key[f.key].second.push_back(f.accuracy);
+    }
+  }
+  std::vector<double> per_epoch;
+  for (const auto& [key, v] : by_key) {
+    PaperEpochs p;
+    p.key = key;
+    p.label = function_label(key);
+    p.seconds = summarise(v.first, Stat::Mean);
+    p.accuracy = summarise(v.second, Stat::Mean);
+    // The paper's files round nothing: a reached target reads as >= the target.
+    p.reached = p.accuracy >= target;
+    if (!p.reached && p.seconds > 0) per_epoch.push_back(p.seconds / max_epochs);
+    cost.functions.push_back(p);
+  }
+  cost.never_reached = static_cast<int>(per_epoch.size());
+  if (per_epoch.empty()) return cost;
+  cost.per_epoch = median(per_epoch);
+  cost.per_epoch_lo = *std::min_element(per_epoch.begin(), per_epoch.end());
+  cost.per_epoch_hi = *std::max_element(per_epoch.begin(), per_epoch.end());
+  for (PaperEpochs& p : cost.functions) {
+    if (!p.reached) continue;
+    p.epochs = p.seconds / cost.per_epoch;
+    p.epochs_lo = p.seconds / cost.per_epoch_hi;
+    p.epochs_hi = p.seconds / cost.per_epoch_lo;
+    p.derivable = p.epochs_lo <= max_epochs;
+  }
+  return cost;
 }
 
 }  // namespace ip
