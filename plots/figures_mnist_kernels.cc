@@ -16,6 +16,31 @@ using plots::q;
 
 namespace figures {
 
+namespace {
+
+// A function's bar colour in the MNIST figures, as gnuplot's "rgb variable" integer.
+int bar_colour(const std::string& group) {
+  const std::string colour = group == "activation" ? "#3a6fb0" : plots::group_colour(group, 0, 1);
+  return std::stoi(colour.substr(1), nullptr, 16);
+}
+constexpr int kNeverReached = 0xb0b0b0;
+
+// The x axis: one slanted label per bar, in order.
+std::string label_tics(const std::vector<std::string>& labels) {
+  std::string tics = "set xtics (";
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    tics += std::string(i ? ", " : "") + q(labels[i]) + " " + std::to_string(i);
+  return tics + ") rotate by 60 right noenhanced font ',9'\n";
+}
+
+// "mnist_time_<platform>[_<dataset>]" and "MNIST" or the data set's name, for stems and titles.
+std::string mnist_stem(const std::string& figure, const ip::MnistSet& m) {
+  return figure + "_" + plots::file_safe(m.name) + (m.dataset == "mnist" ? "" : "_" + m.dataset);
+}
+const char* dataset_title(const ip::MnistSet& m) { return m.dataset == "mnist" ? "MNIST" : m.dataset.c_str(); }
+
+}  // namespace
+
 // (4) MNIST time to the target accuracy: bars sorted by time, grey when never reached.
 void Figures::mnist_time(const ip::MnistSet& m) {
   const std::vector<ip::MnistStat> stats = ip::mnist_stats(m);
@@ -24,24 +49,22 @@ void Figures::mnist_time(const ip::MnistSet& m) {
   std::string csv = "platform,dataset,rank,function,torch_key,group,runs,runs_reached_target,mean_seconds,"
                     "std_seconds,mean_accuracy\n";
   std::vector<std::tuple<double, double, double, int>> bars;  // x, mean, std, colour
-  std::string tics = "set xtics (";
+  std::vector<std::string> labels;
   for (std::size_t i = 0; i < stats.size(); ++i) {
     const ip::MnistStat& s = stats[i];
     csv += csv_field(m.name) + "," + m.dataset + "," + std::to_string(i + 1) + "," + csv_field(s.label) + "," +
            csv_field(s.key) + "," + s.group + "," + std::to_string(s.runs) + "," + std::to_string(s.reached) + "," +
            csv_number(s.mean_s) + "," + csv_number(s.std_s) + "," + csv_number(s.mean_accuracy) + "\n";
     // Grey only when no run reached the target; otherwise the group's colour.
-    std::string colour = s.group == "activation" ? "#3a6fb0" : plots::group_colour(s.group, 0, 1);
-    if (s.reached == 0) colour = "#b0b0b0";
     bars.emplace_back(static_cast<double>(i), s.mean_s, std::isfinite(s.std_s) ? s.std_s : 0.0,
-                      std::stoi(colour.substr(1), nullptr, 16));
-    tics += std::string(i ? ", " : "") + q(s.label) + " " + std::to_string(i);
+                      s.reached == 0 ? kNeverReached : bar_colour(s.group));
+    labels.push_back(s.label);
   }
-  tics += ") rotate by 60 right noenhanced font ',9'\n";
-  const std::string stem = "mnist_time_" + plots::file_safe(m.name) + (m.dataset == "mnist" ? "" : "_" + m.dataset);
+  const std::string tics = label_tics(labels);
+  const std::string stem = mnist_stem("mnist_time", m);
   char title[256];
   std::snprintf(title, sizeof title, "%s: training time to %.0f%% test accuracy — %s (%zu run%s)",
-                m.dataset == "mnist" ? "MNIST" : m.dataset.c_str(), target * 100, m.name.c_str(), m.runs.size(),
+                dataset_title(m), target * 100, m.name.c_str(), m.runs.size(),
                 m.runs.size() == 1 ? "" : "s");
   emit(stem, 1000, 600, csv, [&](Gnuplot& gp) {
     gp << "set title " << q(title) << " noenhanced\n"
@@ -81,7 +104,7 @@ void Figures::mnist_epochs(const ip::MnistSet& m, const ip::MnistSet* paper) {
   // x, value, low, high, colour
   std::vector<std::tuple<double, double, double, double, int>> epochs, seconds, paper_points;
   std::vector<std::tuple<double, double, std::string>> notes;  // x, y, text
-  std::string tics = "set xtics (";
+  std::vector<std::string> labels;
   for (std::size_t i = 0; i < stats.size(); ++i) {
     const ip::MnistEpochStat& s = stats[i];
     const ip::PaperEpochs* p = paper_of(s.key);
@@ -95,28 +118,26 @@ void Figures::mnist_epochs(const ip::MnistSet& m, const ip::MnistSet* paper) {
            csv_number(p && p->derivable ? p->epochs_lo : ip::kNaN) + "," +
            csv_number(p && p->derivable ? p->epochs_hi : ip::kNaN) + "\n";
     const double x = static_cast<double>(i);
-    std::string colour = s.group == "activation" ? "#3a6fb0" : plots::group_colour(s.group, 0, 1);
     if (s.reached > 0) {
-      epochs.emplace_back(x, s.mean_epochs, s.min_epochs, s.max_epochs_seen, std::stoi(colour.substr(1), nullptr, 16));
+      epochs.emplace_back(x, s.mean_epochs, s.min_epochs, s.max_epochs_seen, bar_colour(s.group));
       if (s.reached < s.runs) notes.emplace_back(x, s.max_epochs_seen, std::to_string(s.reached) + "/" + std::to_string(s.runs));
     } else if (s.runs > 0) {
-      epochs.emplace_back(x, limit, limit, limit, 0xb0b0b0);
+      epochs.emplace_back(x, limit, limit, limit, kNeverReached);
       char acc[32];
       std::snprintf(acc, sizeof acc, "%.2f", s.final_accuracy);
       notes.emplace_back(x, limit, acc);
     }
     if (std::isfinite(s.epoch_seconds))
-      seconds.emplace_back(x, s.epoch_seconds, s.epoch_seconds_lo, s.epoch_seconds_hi,
-                           std::stoi(colour.substr(1), nullptr, 16));
+      seconds.emplace_back(x, s.epoch_seconds, s.epoch_seconds_lo, s.epoch_seconds_hi, bar_colour(s.group));
     if (p && p->derivable) paper_points.emplace_back(x + 0.25, p->epochs, p->epochs_lo, std::min<double>(p->epochs_hi, limit), 0);
     else if (p && p->reached) notes.emplace_back(x + 0.25, limit * 0.93, "paper: >" + std::to_string(limit));
-    tics += std::string(i ? ", " : "") + q(s.label) + " " + std::to_string(i);
+    labels.push_back(s.label);
   }
-  tics += ") rotate by 60 right noenhanced font ',9'\n";
-  const std::string stem = "mnist_epochs_" + plots::file_safe(m.name) + (m.dataset == "mnist" ? "" : "_" + m.dataset);
+  const std::string tics = label_tics(labels);
+  const std::string stem = mnist_stem("mnist_epochs", m);
   char title[320];
   std::snprintf(title, sizeof title, "%s to %.0f%% test accuracy — %s (%zu run%s): epochs (top), seconds per epoch (bottom)",
-                m.dataset == "mnist" ? "MNIST" : m.dataset.c_str(), target * 100, m.name.c_str(), m.runs.size(),
+                dataset_title(m), target * 100, m.name.c_str(), m.runs.size(),
                 m.runs.size() == 1 ? "" : "s");
   const double xmax = stats.size() - 0.3;
   emit(stem, 1100, 900, csv, [&](Gnuplot& gp) {
