@@ -469,8 +469,10 @@ std::vector<MnistEpochStat> mnist_epoch_stats(const MnistSet& set) {
     out.push_back(std::move(m));
   }
   std::sort(out.begin(), out.end(), [](const MnistEpochStat& a, const MnistEpochStat& b) {
-    const bool ra = a.reached > 0, rb = b.reached > 0;
-    if (ra != rb) return ra;
+    // Reached, then never reached, then no run long enough to tell.
+    auto rank = [](const MnistEpochStat& m) { return m.reached > 0 ? 0 : m.runs > 0 ? 1 : 2; };
+    if (rank(a) != rank(b)) return rank(a) < rank(b);
+    const bool ra = a.reached > 0;
     if (ra && a.mean_epochs != b.mean_epochs) return a.mean_epochs < b.mean_epochs;
     if (!ra && a.final_accuracy != b.final_accuracy) return a.final_accuracy > b.final_accuracy;
     return a.key < b.key;
