@@ -9,7 +9,7 @@ RESULTS    ?= data/results
 # make run: every function in rounds paired with Identity at 10^2..10^4 instances, within a
 # measuring budget that keeps the whole run (training included) under 5 minutes on 2 cores; the
 # models train 20 Adam steps (2000 in make reproduce: docs/measuring.md shows the trained weights
-# do not change the timings). RUN_SCALES=2-5 RUN_BUDGET=15m adds 10^5 (10-15 minutes on 2 cores).
+# do not change the timings). RUN_SCALES=2-5 RUN_BUDGET=60m adds 10^5 (±1% there takes 45-55 minutes on 2 cores).
 RUN_SCALES ?= 2-4
 RUN_BUDGET ?= 200s
 RUN_ARGS   ?= --functions all --scales $(RUN_SCALES) --budget $(RUN_BUDGET) --train-epochs 20

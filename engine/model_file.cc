@@ -123,7 +123,9 @@ void save_model(Sequential& model, const std::string& path) {
   put_u32(out, crc32_of(out.data(), out.size()));
 
   // Temporary file in the target's directory, so that rename() is atomic (same file system).
-  std::string tmp = path + ".tmp.XXXXXX";
+  // The writer's pid in its name lets a later run tell a killed writer's leftover from a file
+  // that another process is still writing.
+  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + ".XXXXXX";
   const int fd = ::mkstemp(tmp.data());
   if (fd < 0) fail(path, std::string("cannot create temporary file: ") + std::strerror(errno));
   try {
@@ -191,9 +193,11 @@ ModelFileContents read_model_file(const std::string& path) {
     for (uint32_t d = 0; d < rank; ++d) {
       const uint64_t dim = r.uint(8, "parameter dimension");
       // The whole file bounds every product: no dimension can exceed its byte count / 4.
-      if (dim == 0 || dim > bytes.size() / 4 || count > (bytes.size() / 4) / dim)
-        fail(path, "parameter " + std::to_string(i) + " has absurd dimension " +
-                       std::to_string(dim));
+      if (dim == 0) fail(path, "parameter " + std::to_string(i) + " has a dimension of 0");
+      if (dim > bytes.size() / 4 || count > (bytes.size() / 4) / dim)
+        fail(path, "truncated or damaged: parameter " + std::to_string(i) + " declares dimension " +
+                       std::to_string(dim) + ", more data than the file's " + std::to_string(bytes.size()) +
+                       " bytes hold");
       count *= dim;
       dims[d] = static_cast<size_t>(dim);
     }

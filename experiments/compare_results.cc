@@ -21,6 +21,7 @@
 #include "experiments/common/analysis.h"
 #include "experiments/common/costs.h"
 #include "experiments/common/results.h"
+#include "experiments/common/run_support.h"
 #include "experiments/common/stats.h"
 
 namespace fs = std::filesystem;
@@ -103,13 +104,7 @@ int main(int argc, char** argv) {
                  "SAME when B/A's whole interval lies within 1 ± this (0.01 = ±1%); in (0, 1)")
       ->capture_default_str();
   app.add_option("--json", json_out, "also write the comparison as JSON to this file");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "compare_results: error: %s (see --help)\n", e.what());
-    return 2;
-  }
+  if (const int rc = ip::parse_command_line(app, argc, argv, "compare_results"); rc >= 0) return rc;
   if (!(std::isfinite(margin) && margin > 0 && margin < 1)) {
     std::fprintf(stderr, "compare_results: error: --margin: must be in (0, 1) (see --help)\n");
     return 2;

@@ -28,6 +28,7 @@
 #include "experiments/common/analysis.h"
 #include "experiments/common/costs.h"
 #include "experiments/common/results.h"
+#include "experiments/common/run_support.h"
 #include "kernels/common/activation_list.h"
 
 namespace fs = std::filesystem;
@@ -334,10 +335,12 @@ int run(const Options& opt) {
 
   if (!opt.csv_out.empty()) {
     const fs::path dir(opt.csv_out);
-    ip::write_file_atomic((dir / "power_table_per_instance.csv").string(), per_instance_csv);
-    ip::write_file_atomic((dir / "power_table_spread.csv").string(), spread_csv);
-    ip::write_file_atomic((dir / "power_table_relative_identity.csv").string(), relative_csv);
-    ip::write_file_atomic((dir / "power_table_costs.csv").string(), costs_csv);
+    ip::FileSet set;  // the figures read them together: all of one run, or none
+    set.add((dir / "power_table_per_instance.csv").string(), per_instance_csv);
+    set.add((dir / "power_table_spread.csv").string(), spread_csv);
+    set.add((dir / "power_table_relative_identity.csv").string(), relative_csv);
+    set.add((dir / "power_table_costs.csv").string(), costs_csv);
+    set.commit();
     std::fprintf(stderr,
                  "power_table: CSV written to %s (power_table_{per_instance,spread,relative_identity,costs}.csv)\n",
                  opt.csv_out.c_str());
@@ -373,6 +376,7 @@ int main(int argc, char** argv) {
                  "Comma-separated tables to print: costs (runs measured in rounds), per-instance, "
                  "spread, relative, or all")
       ->check([](const std::string& v) {
+        if (v.empty()) return std::string("empty; allowed: costs, per-instance, spread, relative, all");
         std::stringstream ss(v);
         for (std::string t; std::getline(ss, t, ',');)
           if (t != "all" && t != "costs" && t != "per-instance" && t != "spread" && t != "relative")
@@ -384,14 +388,7 @@ int main(int argc, char** argv) {
                  "Directory for the figures' CSVs: power_table_per_instance.csv, "
                  "power_table_spread.csv, power_table_relative_identity.csv, power_table_costs.csv "
                  "(written atomically)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "power_table: %s\n", e.what());
-    return 2;
-  }
+  if (const int rc = ip::parse_command_line(app, argc, argv, "power_table"); rc >= 0) return rc;
   try {
     return run(opt);
   } catch (const std::exception& e) {

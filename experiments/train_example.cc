@@ -25,10 +25,10 @@ int main(int argc, char** argv) {
   uint64_t seed = 1234;
   app.add_option("--function", function, "function (table CLI name)");
   app.add_option("--device", device_name, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
-  app.add_option("--steps", steps, "training steps")->check(CLI::NonNegativeNumber);
+  app.add_option("--steps", steps, "training steps")->check(ip::at_least(0));
   app.add_option("--seed", seed, "seed of the data and of the initial parameters");
   app.add_option("--save", save_path, "write the trained model to this file and reload it");
-  CLI11_PARSE(app, argc, argv);
+  if (const int rc = ip::parse_command_line(app, argc, argv, "train_example"); rc >= 0) return rc;
 
   try {
     const ip::Device device = ip::parse_device(device_name);

@@ -16,6 +16,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "experiments/common/run_support.h"
 #include "plots/figures.h"
 
 namespace fs = std::filesystem;
@@ -57,6 +58,11 @@ void Figures::draw_all() {
     relative_to_identity();
   }
   for (const ip::MnistSet& m : loaded_.mnist()) mnist_time(m);
+  const ip::MnistSet* paper_mnist = nullptr;
+  for (const ip::MnistSet& m : loaded_.mnist())
+    if (m.name.rfind("paper:", 0) == 0 && m.dataset == "mnist") paper_mnist = &m;
+  for (const ip::MnistSet& m : loaded_.mnist())
+    if (m.name.rfind("paper:", 0) != 0) mnist_epochs(m, paper_mnist);
   for (const ip::KernelBenchFile& k : loaded_.kernel_bench()) kernel_throughput(k);
   for (const ip::Platform& p : loaded_.platforms()) energy(p);
   for (const ip::PlatformBreakdown& b : loaded_.breakdowns()) breakdown(b);
@@ -64,8 +70,7 @@ void Figures::draw_all() {
 
 void Figures::emit(const std::string& stem, int w, int h, const std::string& csv,
                    const std::function<void(gnuplotio::Gnuplot&)>& body) {
-  written_.push_back(plots::write_csv(opt_.out, stem, csv));
-  for (const std::string& p : plots::draw(opt_.out, stem, w, h, formats_, body)) written_.push_back(p);
+  for (const std::string& p : plots::draw(opt_.out, stem, w, h, formats_, body, csv)) written_.push_back(p);
 }
 
 }  // namespace figures
@@ -87,12 +92,9 @@ const char* const kHowTo =
 // Loads the data folder's reference runs and results, and the paper's files when asked.
 void load(const Options& opt, ip::ResultLoader& loader) {
   std::error_code ec;
-  if (!opt.inputs.empty()) {
-    for (const std::string& in : opt.inputs) loader.add_path(in, "", true);
-    return;
-  }
+  for (const std::string& in : opt.inputs) loader.add_path(in, "", true);
   const fs::path reference = fs::path(opt.data) / "reference";
-  if (fs::is_directory(reference, ec)) {
+  if (opt.inputs.empty() && fs::is_directory(reference, ec)) {
     std::vector<fs::path> dirs;
     for (const auto& e : fs::directory_iterator(reference, ec))
       if (e.is_directory()) dirs.push_back(e.path());
@@ -100,7 +102,7 @@ void load(const Options& opt, ip::ResultLoader& loader) {
     for (const fs::path& d : dirs) loader.add_path(d.string(), d.filename().string(), true);
   }
   const fs::path results = fs::path(opt.data) / "results";
-  if (fs::is_directory(results, ec)) {
+  if (opt.inputs.empty() && fs::is_directory(results, ec)) {
     bool any = false;
     for (const auto& e : fs::recursive_directory_iterator(results, ec))
       any = any || (e.is_regular_file() && e.path().extension() == ".json");
@@ -126,7 +128,7 @@ int run(const Options& opt) {
   }
   std::vector<std::string> notes;
   std::vector<plots::Format> formats = plots::select_formats(opt.formats, notes);
-  fs::create_directories(opt.out);
+  ip::prepare_output_dir(opt.out, "--out", 64);
   figures::Figures figures(opt, loader, formats);
   figures.draw_all();
   for (const std::string& n : loader.notes()) notes.push_back(n);
@@ -159,13 +161,7 @@ int main(int argc, char** argv) {
   app.add_option("--out", opt.out, "folder the figures are written to")->capture_default_str();
   app.add_option("--formats", opt.formats, "comma-separated svg, png, pdf, or all")->capture_default_str();
   app.add_flag("--quiet", opt.quiet, "print nothing but errors");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "figures: error: %s (see --help)\n", e.what());
-    return 2;
-  }
+  if (const int rc = ip::parse_command_line(app, argc, argv, "figures"); rc >= 0) return rc;
   try {
     return run(opt);
   } catch (const std::exception& e) {

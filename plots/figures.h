@@ -53,6 +53,9 @@ class Figures {
   void relative_to_identity();
   // (4) MNIST time to the target accuracy: bars sorted by time, grey when never reached.
   void mnist_time(const ip::MnistSet& m);
+  // (4b) the same split in two: epochs to the target per function (with the paper's, derived,
+  // beside them when its files are loaded) over seconds per training epoch.
+  void mnist_epochs(const ip::MnistSet& m, const ip::MnistSet* paper);
   // (5a) effective GB/s of each kernel (forward, backward) against the copy bandwidth.
   void kernel_throughput(const ip::KernelBenchFile& k);
   // (5b) joules per instance per function at the largest scale with energy readings.

@@ -16,6 +16,31 @@ using plots::q;
 
 namespace figures {
 
+namespace {
+
+// A function's bar colour in the MNIST figures, as gnuplot's "rgb variable" integer.
+int bar_colour(const std::string& group) {
+  const std::string colour = group == "activation" ? "#3a6fb0" : plots::group_colour(group, 0, 1);
+  return std::stoi(colour.substr(1), nullptr, 16);
+}
+constexpr int kNeverReached = 0xb0b0b0;
+
+// The x axis: one slanted label per bar, in order.
+std::string label_tics(const std::vector<std::string>& labels) {
+  std::string tics = "set xtics (";
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    tics += std::string(i ? ", " : "") + q(labels[i]) + " " + std::to_string(i);
+  return tics + ") rotate by 60 right noenhanced font ',9'\n";
+}
+
+// "mnist_time_<platform>[_<dataset>]" and "MNIST" or the data set's name, for stems and titles.
+std::string mnist_stem(const std::string& figure, const ip::MnistSet& m) {
+  return figure + "_" + plots::file_safe(m.name) + (m.dataset == "mnist" ? "" : "_" + m.dataset);
+}
+const char* dataset_title(const ip::MnistSet& m) { return m.dataset == "mnist" ? "MNIST" : m.dataset.c_str(); }
+
+}  // namespace
+
 // (4) MNIST time to the target accuracy: bars sorted by time, grey when never reached.
 void Figures::mnist_time(const ip::MnistSet& m) {
   const std::vector<ip::MnistStat> stats = ip::mnist_stats(m);
@@ -24,24 +49,22 @@ void Figures::mnist_time(const ip::MnistSet& m) {
   std::string csv = "platform,dataset,rank,function,torch_key,group,runs,runs_reached_target,mean_seconds,"
                     "std_seconds,mean_accuracy\n";
   std::vector<std::tuple<double, double, double, int>> bars;  // x, mean, std, colour
-  std::string tics = "set xtics (";
+  std::vector<std::string> labels;
   for (std::size_t i = 0; i < stats.size(); ++i) {
     const ip::MnistStat& s = stats[i];
     csv += csv_field(m.name) + "," + m.dataset + "," + std::to_string(i + 1) + "," + csv_field(s.label) + "," +
            csv_field(s.key) + "," + s.group + "," + std::to_string(s.runs) + "," + std::to_string(s.reached) + "," +
            csv_number(s.mean_s) + "," + csv_number(s.std_s) + "," + csv_number(s.mean_accuracy) + "\n";
     // Grey only when no run reached the target; otherwise the group's colour.
-    std::string colour = s.group == "activation" ? "#3a6fb0" : plots::group_colour(s.group, 0, 1);
-    if (s.reached == 0) colour = "#b0b0b0";
     bars.emplace_back(static_cast<double>(i), s.mean_s, std::isfinite(s.std_s) ? s.std_s : 0.0,
-                      std::stoi(colour.substr(1), nullptr, 16));
-    tics += std::string(i ? ", " : "") + q(s.label) + " " + std::to_string(i);
+                      s.reached == 0 ? kNeverReached : bar_colour(s.group));
+    labels.push_back(s.label);
   }
-  tics += ") rotate by 60 right noenhanced font ',9'\n";
-  const std::string stem = "mnist_time_" + plots::file_safe(m.name) + (m.dataset == "mnist" ? "" : "_" + m.dataset);
+  const std::string tics = label_tics(labels);
+  const std::string stem = mnist_stem("mnist_time", m);
   char title[256];
   std::snprintf(title, sizeof title, "%s: training time to %.0f%% test accuracy — %s (%zu run%s)",
-                m.dataset == "mnist" ? "MNIST" : m.dataset.c_str(), target * 100, m.name.c_str(), m.runs.size(),
+                dataset_title(m), target * 100, m.name.c_str(), m.runs.size(),
                 m.runs.size() == 1 ? "" : "s");
   emit(stem, 1000, 600, csv, [&](Gnuplot& gp) {
     gp << "set title " << q(title) << " noenhanced\n"
@@ -57,6 +80,101 @@ void Figures::mnist_time(const ip::MnistSet& m) {
        << "keyentry with boxes fc rgb '#b0b0b0' title 'never reached the target'\n";
     gp.send1d(bars);
     gp.send1d(bars);
+  });
+}
+
+// (4b) epochs to the target over seconds per epoch: what the function and the optimiser decide
+// apart from what the machine charges, which the paper's times mix.
+void Figures::mnist_epochs(const ip::MnistSet& m, const ip::MnistSet* paper) {
+  const std::vector<ip::MnistEpochStat> stats = ip::mnist_epoch_stats(m);
+  if (stats.empty()) return;
+  const double target = m.runs.front().target_accuracy;
+  const int limit = stats.front().max_epochs;
+  ip::PaperEpochCost theirs;
+  if (paper) theirs = ip::paper_epochs(*paper, limit);
+  auto paper_of = [&](const std::string& key) -> const ip::PaperEpochs* {
+    for (const ip::PaperEpochs& p : theirs.functions)
+      if (p.key == key) return &p;
+    return nullptr;
+  };
+  std::string csv = "platform,dataset,function,torch_key,group,runs,runs_reached_target,mean_epochs,min_epochs,"
+                    "max_epochs,final_accuracy,epoch_runs,epoch_seconds,epoch_seconds_min_run,"
+                    "epoch_seconds_max_run,paper_seconds,paper_accuracy,paper_epochs,paper_epochs_lo,"
+                    "paper_epochs_hi\n";
+  // x, value, low, high, colour
+  std::vector<std::tuple<double, double, double, double, int>> epochs, seconds, paper_points;
+  std::vector<std::tuple<double, double, std::string>> notes;  // x, y, text
+  std::vector<std::string> labels;
+  for (std::size_t i = 0; i < stats.size(); ++i) {
+    const ip::MnistEpochStat& s = stats[i];
+    const ip::PaperEpochs* p = paper_of(s.key);
+    csv += csv_field(m.name) + "," + m.dataset + "," + csv_field(s.label) + "," + csv_field(s.key) + "," + s.group +
+           "," + std::to_string(s.runs) + "," + std::to_string(s.reached) + "," + csv_number(s.mean_epochs) + "," +
+           csv_number(s.min_epochs) + "," + csv_number(s.max_epochs_seen) + "," + csv_number(s.final_accuracy) +
+           "," + std::to_string(s.epoch_runs) + "," + csv_number(s.epoch_seconds) + "," +
+           csv_number(s.epoch_seconds_lo) + "," + csv_number(s.epoch_seconds_hi) + "," +
+           csv_number(p ? p->seconds : ip::kNaN) + "," + csv_number(p ? p->accuracy : ip::kNaN) + "," +
+           csv_number(p && p->derivable ? p->epochs : ip::kNaN) + "," +
+           csv_number(p && p->derivable ? p->epochs_lo : ip::kNaN) + "," +
+           csv_number(p && p->derivable ? p->epochs_hi : ip::kNaN) + "\n";
+    const double x = static_cast<double>(i);
+    if (s.reached > 0) {
+      epochs.emplace_back(x, s.mean_epochs, s.min_epochs, s.max_epochs_seen, bar_colour(s.group));
+      if (s.reached < s.runs) notes.emplace_back(x, s.max_epochs_seen, std::to_string(s.reached) + "/" + std::to_string(s.runs));
+    } else if (s.runs > 0) {
+      epochs.emplace_back(x, limit, limit, limit, kNeverReached);
+      char acc[32];
+      std::snprintf(acc, sizeof acc, "%.2f", s.final_accuracy);
+      notes.emplace_back(x, limit, acc);
+    }
+    if (std::isfinite(s.epoch_seconds))
+      seconds.emplace_back(x, s.epoch_seconds, s.epoch_seconds_lo, s.epoch_seconds_hi, bar_colour(s.group));
+    if (p && p->derivable) paper_points.emplace_back(x + 0.25, p->epochs, p->epochs_lo, std::min<double>(p->epochs_hi, limit), 0);
+    else if (p && p->reached) notes.emplace_back(x + 0.25, limit * 0.93, "paper: >" + std::to_string(limit));
+    labels.push_back(s.label);
+  }
+  const std::string tics = label_tics(labels);
+  const std::string stem = mnist_stem("mnist_epochs", m);
+  char title[320];
+  std::snprintf(title, sizeof title, "%s to %.0f%% test accuracy — %s (%zu run%s): epochs (top), seconds per epoch (bottom)",
+                dataset_title(m), target * 100, m.name.c_str(), m.runs.size(),
+                m.runs.size() == 1 ? "" : "s");
+  const double xmax = stats.size() - 0.3;
+  emit(stem, 1100, 900, csv, [&](Gnuplot& gp) {
+    gp << "set multiplot title " << q(title) << " noenhanced\n"
+       << "set lmargin 10\nset rmargin 3\nset xrange [-0.7:" << xmax << "]\nset grid ytics lc rgb '#dddddd'\n"
+       << "set style fill solid 0.85 border rgb '#404040'\nset boxwidth 0.5\n"
+       // Top: epochs.
+       << "set size 1,0.5\nset origin 0,0.47\nset bmargin 1\nset tmargin 3\nunset xtics\n"
+       << "set ylabel 'epochs to " << static_cast<int>(target * 100) << "%'\nset yrange [0:" << limit * 1.12 << "]\n"
+       << "set key outside top center horizontal font ',9'\n";
+    for (const auto& [x, y, text] : notes)
+      gp << "set label " << q(text) << " at " << x << "," << y + limit * 0.03 << " center front font ',8' noenhanced\n";
+    // Runs that all stopped early say nothing about epochs to the target.
+    if (epochs.empty()) epochs.emplace_back(-10, 0, 0, 0, 0);
+    gp << "plot '-' using 1:2:5 with boxes lc rgb variable notitle, "
+       << "'-' using 1:2:3:4 with yerrorbars lc rgb '#000000' pt 0 ps 0 lw 1.2 title 'range over runs', "
+       << "keyentry with boxes fc rgb '#b0b0b0' title 'never reached (final accuracy above)'";
+    if (!paper_points.empty())
+      gp << ", '-' using 1:2:3:4 with yerrorbars lc rgb '#c0392b' pt 7 ps 0.7 lw 1 title "
+         << q("the paper's, derived from its times (range: its per-epoch costs)");
+    gp << "\n";
+    gp.send1d(epochs);
+    gp.send1d(epochs);
+    if (!paper_points.empty()) gp.send1d(paper_points);
+    // Bottom: seconds per epoch.
+    gp << "unset label\nset size 1,0.47\nset origin 0,0\nset tmargin 0.5\nset bmargin 7\n" << tics
+       << "set ylabel 'seconds per training epoch'\nunset key\n";
+    if (seconds.empty()) {  // files written before per-epoch times were recorded, or the paper's
+      gp << "set yrange [0:1]\nset label 'no per-epoch times in these files' at graph 0.5,0.5 center\n"
+         << "plot -1 notitle\n";
+    } else {
+      gp << "set yrange [0:*]\nplot '-' using 1:2:5 with boxes lc rgb variable notitle, "
+         << "'-' using 1:2:3:4 with yerrorbars lc rgb '#000000' pt 0 ps 0 lw 1.2 notitle\n";
+      gp.send1d(seconds);
+      gp.send1d(seconds);
+    }
+    gp << "unset multiplot\n";
   });
 }
 

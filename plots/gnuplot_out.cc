@@ -1,8 +1,15 @@
 #include "plots/gnuplot_out.h"
 
+#include <sys/statvfs.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +17,7 @@
 #include <stdexcept>
 
 #include "experiments/common/results.h"
+#include "experiments/common/run_support.h"
 
 namespace plots {
 
@@ -57,6 +65,14 @@ std::string terminal_line(const Format& f, int width, int height) {
 
 }  // namespace
 
+bool gnuplot_installed() {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');)
+    if (!dir.empty() && access((dir + "/gnuplot").c_str(), X_OK) == 0) return true;
+  return false;
+}
+
 std::vector<Format> select_formats(const std::string& list, std::vector<std::string>& notes) {
   std::vector<std::string> names;
   if (list == "all") {
@@ -73,43 +89,116 @@ std::vector<Format> select_formats(const std::string& list, std::vector<std::str
     else if (n == "png") f = {"png", "pngcairo"};
     else if (n == "pdf") f = {"pdf", "pdfcairo"};
     else throw std::runtime_error("unknown format '" + n + "' (allowed: svg, png, pdf, all)");
+    out.push_back(f);
+  }
+  if (out.empty()) throw std::runtime_error("--formats: no format in '" + list + "' (allowed: svg, png, pdf, all)");
+  if (!gnuplot_installed()) throw std::runtime_error("gnuplot not found: apt-get install gnuplot-nox");
+  std::vector<Format> drawable;
+  for (const Format& f : out) {
     if (!gnuplot_has_terminal(f.terminal)) {
       notes.push_back("gnuplot has no " + f.terminal + " terminal; no ." + f.ext + " files");
       continue;
     }
-    out.push_back(f);
+    drawable.push_back(f);
   }
-  if (out.empty()) throw std::runtime_error("none of the formats '" + list + "' can be drawn by this gnuplot");
-  return out;
+  if (drawable.empty()) throw std::runtime_error("none of the formats '" + list + "' can be drawn by this gnuplot");
+  return drawable;
 }
+
+namespace {
+
+// Why a figure's files could not be written to `dir`, when the file system says so ("" when it
+// seems able to take them): a read-only mount, a disk (nearly) full. Asked while gnuplot's
+// partial files still take their space.
+std::string why_not_writable(const std::string& dir) {
+  struct statvfs st;
+  if (statvfs(dir.c_str(), &st) == 0) {
+    if (st.f_flag & ST_RDONLY) return "read-only file system: " + dir;
+    const double free_bytes = static_cast<double>(st.f_bavail) * static_cast<double>(st.f_frsize);
+    // A figure takes up to a few hundred KiB per format.
+    if (free_bytes < 1024.0 * 1024.0)
+      return "disk full: " + ip::format_bytes(free_bytes) + " free on the file system of " + dir;
+  }
+  try {
+    const std::string probe = (fs::path(dir) / ".inferencepower-figure-probe").string();
+    ip::write_file_atomic(probe, std::string(64 * 1024, 'x'));
+    std::error_code ec;
+    fs::remove(probe, ec);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
 
 std::vector<std::string> draw(const std::string& dir, const std::string& stem, int width, int height,
                               const std::vector<Format>& formats,
-                              const std::function<void(gnuplotio::Gnuplot&)>& body) {
+                              const std::function<void(gnuplotio::Gnuplot&)>& body, const std::string& csv) {
+  // gnuplot dying early (no room for its output) must not kill us with SIGPIPE: the missing
+  // output is reported below instead.
+  static const bool sigpipe_ignored = (std::signal(SIGPIPE, SIG_IGN), true);
+  (void)sigpipe_ignored;
   const std::string log = (fs::path(dir) / ("." + stem + ".gnuplot.log")).string();
-  std::vector<std::string> paths;
+  // gnuplot writes each format to a temporary name of ours; the figure's files appear together
+  // (with its CSV) once every one is complete, so a full disk leaves no empty or half file.
+  std::vector<std::pair<std::string, std::string>> outputs;  // final path, temporary path
+  auto discard = [&] {
+    for (const auto& o : outputs) ::unlink(o.second.c_str());
+  };
+  for (const Format& f : formats) {
+    const std::string path = (fs::path(dir) / (stem + "." + f.ext)).string();
+    std::string tmpl = (fs::path(dir) / ("." + stem + "." + f.ext + ".tmp." + std::to_string(getpid()) + ".XXXXXX")).string();
+    const int fd = mkstemp(tmpl.data());
+    if (fd < 0) {
+      const std::string why = std::strerror(errno);
+      discard();
+      throw std::runtime_error("figure " + stem + ": cannot create a file in " + dir + ": " + why);
+    }
+    ::close(fd);
+    outputs.emplace_back(path, tmpl);
+  }
   {
     // gnuplot's messages go to a log so that errors can be reported with the figure's name.
     gnuplotio::Gnuplot gp("gnuplot 2>" + q(log));
-    for (const Format& f : formats) {
-      const std::string path = (fs::path(dir) / (stem + "." + f.ext)).string();
-      gp << "reset session\n" << terminal_line(f, width, height) << "\nset output " << q(path) << "\n";
+    for (std::size_t i = 0; i < formats.size(); ++i) {
+      gp << "reset session\n" << terminal_line(formats[i], width, height) << "\nset output " << q(outputs[i].second)
+         << "\n";
       body(gp);
       gp << "unset output\n";
-      paths.push_back(path);
     }
     gp << "exit\n";
   }  // the destructor waits for gnuplot to finish
   std::string messages = read_text(log);
-  fs::remove(log);
-  if (messages.find("rror") != std::string::npos)
-    throw std::runtime_error("figure " + stem + ": gnuplot failed:\n" + messages);
-  for (const std::string& p : paths) {
-    std::error_code ec;
-    if (!fs::exists(p, ec) || fs::file_size(p, ec) == 0)
-      throw std::runtime_error("figure " + stem + ": gnuplot wrote nothing to " + p +
-                               (messages.empty() ? "" : ":\n" + messages));
+  std::error_code ec;
+  fs::remove(log, ec);
+  if (messages.find("rror") != std::string::npos) {
+    const std::string why = why_not_writable(dir);
+    discard();
+    throw std::runtime_error("figure " + stem + ": " + (why.empty() ? "gnuplot failed:\n" + messages : why));
   }
+  for (const auto& [path, tmp] : outputs) {
+    if (fs::exists(tmp, ec) && fs::file_size(tmp, ec) > 0) continue;
+    const std::string why = why_not_writable(dir);
+    discard();
+    throw std::runtime_error("figure " + stem + ": " +
+                             (why.empty() ? "gnuplot wrote nothing to " + path + (messages.empty() ? "" : ":\n" + messages)
+                                          : why + " (" + path + " not written)"));
+  }
+  ip::FileSet set;
+  const std::string csv_path = (fs::path(dir) / (stem + ".csv")).string();
+  set.add(csv_path, csv);
+  for (const auto& [path, tmp] : outputs) set.adopt(path, tmp);
+  try {
+    set.commit();
+  } catch (const std::exception& e) {
+    discard();
+    const std::string what = e.what();
+    throw std::runtime_error("figure " + stem + ": " +
+                             (what.find(std::strerror(ENOSPC)) != std::string::npos ? "disk full: " : "") + what);
+  }
+  std::vector<std::string> paths = {csv_path};
+  for (const auto& o : outputs) paths.push_back(o.first);
   return paths;
 }
 
@@ -151,12 +240,6 @@ std::string file_safe(const std::string& name) {
   std::string out;
   for (char c : name) out += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_';
   return out;
-}
-
-std::string write_csv(const std::string& dir, const std::string& stem, const std::string& content) {
-  const std::string path = (fs::path(dir) / (stem + ".csv")).string();
-  ip::write_file_atomic(path, content);
-  return path;
 }
 
 std::string csv_field(const std::string& s) {

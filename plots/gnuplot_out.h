@@ -17,16 +17,18 @@ struct Format {
 };
 
 // The formats asked for ("svg,png,pdf" or "all") that this gnuplot has; throws on an unknown
-// name. PDF is left out, with a note, when the pdfcairo terminal is missing.
+// name, and says how to install gnuplot when it is missing. PDF is left out, with a note, when
+// the pdfcairo terminal is missing.
 std::vector<Format> select_formats(const std::string& list, std::vector<std::string>& notes);
 
 // Draws a figure: for each format, sets the terminal (width x height pixels) and output
 // `<dir>/<stem>.<ext>`, then calls `body`, which sends the settings, plot command and inline
-// data. Throws naming the figure when gnuplot reports an error or leaves a file empty. Returns
-// the paths written.
+// data; `<dir>/<stem>.csv` gets `csv`, the numbers it plots. The files appear together or not
+// at all (ip::FileSet). Throws naming the figure when gnuplot reports an error or leaves a file
+// empty, and says "disk full" when that is why. Returns the paths written, the CSV first.
 std::vector<std::string> draw(const std::string& dir, const std::string& stem, int width, int height,
                               const std::vector<Format>& formats,
-                              const std::function<void(gnuplotio::Gnuplot&)>& body);
+                              const std::function<void(gnuplotio::Gnuplot&)>& body, const std::string& csv);
 
 // A gnuplot string literal: single-quoted, quotes doubled (no backslash escapes apply).
 std::string q(const std::string& s);
@@ -37,8 +39,6 @@ std::string hsv(double h, double s, double v);
 std::string group_colour(const std::string& group, int index, int count);
 // A file-name-safe form of a platform name ("paper:dc_cpu" → "paper_dc_cpu").
 std::string file_safe(const std::string& name);
-// Writes `content` to `<dir>/<stem>.csv` atomically; returns the path.
-std::string write_csv(const std::string& dir, const std::string& stem, const std::string& content);
 // A CSV field, quoted when it holds a comma, quote or newline.
 std::string csv_field(const std::string& s);
 // A number for CSV: shortest round-trip form, empty for NaN.

@@ -2,6 +2,7 @@
 // their exit status, stdout and stderr are what users see, so that is what the tests check.
 #pragma once
 
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,13 +28,37 @@ struct RunResult {
   std::string out, err;
 };
 
-// A fresh empty directory under the test temp dir.
+// Directories made by fresh_dir, removed when the test process ends however its tests ended
+// (a failed assertion returns from the test; the process still exits normally).
+class ScratchRegistry {
+ public:
+  static ScratchRegistry& get() {
+    static ScratchRegistry registry;
+    return registry;
+  }
+  void add(const std::string& dir) { dirs_.push_back(dir); }
+  ~ScratchRegistry() {
+    for (const std::string& d : dirs_) {
+      std::error_code ec;
+      std::filesystem::permissions(d, std::filesystem::perms::owner_all, std::filesystem::perm_options::add, ec);
+      std::filesystem::remove_all(d, ec);
+    }
+  }
+
+ private:
+  std::vector<std::string> dirs_;
+};
+
+// A fresh empty directory under the test temp dir, removed when the test process exits.
 inline std::string fresh_dir(const std::string& name) {
   namespace fs = std::filesystem;
-  fs::path dir = fs::path(::testing::TempDir()) / ("ip_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
+  std::string tmpl = (fs::path(::testing::TempDir()) / ("ip_" + name + "_XXXXXX")).string();
+  if (!mkdtemp(tmpl.data())) {
+    ADD_FAILURE() << "cannot create a scratch directory " << tmpl;
+    return tmpl;
+  }
+  ScratchRegistry::get().add(tmpl);
+  return tmpl;
 }
 
 // Single quotes keep every argument one word for /bin/sh.
@@ -55,6 +80,8 @@ inline RunResult run_program(const std::string& program, const std::vector<std::
   r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
   r.out = read_text(out);
   r.err = read_text(err);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
   return r;
 }
 

@@ -51,9 +51,10 @@ packed=$(du -sb "$tmp/pack" | cut -f1)
 ! ls "$tmp/pack/lib" | grep -Eq '^lib(cublas|cublasLt|stdc\+\+|c)\.so' || fail "the pack holds a library it must leave out"
 
 # ---- unknown step, listing ----
-bash "$campaign" --list > "$tmp/steps.txt" || fail "--list failed"
+# A scratch folder of the test's own: the campaign makes one under /tmp otherwise, left behind.
+CAMPAIGN_WORK="$tmp/list.work" bash "$campaign" --list > "$tmp/steps.txt" || fail "--list failed"
 set +e
-DRY_RUN=1 OUT=$tmp/bad bash "$campaign" no-such-step > /dev/null 2>&1
+DRY_RUN=1 OUT=$tmp/bad CAMPAIGN_WORK="$tmp/bad.work" bash "$campaign" no-such-step > /dev/null 2>&1
 [[ $? == 2 ]] || fail "an unknown step is not refused with exit status 2"
 set -e
 

@@ -130,7 +130,24 @@ TEST_F(EngineModelFile, AbsurdSizesAreRefused) {
   expect_error(model, patch(n_params_at, 0x7FFFFFFFu, 4, "count"), "absurd parameter count");
   expect_error(model, patch(n_params_at, 5000, 4, "count2"), "truncated");
   expect_error(model, patch(n_params_at + 4, 9, 4, "rank"), "absurd rank");
-  expect_error(model, patch(first_dim_at, uint64_t{1} << 60, 8, "dim"), "absurd dimension");
+  expect_error(model, patch(first_dim_at, uint64_t{1} << 60, 8, "dim"), "declares dimension");
+}
+
+// A model file cut short (a full disk under an older build, a copy interrupted) is reported as
+// truncated, whatever its shapes are: a dimension larger than what is left of the file is not
+// an absurd value.
+TEST_F(EngineModelFile, TruncatedLargeModelSaysTruncated) {
+  Sequential model = Sequential::parse("linear(256,256) relu linear(256,16)", 3);
+  save_model(model, path_);
+  std::vector<unsigned char> b = bytes();
+  b.resize(b.size() / 8);
+  const std::string file = write("cut_large", b);
+  expect_error(model, file, "truncated");
+  try {
+    load_parameters(model, file);
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()).find("absurd"), std::string::npos) << e.what();
+  }
 }
 
 // The description is parsed into layers before the shapes are compared, so its sizes must be

@@ -168,7 +168,7 @@ TEST_F(FiguresTest, DrawsEveryFigureAsWellFormedSvgNamingEverySeries) {
   ASSERT_EQ(r.status, 0) << r.output;
 
   const std::vector<std::string> figures = {"cost_synth", "group_spread", "relative_to_identity",
-                                            "mnist_time_synth", "kernel_throughput_synth_cpu", "energy_synth",
+                                            "mnist_time_synth", "mnist_epochs_synth", "kernel_throughput_synth_cpu", "energy_synth",
                                             "breakdown_synth"};
   for (const std::string& f : figures) {
     ASSERT_TRUE(fs::exists(out / (f + ".svg"))) << f << "\n" << r.output;
@@ -189,6 +189,9 @@ TEST_F(FiguresTest, DrawsEveryFigureAsWellFormedSvgNamingEverySeries) {
   const std::string mnist = read(out / "mnist_time_synth.svg");
   for (const char* s : {"ReLU", "Sigmoid", "Dropout", "seconds in training steps", "never reached the target"})
     EXPECT_NE(mnist.find(s), std::string::npos) << s;
+  const std::string epochs = read(out / "mnist_epochs_synth.svg");
+  for (const char* s : {"ReLU", "Sigmoid", "epochs to 90%", "seconds per training epoch", "never reached"})
+    EXPECT_NE(epochs.find(s), std::string::npos) << s;
   const std::string bench = read(out / "kernel_throughput_synth_cpu.svg");
   for (const char* s : {"relu", "gelu", "forward", "backward", "copy 20 GB/s", "effective GB/s"})
     EXPECT_NE(bench.find(s), std::string::npos) << s;
@@ -295,6 +298,79 @@ TEST(Analysis, SpreadAndRelativeToIdentity) {
   EXPECT_EQ(rel.n, 2);
   EXPECT_DOUBLE_EQ(rel.mean, 2.0);  // ratios 1 and 3
   EXPECT_DOUBLE_EQ(rel.std, 1.0);   // population standard deviation
+}
+
+// Epochs to the target from runs long enough to tell; seconds per epoch from the fastest run.
+TEST(Analysis, MnistEpochsApartFromSecondsPerEpoch) {
+  auto fn = [](const std::string& key, bool reached, int epochs, double accuracy, std::vector<double> seconds) {
+    ip::MnistFunctionResult f;
+    f.key = key;
+    f.reached_target = reached;
+    f.epochs = epochs;
+    f.accuracy = accuracy;
+    f.epoch_seconds = std::move(seconds);
+    return f;
+  };
+  const std::string relu = "torch.nn.modules.activation.ReLU", sigmoid = "torch.nn.modules.activation.Sigmoid";
+  ip::MnistSet set;
+  ip::MnistResults a, b, shorter;
+  a.max_epochs = b.max_epochs = 100;
+  shorter.max_epochs = 3;
+  a.functions = {fn(relu, true, 40, 0.9, {2.0, 2.2, 9.0}), fn(sigmoid, false, 100, 0.11, {1.0, 1.0, 1.0})};
+  b.functions = {fn(relu, true, 50, 0.91, {3.0, 3.0, 3.0}), fn(sigmoid, false, 100, 0.12, {1.5})};
+  // A 3-epoch run: counts for seconds per epoch, not for epochs to the target.
+  shorter.functions = {fn(relu, false, 3, 0.5, {1.9, 1.9, 1.9}), fn(sigmoid, false, 3, 0.1, {1.2})};
+  set.runs = {a, b, shorter};
+  const std::vector<ip::MnistEpochStat> stats = ip::mnist_epoch_stats(set);
+  ASSERT_EQ(stats.size(), 2u);
+  EXPECT_EQ(stats[0].key, relu);  // reached first
+  EXPECT_EQ(stats[0].runs, 2);
+  EXPECT_EQ(stats[0].reached, 2);
+  EXPECT_DOUBLE_EQ(stats[0].mean_epochs, 45);
+  EXPECT_DOUBLE_EQ(stats[0].min_epochs, 40);
+  EXPECT_DOUBLE_EQ(stats[0].max_epochs_seen, 50);
+  EXPECT_EQ(stats[0].epoch_runs, 3);
+  EXPECT_DOUBLE_EQ(stats[0].epoch_seconds, 1.9);  // run medians 2.2, 3.0, 1.9
+  EXPECT_DOUBLE_EQ(stats[0].epoch_seconds_hi, 3.0);
+  EXPECT_EQ(stats[1].key, sigmoid);
+  EXPECT_EQ(stats[1].reached, 0);
+  EXPECT_EQ(stats[1].max_epochs, 100);
+  EXPECT_DOUBLE_EQ(stats[1].final_accuracy, 0.115);  // the 3-epoch run's 0.1 left out
+}
+
+// The paper's epochs: never-reaching functions give the per-epoch cost, which divides the times.
+TEST(Analysis, PaperEpochsDerivedFromNeverReachingFunctions) {
+  ip::MnistSet paper;
+  ip::MnistResults r;
+  auto fn = [](const std::string& key, double seconds, double accuracy) {
+    ip::MnistFunctionResult f;
+    f.key = key;
+    f.train_seconds = seconds;
+    f.accuracy = accuracy;
+    return f;
+  };
+  r.functions = {fn("torch.nn.modules.activation.Sigmoid", 200, 0.11), fn("torch.nn.modules.activation.Softmax", 150, 0.11),
+                 fn("torch.nn.modules.activation.Softmin", 250, 0.11), fn("torch.nn.modules.activation.ReLU", 80, 0.9001),
+                 fn("torch.nn.modules.activation.GELU", 600, 0.9)};
+  paper.runs = {r};
+  const ip::PaperEpochCost cost = ip::paper_epochs(paper, 100);
+  EXPECT_EQ(cost.never_reached, 3);
+  EXPECT_DOUBLE_EQ(cost.per_epoch, 2.0);
+  EXPECT_DOUBLE_EQ(cost.per_epoch_lo, 1.5);
+  EXPECT_DOUBLE_EQ(cost.per_epoch_hi, 2.5);
+  for (const ip::PaperEpochs& p : cost.functions) {
+    if (p.label == "ReLU") {
+      EXPECT_TRUE(p.reached && p.derivable);
+      EXPECT_DOUBLE_EQ(p.epochs, 40);
+      EXPECT_DOUBLE_EQ(p.epochs_lo, 32);
+      EXPECT_NEAR(p.epochs_hi, 53.333, 1e-3);
+    } else if (p.label == "GELU") {
+      EXPECT_TRUE(p.reached);
+      EXPECT_FALSE(p.derivable);  // 240 epochs at the dearest per-epoch cost: more than the limit
+    } else {
+      EXPECT_FALSE(p.reached);
+    }
+  }
 }
 
 }  // namespace

@@ -446,5 +446,33 @@ TEST(Mnist, RealTestSplit) {
   for (int c : per_class) EXPECT_GT(c, 800);
 }
 
+// A training set that is the test set (a copy over the training files) is refused; counts
+// other than the standard split's are a warning; the standard split passes.
+TEST(Mnist, SplitCheck) {
+  auto dataset = [](std::size_t count, std::size_t file_count, float pixel, const std::string& path) {
+    Dataset d;
+    d.count = count;
+    d.file_count = file_count;
+    d.images.assign(count * kMnistPixels, pixel);
+    d.labels.assign(count, 3);
+    d.images_path = path;
+    return d;
+  };
+  const Dataset test = dataset(20, 20, 0.5f, "t10k-images-idx3-ubyte");
+  try {
+    check_split(dataset(20, 20, 0.5f, "train-images-idx3-ubyte"), test);
+    ADD_FAILURE() << "the test set as training set was accepted";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("train-images-idx3-ubyte are the test images t10k-images-idx3-ubyte"), std::string::npos)
+        << what;
+  }
+  // --limit-train loads a part: the same images as far as both go, and equal file counts.
+  EXPECT_THROW(check_split(dataset(5, 20, 0.5f, "train"), test), std::runtime_error);
+  EXPECT_NE(check_split(dataset(20, 20, 0.25f, "train"), test).find("the standard split is 60000 and 10000"),
+            std::string::npos);
+  EXPECT_EQ(check_split(dataset(10, 60000, 0.25f, "train"), dataset(10, 10000, 0.5f, "test")), "");
+}
+
 }  // namespace
 }  // namespace ip

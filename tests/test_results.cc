@@ -3,8 +3,10 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -267,6 +269,97 @@ TEST(ResultsAtomic, CheckWritable) {
   EXPECT_TRUE(contains(msg, blocked)) << msg;
   msg = error_of([&] { check_writable(dir.file("plain")); });
   EXPECT_TRUE(contains(msg, dir.file("plain"))) << msg;
+}
+
+// A set whose last file cannot be written leaves every target as it was: the earlier files of
+// the set are not renamed into place, and no temporary file stays.
+TEST(ResultsAtomic, FileSetIsWrittenWholeOrNotAtAll) {
+  TempDir dir;
+  const std::string a = dir.file("a.csv"), b = dir.file("b.csv"), c = dir.file("c.json");
+  write_text(a, "old a");
+  write_text(c, "old c");
+  struct rlimit old_limit;
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  auto old_handler = signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old_limit;
+  small.rlim_cur = 4096;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  FileSet set;
+  set.add(a, "new a");
+  set.add(b, "new b");
+  set.add(c, std::string(1 << 20, 'x'));  // the record, last: too large under the limit
+  std::string msg = error_of([&] { set.commit(); });
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  signal(SIGXFSZ, old_handler);
+  EXPECT_TRUE(contains(msg, c) && contains(msg, "write failed")) << msg;
+  EXPECT_TRUE(contains(msg, "none of a.csv, b.csv, c.json was written")) << msg;
+  EXPECT_EQ(read_text(a), "old a");
+  EXPECT_EQ(read_text(c), "old c");
+  EXPECT_EQ(names_in(dir.path()), (std::set<std::string>{"a.csv", "c.json"}));
+
+  FileSet ok;
+  ok.add(a, "new a");
+  ok.add(b, "new b");
+  ok.add(c, "new c");
+  ok.commit();
+  EXPECT_EQ(read_text(a) + read_text(b) + read_text(c), "new anew bnew c");
+  EXPECT_EQ(names_in(dir.path()), (std::set<std::string>{"a.csv", "b.csv", "c.json"}));
+}
+
+// A file written by another program under a temporary name of ours joins a set as it is.
+TEST(ResultsAtomic, FileSetAdoptsAFileWrittenElsewhere) {
+  TempDir dir;
+  const std::string tmp = dir.file(".fig.png.tmp.1.abcdef");
+  write_text(tmp, "png");
+  FileSet set;
+  set.add(dir.file("fig.csv"), "csv");
+  set.adopt(dir.file("fig.png"), tmp);
+  set.commit();
+  EXPECT_EQ(read_text(dir.file("fig.png")), "png");
+  EXPECT_EQ(names_in(dir.path()), (std::set<std::string>{"fig.csv", "fig.png"}));
+}
+
+// Only temporaries of our naming whose writer is gone are removed.
+TEST(ResultsAtomic, StaleTemporariesAreTheOnlyOnesRemoved) {
+  TempDir dir;
+  const auto now = fs::file_time_type::clock::now();
+  auto make = [&](const std::string& name, std::chrono::seconds age) {
+    write_text(dir.file(name), "x");
+    fs::last_write_time(dir.file(name), now - age);
+  };
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  const std::string dead = std::to_string(child), alive = std::to_string(getpid());
+  using std::chrono::hours;
+  using std::chrono::minutes;
+  using std::chrono::seconds;
+  make(".r.json.tmp." + dead + ".Ab12Cd", minutes(2));          // removed: writer gone, over a minute
+  make("m.ipmodel.tmp." + dead + ".Ab12Cd", minutes(2));        // removed: a model's
+  make(".r.json.tmp.Ab12Cd", hours(2));                         // removed: no pid, over an hour
+  make(".inferencepower-write-test.Ab12Cd", hours(2));          // removed: a probe
+  make(".inferencepower-write-test.xxxxxxxxAb12Cd", hours(2));  // removed: the long-name probe
+  make(".r.json.tmp." + alive + ".Ab12Cd", hours(2));           // kept: its writer runs
+  make(".r.json.tmp." + dead + ".Ab12Cd2", minutes(2));         // kept: not our naming
+  make(".r.json.tmp." + dead + ".Xy34Zw", seconds(10));         // kept: too fresh
+  make(".r.json.tmp.Xy34Zw", minutes(30));                      // kept: no pid, under an hour
+  make("r.json.tmp." + dead + ".Ab12Cd", minutes(2));           // kept: a result's are hidden
+  make("notes.txt", hours(48));                                 // kept: not a temporary
+  const std::vector<std::string> removed = remove_stale_temporaries(dir.path());
+  EXPECT_EQ(removed.size(), 5u);
+  EXPECT_EQ(names_in(dir.path()),
+            (std::set<std::string>{".r.json.tmp." + alive + ".Ab12Cd", ".r.json.tmp." + dead + ".Ab12Cd2",
+                                   ".r.json.tmp." + dead + ".Xy34Zw", ".r.json.tmp.Xy34Zw",
+                                   "r.json.tmp." + dead + ".Ab12Cd", "notes.txt"}));
+}
+
+// The longest name a run will create (its temporary form included) must fit the file system.
+TEST(ResultsAtomic, PrepareOutputDirChecksTheLongestName) {
+  TempDir dir;
+  EXPECT_TRUE(prepare_output_dir(dir.file("out"), "--out", 100).empty());
+  const std::string msg = error_of([&] { prepare_output_dir(dir.file("out"), "--out", 300); });
+  EXPECT_TRUE(contains(msg, "--out " + dir.file("out")) && contains(msg, "shorten --prefix")) << msg;
+  EXPECT_TRUE(names_in(dir.file("out")).empty()) << "no probe left";
 }
 
 // ---------------------------------------------------------------- rand files

@@ -1,5 +1,7 @@
 #include "experiments/common/analysis.h"
 
+#include "experiments/common/stats.h"
+
 #include <algorithm>
 #include <cmath>
 #include <ctime>
@@ -116,7 +118,11 @@ void ResultLoader::add_file(const std::string& path, const std::string& name, bo
     kernel_bench_.push_back({path, name.empty() ? file_prefix(path) : name, std::move(j)});
     return;
   }
-  bool known = j.is_array() ||
+  // A list of strings is a function list (the paper's dc_*_activation_list.json); any other
+  // array is somebody else's JSON.
+  const bool function_list =
+      j.is_array() && std::all_of(j.begin(), j.end(), [](const json& e) { return e.is_string(); });
+  bool known = function_list ||
                (j.is_object() && (j.contains("pred_times") || j.contains("scales") ||
                                   (j.contains("times") && j.contains("accuracies"))));
   if (!known && from_directory) {
@@ -161,11 +167,17 @@ void ResultLoader::add_rand(const std::string& path, const std::string& name, Ra
   auto ms = j.find("measurements");
   if (ms == j.end() || !ms->is_array()) return;
   std::vector<BreakdownRow> rows;
+  const json* started = j.contains("parameters") && j["parameters"].is_object() && j["parameters"].contains("started_unix")
+                            ? &j["parameters"]["started_unix"]
+                            : nullptr;
+  const std::string invocation =
+      started && started->is_number() ? "started " + format_number(started->get<double>()) : path;
   for (const json& m : *ms) {
     if (!m.is_object() || !m.contains("breakdown") || !m["breakdown"].is_object()) continue;
     const json& b = m["breakdown"];
     BreakdownRow row;
     row.key = m.value("key", std::string());
+    row.invocation = invocation;
     row.scale = static_cast<int>(number_or(m, "scale", -1));
     row.run = static_cast<int>(number_or(m, "run", 0));
     row.seconds = number_or(m, "seconds", kNaN);
@@ -183,11 +195,11 @@ void ResultLoader::add_rand(const std::string& path, const std::string& name, Ra
     breakdowns_.push_back({name, {}});
     b = breakdowns_.end() - 1;
   }
-  // The consolidated file is rewritten after every scale; its last version holds all earlier
-  // rows, so rows already seen (same key, scale, run and seconds) are not added twice.
+  // The same invocation's rows read twice (a copy of its consolidated file) count once; rows are
+  // told apart by who measured them, never by their values.
   for (const BreakdownRow& row : rows) {
     bool seen = std::any_of(b->rows.begin(), b->rows.end(), [&](const BreakdownRow& o) {
-      return o.key == row.key && o.scale == row.scale && o.run == row.run && o.seconds == row.seconds;
+      return o.invocation == row.invocation && o.key == row.key && o.scale == row.scale && o.run == row.run;
     });
     if (!seen) b->rows.push_back(row);
   }
@@ -412,6 +424,99 @@ std::vector<MnistStat> mnist_stats(const MnistSet& set) {
     return a.mean_s != b.mean_s ? a.mean_s < b.mean_s : a.key < b.key;
   });
   return out;
+}
+
+std::vector<MnistEpochStat> mnist_epoch_stats(const MnistSet& set) {
+  int longest = 0;
+  for (const MnistResults& run : set.runs) longest = std::max(longest, run.max_epochs);
+  struct Acc {
+    std::vector<int> epochs;
+    std::vector<double> accuracy, run_medians;
+    int runs = 0;
+  };
+  std::map<std::string, Acc> by_key;
+  for (const MnistResults& run : set.runs)
+    for (const MnistFunctionResult& f : run.functions) {
+      Acc& a = by_key[f.key];
+      if (!f.epoch_seconds.empty()) a.run_medians.push_back(median(f.epoch_seconds));
+      if (!f.reached_target && run.max_epochs < longest) continue;  // too short to tell
+      ++a.runs;
+      a.accuracy.push_back(f.accuracy);
+      if (f.reached_target) a.epochs.push_back(f.epochs);
+    }
+  std::vector<MnistEpochStat> out;
+  for (const auto& [key, a] : by_key) {
+    MnistEpochStat m;
+    m.key = key;
+    m.label = function_label(key);
+    m.group = group_name_of_key(key);
+    m.runs = a.runs;
+    m.reached = static_cast<int>(a.epochs.size());
+    m.max_epochs = longest;
+    m.epochs = a.epochs;
+    if (!a.epochs.empty()) {
+      std::vector<double> e(a.epochs.begin(), a.epochs.end());
+      m.mean_epochs = summarise(e, Stat::Mean);
+      m.min_epochs = *std::min_element(e.begin(), e.end());
+      m.max_epochs_seen = *std::max_element(e.begin(), e.end());
+    }
+    m.final_accuracy = summarise(a.accuracy, Stat::Mean);
+    m.epoch_runs = static_cast<int>(a.run_medians.size());
+    if (!a.run_medians.empty()) {
+      m.epoch_seconds_lo = m.epoch_seconds = *std::min_element(a.run_medians.begin(), a.run_medians.end());
+      m.epoch_seconds_hi = *std::max_element(a.run_medians.begin(), a.run_medians.end());
+    }
+    out.push_back(std::move(m));
+  }
+  std::sort(out.begin(), out.end(), [](const MnistEpochStat& a, const MnistEpochStat& b) {
+    // Reached, then never reached, then no run long enough to tell.
+    auto rank = [](const MnistEpochStat& m) { return m.reached > 0 ? 0 : m.runs > 0 ? 1 : 2; };
+    if (rank(a) != rank(b)) return rank(a) < rank(b);
+    const bool ra = a.reached > 0;
+    if (ra && a.mean_epochs != b.mean_epochs) return a.mean_epochs < b.mean_epochs;
+    if (!ra && a.final_accuracy != b.final_accuracy) return a.final_accuracy > b.final_accuracy;
+    return a.key < b.key;
+  });
+  return out;
+}
+
+PaperEpochCost paper_epochs(const MnistSet& paper, int max_epochs) {
+  PaperEpochCost cost;
+  // Mean over the paper's runs (files) per function.
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> by_key;  // seconds, accuracy
+  double target = 0.90;
+  for (const MnistResults& run : paper.runs) {
+    target = run.target_accuracy;
+    for (const MnistFunctionResult& f : run.functions) {
+      by_key[f.key].first.push_back(f.train_seconds);
+      by_key[f.key].second.push_back(f.accuracy);
+    }
+  }
+  std::vector<double> per_epoch;
+  for (const auto& [key, v] : by_key) {
+    PaperEpochs p;
+    p.key = key;
+    p.label = function_label(key);
+    p.seconds = summarise(v.first, Stat::Mean);
+    p.accuracy = summarise(v.second, Stat::Mean);
+    // The paper's files round nothing: a reached target reads as >= the target.
+    p.reached = p.accuracy >= target;
+    if (!p.reached && p.seconds > 0) per_epoch.push_back(p.seconds / max_epochs);
+    cost.functions.push_back(p);
+  }
+  cost.never_reached = static_cast<int>(per_epoch.size());
+  if (per_epoch.empty()) return cost;
+  cost.per_epoch = median(per_epoch);
+  cost.per_epoch_lo = *std::min_element(per_epoch.begin(), per_epoch.end());
+  cost.per_epoch_hi = *std::max_element(per_epoch.begin(), per_epoch.end());
+  for (PaperEpochs& p : cost.functions) {
+    if (!p.reached) continue;
+    p.epochs = p.seconds / cost.per_epoch;
+    p.epochs_lo = p.seconds / cost.per_epoch_hi;
+    p.epochs_hi = p.seconds / cost.per_epoch_lo;
+    p.derivable = p.epochs_lo <= max_epochs;
+  }
+  return cost;
 }
 
 }  // namespace ip

@@ -30,6 +30,7 @@ struct Platform {
 // the "measurements" of its consolidated file).
 struct BreakdownRow {
   std::string key;
+  std::string invocation;  // who measured it: its run's start time, else its file
   int scale = 0, run = 0;
   double seconds = 0, gemm = 0, activation = 0, dropout = 0;
 };
@@ -136,5 +137,44 @@ struct MnistStat {
 };
 // Sorted by mean time, fastest first.
 std::vector<MnistStat> mnist_stats(const MnistSet& set);
+
+// MNIST time to the target, split into what the function and the optimiser decide (epochs to the
+// target: the same on any machine) and what the machine charges (seconds per training epoch).
+struct MnistEpochStat {
+  std::string key, label, group;
+  // Runs long enough to tell: those that reached the target or trained the set's largest
+  // --max-epochs (a shorter run that stopped early says nothing about epochs to the target).
+  int runs = 0, reached = 0;
+  int max_epochs = 0;
+  std::vector<int> epochs;  // epochs to the target of each run that reached it
+  double mean_epochs = kNaN, min_epochs = kNaN, max_epochs_seen = kNaN;
+  double final_accuracy = kNaN;  // mean test accuracy after the last epoch, over those runs
+  // Seconds in training steps per epoch: each run's median epoch, then the fastest run's (load
+  // from other processes only ever adds time), with the range over runs. Every run counts here,
+  // short ones included.
+  int epoch_runs = 0;
+  double epoch_seconds = kNaN, epoch_seconds_lo = kNaN, epoch_seconds_hi = kNaN;
+};
+// Functions that reached the target first, by mean epochs; then the others by final accuracy.
+std::vector<MnistEpochStat> mnist_epoch_stats(const MnistSet& set);
+
+// The paper's epochs to the target, derived from its files, which hold only times and final
+// accuracies. A function that never reached the target trained all `max_epochs` epochs, so its
+// time / max_epochs is its cost per epoch; the paper's network is GEMM-bound, so every function's
+// epoch is taken to cost what those did: the median of them, with their range as the range of
+// the derived epochs. A derived count above max_epochs is impossible: that function's epochs
+// cost more than the others' (`derivable` false).
+struct PaperEpochs {
+  std::string key, label;
+  double seconds = kNaN, accuracy = kNaN;
+  bool reached = false, derivable = false;
+  double epochs = kNaN, epochs_lo = kNaN, epochs_hi = kNaN;
+};
+struct PaperEpochCost {
+  int never_reached = 0;  // functions the per-epoch cost is taken from
+  double per_epoch = kNaN, per_epoch_lo = kNaN, per_epoch_hi = kNaN;
+  std::vector<PaperEpochs> functions;
+};
+PaperEpochCost paper_epochs(const MnistSet& paper, int max_epochs);
 
 }  // namespace ip

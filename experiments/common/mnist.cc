@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -75,6 +76,18 @@ std::string resolve_mnist_dir(const std::string& cli_dir, MnistKind kind, MnistS
     if (!find_file(dir, images_base(split)).empty() && !find_file(dir, labels_base(split)).empty())
       return dir;
   }
+  // Something of the right name that is not a file (a directory, say) is named as such.
+  for (const std::string& dir : dirs)
+    for (const char* base : {images_base(split), labels_base(split)})
+      for (const std::string& name : {std::string(base), std::string(base) + ".gz"}) {
+        const std::string path = join(dir, name);
+        struct stat st;
+        if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+          throw std::runtime_error(path + ": " + (S_ISDIR(st.st_mode) ? "a directory" : "not a regular file") +
+                                   ", where the " + to_string(kind) + " " + to_string(split) + " " +
+                                   (name.find("labels") != std::string::npos ? "labels" : "images") +
+                                   " IDX file should be");
+      }
   // Say why only one place was searched when the user chose it.
   std::string origin;
   const char* env = std::getenv(env_var(kind));
@@ -119,13 +132,32 @@ Dataset load_mnist(const std::string& dir, MnistSplit split, MnistKind kind, std
                              " holds " + std::to_string(labels.size()) + " labels");
   if (images.count == 0) throw std::runtime_error(ds.images_path + ": holds no images");
 
-  ds.count = images.count;
+  ds.count = ds.file_count = images.count;
   if (limit > 0 && limit < ds.count) ds.count = limit;
   ds.labels.assign(labels.begin(), labels.begin() + static_cast<std::ptrdiff_t>(ds.count));
   ds.images.resize(ds.count * kMnistPixels);
   for (std::size_t i = 0; i < ds.images.size(); ++i)
     ds.images[i] = static_cast<float>(images.pixels[i]) / 255.0f;
   return ds;
+}
+
+std::string check_split(const Dataset& train, const Dataset& test) {
+  constexpr std::size_t kStandardTrain = 60000, kStandardTest = 10000;
+  // Equal counts and equal first images: the same images. (With --limit-train, the loaded part
+  // of the training file is compared.)
+  const std::size_t shared = std::min(train.count, test.count);
+  if (train.file_count == test.file_count && shared > 0 &&
+      std::equal(train.images.begin(), train.images.begin() + static_cast<std::ptrdiff_t>(shared * kMnistPixels),
+                 test.images.begin()) &&
+      std::equal(train.labels.begin(), train.labels.begin() + static_cast<std::ptrdiff_t>(shared), test.labels.begin()))
+    throw std::runtime_error("the training images " + train.images_path + " are the test images " + test.images_path +
+                             " (" + std::to_string(test.file_count) +
+                             " images, the same pixels and labels): training on the test set measures nothing; "
+                             "restore the training files");
+  if (train.file_count == kStandardTrain && test.file_count == kStandardTest) return "";
+  return "the training file holds " + std::to_string(train.file_count) + " images and the test file " +
+         std::to_string(test.file_count) + " (the standard split is 60000 and 10000): " + train.images_path +
+         ", " + test.images_path;
 }
 
 }  // namespace ip

@@ -26,7 +26,8 @@ constexpr int kMnistRows = 28, kMnistCols = 28, kMnistPixels = kMnistRows * kMni
 constexpr int kMnistClasses = 10;
 
 struct Dataset {
-  std::size_t count = 0;
+  std::size_t count = 0;        // images loaded (at most the limit asked for)
+  std::size_t file_count = 0;   // images the file holds
   std::vector<float> images;    // count × 784, row-major, in [0, 1]
   std::vector<uint8_t> labels;  // count, each < 10
   std::string images_path, labels_path;  // the files it came from
@@ -50,5 +51,11 @@ std::string resolve_mnist_dir(const std::string& cli_dir, MnistKind kind, MnistS
 // their counts differ.
 Dataset load_mnist(const std::string& dir, MnistSplit split, MnistKind kind = MnistKind::Mnist,
                    std::size_t limit = 0);
+
+// The standard splits hold 60,000 training and 10,000 test images. Throws std::runtime_error
+// naming both files when the training images are the test images (a copy over the training
+// files: the run would train on the test set); returns a warning when the counts are not the
+// standard ones, "" otherwise.
+std::string check_split(const Dataset& train, const Dataset& test);
 
 }  // namespace ip

@@ -23,6 +23,7 @@
 #include <limits>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -173,13 +174,49 @@ std::map<std::string, RunSpread> run_spreads(const ScaleResult& s);
 
 // ---- writing ----
 
-// Creates `dir` if needed and proves a file can be created in it; throws std::runtime_error
-// naming the directory otherwise. Call before a run starts, not after hours of measuring.
-void check_writable(const std::string& dir);
-// Writes `content` to `path` via a temporary file in the same directory, fsync and rename. On
-// failure it throws std::runtime_error naming the path, removes the temporary file and leaves
-// any existing file at `path` untouched.
+// Files that appear together or not at all: a reader never sees half of a set (say a CSV
+// without the JSON it belongs to). commit() writes each file to a temporary file beside its
+// target and fsyncs it; only when every one is on disk are they renamed over their targets, in
+// the order added (add the file readers look for, the record of the run, last). When writing
+// fails (a full disk, a read-only file system) every temporary file is removed, the targets keep
+// their previous versions, and the error names the file, the failure and the set.
+class FileSet {
+ public:
+  void add(const std::string& path, const std::string& content);
+  // A file another program wrote (e.g. gnuplot) under `temporary`, a name of ours in the target's
+  // directory: it joins the set as it is.
+  void adopt(const std::string& path, const std::string& temporary);
+  void commit();
+
+ private:
+  struct Entry {
+    std::string path, content, adopted;
+  };
+  std::vector<Entry> entries_;
+};
+
+// Writes `content` to `path` via a temporary file in the same directory, fsync and rename (a
+// set of one). On failure it throws std::runtime_error naming the path, removes the temporary
+// file and leaves any existing file at `path` untouched.
 void write_file_atomic(const std::string& path, const std::string& content);
+
+// Before any work, for every directory a run writes to: creates `dir` if needed, checks that
+// the longest file name the run will create there (`longest_name` characters; its temporary
+// form is longer) fits the file system, and proves by writing a block and a file of that name
+// that files can be created (permission bits say nothing about read-only mounts, full disks or
+// root). Throws std::runtime_error starting with "<what> <dir>" otherwise. Then removes stale
+// temporary files of ours left there by a killed run; returns their paths.
+std::vector<std::string> prepare_output_dir(const std::string& dir, const std::string& what,
+                                            std::size_t longest_name);
+// prepare_output_dir for a results directory whose names are short.
+void check_writable(const std::string& dir);
+// Temporary files of our naming (a result file's ".<name>.tmp.<pid>.XXXXXX", a model's
+// "<name>.ipmodel.tmp.<pid>.XXXXXX", the write probe's) in `dir` whose writer is gone: its process
+// no longer exists and the file is over a minute old, or it is over an hour old without a pid
+// (a day with one). Removes them and returns their paths.
+std::vector<std::string> remove_stale_temporaries(const std::string& dir);
+// The length of a temporary file's name for a target name of `name_length` characters.
+std::size_t temporary_name_length(std::size_t name_length);
 
 double unix_time_now();
 // Local time as the paper's files write it: "Mon Jun  8 14:25:21 2020 CEST".
@@ -203,11 +240,16 @@ extern const char* const kMnistCsvHeader;
 
 // `<dir>/<outprefix>_<unix time>.json` for r.scales[index]; returns its path.
 std::string write_scale_file(const std::string& dir, const RandResults& r, std::size_t index);
+// The path write_scale_file writes (the scale's unix_time, or now when it has none).
+std::string scale_file_path(const std::string& dir, const RandResults& r, std::size_t index);
 // `<dir>/<stem>.json` and `<dir>/<stem>.csv`; returns the JSON's path. Rewriting it after every
 // scale (with partial set) keeps what was measured when a long run is cut short.
 std::string write_rand_consolidated(const std::string& dir, const std::string& stem,
                                     const RandResults& r);
 std::string consolidated_stem(const std::string& outprefix, double unix_time);
+// The most characters a unix time takes in a file name (10 digits, a point, the decimals that
+// read back to the same double): for probing, before the name is known.
+constexpr std::size_t kUnixTimeNameChars = 18;
 // `<dir>/<outprefix>_<unix time>.json` and the same stem with .csv; returns the JSON's path.
 std::string write_mnist_results(const std::string& dir, const MnistResults& r, double unix_time = 0);
 // The JSON path write_mnist_results uses for that time (> 0).

@@ -1,9 +1,12 @@
 #include "experiments/common/run_support.h"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -25,15 +28,95 @@
 
 namespace ip {
 
+namespace {
+
+// CLI11 takes "-1" for an unsigned flag as 2^64-1, saturates numbers beyond the type's range,
+// and accepts nan and inf for floating-point flags. Every numeric flag of every program is
+// checked here instead, so no program can forget one.
+std::string numeric_problem(const std::string& type, const std::string& value) {
+  const bool is_unsigned = type.rfind("UINT", 0) == 0, is_int = type.rfind("INT", 0) == 0;
+  const bool is_float = type.rfind("FLOAT", 0) == 0;
+  if (!is_unsigned && !is_int && !is_float) return "";
+  errno = 0;
+  char* end = nullptr;
+  if (is_float) {
+    const double v = std::strtod(value.c_str(), &end);
+    if (value.empty() || *end != '\0') return "is not a number";
+    if (!std::isfinite(v)) return "is not a finite number";
+    return "";
+  }
+  const bool hex = value.size() > 2 && value[0] == '0' && (value[1] == 'x' || value[1] == 'X');
+  const std::string digits = hex ? value.substr(2) : (is_int && !value.empty() && (value[0] == '-' || value[0] == '+'))
+                                                         ? value.substr(1)
+                                                         : value;
+  const bool well_formed = !digits.empty() && digits.find_first_not_of(hex ? "0123456789abcdefABCDEF" : "0123456789") ==
+                                                  std::string::npos;
+  if (is_unsigned) {
+    if (!well_formed) return "is not a whole number from 0 to 18446744073709551615";
+    (void)std::strtoull(value.c_str(), &end, 0);
+    if (errno == ERANGE) return "is more than 18446744073709551615";
+    return "";
+  }
+  if (!well_formed) return "is not a whole number";
+  (void)std::strtoll(value.c_str(), &end, 0);
+  if (errno == ERANGE) return "is out of range";
+  return "";
+}
+
+// The first argument that looks like a long flag this program does not have ("" when none).
+// CLI11 reports a missing required argument before an unknown flag, which names the wrong thing.
+std::string unknown_long_flag(const CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--") break;
+    if (a.size() < 3 || a.compare(0, 2, "--") != 0) continue;
+    const std::string name = a.substr(0, a.find('='));
+    if (!app.get_option_no_throw(name)) return name;
+  }
+  return "";
+}
+
+// The first numeric flag given a value that numeric_problem refuses, as a message ("" if none).
+std::string numeric_flag_problem(const CLI::App& app) {
+  for (const CLI::Option* opt : app.get_options()) {
+    if (opt->count() == 0) continue;
+    for (const std::string& value : opt->results()) {
+      const std::string problem = numeric_problem(opt->get_type_name(), value);
+      if (!problem.empty()) return opt->get_name() + ": '" + value + "' " + problem;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
 int parse_command_line(CLI::App& app, int argc, char** argv, const char* program) {
+  std::string message;
   try {
     app.parse(argc, argv);
+    message = numeric_flag_problem(app);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e) == 0 ? 0 : 2;  // --help
-    std::fprintf(stderr, "%s: error: %s (see --help)\n", program, e.what());
-    return 2;
+    message = unknown_long_flag(app, argc, argv);
+    if (!message.empty()) message = "unknown flag " + message;
+    if (message.empty()) message = numeric_flag_problem(app);  // e.g. "1e3" for a count
+    if (message.empty()) message = e.what();
   }
-  return -1;
+  if (message.empty()) return -1;
+  std::fprintf(stderr, "%s: error: %s (see --help)\n", program, message.c_str());
+  return 2;
+}
+
+CLI::Validator at_least(double min) {
+  return CLI::Validator(
+      [min](std::string& value) {
+        char* end = nullptr;
+        const double v = std::strtod(value.c_str(), &end);
+        if (value.empty() || *end != '\0' || !(v >= min))
+          return "must be " + format_number(min) + " or more, got '" + value + "'";
+        return std::string();
+      },
+      ">=" + format_number(min));
 }
 
 // ---- function and scale lists ----
@@ -56,6 +139,11 @@ std::vector<const FunctionInfo*> parse_function_list(const std::string& spec) {
     size_t end = spec.find(',', begin);
     if (end == std::string::npos) end = spec.size();
     const std::string name = spec.substr(begin, end - begin);
+    if (spec.empty()) throw std::invalid_argument("--functions: empty; give names, 'all' or 'paper'");
+    if (name.empty()) throw std::invalid_argument("--functions: an empty name in '" + spec + "'");
+    if (name == "all" || name == "paper")
+      throw std::invalid_argument("--functions: '" + name + "' stands alone (--functions " + name +
+                                  "), it cannot be listed with other names");
     const FunctionInfo* found = nullptr;
     for (const FunctionInfo& f : kFunctionInfo)
       if (name == f.cli_name) found = &f;
@@ -147,21 +235,35 @@ std::string find_resume_file(const std::string& spec, const std::string& what,
     if (!fs::is_regular_file(spec)) throw std::invalid_argument("--resume: " + spec + " does not exist");
     return spec;
   }
-  std::string best;
-  fs::file_time_type best_time;
+  std::string best, unreadable, unreadable_why;
+  fs::file_time_type best_time, unreadable_time;
   for (const auto& e : fs::directory_iterator(spec)) {
     if (!e.is_regular_file() || e.path().extension() != ".json") continue;
     try {
       const nlohmann::json j = nlohmann::json::parse(read_text_file(e.path().string()));
       if (!j.is_object() || j.value("partial", false) != true || !is_candidate(j)) continue;
+    } catch (const nlohmann::json::parse_error& err) {
+      // A truncated or damaged file: say so rather than pass it over for an older one or report
+      // that there is none.
+      if (unreadable.empty() || e.last_write_time() > unreadable_time) {
+        unreadable = e.path().string();
+        unreadable_time = e.last_write_time();
+        unreadable_why = err.what();
+      }
+      continue;
     } catch (const std::exception&) {
-      continue;  // not ours or unreadable: not a candidate
+      continue;  // not ours: not a candidate
     }
     if (best.empty() || e.last_write_time() > best_time) {
       best = e.path().string();
       best_time = e.last_write_time();
     }
   }
+  if (!unreadable.empty() && (best.empty() || unreadable_time > best_time))
+    throw std::invalid_argument("--resume: " + unreadable + " is not valid JSON (" + unreadable_why + ")" +
+                                (best.empty() ? std::string(" and no other partial ") + what + " is in " + spec
+                                              : "; the newest readable partial file is " + best) +
+                                "; give the file to resume instead of the directory");
   if (best.empty())
     throw std::invalid_argument("--resume: no partial " + what + " (partial=true) in " + spec);
   return best;
@@ -183,14 +285,45 @@ void check_same_parameters(const nlohmann::json& was, const nlohmann::json& is,
                        interrupted_command_line);
 }
 
-void configure_cpu(int threads, const std::string& target) {
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
+  return CPU_COUNT(&set);
+}
+
+std::string thread_source(bool from_flag) {
+  if (from_flag) return "--threads";
+  const char* env = std::getenv("OMP_NUM_THREADS");
+  return env && *env ? std::string("OMP_NUM_THREADS=") + env : "OpenMP's default";
+}
+
+std::string check_thread_count(int threads, const std::string& source) {
+  const int cpus = usable_cpus();
+  if (cpus <= 0 || threads <= cpus) return "";
+  const bool flag = source == "--threads";
+  const std::string name = flag ? "--threads " + std::to_string(threads) : source;
+  const std::string here = std::to_string(cpus) + " CPU" + (cpus == 1 ? "" : "s") + " usable here";
+  // Beyond a few threads per CPU the measurement is of the threads waiting for each other.
+  if (threads > kMaxThreadsPerCpu * cpus)
+    throw std::invalid_argument(name + ": more than " + std::to_string(kMaxThreadsPerCpu) + " threads per CPU (" +
+                                here + "); " + (flag ? "use" : "unset it or give") + " --threads " +
+                                std::to_string(cpus) + " or fewer");
+  return name + ": " + std::to_string(threads) + " threads on " + here +
+         "; threads share cores, so timings include their waiting";
+}
+
+std::string configure_cpu(int threads, const std::string& target) {
   if (threads < 0) throw std::invalid_argument("--threads: must be 0 (OpenMP default) or more");
+  const std::string warning = check_thread_count(threads > 0 ? threads : omp_get_max_threads(),
+                                                 thread_source(threads > 0));
   if (threads > 0) omp_set_num_threads(threads);
   try {
     cpu::force_target(target == "auto" ? "" : target);
   } catch (const std::exception& e) {
     throw std::invalid_argument(std::string("--target: ") + e.what());
   }
+  return warning;
 }
 
 void configure_gemm(const std::string& gemm, Device device) {

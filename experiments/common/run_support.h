@@ -18,13 +18,20 @@
 
 namespace CLI {
 class App;
+class Validator;
 }
 
 namespace ip {
 
 // Parses the command line. Returns -1 to go on, or the exit code: 0 after --help, 2 after a
-// usage error (printed in one line as "<program>: error: ... (see --help)").
+// usage error (printed in one line as "<program>: error: ... (see --help)"). Every numeric
+// flag given is checked: integers must be whole numbers within their type (no "-1" for an
+// unsigned seed, no saturation), floating-point values finite. An unknown long flag is named
+// before any other problem.
 int parse_command_line(CLI::App& app, int argc, char** argv, const char* program);
+// A CLI11 check that a number is at least `min`, whose message says so plainly (CLI11's own
+// range checks print the largest double in full).
+CLI::Validator at_least(double min);
 
 // "all" (every table row), "paper" (the 26 in_paper rows) or a comma-separated list of CLI
 // names, in table order for the keywords and in the given order otherwise. Throws
@@ -71,9 +78,20 @@ void check_same_parameters(const nlohmann::json& was, const nlohmann::json& is,
                            const std::string& interrupted_command_line);
 
 // ---- device and CPU set-up ----
-// Threads (0 = leave OpenMP's default) and SIMD target ("" or "auto" = best). Throws
-// std::invalid_argument naming the flag for a bad target.
-void configure_cpu(int threads, const std::string& target);
+// CPUs this process may run on (its affinity mask); 0 when unknown.
+int usable_cpus();
+// More threads than this per usable CPU are refused: the timing would be of threads waiting.
+constexpr int kMaxThreadsPerCpu = 4;
+// Where a thread count came from, for messages: "--threads" when the flag gave it, else
+// "OMP_NUM_THREADS=<value>" or "OpenMP's default".
+std::string thread_source(bool from_flag);
+// Checks `threads` against the usable CPUs: "" when they fit, a warning when threads will share
+// cores; throws std::invalid_argument naming `source` beyond kMaxThreadsPerCpu per CPU.
+std::string check_thread_count(int threads, const std::string& source);
+// Threads (0 = leave OpenMP's default, which OMP_NUM_THREADS sets) and SIMD target ("" or
+// "auto" = best). Returns a warning when the threads outnumber the CPUs ("" otherwise). Throws
+// std::invalid_argument naming the flag (or OMP_NUM_THREADS) for a bad value.
+std::string configure_cpu(int threads, const std::string& target);
 // "own", "blas" or "cublas"; checks the choice fits the device. Throws std::invalid_argument.
 void configure_gemm(const std::string& gemm, Device device);
 // The --device flag: "cpu", "cuda" (an error with the reason when no GPU is usable) or "auto"

@@ -45,7 +45,7 @@ Session::Session(std::string program, CommonFlags& flags, int argc, char** argv)
     : program_(std::move(program)), flags_(flags), command_line_(command_line(argc, argv)),
       progress_(flags.quiet) {}
 
-void Session::open(const CLI::App& app, const std::string& default_prefix,
+void Session::open(const CLI::App& app, const std::string& prefix_lead, std::size_t longest_suffix,
                    const std::string& resumed_path, const std::string& resumed_prefix) {
   functions_ = parse_function_list(flags_.functions);
   double estimate_watts = 0;
@@ -56,7 +56,8 @@ void Session::open(const CLI::App& app, const std::string& default_prefix,
     throw std::invalid_argument(std::string("--energy: ") + e.what());
   }
   device_ = resolve_device(flags_.device, program_.c_str());
-  configure_cpu(flags_.threads, flags_.target);
+  const std::string threads_warning = configure_cpu(flags_.threads, flags_.target);
+  if (!threads_warning.empty()) std::fprintf(stderr, "%s: warning: %s\n", program_.c_str(), threads_warning.c_str());
   if (!resumed_path.empty()) {
     if (app.count("--out") == 0) flags_.out = fs::path(resumed_path).parent_path().string();
     if (flags_.out.empty()) flags_.out = ".";
@@ -65,10 +66,10 @@ void Session::open(const CLI::App& app, const std::string& default_prefix,
       throw std::invalid_argument("--resume: --prefix differs: the interrupted run had '" +
                                   resumed_prefix + "', this one '" + flags_.prefix + "'");
   }
-  if (flags_.prefix.empty()) flags_.prefix = default_prefix;
+  if (flags_.prefix.empty()) flags_.prefix = prefix_lead + host_name() + "_" + flags_.device;
   if (flags_.prefix.find('/') != std::string::npos)
     throw std::invalid_argument("--prefix: must not contain '/'");
-  check_writable(flags_.out);
+  prepare_directory(flags_.out, "--out", flags_.prefix.size() + longest_suffix);
   EnergyOptions energy_options;
   energy_options.estimate_watts = estimate_watts;
   meter_ = make_energy_meter(energy_mode, flags_.device, energy_options);
@@ -99,13 +100,25 @@ nlohmann::json Session::parameters() const {
   return p;
 }
 
+void Session::prepare_directory(const std::string& dir, const std::string& flag, std::size_t longest_name) const {
+  const std::vector<std::string> removed = prepare_output_dir(dir, flag, longest_name);
+  if (!removed.empty())
+    progress_.line(program_ + ": removed " + std::to_string(removed.size()) +
+                   " stale temporary file(s) of an interrupted run from " + dir);
+}
+
 int Session::guard(const std::function<int()>& body, const std::function<void()>& save_partial,
                    const std::string& memory_hint) const {
+  return guard(body, save_partial, [&memory_hint] { return memory_hint; });
+}
+
+int Session::guard(const std::function<int()>& body, const std::function<void()>& save_partial,
+                   const std::function<std::string()>& memory_hint) const {
   try {
     return body();
   } catch (const std::exception& e) {
     std::string message = e.what();
-    if (dynamic_cast<const std::bad_alloc*>(&e)) message = "out of memory: " + message + memory_hint;
+    if (dynamic_cast<const std::bad_alloc*>(&e)) message = "out of memory: " + message + memory_hint();
     std::fprintf(stderr, "%s: error: %s\n", program_.c_str(), message.c_str());
     try {
       if (save_partial) save_partial();

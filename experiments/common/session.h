@@ -46,8 +46,11 @@ class Session {
   // device (rewriting flags.device to what was chosen), threads and SIMD target, the energy
   // meter, the hardware description and the interrupt handlers. When resuming, the interrupted
   // run's directory (unless --out was given) and prefix are taken over; a different --prefix is
-  // refused. The prefix defaults to `default_prefix`. The results directory is probed.
-  void open(const CLI::App& app, const std::string& default_prefix,
+  // refused. The prefix defaults to <prefix_lead><host>_<device> (the device chosen, so that
+  // --device auto names what ran). The results directory is probed for
+  // files of the prefix plus `longest_suffix` characters (prepare_output_dir), and stale
+  // temporary files of a killed run are removed from it.
+  void open(const CLI::App& app, const std::string& prefix_lead, std::size_t longest_suffix,
             const std::string& resumed_path = "", const std::string& resumed_prefix = "");
 
   const std::string& program() const { return program_; }
@@ -65,11 +68,18 @@ class Session {
   // SIMD target, energy mode and meter, hardware, command line and start time.
   nlohmann::json parameters() const;
 
+  // Probes another directory the run writes to (e.g. a model cache) as open() probes --out,
+  // naming `flag` in errors, and removes stale temporary files from it.
+  void prepare_directory(const std::string& dir, const std::string& flag, std::size_t longest_name) const;
+
   // Runs `body` and returns its exit code. An exception is reported in one line
   // ("<program>: error: ..."; running out of memory adds `memory_hint`), then `save_partial`
   // keeps what was measured (its own failure is reported too), and the exit code is 1.
   int guard(const std::function<int()>& body, const std::function<void()>& save_partial,
             const std::string& memory_hint) const;
+  // The same, with the hint computed when it is needed (when it depends on what the run found).
+  int guard(const std::function<int()>& body, const std::function<void()>& save_partial,
+            const std::function<std::string()>& memory_hint) const;
 
  private:
   std::string program_;

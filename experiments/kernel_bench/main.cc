@@ -46,19 +46,25 @@ int run(const bench::Options& opt, const std::string& command_line) {
   // Parse everything before measuring anything: a typo must not cost a long run.
   const std::vector<const ip::FunctionInfo*> functions = bench::parse_functions(opt.functions);
   const std::vector<std::string> dirs = bench::split(opt.directions);
-  const std::vector<std::size_t> sizes = bench::parse_sizes(opt.sizes);
+  const std::vector<std::size_t> sizes = bench::parse_sizes(opt.sizes, opt.cols);
   const std::vector<bench::GemmShape> shapes = bench::parse_shapes(opt);
-  const std::vector<int> threads =
-      bench::parse_threads(opt.threads.empty() ? std::to_string(omp_get_max_threads()) : opt.threads);
+  const std::vector<int> threads = bench::parse_threads(
+      opt.threads.empty() ? std::to_string(omp_get_max_threads()) : opt.threads, !opt.threads.empty());
+  if (!(opt.sampling.min_sample_ms > 0 && opt.sampling.min_sample_ms <= 60000))
+    throw std::invalid_argument("--min-sample-ms: must be in (0, 60000], got " +
+                                ip::format_number(opt.sampling.min_sample_ms));
   const std::vector<std::string> targets = bench::parse_targets(opt.targets);
   const bench::VariantChoice variant = bench::parse_variant(opt.variant);
   if (!(opt.energy_check >= 0) || opt.energy_check > 600)
     throw std::invalid_argument("--energy-check: seconds per window in [0, 600], got " +
                                 ip::format_number(opt.energy_check));
   if (opt.energy_check > 0) {
-    if (!opt.out.empty()) ip::check_writable(opt.out);
+    if (!opt.out.empty()) ip::prepare_output_dir(opt.out, "--out", 64);
     return bench::run_energy_check(opt, command_line);
   }
+
+  if (functions.empty() && shapes.empty())
+    throw std::invalid_argument("nothing to time: --functions none and --gemm-shapes none");
 
   bool want_cpu = opt.devices == "auto" || opt.devices.find("cpu") != std::string::npos;
   bool want_cuda = opt.devices.find("cuda") != std::string::npos;
@@ -71,7 +77,8 @@ int run(const bench::Options& opt, const std::string& command_line) {
 #endif
   if (want_cuda && !cuda_ok) throw std::invalid_argument("--devices cuda: " + cuda_note);
   if (opt.devices == "auto") want_cuda = cuda_ok;
-  if (!opt.out.empty()) ip::check_writable(opt.out);
+  // kernel_bench_<unix time>_gemm.csv is its longest name.
+  if (!opt.out.empty()) ip::prepare_output_dir(opt.out, "--out", 64);
 
   const std::string started_at = ip::local_time_string(ip::unix_time_now());
   const ip::HardwareInfo hw = ip::describe_hardware();
@@ -151,7 +158,7 @@ int main(int argc, char** argv) {
   try {
     return run(opt, command_line);
   } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "kernel_bench: %s\n", e.what());
+    std::fprintf(stderr, "kernel_bench: error: %s\n", e.what());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kernel_bench: error: %s\n", e.what());

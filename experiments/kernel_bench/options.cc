@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -101,18 +102,17 @@ void add_options(CLI::App& app, Options& opt) {
   app.add_flag("--large-gemm", opt.large_gemm,
                std::string("Add the prediction chunk shape ") + kLargeShape + " (slow: 0.2 TFLOP per call)");
   app.add_option("--cols", opt.cols, "Row width for row-wise and dropout kernels (the models' 1024)")
-      ->check(CLI::PositiveNumber)
+      ->check(at_least(1))
       ->capture_default_str();
   app.add_option("--repeats", opt.sampling.repeats, "Timed samples per kernel (median, min and max reported)")
-      ->check(CLI::PositiveNumber)
+      ->check(at_least(1))
       ->capture_default_str();
   app.add_option("--warmup", opt.sampling.warmup, "Untimed samples before the timed ones")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   app.add_option("--min-sample-ms", opt.sampling.min_sample_ms,
                  "Shortest sample: small kernels are called repeatedly within one sample so the clock's "
-                 "resolution and call overhead do not dominate")
-      ->check(CLI::PositiveNumber)
+                 "resolution and call overhead do not dominate; in (0, 60000]")
       ->capture_default_str();
   app.add_option("--variant", opt.variant, variant_help())->capture_default_str();
   app.add_option("--seed", opt.seed, "Seed of the random inputs and of dropout/RReLU masks")->capture_default_str();
@@ -195,9 +195,17 @@ std::size_t parse_size(const std::string& s) {
   return static_cast<std::size_t>(elements);
 }
 
-std::vector<std::size_t> parse_sizes(const std::string& spec) {
+std::vector<std::size_t> parse_sizes(const std::string& spec, std::size_t cols) {
   std::vector<std::size_t> sizes;
-  for (const std::string& s : split(spec)) sizes.push_back(parse_size(s));
+  for (const std::string& s : split(spec)) {
+    const std::size_t n = parse_size(s);
+    if (n < cols)
+      throw std::invalid_argument("--sizes: '" + s + "' is " + std::to_string(n) + " floats, less than one row of --cols " +
+                                  std::to_string(cols) + " (" + format_bytes(4.0 * static_cast<double>(cols)) + ")");
+    sizes.push_back(n);
+  }
+  if (sizes.empty())
+    throw std::invalid_argument("--sizes: no size in '" + spec + "'; give e.g. 1MiB,256MiB (--functions none for GEMM only)");
   return sizes;
 }
 
@@ -229,13 +237,19 @@ std::vector<GemmShape> parse_shapes(const Options& opt) {
   return out;
 }
 
-std::vector<int> parse_threads(const std::string& spec) {
+std::vector<int> parse_threads(const std::string& spec, bool from_flag) {
   std::vector<int> out;
+  const std::string source = thread_source(from_flag);
   for (const std::string& t : split(spec)) {
     char* end = nullptr;
+    errno = 0;
     long v = std::strtol(t.c_str(), &end, 10);
-    if (*end != '\0' || v < 1 || v > 4096)
-      throw std::invalid_argument("--threads: bad thread count '" + t + "'; use positive integers, e.g. 1,2");
+    if (*end != '\0' || v < 1 || errno == ERANGE)
+      throw std::invalid_argument((from_flag ? "--threads" : source) + ": bad thread count '" + t +
+                                  "'; use positive whole numbers, e.g. 1,2");
+    if (v > 1 << 20) v = 1 << 20;  // check_thread_count refuses it below
+    const std::string warning = check_thread_count(static_cast<int>(v), source);
+    if (!warning.empty()) std::fprintf(stderr, "kernel_bench: warning: %s\n", warning.c_str());
     out.push_back(static_cast<int>(v));
   }
   if (out.empty()) throw std::invalid_argument("--threads: empty list");

@@ -75,9 +75,12 @@ std::string join(const std::vector<std::string>& v, const char* sep = ", ");
 std::vector<const FunctionInfo*> parse_functions(const std::string& spec);
 // "256MiB" / "64KiB" / "1GiB" = bytes of one float32 array; a plain number is a count of elements.
 std::size_t parse_size(const std::string& s);
-std::vector<std::size_t> parse_sizes(const std::string& spec);
+// Each at least one row of `cols`; an empty list is refused.
+std::vector<std::size_t> parse_sizes(const std::string& spec, std::size_t cols);
 std::vector<GemmShape> parse_shapes(const Options& opt);
-std::vector<int> parse_threads(const std::string& spec);
+// Thread counts, each checked against the CPUs (check_thread_count: a warning above them, an
+// error far above); `from_flag` false when the count is OpenMP's (OMP_NUM_THREADS).
+std::vector<int> parse_threads(const std::string& spec, bool from_flag);
 // "auto" (the best), "all" or target names; each target once, in the order given.
 std::vector<std::string> parse_targets(const std::string& spec);
 VariantChoice parse_variant(const std::string& spec);

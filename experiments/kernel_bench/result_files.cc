@@ -71,9 +71,12 @@ void write_result_files(const std::string& dir, const json& header, const std::v
             (std::isfinite(r.fraction_of_reference) ? ip::format_number(r.fraction_of_reference) : "") + "," +
             (std::isfinite(r.fraction_of_peak) ? ip::format_number(r.fraction_of_peak) : "") + "\n";
   }
-  ip::write_file_atomic(stem + ".json", j.dump(1) + "\n");
-  ip::write_file_atomic(stem + ".csv", csv);
-  ip::write_file_atomic(stem + "_gemm.csv", gcsv);
+  // One set: the CSVs never appear without the JSON, nor the JSON without them.
+  ip::FileSet set;
+  set.add(stem + ".csv", csv);
+  set.add(stem + "_gemm.csv", gcsv);
+  set.add(stem + ".json", j.dump(1) + "\n");
+  set.commit();
   std::fprintf(stderr, "kernel_bench: results in %s.json, %s.csv and %s_gemm.csv\n", stem.c_str(), stem.c_str(),
                stem.c_str());
 }

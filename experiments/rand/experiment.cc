@@ -113,16 +113,10 @@ void Experiment::validate() {
 int Experiment::run(const CLI::App& app) {
   validate();
   if (!common_.resume.empty()) resumed_ = load_resume(common_.resume);
-  session_.open(app, host_name() + "_" + common_.device, resumed_.path, resumed_.file.outprefix);
+  session_.open(app, "", longest_file_name(0), resumed_.path, resumed_.file.outprefix);
   configure_gemm(o_.gemm, session_.device());
   use_cache_ = !o_.no_cache && o_.train_epochs > 0;
-  if (use_cache_) {
-    std::error_code ec;
-    fs::create_directories(o_.model_cache, ec);
-    if (!fs::is_directory(o_.model_cache))
-      throw std::runtime_error("--model-cache: cannot create directory " + o_.model_cache +
-                               (ec ? ": " + ec.message() : ""));
-  }
+  if (use_cache_) check_model_cache();
   write_header();
   prepare_data();
   train_models();
@@ -133,6 +127,31 @@ int Experiment::run(const CLI::App& app) {
   check_overhead();
   measure();
   return finish();
+}
+
+// Every model the run will save has a place in the cache before anything is trained: a cache
+// on a read-only or full file system, or a directory where a model file belongs, is found now,
+// not after the first model is trained. A cache that already holds every model is only read.
+void Experiment::check_model_cache() {
+  TrainingSettings t;
+  t.steps = o_.train_epochs;
+  t.lr = o_.lr;
+  t.seed = common_.seed;
+  t.cache_dir = o_.model_cache;
+  std::vector<const FunctionInfo*> functions = session_.functions();
+  if (rounds_) functions.push_back(&function_info(FunctionId::Identity));
+  std::size_t longest = 0;
+  bool to_write = false;
+  for (const FunctionInfo* f : functions) {
+    const std::string path = cache_path(t, f->cli_name, describe_model(*f));
+    std::error_code ec;
+    if (fs::is_directory(path, ec))
+      throw std::runtime_error("--model-cache: " + path + " is a directory, where the model of " +
+                               f->cli_name + " is to be cached");
+    to_write = to_write || !fs::exists(path, ec);
+    longest = std::max(longest, fs::path(path).filename().string().size());
+  }
+  if (to_write || !fs::is_directory(o_.model_cache)) session_.prepare_directory(o_.model_cache, "--model-cache", longest);
 }
 
 void Experiment::write_header() {
@@ -248,7 +267,16 @@ void Experiment::train_models() {
     if (s < 0) return;  // interrupted
     c.train_seconds = s;
     c.model.to(session_.device());  // drops the training buffers
-    if (use_cache_) save_model(c.model, c.cache_path);
+    if (use_cache_) {
+      // The cache only saves time: a model that cannot be saved (the disk filled up since the
+      // start) is trained again next time, and this run goes on.
+      try {
+        save_model(c.model, c.cache_path);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "rand_power: warning: model not cached (%s); it will be trained again next time\n",
+                     e.what());
+      }
+    }
     ++trained;
     const double e = elapsed.seconds();
     session_.say("trained " + std::string(c.info->cli_name) + " (" + std::to_string(trained) + "/" +
@@ -371,12 +399,13 @@ void Experiment::measure() {
     }
     if (cur.pred_times.empty()) {
       results_.scales.pop_back();  // interrupted before its first measurement
+      checkpoint(false);
     } else {
       const auto t = resumed_.scale_unix_time.find(n);
       cur.unix_time = t != resumed_.scale_unix_time.end() ? t->second : unix_time_now();
-      written_.push_back(write_scale_file(common_.out, results_, results_.scales.size() - 1));
+      const int index = static_cast<int>(results_.scales.size() - 1);
+      written_.push_back(write_consolidated(common_.out, stem_, results_, extras_, false, index).front());
     }
-    checkpoint(false);
   }
 }
 

@@ -37,6 +37,7 @@ class Experiment {
 
  private:
   void validate();
+  void check_model_cache();
   void write_header();
   void prepare_data();
   void train_models();

@@ -83,22 +83,29 @@ std::string costs_csv(const RandResults& r) {
 }  // namespace
 
 std::vector<std::string> write_consolidated(const std::string& dir, const std::string& stem,
-                                            const RandResults& r, const Extras& extras, bool complete) {
+                                            const RandResults& r, const Extras& extras, bool complete,
+                                            int scale_index) {
   const fs::path d(dir);
+  // One set: a reader (or --resume) never finds a per-scale file or a CSV without the JSON
+  // they belong to, nor the reverse. The JSON is the record of the run, so it is renamed last.
+  FileSet set;
   std::vector<std::string> paths;
-  // The CSVs first: the JSON is the record of the run (and what --resume reads), so it changes last.
+  if (scale_index >= 0) {
+    paths.push_back(scale_file_path(dir, r, static_cast<std::size_t>(scale_index)));
+    set.add(paths.back(), scale_to_json(r, r.scales.at(static_cast<std::size_t>(scale_index))).dump() + "\n");
+  }
   const std::string csv = (d / (stem + ".csv")).string();
-  write_file_atomic(csv, rand_to_csv(r));
+  set.add(csv, rand_to_csv(r));
   bool rounds = false;
   for (const ScaleResult& s : r.scales) rounds = rounds || s.has_rounds;
   std::vector<std::string> extra_paths;
   if (rounds) {
     extra_paths.push_back((d / (stem + ".costs.csv")).string());
-    write_file_atomic(extra_paths.back(), costs_csv(r));
+    set.add(extra_paths.back(), costs_csv(r));
   }
   if (extras.breakdown) {
     extra_paths.push_back((d / (stem + ".breakdown.csv")).string());
-    write_file_atomic(extra_paths.back(), breakdown_csv(extras.measurements));
+    set.add(extra_paths.back(), breakdown_csv(extras.measurements));
   }
   json j = rand_to_json(r);
   j["design"] = rounds ? "rounds" : "paper";
@@ -115,11 +122,16 @@ std::vector<std::string> write_consolidated(const std::string& dir, const std::s
   if (!extras.overhead.empty()) j["overhead_one_instance"] = extras.overhead;
   if (!extras.preflight.is_null()) j["preflight"] = extras.preflight;
   const std::string path = (d / (stem + ".json")).string();
-  write_file_atomic(path, j.dump(1) + "\n");
-  paths.push_back(path);
-  paths.push_back(csv);
+  set.add(path, j.dump(1) + "\n");
+  set.commit();
+  paths.insert(paths.begin() + (scale_index >= 0 ? 1 : 0), path);
+  paths.insert(paths.begin() + (scale_index >= 0 ? 2 : 1), csv);
   paths.insert(paths.end(), extra_paths.begin(), extra_paths.end());
   return paths;
+}
+
+std::size_t longest_file_name(std::size_t prefix_length) {
+  return prefix_length + std::string(".all.").size() + kUnixTimeNameChars + std::string(".breakdown.csv").size();
 }
 
 PaperMeasurement resumed_measurement(const json& cell) {
@@ -162,6 +174,14 @@ Resumed load_resume(const std::string& spec) {
         const PaperCell cell{m.at("key").get<std::string>(), m.at("scale").get<int>(), m.at("run").get<int>()};
         if (!find_function_by_key(std::get<0>(cell)))
           throw std::invalid_argument("unknown function " + std::get<0>(cell));
+        // A measurement is kept verbatim: it must be one (per-scale files are checked by the reader).
+        const json& seconds = m.at("seconds");
+        if (std::get<1>(cell) < 0 || std::get<2>(cell) < 0)
+          throw std::invalid_argument("measurement of " + std::get<0>(cell) + ": negative scale or run");
+        if (!seconds.is_number() || !std::isfinite(seconds.get<double>()) || seconds.get<double>() < 0)
+          throw std::invalid_argument("measurement of " + std::get<0>(cell) + " at scale " +
+                                      std::to_string(std::get<1>(cell)) + ", run " + std::to_string(std::get<2>(cell)) +
+                                      ": " + seconds.dump() + " s is not a time");
         if (!r.cells.emplace(cell, m).second)
           throw std::invalid_argument("measurement of " + std::get<0>(cell) + " listed twice");
       }

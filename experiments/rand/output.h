@@ -21,11 +21,17 @@ struct Extras {
   nlohmann::json preflight;                    // what could spoil the timings, said before
 };
 
-// Writes <dir>/<stem>.json, .csv, .costs.csv (rounds) and .breakdown.csv (--breakdown); returns
-// their paths, the JSON first. `complete` false marks the file partial, which every write but
-// the last of a run does, so a killed run's file can be resumed.
+// Writes <dir>/<stem>.json, .csv, .costs.csv (rounds) and .breakdown.csv (--breakdown), and
+// with `scale_index` >= 0 that scale's per-scale file, as one set (FileSet: all or none);
+// returns their paths: the per-scale file, then the JSON, the CSV and the others. `complete`
+// false marks the file partial, which every write but the last of a run does, so a killed run's
+// file can be resumed.
 std::vector<std::string> write_consolidated(const std::string& dir, const std::string& stem,
-                                            const RandResults& r, const Extras& extras, bool complete);
+                                            const RandResults& r, const Extras& extras, bool complete,
+                                            int scale_index = -1);
+// The longest name write_consolidated gives a file, for a prefix of that length (per-scale
+// names are shorter).
+std::size_t longest_file_name(std::size_t prefix_length);
 
 // What --resume takes over from an interrupted run's consolidated file.
 struct Resumed {
