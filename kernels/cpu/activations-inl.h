@@ -22,6 +22,8 @@
 #define IP_KERNELS_CPU_ACTIVATIONS_INL_H_
 #endif
 
+#include <type_traits>
+
 #include "hwy/highway.h"
 #include "kernels/common/activation_list.h"
 #include "kernels/common/activation_math.h"
@@ -36,23 +38,26 @@ namespace hn = hwy::HWY_NAMESPACE;
 #define IP_ONE hn::Set(d, 1.0f)
 #define IP_ZERO hn::Zero(d)
 
+// The ELU family's forward is max(x, 0) + alpha expm1(min(x, 0)) as one FMA (Expm1NonPositive is 0
+// for x > 0, and max(x, 0) + alpha * 0 is x exactly) instead of a compare, a blend and a product;
+// NaN passes the expm1. alpha > 0, as the scalar form assumes (x / alpha <= 0 for x <= 0).
 struct CELU {  // p0 = alpha
   IP_VEC_FORM forward(D d, V x, V p0, V) {
     const V inv_alpha = hn::Div(IP_ONE, p0);
-    return hn::IfThenElse(hn::Gt(x, IP_ZERO), x, hn::Mul(p0, vmath::Expm1NonPositive(d, hn::Mul(x, inv_alpha))));
+    return hn::MulAdd(p0, vmath::Expm1NonPositive(d, hn::Mul(x, inv_alpha)), hn::Max(x, IP_ZERO));
   }
   IP_VEC_FORM derivative(D d, V x, V p0, V) {
     const V inv_alpha = hn::Div(IP_ONE, p0);
-    return hn::IfThenElse(hn::Gt(x, IP_ZERO), IP_ONE, vmath::Exp(d, hn::Mul(x, inv_alpha)));
+    return hn::IfThenElse(hn::Gt(x, IP_ZERO), IP_ONE, vmath::ExpNonPositiveKeepNaN(d, hn::Mul(x, inv_alpha)));
   }
 };
 
 struct ELU {  // p0 = alpha
   IP_VEC_FORM forward(D d, V x, V p0, V) {
-    return hn::IfThenElse(hn::Gt(x, IP_ZERO), x, hn::Mul(p0, vmath::Expm1NonPositive(d, x)));
+    return hn::MulAdd(p0, vmath::Expm1NonPositive(d, x), hn::Max(x, IP_ZERO));
   }
   IP_VEC_FORM derivative(D d, V x, V p0, V) {
-    return hn::IfThenElse(hn::Gt(x, IP_ZERO), IP_ONE, hn::Mul(p0, vmath::Exp(d, x)));
+    return hn::IfThenElse(hn::Gt(x, IP_ZERO), IP_ONE, hn::Mul(p0, vmath::ExpNonPositiveKeepNaN(d, x)));
   }
 };
 
@@ -75,11 +80,20 @@ struct GELU_tanh {
     return hn::Mul(x, hn::MulAdd(hn::Mul(x, x), c3, hn::Set(d, float(2 * math::kSqrt2OverPi))));
   }
   IP_VEC_FORM forward(D d, V x, V, V) {
-    const V v = TwiceInner(d, x);  // ±inf for huge x: sigmoid gives 1 or 0, as tanh's ±1
-    // x sigmoid(v) = (v >= 0 ? x : x e) r: the select before the last product, one op fewer than
-    // forming sigmoid first. -inf: v = -inf, e = 0, -inf * 0 = NaN as the scalar form; NaN: x e.
-    const vmath::SigmoidParts<D, V> s(d, v);
-    return hn::Mul(hn::IfThenElse(hn::Ge(v, IP_ZERO), x, hn::Mul(x, s.e)), s.r);
+    // x sigmoid(2u) = x / (1 + exp(w)), w = -2u = x (-c1 - c3 x^2) clamped to [-87, 89] (NaN
+    // passes): below -87, 1 + exp(w) rounds to 1; beyond ln(FLT_MAX) = 88.72 exp(w) is +inf
+    // and the quotient is -0, the scalar form's value (its 1 + tanh u is 0 there; on AVX2 2^n is
+    // already +inf from 88.38 on, where AVX-512's vscalefps still gives the last finite values:
+    // the quotient is then a normal float below 4e-38, within every tolerance of -0). Never a
+    // subnormal, which x e^-2u would be for large |x|: Intel CPUs compute those through a
+    // microcode assist (x sigmoid(v) as (v < 0 ? x e : x) / (1 + e) measured 3-4x slower on
+    // N(0, 4^2) inputs for that reason). ±inf: w = ∓inf, x / 1 = inf and -inf / inf = NaN, as the
+    // scalar form. A true division on every target: the denominator reaches +inf, where rcp14 +
+    // Newton gives NaN.
+    const V w0 = hn::Mul(x, hn::MulAdd(hn::Mul(x, x), hn::Set(d, float(-2 * math::kSqrt2OverPi * math::kGeluTanhKappa)),
+                                       hn::Set(d, float(-2 * math::kSqrt2OverPi))));
+    const V w = vmath::MaxKeepNaN(d, vmath::MinKeepNaN(d, w0, hn::Set(d, 89.0f)), hn::Set(d, -87.0f));
+    return hn::Div(x, hn::Add(vmath::ExpNormalRange(d, w), IP_ONE));
   }
   IP_VEC_FORM derivative(D d, V x, V, V) {
     // The scalar form clamps x to ±10 inside the polynomial (tanh has saturated there). Min/Max
@@ -87,17 +101,19 @@ struct GELU_tanh {
     const V lim = hn::Set(d, float(math::kGeluTanhSaturation));
     const V xc = hn::Min(hn::Max(x, hn::Neg(lim)), lim);
     const V v = TwiceInner(d, xc);
-    const vmath::SigmoidParts<D, V> s(d, v);
-    const V sp = s.Positive(d, v), sn = s.Negative(d, v);
-    const V dinner = hn::Mul(hn::MulAdd(hn::Mul(xc, xc), hn::Set(d, float(3 * math::kGeluTanhKappa)), IP_ONE),
-                             hn::Set(d, float(math::kSqrt2OverPi)));
-    // 0.5 x (1 - t^2) dinner = 2 x sp sn dinner. Beyond the clamp the scalar form's 1 - t^2 is
-    // exactly 0 (and the true term below 1e-36), while ours is ~1e-38 and x huge: zero it there.
-    const V second = hn::IfThenZeroElse(hn::Gt(hn::Abs(x), lim),
-                                        hn::Mul(hn::Mul(hn::Add(x, x), hn::Mul(sp, sn)), dinner));
+    const vmath::SigmoidParts<D, V, false> s(d, v);
+    // 2 u' = 2 sqrt(2/pi) (1 + 3 kappa xc^2), the factor 2 folded into the constants.
+    const V twice_du = hn::MulAdd(hn::Mul(xc, xc), hn::Set(d, float(6 * math::kSqrt2OverPi * math::kGeluTanhKappa)),
+                                  hn::Set(d, float(2 * math::kSqrt2OverPi)));
+    // sp + 0.5 x (1 - t^2) u' = sp + 2 x sp sn u' with sp sn = e / den^2:
+    // (num_p den + 2 x e u') / den^2, one division. Beyond the clamp the scalar form's 1 - t^2 is
+    // exactly 0 (and the true term below 1e-36), while ours is ~1e-38 and x huge: x is zeroed
+    // there (xc != x, NaN included).
+    const V x_in = hn::IfThenElseZero(hn::Eq(xc, x), x);
+    const V num = hn::MulAdd(s.PositiveNumerator(d, v), s.den, hn::Mul(hn::Mul(x_in, s.e), twice_du));
     // That makes ±inf give inf * 0 = NaN in the scalar form; add x - x (NaN exactly for ±inf and
     // NaN, else 0) to match.
-    return hn::Add(hn::Add(sp, second), hn::Sub(x, x));
+    return hn::Add(vmath::Divide(d, num, hn::Mul(s.den, s.den)), hn::Sub(x, x));
   }
 };
 
@@ -127,7 +143,8 @@ struct LeakyReLU {  // p0 = negative_slope
 struct LogSigmoid {
   IP_VEC_FORM forward(D d, V x, V, V) { return vmath::LogSigmoid(d, x); }
   IP_VEC_FORM derivative(D d, V x, V, V) {
-    return vmath::KeepNaN(d, x, vmath::SigmoidParts<D, V>(d, x).Negative(d, x));
+    const vmath::SigmoidParts<D, V> s(d, x);  // NaN passes
+    return vmath::Divide(d, s.NegativeNumerator(d, x), s.den);
   }
 };
 
@@ -162,49 +179,64 @@ struct ReLU6 {
   }
 };
 
-struct SELU {
+struct SELU {  // scale (max(x, 0) + alpha expm1(min(x, 0))), as the ELU family above
   IP_VEC_FORM forward(D d, V x, V, V) {
-    const V neg = hn::Mul(hn::Set(d, float(math::kSeluAlpha)), vmath::Expm1NonPositive(d, x));
-    return hn::Mul(hn::Set(d, float(math::kSeluScale)), hn::IfThenElse(hn::Gt(x, IP_ZERO), x, neg));
+    return hn::MulAdd(hn::Set(d, float(math::kSeluScale * math::kSeluAlpha)), vmath::Expm1NonPositive(d, x),
+                      hn::Mul(hn::Set(d, float(math::kSeluScale)), hn::Max(x, IP_ZERO)));
   }
-  IP_VEC_FORM derivative(D d, V x, V, V) {
-    const V neg = hn::Mul(hn::Set(d, float(math::kSeluScale * math::kSeluAlpha)), vmath::Exp(d, x));
+  IP_VEC_FORM derivative(D d, V x, V, V) {  // scale alpha folded into the exp's coefficients
+    const V neg = vmath::ExpNonPositiveKeepNaN(d, x, float(math::kSeluScale * math::kSeluAlpha));
     return hn::IfThenElse(hn::Gt(x, IP_ZERO), hn::Set(d, float(math::kSeluScale)), neg);
   }
 };
 
 struct Sigmoid {
   IP_VEC_FORM forward(D d, V x, V, V) { return vmath::Sigmoid(d, x); }
-  IP_VEC_FORM derivative(D d, V x, V, V) {  // s (1 - s) = sigmoid(x) sigmoid(-x)
-    const vmath::SigmoidParts<D, V> s(d, x);
-    return vmath::KeepNaN(d, x, hn::Mul(s.e, hn::Mul(s.r, s.r)));
+  IP_VEC_FORM derivative(D d, V x, V, V) {  // s (1 - s) = sigmoid(x) sigmoid(-x) = e / den^2
+    const vmath::SigmoidParts<D, V> s(d, x);  // NaN passes
+    return vmath::Divide(d, s.e, hn::Mul(s.den, s.den));
   }
 };
 
-struct Softplus {  // p0 = beta, p1 = threshold
-  // softplus(bx) / beta = (max(bx, 0) + log1p(e)) / beta, e = exp(-|bx|). The 1 / beta goes into
-  // log1p's coefficients (loop-invariant products), and for beta > 0 max(bx, 0) / beta is
-  // max(x, 0) (without bx's rounding): one FMA after the polynomial instead of FMA and multiply.
-  // The branch tests a loop-invariant lane (predicted, or unswitched by the compiler); beta <= 0
-  // keeps max(bx, 0) / beta. Huge x with beta > 1 (bx = inf): e = 0, y = x, as the scalar form.
-  // With beta > 0 and threshold >= 15 (the defaults: 1, 20) the threshold select is skipped: where
-  // bx > threshold, y = x + e P(e) / beta with e P(e) / beta < e^-15 / beta < 2^-24 x, so y rounds
-  // to x (or its neighbour), which the scalar form returns there.
+// softplus(bx) / beta = (max(bx, 0) + log1p(e)) / beta, e = exp(-|bx|). The 1 / beta goes into
+// log1p's coefficients (loop-invariant products), and for beta > 0 max(bx, 0) / beta is max(x, 0)
+// (without bx's rounding): one FMA after the polynomial instead of FMA and multiply; beta <= 0
+// keeps max(bx, 0) / beta. Huge x with beta > 1 (bx = inf): e = 0, y = x, as the scalar form.
+// With beta > 0 and threshold >= 15 (the defaults: 1, 20) the threshold select is skipped: where
+// bx > threshold, y = x + e P(e) / beta with e P(e) / beta < e^-15 / beta < 2^-24 x, so y rounds
+// to x (or its neighbour), which the scalar form returns there.
+// Which of these applies depends on the parameters' values: Softplus::Pick chooses the form once
+// per chunk (WithForm below), so the loop over the elements has no branch.
+enum class SoftplusCase { kNoThreshold, kPositiveBeta, kAny };
+template <SoftplusCase kCase>
+struct SoftplusForm {  // p0 = beta, p1 = threshold
   IP_VEC_FORM forward(D d, V x, V p0, V p1) {
     const V bx = hn::Mul(x, p0);
     const V inv_beta = hn::Div(IP_ONE, p0);
     const V e = vmath::ExpNegAbs(d, bx);
-    const float beta = hn::GetLane(p0);
     // NaN is carried by lin (MaxKeepNaN), e is 0 for it.
-    const V lin = beta > 0.0f ? vmath::MaxKeepNaN(d, x, IP_ZERO)
-                              : hn::Mul(vmath::MaxKeepNaN(d, bx, IP_ZERO), inv_beta);
+    const V lin = kCase != SoftplusCase::kAny ? vmath::MaxKeepNaN(d, x, IP_ZERO)
+                                              : hn::Mul(vmath::MaxKeepNaN(d, bx, IP_ZERO), inv_beta);
     const V y = hn::MulAdd(e, vmath::Log1pUnitQuotient(d, e, inv_beta), lin);
-    if (beta > 0.0f && hn::GetLane(p1) >= 15.0f) return y;
+    if constexpr (kCase == SoftplusCase::kNoThreshold) return y;
     return hn::IfThenElse(hn::Gt(bx, p1), x, y);
   }
   IP_VEC_FORM derivative(D d, V x, V p0, V p1) {
     const V bx = hn::Mul(x, p0);
     return hn::IfThenElse(hn::Gt(bx, p1), IP_ONE, vmath::Sigmoid(d, bx));
+  }
+};
+
+struct Softplus : SoftplusForm<SoftplusCase::kAny> {  // valid for any parameters
+  template <class Body>
+  static HWY_INLINE void Pick(float beta, float threshold, const Body& body) {
+    if (beta > 0.0f && threshold >= 15.0f) {
+      body(SoftplusForm<SoftplusCase::kNoThreshold>{});
+    } else if (beta > 0.0f) {
+      body(SoftplusForm<SoftplusCase::kPositiveBeta>{});
+    } else {
+      body(SoftplusForm<SoftplusCase::kAny>{});
+    }
   }
 };
 
@@ -229,10 +261,10 @@ struct Softsign {
 struct Tanh {
   IP_VEC_FORM forward(D d, V x, V, V) { return vmath::Tanh(d, x); }
   IP_VEC_FORM derivative(D d, V x, V, V) {
-    // 1 - tanh^2 x = 4 e / (1 + e)^2 with e = exp(-2|x|): accurate where tanh rounds to ±1.
-    const V two_x = hn::Add(x, x);
-    const vmath::SigmoidParts<D, V> s(d, two_x);
-    return vmath::KeepNaN(d, x, hn::Mul(hn::Mul(hn::Set(d, 4.0f), s.e), hn::Mul(s.r, s.r)));
+    // 1 - tanh^2 x = 4 e / (1 + e)^2 with e = exp(-2|x|): accurate where tanh rounds to ±1. The
+    // 4 is folded into the exp's coefficients (s.e = 4 e, s.den = 1 + e). NaN passes.
+    const vmath::SigmoidParts<D, V> s(d, hn::Add(x, x), 4.0f);
+    return vmath::Divide(d, s.e, hn::Mul(s.den, s.den));
   }
 };
 
@@ -245,12 +277,14 @@ struct Tanhshrink {
 };
 
 struct SiLU {
-  IP_VEC_FORM forward(D d, V x, V, V) {
-    return hn::Mul(x, vmath::SigmoidParts<D, V>(d, x).Positive(d, x));  // NaN carried by x
+  IP_VEC_FORM forward(D d, V x, V, V) {  // x num_p / den; NaN carried by x
+    const vmath::SigmoidParts<D, V, false> s(d, x);
+    return vmath::Divide(d, hn::Mul(x, s.PositiveNumerator(d, x)), s.den);
   }
-  IP_VEC_FORM derivative(D d, V x, V, V) {  // s (1 + x (1 - s)), with 1 - s = sigmoid(-x)
-    const vmath::SigmoidParts<D, V> s(d, x);
-    return hn::Mul(s.Positive(d, x), hn::MulAdd(x, s.Negative(d, x), IP_ONE));
+  IP_VEC_FORM derivative(D d, V x, V, V) {
+    // s + x s (1 - s) with s = num_p / den and s (1 - s) = e / den^2: (num_p den + x e) / den^2.
+    const vmath::SigmoidParts<D, V, false> s(d, x);  // NaN carried by x e
+    return vmath::Divide(d, hn::MulAdd(s.PositiveNumerator(d, x), s.den, hn::Mul(x, s.e)), hn::Mul(s.den, s.den));
   }
 };
 
@@ -261,30 +295,28 @@ struct Mish {
   template <class D, class V>
   static HWY_INLINE V ExpClamped(D d, V x) {
     const V xc = vmath::MaxKeepNaN(d, vmath::MinKeepNaN(d, x, hn::Set(d, 20.0f)), hn::Set(d, -104.0f));
-    const vmath::ExpReduced<D, V, 4> e(d, xc);  // degree 4: exp only, no expm1
-    return vmath::MulPow2(d, e.ExpR(d), e.n);
+    return vmath::ExpReduced<D, V, 4>(d, xc).Exp(d);  // degree 4: exp only, no expm1
   }
   IP_VEC_FORM forward(D d, V x, V, V) {
     const V ex = ExpClamped(d, x);
     const V n = hn::Mul(ex, hn::Add(ex, hn::Set(d, 2.0f)));
-    // n + 2 in [2, 2^58]: vmath::Reciprocal's range. -inf: ex = 0, -inf * 0 = NaN (scalar form).
-    return hn::Mul(x, hn::Mul(n, vmath::Reciprocal(d, hn::Add(n, hn::Set(d, 2.0f)))));
+    // n + 2 in [2, 2^58]: vmath::Divide's range. -inf: ex = 0, -inf * 0 = NaN (scalar form). The
+    // quotient first: x n could overflow where x n / (n + 2) does not.
+    return hn::Mul(x, vmath::Divide(d, n, hn::Add(n, hn::Set(d, 2.0f))));
   }
   IP_VEC_FORM derivative(D d, V x, V, V) {
-    // t + x sigmoid(x) (1 - t^2) with 1 - t^2 = 4 (n + 1) / (n + 2)^2 and sigmoid(x) = ex / (1 + ex).
-    // n + 1 = (1 + ex)^2, so sigmoid(x) (1 - t^2) = 4 ex (1 + ex) / (n + 2)^2: one reciprocal.
+    // t + x sigmoid(x) (1 - t^2) with t = n / den, den = n + 2, 1 - t^2 = 4 (n + 1) / den^2 and
+    // sigmoid(x) = ex / (1 + ex). n + 1 = (1 + ex)^2, so sigmoid(x) (1 - t^2) = 4 ex (1 + ex) / den^2
+    // and the whole is (n den + 4 x ex (1 + ex)) / den^2: one division (den^2 <= 2^116).
     const V ex = ExpClamped(d, x);
-    const V ex1 = hn::Add(ex, IP_ONE);
     const V n = hn::Mul(ex, hn::Add(ex, hn::Set(d, 2.0f)));
-    const V r = vmath::Reciprocal(d, hn::Add(n, hn::Set(d, 2.0f)));
-    const V t = hn::Mul(n, r);
-    const V sig_one_minus_t2 = hn::Mul(hn::Mul(hn::Set(d, 4.0f), hn::Mul(ex, ex1)), hn::Mul(r, r));
+    const V den = hn::Add(n, hn::Set(d, 2.0f));
     // Above the clamp (x > 20) the true second term x 4 e^-2x is below 1e-15 and the scalar form's
-    // 1 - t^2 is exactly 0; ours would stay at 4 e^-40 and grow with x, so zero it.
-    const V second = hn::IfThenZeroElse(hn::Gt(x, hn::Set(d, 20.0f)), hn::Mul(x, sig_one_minus_t2));
-    const V y = hn::Add(t, second);
+    // 1 - t^2 is exactly 0; ours would stay at 4 e^-40 and grow with x, so x is zeroed there.
+    const V x_in = hn::IfThenZeroElse(hn::Gt(x, hn::Set(d, 20.0f)), x);
+    const V num = hn::MulAdd(hn::Mul(x_in, hn::Mul(ex, hn::Add(ex, IP_ONE))), hn::Set(d, 4.0f), hn::Mul(n, den));
     // The scalar form gives inf * 0 = NaN at +inf: x - x restores it (and carries NaN).
-    return hn::Add(y, hn::Sub(x, x));
+    return hn::Add(vmath::Divide(d, num, hn::Mul(den, den)), hn::Sub(x, x));
   }
 };
 
@@ -329,6 +361,27 @@ struct Threshold {  // p0 = threshold, p1 = value; NaN passes (NaN <= t is false
 #undef IP_VEC_FORM
 #undef IP_ONE
 #undef IP_ZERO
+
+// body(G{}) with G the form to run for these parameter values: F itself, or the variant that
+// F::Pick(p0, p1, body) chooses where a form's code depends on its parameters' values (once per
+// chunk, so that the loop over the elements has no branch).
+struct IgnoreForm {
+  template <class G>
+  void operator()(G) const {}
+};
+template <class F, class = void>
+struct HasPick : std::false_type {};
+template <class F>
+struct HasPick<F, std::void_t<decltype(F::Pick(0.0f, 0.0f, IgnoreForm{}))>> : std::true_type {};
+
+template <class F, class Body>
+HWY_INLINE void WithForm(float p0, float p1, const Body& body) {
+  if constexpr (HasPick<F>::value) {
+    F::Pick(p0, p1, body);
+  } else {
+    body(F{});
+  }
+}
 
 // Table row -> vector form, for Elementwise rows only (other kinds have kernels of their own).
 template <FunctionId kId>

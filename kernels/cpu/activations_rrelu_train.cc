@@ -35,6 +35,10 @@ HWY_BEFORE_NAMESPACE();
 namespace ip::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// Forward reads x 4 KiB ahead with a software prefetch, as the element-wise loops
+// (activations.cc): ~10 Philox instructions per element between two loads.
+constexpr size_t kPrefetchFloats = 1024;
+
 // Forward over elements [begin, begin + n) of x, y and noise (begin a multiple of 4: a Philox
 // block boundary); noise == nullptr stores no noise.
 void RReLUTrainForwardChunk(const float* x, float* y, float* noise, size_t begin, size_t n,
@@ -61,6 +65,7 @@ void RReLUTrainForwardChunk(const float* x, float* y, float* noise, size_t begin
       const auto slope = hn::Add(vlower, hn::Mul(vrange, u));
       const size_t count = std::min(L, end - i);
       const size_t at = i - begin;
+      hwy::Prefetch(x + at + kPrefetchFloats);
       const auto vx = count == L ? hn::LoadU(df, x + at) : LoadTail(df, x + at, count);
       const auto positive = hn::Gt(vx, zero);
       const auto out = hn::IfThenElse(positive, vx, hn::Mul(vx, slope));

@@ -46,6 +46,11 @@ namespace hn = hwy::HWY_NAMESPACE;
 // lanes; allow for wider vectors elsewhere).
 constexpr size_t kMaxDrawsPerCall = 8 * 64;
 
+// Forward reads its input 4 KiB ahead with a software prefetch: ~10 Philox instructions per
+// element leave the hardware prefetchers alone too few misses in flight at sizes far beyond the
+// caches (as the element-wise activations, activations.cc).
+constexpr size_t kPrefetchFloats = 1024;
+
 // One vector of dropout output from a vector of inputs and the keep mask of its lanes.
 template <bool kBackward, class D, class M>
 HWY_INLINE hn::Vec<D> DropoutVec(D d, hn::Vec<D> v, M keep, const DropoutConstants& c) {
@@ -146,6 +151,7 @@ HWY_INLINE void DropoutElementsForward(const DropoutConstants c, const float* in
         for (size_t b = 0; b < 8; ++b) bytes[b] = static_cast<uint8_t>(bits >> (8 * b));
         const auto keep = hn::LoadMaskBits(df, bytes);
         if (HWY_LIKELY(end - i >= L)) {
+          hwy::Prefetch(in + i + kPrefetchFloats);
           hn::StoreU(DropoutVec<false>(df, hn::LoadU(df, in + i), keep, c), df, out + i);
         } else {
           const size_t count = end - i;

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Instructions per vector of the element-wise kernels' inner loops, per SIMD target.
+
+Compiles loops.cc (beside this file) to assembly with the kernel library's flags, finds the inner
+loop of every OpCount_<Row>_<direction> function of each x86 target and prints its instruction
+count (load, store, loop control and register moves included), the vector instructions among
+them, and, when llvm-mca is installed, its estimate of cycles per iteration (steady state,
+caches warm) for a few CPU models. One iteration handles one vector: 8 floats on AVX2, 16 on AVX3.
+
+  python3 kernels/cpu/opcount/opcount.py [--targets AVX2,AVX3] [--functions sigmoid,tanh]
+                                         [--mcpu znver3,skylake] [--asm FILE]
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+FLAGS = ["-O3", "-DNDEBUG", "-fPIC", "-fopenmp", "-std=c++17", "-DHWY_SHARED_DEFINE"]
+
+
+def compile_asm(out):
+    subprocess.run(["c++", *FLAGS, "-I", ROOT, "-S", os.path.join(HERE, "loops.cc"), "-o", out],
+                   check=True)
+
+
+def functions(asm_lines):
+    """Yields (target, row, direction, body lines) for every OpCount function."""
+    name = None
+    body = []
+    for line in asm_lines:
+        m = re.match(r"^(_Z\S*OpCount_(\w+?)_(forward|backward)\S*):\s*$", line)
+        if m:
+            t = re.search(r"N_(AVX3_ZEN4|AVX3_DL|AVX3|AVX2|SSE4|SSSE3|SCALAR|EMU128)", m.group(1))
+            name = (t.group(1) if t else "?", m.group(2), m.group(3))
+            body = []
+            continue
+        if name is None:
+            continue
+        if line.strip().startswith(".cfi_endproc"):
+            yield (*name, body)
+            name = None
+            continue
+        body.append(line.rstrip("\n"))
+
+
+def is_instruction(line):
+    s = line.strip()
+    return bool(s) and not s.startswith(".") and not s.endswith(":") and not s.startswith("#")
+
+
+def inner_loop(body):
+    """The largest loop (a label with a backward jump to it) holding vector instructions."""
+    labels = {}
+    best = None
+    for i, line in enumerate(body):
+        m = re.match(r"^(\.L\w+):", line)
+        if m:
+            labels[m.group(1)] = i
+            continue
+        m = re.match(r"^\s+j\w+\s+(\.L\w+)", line)
+        if m and m.group(1) in labels:
+            start = labels[m.group(1)]
+            insns = [l for l in body[start:i + 1] if is_instruction(l)]
+            if any("%ymm" in l or "%zmm" in l or "%xmm" in l for l in insns):
+                if best is None or len(insns) > len(best):
+                    best = insns
+    return best or []
+
+
+def mca(insns, mcpu):
+    if not shutil.which("llvm-mca"):
+        return None
+    text = "\n".join(l for l in insns if not re.match(r"^\s+j\w+\s", l)) + "\n"
+    r = subprocess.run(["llvm-mca", f"-mcpu={mcpu}", "-iterations=200"], input=text,
+                       capture_output=True, text=True)
+    m = re.search(r"Block RThroughput:\s*([\d.]+)", r.stdout)
+    m2 = re.search(r"Total Cycles:\s*(\d+)", r.stdout)
+    if not m2:
+        return None
+    return float(m2.group(1)) / 200.0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--targets", default="AVX2,AVX3")
+    ap.add_argument("--functions", default="")
+    ap.add_argument("--mcpu", default="znver3,skylake")
+    ap.add_argument("--asm", help="use this assembly file instead of compiling loops.cc")
+    ap.add_argument("--show", action="store_true", help="print each loop's instructions")
+    args = ap.parse_args()
+    targets = args.targets.split(",")
+    wanted = {f.lower() for f in args.functions.split(",") if f}
+    cpus = [c for c in args.mcpu.split(",") if c]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.asm or os.path.join(tmp, "loops.s")
+        if not args.asm:
+            compile_asm(path)
+        with open(path) as f:
+            lines = f.readlines()
+    rows = {}
+    for target, row, direction, body in functions(lines):
+        if target not in targets or (wanted and row.lower() not in wanted):
+            continue
+        rows[(row, direction, target)] = inner_loop(body)
+    header = f"{'function':<12} {'dir':<8} {'target':<6} {'insns':>5} {'vector':>6}"
+    for c in cpus:
+        header += f" {'cyc ' + c:>13}"
+    print(header)
+    for (row, direction, target) in sorted(rows, key=lambda k: (k[0].lower(), k[1] != "forward", k[2])):
+        insns = rows[(row, direction, target)]
+        vec = sum(1 for l in insns if re.search(r"%[xyz]mm|^\s+v", l))
+        out = f"{row:<12} {direction:<8} {target:<6} {len(insns):>5} {vec:>6}"
+        for c in cpus:
+            cyc = mca(insns, c)
+            out += f" {cyc:>13.2f}" if cyc is not None else f" {'-':>13}"
+        print(out)
+        if args.show:
+            print("\n".join(insns))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
