@@ -11,5 +11,10 @@ set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
 # The arm64 libraries and their CMake packages live in /usr/lib/aarch64-linux-gnu (multiarch),
 # which the library architecture above puts first in every search; headers are shared in
 # /usr/include.
+# x86-64's baseline has no FMA, so its scalar code (the reference kernels the SIMD kernels are
+# compared with bit for bit) never fuses a * b + c; aarch64 always has FMA and GCC fuses by
+# default. Off here, so the scalar forms round as they do on x86 (explicit MulAdd still fuses).
+set(CMAKE_CXX_FLAGS_INIT "-ffp-contract=off")
+
 set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu)
 set(INFERENCEPOWER_CUDA OFF CACHE BOOL "No CUDA in the aarch64 cross build" FORCE)
