@@ -32,8 +32,18 @@ SANITIZE_TIMEOUT ?= 900
 SANITIZE_ENV  = ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1 \
                 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
+# `make test-arm`: the aarch64 build (Debian's cross compiler, CUDA off) in ARM_DIR, its tests and
+# check_kernels on every compiled Arm SIMD target, all under qemu-user (-cpu max, see
+# cmake/aarch64-linux-gnu.cmake). tests/install-deps-arm.sh adds the packages, arm64 multiarch
+# included. Emulated tests run several times slower: each gets ARM_TIMEOUT seconds. One OpenMP
+# thread: under qemu-user, regions on 2 threads ran over a thousand times slower than on one.
+ARM_DIR       ?= build-arm
+ARM_TIMEOUT   ?= 900
+ARM_CMAKE      = -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release
+ARM_EMULATOR   = qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu
+
 .PHONY: all deps configure build test run check-decisive mnist check-kernels bench compare-torch figures reproduce \
-        test-sanitize fuzz clean
+        test-sanitize test-arm fuzz clean
 
 all: build
 
@@ -150,6 +160,14 @@ test-sanitize: deps
 	$(SANITIZE_ENV) cmake --build $(SANITIZE_DIR) -j $(JOBS)
 	cd $(SANITIZE_DIR) && $(SANITIZE_ENV) ctest --output-on-failure -j $(JOBS) --timeout $(SANITIZE_TIMEOUT)
 
+test-arm:
+	@bash tests/install-deps-arm.sh
+	@cmake -S . -B $(ARM_DIR) $(ARM_CMAKE) $(CMAKE_ARGS) >/dev/null \
+	  || cmake -S . -B $(ARM_DIR) $(ARM_CMAKE) $(CMAKE_ARGS)
+	cmake --build $(ARM_DIR) -j $(JOBS)
+	cd $(ARM_DIR) && OMP_NUM_THREADS=1 ctest --output-on-failure -j $(JOBS) --timeout $(ARM_TIMEOUT)
+	$(ARM_EMULATOR) $(ARM_DIR)/check_kernels --golden $(GOLDEN)
+
 fuzz:
 	@bash tests/install-deps.sh fuzz
 	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
@@ -161,4 +179,4 @@ fuzz:
 
 
 clean:
-	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(FUZZ_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(FUZZ_DIR) $(ARM_DIR)

@@ -85,9 +85,22 @@ inline RunResult run_program(const std::string& program, const std::vector<std::
   return r;
 }
 
-// Runs the experiment binary `name` of this build.
+// Runs the experiment binary `name` of this build. A cross build's programs run under the
+// emulator its tests run under (IP_BINARY_EMULATOR: CMAKE_CROSSCOMPILING_EMULATOR, words separated
+// by spaces), so that nothing depends on the host's binfmt registrations.
 inline RunResult run_binary(const std::string& name, const std::vector<std::string>& args) {
-  return run_program(std::string(IP_BINARY_DIR) + "/" + name, args);
+  const std::string program = std::string(IP_BINARY_DIR) + "/" + name;
+#ifdef IP_BINARY_EMULATOR
+  std::vector<std::string> words;
+  std::istringstream emulator(IP_BINARY_EMULATOR);
+  for (std::string w; emulator >> w;) words.push_back(w);
+  std::vector<std::string> emulated(words.begin() + 1, words.end());
+  emulated.push_back(program);
+  emulated.insert(emulated.end(), args.begin(), args.end());
+  return run_program(words.front(), emulated);
+#else
+  return run_program(program, args);
+#endif
 }
 
 inline int count_lines(const std::string& s) {

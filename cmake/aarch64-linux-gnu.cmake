@@ -1,0 +1,20 @@
+# Cross build for 64-bit Arm Linux with Debian's cross compiler (g++-aarch64-linux-gnu) against the
+# arm64 libraries of multiarch (libhwy-dev:arm64 and the others, tests/install-deps-arm.sh). Test
+# programs run under qemu-user; `-cpu max` emulates SVE and SVE2, so every Highway target the
+# compiler builds (NEON, SVE, SVE2, ...) runs. No CUDA: there is no aarch64 nvcc here.
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
+set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
+set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
+
+# The arm64 libraries and their CMake packages live in /usr/lib/aarch64-linux-gnu (multiarch),
+# which the library architecture above puts first in every search; headers are shared in
+# /usr/include.
+# x86-64's baseline has no FMA, so its scalar code (the reference kernels the SIMD kernels are
+# compared with bit for bit) never fuses a * b + c; aarch64 always has FMA and GCC fuses by
+# default. Off here, so the scalar forms round as they do on x86 (explicit MulAdd still fuses).
+set(CMAKE_CXX_FLAGS_INIT "-ffp-contract=off")
+
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu)
+set(INFERENCEPOWER_CUDA OFF CACHE BOOL "No CUDA in the aarch64 cross build" FORCE)
