@@ -1,4 +1,6 @@
-// Our own SGEMM (Goto/BLIS structure) plus the bias helpers of the Linear layer.
+// Our own SGEMM (Goto/BLIS structure): the driver. Its per-target parts are gemm_micro-inl.h
+// (register tile) and gemm_pack-inl.h (packing); skinny x · Bᵀ is gemm_skinny.cc, OpenBLAS
+// gemm_blas.cc.
 //
 // C[M,N] = alpha * op(A) * op(B) + beta * C, row-major.
 //
@@ -19,20 +21,15 @@
 //       fewer valid vectors (N = 16, a panel's last sliver) use a narrower tile.
 //
 // Skinny x · Bᵀ (at most kSkinnyRows rows of A, op(B) = Bᵀ: a prediction of a few instances)
-// skips all of that: each C element is a dot product of two contiguous rows (SkinnyNT), so B is
-// read in place once per few rows instead of packed on every call.
+// skips all of that (gemm_skinny.cc).
 //
 // Determinism: each C element is computed by the same arithmetic no matter which thread or tile
 // position handles it (KC slicing depends only on K and the SIMD target; vector lanes are
 // independent; edge tiles use the same vector ops on a padded copy; packing only copies), so
 // results are bit-identical for any thread count, task partition and schedule.
 #include <algorithm>
-#include <cmath>
-#include <atomic>
 #include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <limits>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -40,427 +37,16 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/gemm.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
-#include "hwy/cache_control.h"
 #include "hwy/highway.h"
-
-#ifndef IP_CPU_GEMM_SHARED_
-#define IP_CPU_GEMM_SHARED_
-namespace ip::cpu::gemm_detail {
-
-// One call of the macro-kernel: an MC x (chunk) block of C over one KC slice.
-struct MacroArgs {
-  size_t kc;           // depth of this slice
-  size_t mc;           // valid rows of the block
-  size_t nc;           // valid columns of the chunk
-  const float* a;      // packed A block: ceil(mc/MR) slivers of kc x MR
-  const float* b;      // packed B chunk: ceil(nc/NR) slivers of kc x NR, contiguous
-  float* c;            // top-left element of the C block
-  size_t ldc;
-  float alpha;
-  float beta;          // 0: overwrite without reading C
-};
-using MacroFn = void (*)(const MacroArgs&);
-// Packs op(A)[i0 : i0+mc, p0 : p0+kc] into MR-row slivers (sliver t: for each k, the MR values of
-// rows i0 + t*MR + r, zero beyond mc).
-using PackAFn = void (*)(bool trans, const float* A, size_t lda, size_t i0, size_t mc, size_t p0,
-                         size_t kc, float* dst);
-// Packs slivers s0 <= s < s1 of op(B)[p0 : p0+kc, j0 : j0+nc], one after the other into out:
-// sliver s holds, for each k, the NR columns j0 + s*NR ... (zero beyond nc).
-using PackBFn = void (*)(bool trans, const float* B, size_t ldb, size_t j0, size_t nc, size_t p0,
-                         size_t kc, size_t s0, size_t s1, float* out);
-
-// Register/cache geometry of one SIMD target, fetched together with its kernel so that packing
-// and kernel always agree even if the target is forced between calls.
-struct KernelInfo {
-  size_t mr, nr, kc, mc;
-  MacroFn macro;
-  PackAFn pack_a;
-  PackBFn pack_b;
-};
-
-// Elementwise helpers for the bias functions.
-using AddBiasFn = void (*)(float* y, const float* bias, size_t n);
-using SumRowsFn = void (*)(const float* dy, size_t rows, size_t ld, size_t cols, float* out,
-                           bool accumulate);
-
-}  // namespace ip::cpu::gemm_detail
-#endif  // IP_CPU_GEMM_SHARED_
+#include "kernels/cpu/gemm_detail.h"
+#include "kernels/cpu/gemm_micro-inl.h"
+#include "kernels/cpu/gemm_pack-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace ip::cpu::HWY_NAMESPACE {
-namespace hn = hwy::HWY_NAMESPACE;
-using gemm_detail::KernelInfo;
-using gemm_detail::MacroArgs;
 
-// Register tile per target: MR rows x NV vectors. AVX-512 has 32 registers: 8 x 3 = 24
-// accumulators + 3 B vectors + 1 broadcast. 16-register x86 targets: 6 x 2 = 12 + 2 + 1.
-// KC: 256 measured faster than 128 on a Sapphire-Rapids-class AVX-512 core (fewer passes over C
-// per product; the 48 KiB B sliver streams from L2 well). MC x KC of A stays in L2.
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-constexpr size_t kMR = 8, kNV = 3, kKC = 256, kMC = 192;
-#elif HWY_ARCH_X86 && HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR
-constexpr size_t kMR = 6, kNV = 2, kKC = 256, kMC = 192;
-#else
-constexpr size_t kMR = 4, kNV = 2, kKC = 256, kMC = 128;
-#endif
-
-using DF = hn::ScalableTag<float>;
-constexpr size_t kLanes = hn::MaxLanes(DF());
-constexpr size_t kNR = kNV * kLanes;
-
-// out = alpha * acc (+ beta * c). The single formula used for every C element.
-template <class V>
-HWY_INLINE V Finish(V acc, V alpha, V beta, const float* c, bool read_c) {
-  const DF d;
-  if (!read_c) return hn::Mul(alpha, acc);
-  return hn::MulAdd(alpha, acc, hn::Mul(beta, hn::LoadU(d, c)));
-}
-
-// Computes the MR x (NV vectors) tile a(kc x MR) * b(kc x NR, first NV vectors of each row) and
-// merges it into C (mr x nr valid). NV < kNV serves slivers with at most NV vectors of valid
-// columns (narrow N, the last sliver of a panel): the padding vectors would be wasted FMAs. Each C
-// element gets the same FMA sequence whatever NV is (lanes are independent).
-template <size_t NV>
-HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b,
-                            float* HWY_RESTRICT c, size_t ldc, size_t mr, size_t nr, float alpha,
-                            float beta) {
-  const DF d;
-  using V = hn::Vec<DF>;
-  const bool read_c = beta != 0.0f;
-  // Ask for the C tile now: it is needed after the k loop, which hides the latency. (Not when C
-  // is only written: the stores fetch their lines anyway.)
-  if (read_c) {
-    for (size_t r = 0; r < mr; ++r) {
-      for (size_t j = 0; j < nr; j += 16) hwy::Prefetch(c + r * ldc + j);  // 64-byte lines
-      hwy::Prefetch(c + r * ldc + nr - 1);
-    }
-  }
-  // (HWY_UNROLL(kNV) on the NV loops: GCC 12 accepts no template argument there; NV <= kNV.)
-  V acc[kMR][NV];
-  HWY_UNROLL(kMR)
-  for (size_t r = 0; r < kMR; ++r) {
-    HWY_UNROLL(kNV)
-    for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::Zero(d);
-  }
-  for (size_t k = 0; k < kc; ++k) {
-    V bv[NV];
-    HWY_UNROLL(kNV)
-    for (size_t v = 0; v < NV; ++v) bv[v] = hn::Load(d, b + v * kLanes);
-    HWY_UNROLL(kMR)
-    for (size_t r = 0; r < kMR; ++r) {
-      const V ar = hn::Set(d, a[r]);
-      HWY_UNROLL(kNV)
-      for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(ar, bv[v], acc[r][v]);
-    }
-    a += kMR;
-    b += kNR;
-  }
-
-  const V valpha = hn::Set(d, alpha);
-  const V vbeta = hn::Set(d, beta);
-  if (mr == kMR && nr == NV * kLanes) {
-    HWY_UNROLL(kMR)
-    for (size_t r = 0; r < kMR; ++r) {
-      float* crow = c + r * ldc;
-      HWY_UNROLL(kNV)
-      for (size_t v = 0; v < NV; ++v) {
-        hn::StoreU(Finish(acc[r][v], valpha, vbeta, crow + v * kLanes, read_c), d,
-                   crow + v * kLanes);
-      }
-    }
-    return;
-  }
-  // Edge tile: spill the accumulators with constant indices (so that they stay in registers on
-  // the fast path), then, per vector, copy the valid part of C into a padded vector, apply the
-  // same Finish and copy the valid lanes back. (Masked loads/stores of Highway 1.0.3 touch the
-  // whole vector on some targets, which could race with the thread owning the next columns.)
-  alignas(64) float tile[kMR * NV * kLanes];
-  HWY_UNROLL(kMR)
-  for (size_t r = 0; r < kMR; ++r) {
-    HWY_UNROLL(kNV)
-    for (size_t v = 0; v < NV; ++v) hn::Store(acc[r][v], d, tile + (r * NV + v) * kLanes);
-  }
-  alignas(64) float cbuf[kLanes];
-  alignas(64) float obuf[kLanes];
-  for (size_t r = 0; r < mr; ++r) {
-    float* crow = c + r * ldc;
-    for (size_t v = 0; v < NV && v * kLanes < nr; ++v) {
-      const size_t n = std::min(kLanes, nr - v * kLanes);
-      std::fill(cbuf, cbuf + kLanes, 0.0f);
-      if (read_c) std::copy(crow + v * kLanes, crow + v * kLanes + n, cbuf);
-      const V out = Finish(hn::Load(d, tile + (r * NV + v) * kLanes), valpha, vbeta, cbuf, read_c);
-      hn::Store(out, d, obuf);
-      std::copy(obuf, obuf + n, crow + v * kLanes);
-    }
-  }
-}
-
-// The row of A slivers times one B sliver with nr valid columns, through the narrowest kernel
-// that covers them.
-template <size_t NV>
-HWY_INLINE void SliverColumn(const MacroArgs& m, const float* b, size_t j, size_t nr) {
-  const size_t a_sliver = m.kc * kMR;
-  for (size_t i = 0, t = 0; i < m.mc; i += kMR, ++t) {
-    const size_t mr = std::min(kMR, m.mc - i);
-    MicroKernel<NV>(m.kc, m.a + t * a_sliver, b, m.c + i * m.ldc + j, m.ldc, mr, nr, m.alpha,
-                    m.beta);
-  }
-}
-
-void Macro(const MacroArgs& m) {
-  const size_t b_sliver = m.kc * kNR;
-  for (size_t j = 0, s = 0; j < m.nc; j += kNR, ++s) {
-    const size_t nr = std::min(kNR, m.nc - j);
-    const float* b = m.b + s * b_sliver;
-    const size_t nv = (nr + kLanes - 1) / kLanes;
-    if (nv == 1) {
-      SliverColumn<1>(m, b, j, nr);
-    } else if (nv == 2 || kNV == 2) {
-      SliverColumn<(kNV >= 2 ? 2 : 1)>(m, b, j, nr);
-    } else {
-      SliverColumn<kNV>(m, b, j, nr);
-    }
-  }
-}
-
-// dst[c * ldd + r] = src[r * lds + c] for an rows x cols block: the transposes of packing. Full
-// 4 x 4 blocks go through 128-bit registers (two interleaves and two half-concatenations per
-// pair of rows), which every target but SCALAR has; the rest is copied one value at a time.
-HWY_INLINE void TransposeBlock(const float* HWY_RESTRICT src, size_t lds, size_t rows,
-                               size_t cols, float* HWY_RESTRICT dst, size_t ldd) {
-  size_t r = 0;
-#if HWY_TARGET != HWY_SCALAR
-  const hn::Full128<float> d4;
-  for (; r + 4 <= rows; r += 4) {
-    size_t c = 0;
-    for (; c + 4 <= cols; c += 4) {
-      const float* s = src + r * lds + c;
-      const auto v0 = hn::LoadU(d4, s), v1 = hn::LoadU(d4, s + lds);
-      const auto v2 = hn::LoadU(d4, s + 2 * lds), v3 = hn::LoadU(d4, s + 3 * lds);
-      const auto t0 = hn::InterleaveLower(d4, v0, v1), t1 = hn::InterleaveLower(d4, v2, v3);
-      const auto t2 = hn::InterleaveUpper(d4, v0, v1), t3 = hn::InterleaveUpper(d4, v2, v3);
-      float* o = dst + c * ldd + r;
-      hn::StoreU(hn::ConcatLowerLower(d4, t1, t0), d4, o);
-      hn::StoreU(hn::ConcatUpperUpper(d4, t1, t0), d4, o + ldd);
-      hn::StoreU(hn::ConcatLowerLower(d4, t3, t2), d4, o + 2 * ldd);
-      hn::StoreU(hn::ConcatUpperUpper(d4, t3, t2), d4, o + 3 * ldd);
-    }
-    for (; c < cols; ++c)
-      for (size_t i = r; i < r + 4; ++i) dst[c * ldd + i] = src[i * lds + c];
-  }
-#endif
-  for (; r < rows; ++r)
-    for (size_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
-}
-
-void PackA(bool trans, const float* A, size_t lda, size_t i0, size_t mc, size_t p0, size_t kc,
-           float* dst) {
-  for (size_t t = 0; t * kMR < mc; ++t) {
-    float* out = dst + t * kc * kMR;
-    const size_t rows = std::min(kMR, mc - t * kMR);
-    const size_t row0 = i0 + t * kMR;
-    if (rows < kMR) std::fill(out, out + kc * kMR, 0.0f);
-    if (!trans) {  // op(A)[i][k] = A[i * lda + k]: rows contiguous in k, a transpose per block
-      constexpr size_t kBlock = 64;
-      for (size_t kb = 0; kb < kc; kb += kBlock) {
-        TransposeBlock(A + row0 * lda + p0 + kb, lda, rows, std::min(kBlock, kc - kb),
-                       out + kb * kMR, kMR);
-      }
-    } else {  // op(A)[i][k] = A[k * lda + i]: the MR values of one k are contiguous
-      for (size_t k = 0; k < kc; ++k) {
-        const float* src = A + (p0 + k) * lda + row0;
-        std::copy(src, src + rows, out + k * kMR);
-      }
-    }
-  }
-}
-
-void PackB(bool trans, const float* B, size_t ldb, size_t j0, size_t nc, size_t p0, size_t kc,
-           size_t s0, size_t s1, float* out) {
-  // Zero the padding columns of a partial last sliver first; the copies below fill the rest.
-  if (s1 * kNR > nc) {
-    float* last = out + (s1 - 1 - s0) * kc * kNR;
-    std::fill(last, last + kc * kNR, 0.0f);
-  }
-  if (!trans) {
-    // op(B)[k][j] = B[k * ldb + j]: rows of B are contiguous in j, so walk k outside and the
-    // slivers inside: each row is read as one run, where sliver by sliver the reads would be
-    // 192-byte pieces of kc rows, each in its own 4 KiB page when ldb >= 1024 (no prefetcher
-    // follows that).
-    for (size_t k = 0; k < kc; ++k) {
-      const float* src = B + (p0 + k) * ldb + j0;
-      for (size_t s = s0; s < s1; ++s) {
-        const size_t cols = std::min(kNR, nc - s * kNR);
-        std::copy(src + s * kNR, src + s * kNR + cols, out + (s - s0) * kc * kNR + k * kNR);
-      }
-    }
-    return;
-  }
-  // op(B)[k][j] = B[j * ldb + k]: a transpose per sliver, in blocks of 64 k for locality
-  for (size_t s = s0; s < s1; ++s) {
-    const size_t col0 = j0 + s * kNR;
-    const size_t cols = std::min(kNR, nc - s * kNR);
-    float* dst = out + (s - s0) * kc * kNR;
-    constexpr size_t kBlock = 64;
-    for (size_t kb = 0; kb < kc; kb += kBlock) {
-      TransposeBlock(B + col0 * ldb + p0 + kb, ldb, cols, std::min(kBlock, kc - kb),
-                     dst + kb * kNR, kNR);
-    }
-  }
-}
-
-// ---- skinny x · Bᵀ: a few rows of A against the rows of B, without packing ----
-// With op(A) = A of at most a few rows and op(B) = Bᵀ (the Linear forward of a small batch), every
-// C element is the dot product of two contiguous rows. Packing B would copy all of it (4 MiB for a
-// 1024 x 1024 layer) on every call to save nothing, since each B value is used only M times: a
-// one-row prediction spent ~2/3 of its time there. Here B is read once per block of kDotRows rows
-// of A, in place, J rows of B at a time (tiles of kDotTileRows rows stay in L2 between the row
-// blocks).
-constexpr size_t kDotRows = 4;
-constexpr size_t kDotTileRows = 64;
-
-// c[m][j] = alpha * dot(a[m, :K], b[j, :K]) (+ beta * c[m][j]) for MB rows of a and J rows of b.
-// Each dot product: lane-wise FMAs over k in vector steps, one SumOfLanes, then the K % lanes
-// tail in ascending k; the same sequence whatever MB, J or the thread that runs it.
-template <size_t MB, size_t J>
-HWY_INLINE void DotTile(size_t K, const float* HWY_RESTRICT a, size_t lda,
-                        const float* HWY_RESTRICT b, size_t ldb, float* HWY_RESTRICT c,
-                        size_t ldc, float alpha, float beta) {
-  const DF d;
-  using V = hn::Vec<DF>;
-  V acc[MB][J];
-  HWY_UNROLL(kDotRows)
-  for (size_t m = 0; m < MB; ++m) {
-    HWY_UNROLL(8)
-    for (size_t j = 0; j < J; ++j) acc[m][j] = hn::Zero(d);
-  }
-  const size_t k_vec = K - K % kLanes;
-  for (size_t k = 0; k < k_vec; k += kLanes) {
-    V bv[J];
-    HWY_UNROLL(8)
-    for (size_t j = 0; j < J; ++j) bv[j] = hn::LoadU(d, b + j * ldb + k);
-    HWY_UNROLL(kDotRows)
-    for (size_t m = 0; m < MB; ++m) {
-      const V av = hn::LoadU(d, a + m * lda + k);
-      HWY_UNROLL(8)
-      for (size_t j = 0; j < J; ++j) acc[m][j] = hn::MulAdd(av, bv[j], acc[m][j]);
-    }
-  }
-  for (size_t m = 0; m < MB; ++m) {
-    for (size_t j = 0; j < J; ++j) {
-      float dot = hn::GetLane(hn::SumOfLanes(d, acc[m][j]));
-      for (size_t k = k_vec; k < K; ++k) dot = std::fma(a[m * lda + k], b[j * ldb + k], dot);
-      float* out = c + m * ldc + j;
-      *out = beta == 0.0f ? alpha * dot : std::fma(alpha, dot, beta * *out);
-    }
-  }
-}
-
-// One row of a against B rows [j0, j1), one B row at a time (a single stream for the
-// prefetchers), four accumulators over k.
-HWY_INLINE void DotOneRow(size_t K, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t ldb,
-                          size_t j0, size_t j1, float* HWY_RESTRICT c, float alpha, float beta) {
-  const DF d;
-  using V = hn::Vec<DF>;
-  const size_t k_vec = K - K % kLanes, k4 = K - K % (4 * kLanes);
-  for (size_t j = j0; j < j1; ++j) {
-    const float* brow = b + j * ldb;
-    V acc0 = hn::Zero(d), acc1 = hn::Zero(d), acc2 = hn::Zero(d), acc3 = hn::Zero(d);
-    size_t k = 0;
-    for (; k < k4; k += 4 * kLanes) {
-      acc0 = hn::MulAdd(hn::LoadU(d, a + k), hn::LoadU(d, brow + k), acc0);
-      acc1 = hn::MulAdd(hn::LoadU(d, a + k + kLanes), hn::LoadU(d, brow + k + kLanes), acc1);
-      acc2 = hn::MulAdd(hn::LoadU(d, a + k + 2 * kLanes), hn::LoadU(d, brow + k + 2 * kLanes), acc2);
-      acc3 = hn::MulAdd(hn::LoadU(d, a + k + 3 * kLanes), hn::LoadU(d, brow + k + 3 * kLanes), acc3);
-    }
-    for (; k < k_vec; k += kLanes) acc0 = hn::MulAdd(hn::LoadU(d, a + k), hn::LoadU(d, brow + k), acc0);
-    float dot = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(acc0, acc1), hn::Add(acc2, acc3))));
-    for (k = k_vec; k < K; ++k) dot = std::fma(a[k], brow[k], dot);
-    c[j] = beta == 0.0f ? alpha * dot : std::fma(alpha, dot, beta * c[j]);
-  }
-}
-
-// Rows m < kDotRows-block of size MB against B rows [j0, j1).
-template <size_t MB>
-HWY_INLINE void DotRows(size_t K, const float* a, size_t lda, const float* b, size_t ldb,
-                        size_t j0, size_t j1, float* c, size_t ldc, float alpha, float beta) {
-  // Eight B rows per step for one or two A rows (8-16 independent FMA chains), four for more
-  // (16 accumulators + 4 B vectors + 1 A vector fit the 32 registers of AVX-512, and the
-  // 16 of AVX2 spill a little, still far below the cost of reading B).
-  constexpr size_t J = MB <= 2 ? 8 : 4;
-  size_t j = j0;
-  for (; j + J <= j1; j += J) DotTile<MB, J>(K, a, lda, b + j * ldb, ldb, c + j, ldc, alpha, beta);
-  for (; j < j1; ++j) DotTile<MB, 1>(K, a, lda, b + j * ldb, ldb, c + j, ldc, alpha, beta);
-}
-
-// C[0:M, j0:j1] of alpha * A · Bᵀ + beta * C, for M <= kSkinnyRows (see gemm_own).
-void SkinnyNT(size_t M, size_t K, float alpha, const float* A, size_t lda, const float* B,
-              size_t ldb, size_t j0, size_t j1, float beta, float* C, size_t ldc) {
-  for (size_t t0 = j0; t0 < j1; t0 += kDotTileRows) {
-    const size_t t1 = std::min(j1, t0 + kDotTileRows);
-    for (size_t m = 0; m < M; m += kDotRows) {
-      const float* a = A + m * lda;
-      float* c = C + m * ldc;
-      switch (std::min(kDotRows, M - m)) {
-        case 1:
-          if (M == 1) {
-            DotOneRow(K, a, B, ldb, t0, t1, c, alpha, beta);
-          } else {
-            DotRows<1>(K, a, lda, B, ldb, t0, t1, c, ldc, alpha, beta);
-          }
-          break;
-        case 2: DotRows<2>(K, a, lda, B, ldb, t0, t1, c, ldc, alpha, beta); break;
-        case 3: DotRows<3>(K, a, lda, B, ldb, t0, t1, c, ldc, alpha, beta); break;
-        default: DotRows<4>(K, a, lda, B, ldb, t0, t1, c, ldc, alpha, beta); break;
-      }
-    }
-  }
-}
-
-KernelInfo GetKernel() { return KernelInfo{kMR, kNR, kKC, kMC, &Macro, &PackA, &PackB}; }
-
-// y[0..n) += bias[0..n); tail through a padded vector so every element sees the same Add.
-void AddBiasRow(float* y, const float* bias, size_t n) {
-  const DF d;
-  size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    hn::StoreU(hn::Add(hn::LoadU(d, y + i), hn::LoadU(d, bias + i)), d, y + i);
-  }
-  if (i < n) {
-    alignas(64) float yb[kLanes] = {};
-    alignas(64) float bb[kLanes] = {};
-    std::copy(y + i, y + n, yb);
-    std::copy(bias + i, bias + n, bb);
-    hn::Store(hn::Add(hn::Load(d, yb), hn::Load(d, bb)), d, yb);
-    std::copy(yb, yb + (n - i), y + i);
-  }
-}
-
-// out[0..cols) = (accumulate ? out : 0) + sum over rows of dy[r * ld + col], rows in ascending
-// order for every column (columns are independent lanes, so the order does not depend on cols).
-void SumRows(const float* dy, size_t rows, size_t ld, size_t cols, float* out, bool accumulate) {
-  const DF d;
-  alignas(64) float buf[kLanes];
-  for (size_t j = 0; j < cols; j += kLanes) {
-    const size_t n = std::min(kLanes, cols - j);
-    auto sum = hn::Zero(d);
-    if (n == kLanes) {
-      for (size_t r = 0; r < rows; ++r) sum = hn::Add(sum, hn::LoadU(d, dy + r * ld + j));
-    } else {
-      for (size_t r = 0; r < rows; ++r) {
-        std::fill(buf, buf + kLanes, 0.0f);
-        std::copy(dy + r * ld + j, dy + r * ld + j + n, buf);
-        sum = hn::Add(sum, hn::Load(d, buf));
-      }
-    }
-    std::fill(buf, buf + kLanes, 0.0f);
-    if (accumulate) {
-      std::copy(out + j, out + j + n, buf);
-      sum = hn::Add(hn::Load(d, buf), sum);
-    }
-    hn::Store(sum, d, buf);
-    std::copy(buf, buf + n, out + j);
-  }
+gemm_detail::KernelInfo GetKernel() {
+  return gemm_detail::KernelInfo{kMR, kNR, kKC, kMC, &Macro, &PackA, &PackB};
 }
 
 }  // namespace ip::cpu::HWY_NAMESPACE
@@ -472,56 +58,14 @@ HWY_AFTER_NAMESPACE();
 #include "hwy/aligned_allocator.h"
 #include "kernels/cpu/linalg.h"
 
-#if defined(INFERENCEPOWER_HAVE_BLAS)
-#include <cblas.h>
-#include <dlfcn.h>
-#endif
-
 namespace ip::cpu {
 HWY_EXPORT(GetKernel);
-HWY_EXPORT(SkinnyNT);
-HWY_EXPORT(AddBiasRow);
-HWY_EXPORT(SumRows);
 
 namespace {
+using gemm_detail::ceil_div;
 using gemm_detail::KernelInfo;
+using gemm_detail::kSkinnyRows;
 using gemm_detail::MacroArgs;
-
-std::atomic<GemmBackend> g_backend{GemmBackend::Own};
-
-#if defined(INFERENCEPOWER_HAVE_BLAS)
-// OpenBLAS is opened on first use (dlopen), not linked. A linked OpenBLAS starts its thread pool
-// when the program loads, in every binary whether it compares against BLAS or not: those threads
-// compete with ours for the cores, and at exit OpenBLAS joins them — under an address-space limit
-// one of them looped in a failing malloc, so an out-of-memory error never returned.
-struct Blas {
-  decltype(&cblas_sgemm) sgemm = nullptr;
-  void (*set_num_threads)(int) = nullptr;
-  char* (*get_corename)() = nullptr;
-  std::string error;  // why sgemm is null
-};
-
-const Blas& blas() {
-  static const Blas loaded = [] {
-    Blas b;
-    void* lib = nullptr;
-    for (const char* name : {"libopenblas.so.0", "libopenblas.so"})
-      if ((lib = dlopen(name, RTLD_NOW | RTLD_LOCAL))) break;
-    if (!lib) {
-      b.error = std::string("cannot load OpenBLAS: ") + dlerror();
-      return b;
-    }
-    b.sgemm = reinterpret_cast<decltype(b.sgemm)>(dlsym(lib, "cblas_sgemm"));
-    b.set_num_threads = reinterpret_cast<decltype(b.set_num_threads)>(dlsym(lib, "openblas_set_num_threads"));
-    b.get_corename = reinterpret_cast<decltype(b.get_corename)>(dlsym(lib, "openblas_get_corename"));
-    if (!b.sgemm) b.error = "the loaded OpenBLAS has no cblas_sgemm";
-    return b;
-  }();
-  return loaded;
-}
-#endif
-
-size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 // A grow-only aligned scratch buffer (one per thread that uses it).
 struct Scratch {
@@ -536,12 +80,6 @@ struct Scratch {
     return data.get();
   }
 };
-
-// Skinny x · Bᵀ products (see SkinnyNT) take at most this many rows of A: measured on one Zen 4
-// thread, 1024 x 1024 B, skinny vs packed: 1 row 0.059 vs 0.36 ms, 8 rows 0.23 vs 0.34, 12 rows
-// 0.31 vs 0.68, 16 rows 0.55 vs 0.49. Parallel tasks are kSkinnyTileRows rows of B.
-constexpr size_t kSkinnyRows = 12;
-constexpr size_t kSkinnyTileRows = 64;
 
 void scale_c(size_t M, size_t N, float beta, float* C, size_t ldc) {
   for (size_t i = 0; i < M; ++i) {
@@ -561,20 +99,11 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
     scale_c(M, N, beta, C, ldc);
     return;
   }
-  const int threads = omp_get_max_threads();
-  if (!trans_a && trans_b && M <= kSkinnyRows) {
-    // A prediction of a few rows: dot products straight from B (SkinnyNT), split over B's rows.
-    // Worth a second thread once B is large enough that reading it dominates the wake-up.
-    const long tiles = static_cast<long>(ceil_div(N, kSkinnyTileRows));
-    const bool parallel = threads > 1 && tiles > 1 && N * K >= (size_t{1} << 17);
-#pragma omp parallel for schedule(static) if (parallel)
-    for (long t = 0; t < tiles; ++t) {
-      const size_t j0 = static_cast<size_t>(t) * kSkinnyTileRows;
-      HWY_DYNAMIC_DISPATCH(SkinnyNT)(M, K, alpha, A, lda, B, ldb, j0,
-                                     std::min(N, j0 + kSkinnyTileRows), beta, C, ldc);
-    }
+  if (!trans_a && trans_b && M <= kSkinnyRows) {  // a prediction of a few rows
+    gemm_detail::gemm_skinny_nt(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
+  const int threads = omp_get_max_threads();
   const KernelInfo ki = HWY_DYNAMIC_DISPATCH(GetKernel)();
   const size_t MR = ki.mr, NR = ki.nr, MC = ki.mc;
   // K slices of equal depth, at most the target's kc: K = 784 is 4 x 196 rather than 3 x 256 + 16,
@@ -728,81 +257,12 @@ void gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha,
   check_ld("ldb", ldb, trans_b ? N : K, trans_b ? K : N);
   check_ld("ldc", ldc, M, N);
 #if defined(INFERENCEPOWER_HAVE_BLAS)
-  if (g_backend.load() == GemmBackend::Blas) {
-    constexpr size_t kMax = static_cast<size_t>(std::numeric_limits<int>::max());
-    if (M > kMax || N > kMax || K > kMax || lda > kMax || ldb > kMax || ldc > kMax) {
-      throw std::invalid_argument("gemm: size exceeds the BLAS integer range");
-    }
-    // OpenBLAS needs ld >= 1 even for empty operands.
-    blas().sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(M), static_cast<int>(N),
-                static_cast<int>(K), alpha, A, static_cast<int>(std::max<size_t>(lda, 1)), B,
-                static_cast<int>(std::max<size_t>(ldb, 1)), beta, C, static_cast<int>(ldc));
+  if (gemm_backend() == GemmBackend::Blas) {
+    gemm_detail::gemm_blas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
 #endif
   gemm_own(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
-bool blas_available() {
-#if defined(INFERENCEPOWER_HAVE_BLAS)
-  return blas().sgemm != nullptr;
-#else
-  return false;
-#endif
-}
-
-void blas_set_threads(int threads) {
-#if defined(INFERENCEPOWER_HAVE_BLAS)
-  if (blas().set_num_threads) blas().set_num_threads(threads);
-#else
-  (void)threads;
-#endif
-}
-
-std::string blas_core_name() {
-#if defined(INFERENCEPOWER_HAVE_BLAS)
-  if (blas().get_corename) return blas().get_corename();
-#endif
-  return "";
-}
-
-void set_gemm_backend(GemmBackend backend) {
-  if (backend == GemmBackend::Blas && !blas_available()) {
-#if defined(INFERENCEPOWER_HAVE_BLAS)
-    const std::string why = blas().error;
-#else
-    const std::string why = "this build found no OpenBLAS header cblas.h (Debian: libopenblas-dev; then reconfigure)";
-#endif
-    throw std::invalid_argument("GEMM backend 'blas' is not available: " + why +
-                                "; use the built-in backend");
-  }
-  g_backend.store(backend);
-}
-
-GemmBackend gemm_backend() { return g_backend.load(); }
-
-void add_bias_rows(float* y, const float* bias, size_t M, size_t N) {
-  if (M == 0 || N == 0) return;
-  const bool parallel = M * N > (size_t{1} << 16);
-  const long rows = static_cast<long>(M);
-#pragma omp parallel for schedule(static) if (parallel)
-  for (long r = 0; r < rows; ++r) {
-    HWY_DYNAMIC_DISPATCH(AddBiasRow)(y + static_cast<size_t>(r) * N, bias, N);
-  }
-}
-
-void sum_rows(const float* dy, size_t M, size_t N, float* out, bool accumulate) {
-  if (N == 0) return;
-  // Column blocks are independent, each summed over all rows in ascending order.
-  constexpr size_t kCols = 256;
-  const long blocks = static_cast<long>(ceil_div(N, kCols));
-  const bool parallel = M * N > (size_t{1} << 16);
-#pragma omp parallel for schedule(static) if (parallel)
-  for (long b = 0; b < blocks; ++b) {
-    const size_t j = static_cast<size_t>(b) * kCols;
-    HWY_DYNAMIC_DISPATCH(SumRows)(dy + j, M, N, std::min(kCols, N - j), out + j, accumulate);
-  }
 }
 
 }  // namespace ip::cpu

@@ -1,0 +1,58 @@
+// What the GEMM's files share (gemm.cc drives; gemm_micro-inl.h and gemm_pack-inl.h are its
+// per-target kernels; gemm_skinny.cc and gemm_blas.cc the paths it hands whole products to).
+// Internal to kernels/cpu: the interface is linalg.h.
+#pragma once
+
+#include <cstddef>
+
+namespace ip::cpu::gemm_detail {
+
+// One call of the macro-kernel: an MC x (chunk) block of C over one KC slice.
+struct MacroArgs {
+  size_t kc;           // depth of this slice
+  size_t mc;           // valid rows of the block
+  size_t nc;           // valid columns of the chunk
+  const float* a;      // packed A block: ceil(mc/MR) slivers of kc x MR
+  const float* b;      // packed B chunk: ceil(nc/NR) slivers of kc x NR, contiguous
+  float* c;            // top-left element of the C block
+  size_t ldc;
+  float alpha;
+  float beta;          // 0: overwrite without reading C
+};
+using MacroFn = void (*)(const MacroArgs&);
+// Packs op(A)[i0 : i0+mc, p0 : p0+kc] into MR-row slivers (sliver t: for each k, the MR values of
+// rows i0 + t*MR + r, zero beyond mc).
+using PackAFn = void (*)(bool trans, const float* A, size_t lda, size_t i0, size_t mc, size_t p0,
+                         size_t kc, float* dst);
+// Packs slivers s0 <= s < s1 of op(B)[p0 : p0+kc, j0 : j0+nc], one after the other into out:
+// sliver s holds, for each k, the NR columns j0 + s*NR ... (zero beyond nc).
+using PackBFn = void (*)(bool trans, const float* B, size_t ldb, size_t j0, size_t nc, size_t p0,
+                         size_t kc, size_t s0, size_t s1, float* out);
+
+// Register/cache geometry of one SIMD target, fetched together with its kernel so that packing
+// and kernel always agree even if the target is forced between calls.
+struct KernelInfo {
+  size_t mr, nr, kc, mc;
+  MacroFn macro;
+  PackAFn pack_a;
+  PackBFn pack_b;
+};
+
+inline size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+// Skinny x · Bᵀ products (gemm_skinny.cc) take at most this many rows of A: measured on one Zen 4
+// thread, 1024 x 1024 B, skinny vs packed: 1 row 0.059 vs 0.36 ms, 8 rows 0.23 vs 0.34, 12 rows
+// 0.31 vs 0.68, 16 rows 0.55 vs 0.49.
+constexpr size_t kSkinnyRows = 12;
+
+// C = alpha * A · Bᵀ + beta * C for M <= kSkinnyRows, K > 0 and alpha != 0 (gemm_skinny.cc).
+void gemm_skinny_nt(size_t M, size_t N, size_t K, float alpha, const float* A, size_t lda,
+                    const float* B, size_t ldb, float beta, float* C, size_t ldc);
+
+// The same product as gemm through OpenBLAS's sgemm (gemm_blas.cc), in builds with cblas.h
+// (INFERENCEPOWER_HAVE_BLAS); called only when the Blas backend is selected, which needs it loaded.
+void gemm_blas(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha,
+               const float* A, size_t lda, const float* B, size_t ldb, float beta, float* C,
+               size_t ldc);
+
+}  // namespace ip::cpu::gemm_detail

@@ -1,0 +1,159 @@
+// The GEMM's register tile, per SIMD target: its geometry (MR x NR, KC, MC) and the micro- and
+// macro-kernels that multiply packed slivers of A and B into C (gemm.cc drives them; the packing
+// that feeds them is gemm_pack-inl.h).
+
+// Per-target include guard (re-included once per target by foreach_target.h).
+#if defined(IP_CPU_GEMM_MICRO_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef IP_CPU_GEMM_MICRO_INL_H_
+#undef IP_CPU_GEMM_MICRO_INL_H_
+#else
+#define IP_CPU_GEMM_MICRO_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstddef>
+
+#include "hwy/cache_control.h"
+#include "hwy/highway.h"
+#include "kernels/cpu/gemm_detail.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace ip::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using gemm_detail::MacroArgs;
+
+// Register tile per target: MR rows x NV vectors. AVX-512 has 32 registers: 8 x 3 = 24
+// accumulators + 3 B vectors + 1 broadcast. 16-register x86 targets: 6 x 2 = 12 + 2 + 1.
+// KC: 256 measured faster than 128 on a Sapphire-Rapids-class AVX-512 core (fewer passes over C
+// per product; the 48 KiB B sliver streams from L2 well). MC x KC of A stays in L2.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+constexpr size_t kMR = 8, kNV = 3, kKC = 256, kMC = 192;
+#elif HWY_ARCH_X86 && HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR
+constexpr size_t kMR = 6, kNV = 2, kKC = 256, kMC = 192;
+#else
+constexpr size_t kMR = 4, kNV = 2, kKC = 256, kMC = 128;
+#endif
+
+using DF = hn::ScalableTag<float>;
+constexpr size_t kLanes = hn::MaxLanes(DF());
+constexpr size_t kNR = kNV * kLanes;
+
+// out = alpha * acc (+ beta * c). The single formula used for every C element.
+template <class V>
+HWY_INLINE V Finish(V acc, V alpha, V beta, const float* c, bool read_c) {
+  const DF d;
+  if (!read_c) return hn::Mul(alpha, acc);
+  return hn::MulAdd(alpha, acc, hn::Mul(beta, hn::LoadU(d, c)));
+}
+
+// Computes the MR x (NV vectors) tile a(kc x MR) * b(kc x NR, first NV vectors of each row) and
+// merges it into C (mr x nr valid). NV < kNV serves slivers with at most NV vectors of valid
+// columns (narrow N, the last sliver of a panel): the padding vectors would be wasted FMAs. Each C
+// element gets the same FMA sequence whatever NV is (lanes are independent).
+template <size_t NV>
+HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b,
+                            float* HWY_RESTRICT c, size_t ldc, size_t mr, size_t nr, float alpha,
+                            float beta) {
+  const DF d;
+  using V = hn::Vec<DF>;
+  const bool read_c = beta != 0.0f;
+  // Ask for the C tile now: it is needed after the k loop, which hides the latency. (Not when C
+  // is only written: the stores fetch their lines anyway.)
+  if (read_c) {
+    for (size_t r = 0; r < mr; ++r) {
+      for (size_t j = 0; j < nr; j += 16) hwy::Prefetch(c + r * ldc + j);  // 64-byte lines
+      hwy::Prefetch(c + r * ldc + nr - 1);
+    }
+  }
+  // (HWY_UNROLL(kNV) on the NV loops: GCC 12 accepts no template argument there; NV <= kNV.)
+  V acc[kMR][NV];
+  HWY_UNROLL(kMR)
+  for (size_t r = 0; r < kMR; ++r) {
+    HWY_UNROLL(kNV)
+    for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::Zero(d);
+  }
+  for (size_t k = 0; k < kc; ++k) {
+    V bv[NV];
+    HWY_UNROLL(kNV)
+    for (size_t v = 0; v < NV; ++v) bv[v] = hn::Load(d, b + v * kLanes);
+    HWY_UNROLL(kMR)
+    for (size_t r = 0; r < kMR; ++r) {
+      const V ar = hn::Set(d, a[r]);
+      HWY_UNROLL(kNV)
+      for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(ar, bv[v], acc[r][v]);
+    }
+    a += kMR;
+    b += kNR;
+  }
+
+  const V valpha = hn::Set(d, alpha);
+  const V vbeta = hn::Set(d, beta);
+  if (mr == kMR && nr == NV * kLanes) {
+    HWY_UNROLL(kMR)
+    for (size_t r = 0; r < kMR; ++r) {
+      float* crow = c + r * ldc;
+      HWY_UNROLL(kNV)
+      for (size_t v = 0; v < NV; ++v) {
+        hn::StoreU(Finish(acc[r][v], valpha, vbeta, crow + v * kLanes, read_c), d,
+                   crow + v * kLanes);
+      }
+    }
+    return;
+  }
+  // Edge tile: spill the accumulators with constant indices (so that they stay in registers on
+  // the fast path), then, per vector, copy the valid part of C into a padded vector, apply the
+  // same Finish and copy the valid lanes back. (Masked loads/stores of Highway 1.0.3 touch the
+  // whole vector on some targets, which could race with the thread owning the next columns.)
+  alignas(64) float tile[kMR * NV * kLanes];
+  HWY_UNROLL(kMR)
+  for (size_t r = 0; r < kMR; ++r) {
+    HWY_UNROLL(kNV)
+    for (size_t v = 0; v < NV; ++v) hn::Store(acc[r][v], d, tile + (r * NV + v) * kLanes);
+  }
+  alignas(64) float cbuf[kLanes];
+  alignas(64) float obuf[kLanes];
+  for (size_t r = 0; r < mr; ++r) {
+    float* crow = c + r * ldc;
+    for (size_t v = 0; v < NV && v * kLanes < nr; ++v) {
+      const size_t n = std::min(kLanes, nr - v * kLanes);
+      std::fill(cbuf, cbuf + kLanes, 0.0f);
+      if (read_c) std::copy(crow + v * kLanes, crow + v * kLanes + n, cbuf);
+      const V out = Finish(hn::Load(d, tile + (r * NV + v) * kLanes), valpha, vbeta, cbuf, read_c);
+      hn::Store(out, d, obuf);
+      std::copy(obuf, obuf + n, crow + v * kLanes);
+    }
+  }
+}
+
+// The row of A slivers times one B sliver with nr valid columns, through the narrowest kernel
+// that covers them.
+template <size_t NV>
+HWY_INLINE void SliverColumn(const MacroArgs& m, const float* b, size_t j, size_t nr) {
+  const size_t a_sliver = m.kc * kMR;
+  for (size_t i = 0, t = 0; i < m.mc; i += kMR, ++t) {
+    const size_t mr = std::min(kMR, m.mc - i);
+    MicroKernel<NV>(m.kc, m.a + t * a_sliver, b, m.c + i * m.ldc + j, m.ldc, mr, nr, m.alpha,
+                    m.beta);
+  }
+}
+
+inline void Macro(const MacroArgs& m) {
+  const size_t b_sliver = m.kc * kNR;
+  for (size_t j = 0, s = 0; j < m.nc; j += kNR, ++s) {
+    const size_t nr = std::min(kNR, m.nc - j);
+    const float* b = m.b + s * b_sliver;
+    const size_t nv = (nr + kLanes - 1) / kLanes;
+    if (nv == 1) {
+      SliverColumn<1>(m, b, j, nr);
+    } else if (nv == 2 || kNV == 2) {
+      SliverColumn<(kNV >= 2 ? 2 : 1)>(m, b, j, nr);
+    } else {
+      SliverColumn<kNV>(m, b, j, nr);
+    }
+  }
+}
+
+}  // namespace ip::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard

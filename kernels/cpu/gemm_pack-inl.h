@@ -1,0 +1,111 @@
+// Packing for the GEMM, per SIMD target: op(A) into MR-row slivers and op(B) into NR-column
+// slivers, the layouts gemm_micro-inl.h's kernels read (gemm_detail.h: PackAFn, PackBFn).
+
+// Per-target include guard (re-included once per target by foreach_target.h).
+#if defined(IP_CPU_GEMM_PACK_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef IP_CPU_GEMM_PACK_INL_H_
+#undef IP_CPU_GEMM_PACK_INL_H_
+#else
+#define IP_CPU_GEMM_PACK_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstddef>
+
+#include "hwy/highway.h"
+#include "kernels/cpu/gemm_micro-inl.h"  // kMR, kNR
+
+HWY_BEFORE_NAMESPACE();
+namespace ip::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// dst[c * ldd + r] = src[r * lds + c] for an rows x cols block: the transposes of packing. Full
+// 4 x 4 blocks go through 128-bit registers (two interleaves and two half-concatenations per
+// pair of rows), which every target but SCALAR has; the rest is copied one value at a time.
+HWY_INLINE void TransposeBlock(const float* HWY_RESTRICT src, size_t lds, size_t rows,
+                               size_t cols, float* HWY_RESTRICT dst, size_t ldd) {
+  size_t r = 0;
+#if HWY_TARGET != HWY_SCALAR
+  const hn::Full128<float> d4;
+  for (; r + 4 <= rows; r += 4) {
+    size_t c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      const float* s = src + r * lds + c;
+      const auto v0 = hn::LoadU(d4, s), v1 = hn::LoadU(d4, s + lds);
+      const auto v2 = hn::LoadU(d4, s + 2 * lds), v3 = hn::LoadU(d4, s + 3 * lds);
+      const auto t0 = hn::InterleaveLower(d4, v0, v1), t1 = hn::InterleaveLower(d4, v2, v3);
+      const auto t2 = hn::InterleaveUpper(d4, v0, v1), t3 = hn::InterleaveUpper(d4, v2, v3);
+      float* o = dst + c * ldd + r;
+      hn::StoreU(hn::ConcatLowerLower(d4, t1, t0), d4, o);
+      hn::StoreU(hn::ConcatUpperUpper(d4, t1, t0), d4, o + ldd);
+      hn::StoreU(hn::ConcatLowerLower(d4, t3, t2), d4, o + 2 * ldd);
+      hn::StoreU(hn::ConcatUpperUpper(d4, t3, t2), d4, o + 3 * ldd);
+    }
+    for (; c < cols; ++c)
+      for (size_t i = r; i < r + 4; ++i) dst[c * ldd + i] = src[i * lds + c];
+  }
+#endif
+  for (; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
+}
+
+inline void PackA(bool trans, const float* A, size_t lda, size_t i0, size_t mc, size_t p0,
+                  size_t kc, float* dst) {
+  for (size_t t = 0; t * kMR < mc; ++t) {
+    float* out = dst + t * kc * kMR;
+    const size_t rows = std::min(kMR, mc - t * kMR);
+    const size_t row0 = i0 + t * kMR;
+    if (rows < kMR) std::fill(out, out + kc * kMR, 0.0f);
+    if (!trans) {  // op(A)[i][k] = A[i * lda + k]: rows contiguous in k, a transpose per block
+      constexpr size_t kBlock = 64;
+      for (size_t kb = 0; kb < kc; kb += kBlock) {
+        TransposeBlock(A + row0 * lda + p0 + kb, lda, rows, std::min(kBlock, kc - kb),
+                       out + kb * kMR, kMR);
+      }
+    } else {  // op(A)[i][k] = A[k * lda + i]: the MR values of one k are contiguous
+      for (size_t k = 0; k < kc; ++k) {
+        const float* src = A + (p0 + k) * lda + row0;
+        std::copy(src, src + rows, out + k * kMR);
+      }
+    }
+  }
+}
+
+inline void PackB(bool trans, const float* B, size_t ldb, size_t j0, size_t nc, size_t p0,
+                  size_t kc, size_t s0, size_t s1, float* out) {
+  // Zero the padding columns of a partial last sliver first; the copies below fill the rest.
+  if (s1 * kNR > nc) {
+    float* last = out + (s1 - 1 - s0) * kc * kNR;
+    std::fill(last, last + kc * kNR, 0.0f);
+  }
+  if (!trans) {
+    // op(B)[k][j] = B[k * ldb + j]: rows of B are contiguous in j, so walk k outside and the
+    // slivers inside: each row is read as one run, where sliver by sliver the reads would be
+    // 192-byte pieces of kc rows, each in its own 4 KiB page when ldb >= 1024 (no prefetcher
+    // follows that).
+    for (size_t k = 0; k < kc; ++k) {
+      const float* src = B + (p0 + k) * ldb + j0;
+      for (size_t s = s0; s < s1; ++s) {
+        const size_t cols = std::min(kNR, nc - s * kNR);
+        std::copy(src + s * kNR, src + s * kNR + cols, out + (s - s0) * kc * kNR + k * kNR);
+      }
+    }
+    return;
+  }
+  // op(B)[k][j] = B[j * ldb + k]: a transpose per sliver, in blocks of 64 k for locality
+  for (size_t s = s0; s < s1; ++s) {
+    const size_t col0 = j0 + s * kNR;
+    const size_t cols = std::min(kNR, nc - s * kNR);
+    float* dst = out + (s - s0) * kc * kNR;
+    constexpr size_t kBlock = 64;
+    for (size_t kb = 0; kb < kc; kb += kBlock) {
+      TransposeBlock(B + col0 * ldb + p0 + kb, ldb, cols, std::min(kBlock, kc - kb),
+                     dst + kb * kNR, kNR);
+    }
+  }
+}
+
+}  // namespace ip::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard
