@@ -18,6 +18,9 @@ Three comparisons, each side measured in the same invocation so both see the sam
      (forward, loss, backward, update); PyTorch: the same steps timed the same way. Both report
      the mean step time (total / steps; the first step is included on both sides).
 
+This script runs our tools and pairs their figures with PyTorch's; the PyTorch side of each design
+is torch_timing.py, the targets and the text report compare_report.py.
+
 The functions and their torch.nn constructors come from the activation table, read from
 build/check_kernels --list-functions --json (--table); --check-table only checks that every
 function this script names is in the table, and needs no PyTorch.
@@ -30,21 +33,19 @@ import argparse
 import csv
 import datetime
 import glob
-import gzip
 import json
-import math
 import os
 import platform
-import random
-import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
 
+from compare_report import TARGETS, fmt, judge_rand, report
 from function_table import read_table
+from torch_timing import (PREALLOC_FORMS, half_width, mnist_tensors, torch_kernels, torch_mnist_step,
+                          torch_rand_rounds)
 
 # Our builds and PyTorch see the same settings. SkylakeX: Debian's OpenBLAS 0.3.21 misdetects
 # the AVX-512 CPUs of our reference VMs, and PyTorch's GEMM runs through it. Set before torch is
@@ -66,20 +67,12 @@ KEYS = {}
 KERNEL_EXTRA = {}
 KINDS = ("elementwise", "rowwise", "dropout")
 
-# The only functions this script names itself; --check-table checks each against the table (and
-# tests/test_python_tools.cc checks that no other function name is written out here).
+# The only functions this script and its modules name; --check-table checks each against the table
+# (and tests/test_python_tools.cc checks that no other function name is written out in them).
 QUICK_FUNCTIONS = "relu,gelu,tanh,dropout"
 HEAVY_FUNCTIONS = "relu,gelu,tanh,sigmoid,softplus,dropout"  # --heavy-functions default
 TRAIN_MODE_KERNELS = ("rrelu",)      # kernel_bench times them in train mode too (random slopes)
 NO_OUTPUT_FUNCTIONS = ("identity",)  # nn.Identity returns its input object: no kernel to compare
-PREALLOC_FUNCTIONS = ("relu", "sigmoid", "tanh")  # timed into a preallocated output as well (out=)
-TARGETS = {
-    "kernel": 0.8,          # every elementwise kernel <= 0.8x PyTorch's time
-    "rand_small": 0.1,      # seconds per instance at 10^0 <= 0.1x
-    "rand_large_each": 1.0,  # at 10^5 and 10^6, every function <= 1.0x
-    "rand_large_median": 0.8,  # ... and the median function <= 0.8x
-    "mnist": 0.8,           # training step <= 0.8x
-}
 
 
 def log(msg):
@@ -105,7 +98,7 @@ def named_functions():
     """Every function name this script writes out, by where it does."""
     return {"QUICK_FUNCTIONS": QUICK_FUNCTIONS.split(","), "HEAVY_FUNCTIONS": HEAVY_FUNCTIONS.split(","),
             "TRAIN_MODE_KERNELS": list(TRAIN_MODE_KERNELS), "NO_OUTPUT_FUNCTIONS": list(NO_OUTPUT_FUNCTIONS),
-            "PREALLOC_FUNCTIONS": list(PREALLOC_FUNCTIONS)}
+            "torch_timing.PREALLOC_FORMS": list(PREALLOC_FORMS)}
 
 
 def check_table(table):
@@ -156,17 +149,6 @@ def parse_functions(text, table):
     return names
 
 
-def median_time(call, warmup, repeats):
-    for _ in range(warmup):
-        call()
-    samples = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples), min(samples), max(samples)
-
-
 def run_tool(cmd, out_dir):
     """Runs one of our binaries with --out out_dir; returns the parsed JSON files it wrote."""
     os.makedirs(out_dir, exist_ok=True)
@@ -183,41 +165,6 @@ def load_average():
 
 # ---------------------------------------------------------------------------------------------
 # 1. kernels
-
-def torch_kernels(torch, nn, names, elements, cols, warmup, repeats):
-    """PyTorch forward and backward per function on (elements/cols) x cols float32."""
-    rows = elements // cols
-    gen = torch.Generator().manual_seed(1)
-    x = torch.randn(rows, cols, generator=gen) * 4
-    g = torch.randn(rows, cols, generator=gen)
-    out = {}
-    # The reference both sides share: a plain copy (PyTorch: clone, a fresh output like every
-    # module call below; ours: kernel_bench's copy into a reused buffer).
-    out[("copy", "-")] = median_time(lambda: x.clone(), warmup, repeats)
-    for name in names:
-        src, _ = {**FUNCTIONS, **KERNEL_EXTRA}[name]
-        module = eval(src, {"nn": nn})
-        # Dropouts (and RReLU's random slopes) are timed in train mode, as kernel_bench does.
-        module.train(FUNCTIONS.get(name, ("", ""))[1] == "dropout" or name in KERNEL_EXTRA)
-        with torch.inference_mode():
-            out[(name, "forward")] = median_time(lambda: module(x), warmup, repeats)
-        xg = x.clone().requires_grad_(True)
-        y = module(xg)
-        out[(name, "backward")] = median_time(
-            lambda: torch.autograd.grad(y, xg, g, retain_graph=True), warmup, repeats)
-        del xg, y
-    # The same kernels into a preallocated output, where PyTorch has an out= form: how much of
-    # PyTorch's time above is the fresh allocation (its page faults), not the arithmetic.
-    prealloc = {}
-    y = torch.empty_like(x)
-    with torch.inference_mode():
-        forms = (lambda: torch.clamp(x, min=0, out=y), lambda: torch.sigmoid(x, out=y),
-                 lambda: torch.tanh(x, out=y))
-        for name, fn in (("copy", lambda: y.copy_(x)), *zip(PREALLOC_FUNCTIONS, forms)):
-            if name == "copy" or name in names:
-                prealloc[name] = median_time(fn, warmup, repeats)
-    return out, prealloc
-
 
 def compare_kernels(args, torch, nn, names, out_dir):
     elements = parse_size(args.kernel_size)
@@ -239,7 +186,10 @@ def compare_kernels(args, torch, nn, names, out_dir):
                     ours[(k["function"], k["direction"])] = t
     log(f"[kernels] PyTorch: torch.nn modules, {args.threads} threads")
     names_t = names + [n + ":train" for n in names if n in TRAIN_MODE_KERNELS]
-    theirs, prealloc = torch_kernels(torch, nn, names_t, elements, 1024, args.warmup, args.repeats)
+    # Dropouts (and RReLU's random slopes) are timed in train mode, as kernel_bench does.
+    specs = [(n, {**FUNCTIONS, **KERNEL_EXTRA}[n][0],
+              FUNCTIONS.get(n, ("", ""))[1] == "dropout" or n in KERNEL_EXTRA) for n in names_t]
+    theirs, prealloc = torch_kernels(torch, nn, specs, elements, 1024, args.warmup, args.repeats)
     rows = []
     for (name, direction), (med, lo, hi) in theirs.items():
         o = ours.get((name, direction))
@@ -259,88 +209,6 @@ def compare_kernels(args, torch, nn, names, out_dir):
 # ---------------------------------------------------------------------------------------------
 # 2. rand_power
 
-def median_interval(values, level=0.95):
-    """Median and its distribution-free interval (order statistics), as rand_power's costs.h."""
-    v = sorted(values)
-    n = len(v)
-    med = statistics.median(v) if v else None
-    k = 0
-    for cand in range(1, (n + 1) // 2 + 1):
-        below = sum(math.comb(n, i) for i in range(cand)) / 2 ** n
-        if 1 - 2 * below >= level:
-            k = cand
-        else:
-            break
-    return (med, v[k - 1], v[n - k]) if k else (med, None, None)
-
-
-def half_width(est):
-    med, lo, hi = est
-    return max(med - lo, hi - med) / med if lo is not None and med else float("inf")
-
-
-def torch_rand_rounds(torch, nn, names, scale, args):
-    """PyTorch's modules in rand_power's rounds design: every round times every function once and
-    Identity as many times, in one random order; a sample is an untimed prediction then `reps`
-    timed ones (reps sized so the sample lasts --min-sample); each function's cost relative to
-    Identity is its time over the geometric mean of the nearest Identity samples on either side.
-    Rounds stop at --precision (every function) or the scale's --rand-budget, after 6 at least."""
-    items = 10 ** scale
-    chunk = min(items, 100000)
-    x = torch.randn(chunk, 1024, generator=torch.Generator().manual_seed(12))
-    full, last = divmod(items, chunk)
-    models = {}
-    for name in names + ["identity"]:
-        models[name] = nn.Sequential(nn.Linear(1024, 1024), *[eval(FUNCTIONS[name][0], {"nn": nn}) for _ in range(4)],
-                                     nn.Linear(1024, 16)).eval()
-
-    def predict(model):
-        for _ in range(full):
-            model(x)
-        if last:
-            model(x[:last])
-
-    def sample(model, reps):
-        predict(model)  # untimed: the sample starts from its own network's state
-        t = time.perf_counter()
-        for _ in range(reps):
-            predict(model)
-        return (time.perf_counter() - t) / reps
-
-    rng = random.Random(1000003 * scale)
-    with torch.inference_mode():
-        calls = []
-        while len(calls) < 3 or sum(calls) < args.min_sample:
-            if len(calls) == 1 and calls[0] >= args.min_sample:
-                break
-            t = time.perf_counter()
-            predict(models["identity"])
-            calls.append(time.perf_counter() - t)
-        reps = max(1, math.ceil(args.min_sample / statistics.median(calls)))
-        relative = {n: [] for n in names}
-        seconds = {n: [] for n in names + ["identity"]}
-        active, rounds, started = list(names), 0, time.monotonic()
-        while True:
-            if rounds >= 6:
-                active = [n for n in active if half_width(median_interval(relative[n])) > args.precision]
-                if not active or time.monotonic() - started > args.rand_budget:
-                    break
-            order = active + ["identity"] * len(active)
-            rng.shuffle(order)
-            times = [sample(models[n], reps) for n in order]
-            for i, n in enumerate(order):
-                seconds[n].append(times[i] / items)
-                if n == "identity":
-                    continue
-                before = next((times[j] for j in range(i - 1, -1, -1) if order[j] == "identity"), None)
-                after = next((times[j] for j in range(i + 1, len(order)) if order[j] == "identity"), None)
-                ref = math.sqrt(before * after) if before and after else before or after
-                relative[n].append(times[i] / ref)
-            rounds += 1
-    return {"rounds": rounds, "reps": reps, "relative": {n: median_interval(v) for n, v in relative.items()},
-            "seconds": {n: median_interval(v) for n, v in seconds.items()}}
-
-
 def compare_rand(args, torch, nn, names, scale, out_dir):
     heavy = scale > args.all_functions_max_scale
     fnames = [f for f in names if f in parse_functions(args.heavy_functions, FUNCTIONS)] if heavy else names
@@ -356,7 +224,8 @@ def compare_rand(args, torch, nn, names, scale, out_dir):
         for sc in doc.get("scales", []):
             if "costs" in sc:
                 costs = sc["costs"]
-    theirs = torch_rand_rounds(torch, nn, fnames, scale, args)
+    sources = {n: FUNCTIONS[n][0] for n in fnames + ["identity"]}
+    theirs = torch_rand_rounds(torch, nn, sources, fnames, scale, args)
     rows = []
     for name in fnames + ["identity"]:
         ours = costs.get("functions", {}).get(KEYS[name])
@@ -378,37 +247,8 @@ def compare_rand(args, torch, nn, names, scale, out_dir):
     return rows
 
 
-def judge_rand(rows):
-    """Adds target and pass to rand rows; returns summary rows for the median-function target."""
-    summary = []
-    for r in rows:
-        if r["scale"] == 0:
-            r["target"] = TARGETS["rand_small"]
-        elif r["scale"] >= 5:
-            r["target"] = TARGETS["rand_large_each"]
-        else:
-            r["target"] = None
-        r["pass"] = None if r["target"] is None or r["ratio"] is None else r["ratio"] <= r["target"]
-    for scale in sorted({r["scale"] for r in rows if r["scale"] >= 5}):
-        ratios = [r["ratio"] for r in rows if r["scale"] == scale and r["ratio"] is not None]
-        if ratios:
-            m = statistics.median(ratios)
-            summary.append({"part": "rand_median", "function": f"median of {len(ratios)}", "scale": scale,
-                            "ratio": m, "target": TARGETS["rand_large_median"],
-                            "pass": m <= TARGETS["rand_large_median"]})
-    return summary
-
-
 # ---------------------------------------------------------------------------------------------
 # 3. MNIST training step
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    return data[4 + 4 * ndim:], dims
-
 
 def find_mnist(explicit):
     candidates = [explicit] if explicit else [os.environ.get("MNIST_DIR", ""), "../shared/data/mnist",
@@ -419,25 +259,6 @@ def find_mnist(explicit):
     return None
 
 
-def torch_mnist_step(torch, nn, name, images, labels, steps):
-    torch.manual_seed(1234)
-    model = nn.Sequential(nn.Linear(784, 1024), *[eval(FUNCTIONS[name][0], {"nn": nn}) for _ in range(4)],
-                          nn.Linear(1024, 10), nn.LogSoftmax(dim=1)).train()
-    opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
-    loss_fn = nn.NLLLoss()
-    order = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(1))
-    total = 0.0
-    for s in range(steps):
-        idx = order[s * 128:(s + 1) * 128]
-        x, y = images[idx], labels[idx]  # data loading, untimed as in mnist_power
-        t = time.perf_counter()
-        opt.zero_grad()
-        loss_fn(model(x), y).backward()
-        opt.step()
-        total += time.perf_counter() - t
-    return total / steps
-
-
 def compare_mnist(args, torch, nn, names, out_dir):
     data_dir = find_mnist(args.mnist_dir)
     if not data_dir:
@@ -446,11 +267,8 @@ def compare_mnist(args, torch, nn, names, out_dir):
     steps = args.mnist_steps
     names = [f for f in names if f in parse_functions(args.mnist_functions, FUNCTIONS)]
     log(f"[mnist] {steps} training steps of batch 128 per function; per function ours then PyTorch")
-    raw, dims = read_idx(os.path.join(data_dir, "train-images-idx3-ubyte.gz"))
-    lab, _ = read_idx(os.path.join(data_dir, "train-labels-idx1-ubyte.gz"))
     n = 128 * steps
-    images = torch.frombuffer(bytearray(raw[:n * 784]), dtype=torch.uint8).reshape(n, 784).float() / 255
-    labels = torch.frombuffer(bytearray(lab[:n]), dtype=torch.uint8).long()
+    images, labels = mnist_tensors(torch, data_dir, n)
     rows = []
     for name in names:
         # One mnist_power per function, right before PyTorch's: both see the same load.
@@ -461,81 +279,13 @@ def compare_mnist(args, torch, nn, names, out_dir):
                          "--quiet", "--out", sub], sub)
         seconds = [v for d in docs for v in d.get("times", {}).values()]
         o = seconds[0] / steps if len(seconds) == 1 else None
-        t = torch_mnist_step(torch, nn, name, images, labels, steps)
+        t = torch_mnist_step(torch, nn, FUNCTIONS[name][0], images, labels, steps)
         ratio = o / t if o else None
         rows.append({"part": "mnist", "function": name, "steps": steps, "ours_s_per_step": o,
                      "torch_s_per_step": t, "ratio": ratio, "target": TARGETS["mnist"],
                      "pass": None if ratio is None else ratio <= TARGETS["mnist"]})
         log(f"  {name:13s}: ours {o * 1e3 if o else float('nan'):.3f} ms/step, PyTorch {t * 1e3:.3f} ms/step")
     return rows
-
-
-# ---------------------------------------------------------------------------------------------
-# report
-
-def fmt(v, spec):
-    width = int(spec.split(".")[0] or 0)
-    return "-".rjust(width) if v is None else format(v, spec)
-
-
-def verdict(p):
-    return "-" if p is None else "PASS" if p else "MISS"
-
-
-def report(header, kernel_rows, rand_rows, rand_summary, mnist_rows):
-    lines = list(header)
-    if kernel_rows:
-        lines += ["", "1. kernels: median ms per call; ratio = ours / PyTorch (target <= 0.8 for every function)",
-                  "   prealloc = PyTorch into a preallocated output (out=), where it has one: the rest of",
-                  "   PyTorch's time is the page faults of its fresh output, which a user's call pays",
-                  f"{'function':14s} {'dir':9s} {'kind':11s} {'ours_ms':>9s} {'torch_ms':>9s} "
-                  f"{'prealloc':>9s} {'ratio':>6s} {'target':>6s} result"]
-        for r in kernel_rows:
-            lines.append(f"{r['function']:14s} {r['direction']:9s} {r['kind']:11s} {fmt(r['ours_s'] and r['ours_s'] * 1e3, '9.2f')} "
-                         f"{r['torch_s'] * 1e3:9.2f} {fmt(r['torch_prealloc_s'] and r['torch_prealloc_s'] * 1e3, '9.2f')} "
-                         f"{fmt(r['ratio'], '6.3f')} {fmt(r['target'], '6.2f')} {verdict(r['pass'])}")
-        judged = [r for r in kernel_rows if r["pass"] is not None]
-        lines.append(f"   kernels meeting the target: {sum(r['pass'] for r in judged)}/{len(judged)}")
-    if rand_rows:
-        lines += ["", "2. rand_power: both tools in rounds paired with Identity (one random order per round);",
-                  "   seconds per instance (median over rounds) with ratio = ours / PyTorch, and each tool's cost",
-                  "   relative to Identity with its 95% interval (distribution-free, over rounds)",
-                  "   targets: 10^0 <= 0.1; 10^5 and 10^6 <= 1.0 each and <= 0.8 for the median function",
-                  f"{'function':14s} {'scale':>5s} {'rounds':>9s} {'ours_s/inst':>12s} {'torch_s/inst':>12s} "
-                  f"{'ratio':>7s} {'target':>6s} result  {'ours vs Identity':>24s} {'PyTorch vs Identity':>24s}"]
-        def rel(v, ci):
-            return "-" if v is None else f"{v:.3f} [{fmt(ci[0], '.3f')}, {fmt(ci[1], '.3f')}]"
-        for r in sorted(rand_rows, key=lambda r: (r["scale"], r["function"])):
-            rounds = f"{r['ours_rounds'] or '-'}/{r['torch_rounds']}"
-            lines.append(f"{r['function']:14s} {r['scale']:5d} {rounds:>9s} {fmt(r['ours_s_per_instance'], '12.4e')} "
-                         f"{r['torch_s_per_instance']:12.4e} {fmt(r['ratio'], '7.3f')} {fmt(r['target'], '6.2f')} "
-                         f"{verdict(r['pass']):6s} {rel(r['ours_relative'], r['ours_relative_ci'] or [None, None]):>24s} "
-                         f"{rel(r['torch_relative'], r['torch_relative_ci']):>24s}")
-        for s in rand_summary:
-            lines.append(f"   scale 10^{s['scale']}: {s['function']} functions' ratio {s['ratio']:.3f} "
-                         f"(target <= {s['target']}) {verdict(s['pass'])}")
-        for scale in sorted({r["scale"] for r in rand_rows}):
-            at = [r for r in rand_rows if r["scale"] == scale]
-            judged = [r for r in at if r["pass"] is not None]
-            if judged:
-                lines.append(f"   scale 10^{scale}: {sum(r['pass'] for r in judged)}/{len(judged)} functions meet "
-                             f"the per-function target")
-            for tool in ("ours", "torch"):
-                widths = [r[f"{tool}_half_width"] for r in at if r[f"{tool}_half_width"] is not None]
-                controls = [abs(r[f"{tool}_relative"] - 1) for r in at if r["control"] and r[f"{tool}_relative"]]
-                if widths:
-                    lines.append(f"   scale 10^{scale} {'ours' if tool == 'ours' else 'PyTorch':7s} noise: worst 95% CI "
-                                 f"half-width {100 * max(widths):.2f}%, median {100 * statistics.median(widths):.2f}%"
-                                 + (f"; no-op controls within {100 * max(controls):.2f}% of Identity" if controls else ""))
-    if mnist_rows:
-        lines += ["", "3. MNIST training step (batch 128): mean ms per step; ratio = ours / PyTorch (target <= 0.8)",
-                  f"{'function':14s} {'steps':>5s} {'ours_ms':>9s} {'torch_ms':>9s} {'ratio':>7s} {'target':>6s} result"]
-        for r in mnist_rows:
-            lines.append(f"{r['function']:14s} {r['steps']:5d} {fmt(r['ours_s_per_step'] and r['ours_s_per_step'] * 1e3, '9.3f')} "
-                         f"{r['torch_s_per_step'] * 1e3:9.3f} {fmt(r['ratio'], '7.3f')} {r['target']:6.2f} {verdict(r['pass'])}")
-        judged = [r for r in mnist_rows if r["pass"] is not None]
-        lines.append(f"   functions meeting the target: {sum(r['pass'] for r in judged)}/{len(judged)}")
-    return "\n".join(lines) + "\n"
 
 
 def main():

@@ -2,8 +2,9 @@
 // prints it, and the Python tools (experiments/compare_torch.py, tests/golden/regenerate.py)
 // read it instead of keeping copies. These tests check the listing against the table and, for
 // each tool, that it names no function the table lacks and covers every one it has (its
-// --check-table mode, which needs no PyTorch), and that it writes out no function name beyond
-// the ones it declares to that check (a copied list would).
+// --check-table mode, which needs no PyTorch), and that neither it nor a module of the project it
+// imports writes out a function name beyond the ones it declares to that check (a copied list
+// would).
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -119,21 +120,35 @@ std::set<std::string> declared_names(const std::string& out) {
   return names;
 }
 
-// The string constants of a Python script (docstrings left out), one per line, by Python's own
-// parser: what the script writes out, not what its prose or comments mention.
+// The string constants of a Python script and of the project's modules it imports (found beside
+// it or in experiments/), docstrings left out, one per line, by Python's own parser: what the
+// tool writes out, not what its prose or comments mention.
 std::string string_constants(const std::string& script) {
   static const char* const kLister = R"py(
-import ast, sys
-tree = ast.parse(open(sys.argv[1]).read())
-docs = set()
-for node in ast.walk(tree):
-    if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
-        first = node.body[0]
-        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-            docs.add(id(first.value))
-for node in ast.walk(tree):
-    if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
-        print(node.value.replace("\n", " "))
+import ast, os, sys
+seen = set()
+def constants(path):
+    if path in seen:
+        return
+    seen.add(path)
+    tree = ast.parse(open(path).read())
+    docs = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docs.add(id(first.value))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+            print(node.value.replace("\n", " "))
+        modules = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                  [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+        for module in modules:
+            for folder in (os.path.dirname(path), "experiments"):
+                local = os.path.join(folder, module + ".py")
+                if os.path.exists(local):
+                    constants(os.path.abspath(local))
+constants(os.path.abspath(sys.argv[1]))
 )py";
   const test::RunResult r = run_program("python3", {"-c", kLister, script});
   EXPECT_EQ(r.status, 0) << r.err;
@@ -173,19 +188,25 @@ std::set<std::string> table_names_written_out(const std::string& script, bool cl
   return found;
 }
 
-// The scanner itself: a copied table (a dict of names and constructors) and a list are found;
-// flags, prose and kind names are not.
+// The scanner itself: a copied table (a dict of names and constructors) and a list are found, in
+// the tool and in a module of its own that it imports; flags, prose and kind names are not.
 TEST(PythonTools, ScannerFindsCopiedNames) {
   if (!have_python()) GTEST_SKIP() << "python3 is not installed";
-  const std::string path = test::fresh_dir("scanner") + "/tool.py";
-  std::ofstream(path) << R"py("""Mentions relu and Tanh in prose."""
+  const std::string dir = test::fresh_dir("scanner");
+  std::ofstream(dir + "/tool.py") << R"py("""Mentions relu and Tanh in prose."""
+import json
+from helper import SLOW
 FUNCTIONS = {"celu": ("nn.CELU()", "elementwise"), "softmax": ("nn.Softmax(dim=-1)", "rowwise")}
 QUICK = "gelu,dropout"
 ARGS = ["--threshold", "1", "the tanh approximation", "dropout"]
 )py";
-  EXPECT_EQ(table_names_written_out(path, true),
-            (std::set<std::string>{"CELU", "Softmax", "celu", "gelu", "softmax"}));
-  EXPECT_EQ(table_names_written_out(path, false), (std::set<std::string>{"CELU", "Softmax"}));
+  std::ofstream(dir + "/helper.py") << R"py("""A module of the tool's: selu is prose here."""
+SLOW = ("elu", "nn.Mish()")
+)py";
+  EXPECT_EQ(table_names_written_out(dir + "/tool.py", true),
+            (std::set<std::string>{"CELU", "Mish", "Softmax", "celu", "elu", "gelu", "softmax"}));
+  EXPECT_EQ(table_names_written_out(dir + "/tool.py", false),
+            (std::set<std::string>{"CELU", "Mish", "Softmax"}));
 }
 
 TEST(PythonTools, NameOnlyFunctionsOfTheTableAndCoverItAll) {
