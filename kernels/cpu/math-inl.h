@@ -40,23 +40,23 @@ HWY_INLINE V KeepNaN(D /*d*/, V x, V value) {
 #else
 #define IP_VMATH_MINMAX_PASSES_NAN 0
 #endif
-template <class D, class V>
-HWY_INLINE V MinKeepNaN(D d, V x, V hi) {
+// op is Min (bound = hi) or Max (bound = lo).
+template <class D, class V, class Op>
+HWY_INLINE V BoundKeepNaN(D d, V x, V bound, Op op) {
 #if IP_VMATH_MINMAX_PASSES_NAN
   (void)d;
-  return hn::Min(hi, x);
+  return op(bound, x);
 #else
-  return KeepNaN(d, x, hn::Min(x, hi));
+  return KeepNaN(d, x, op(x, bound));
 #endif
 }
 template <class D, class V>
+HWY_INLINE V MinKeepNaN(D d, V x, V hi) {
+  return BoundKeepNaN(d, x, hi, [](V a, V b) { return hn::Min(a, b); });
+}
+template <class D, class V>
 HWY_INLINE V MaxKeepNaN(D d, V x, V lo) {
-#if IP_VMATH_MINMAX_PASSES_NAN
-  (void)d;
-  return hn::Max(lo, x);
-#else
-  return KeepNaN(d, x, hn::Max(x, lo));
-#endif
+  return BoundKeepNaN(d, x, lo, [](V a, V b) { return hn::Max(a, b); });
 }
 
 // x's sign bit set ? yes : no (-0 and negative NaNs count as negative). One vblendvps from SSE4
@@ -95,7 +95,7 @@ HWY_INLINE hn::Vec512<float> NegAbsMin(hn::Full512<float> d, hn::Vec512<float> x
 #endif
 
 // num / den for finite den in [1, 2^120] (callers' denominators: 1 + e, (1 + e)^2, 2 - u,
-// Mish's n + 2, 1 + 0.4 a), and -num / den.
+// Mish's n + 2, 1 + 0.4 a).
 // AVX-512: num times rcp14 (relative error < 2^-14) refined by one Newton step (error ~2^-28
 // before rounding: within about 1 ulp): the 512-bit divider accepts a divide only every ~10
 // cycles, the cost of ~20 other vector operations, where these three ops run on the FMA ports.
@@ -112,17 +112,6 @@ HWY_INLINE V Divide(D d, V num, V den) {
 #else
   (void)d;
   return hn::Div(num, den);
-#endif
-}
-
-// 1 / y, same domain and error.
-template <class D, class V>
-HWY_INLINE V Reciprocal(D d, V y) {
-#if HWY_TARGET <= HWY_AVX3
-  const V r0 = hn::ApproximateReciprocal(y);
-  return hn::MulAdd(r0, hn::NegMulAdd(y, r0, hn::Set(d, 1.0f)), r0);
-#else
-  return hn::Div(hn::Set(d, 1.0f), y);
 #endif
 }
 
