@@ -141,18 +141,19 @@ GoldenRowwise decode_rowwise(const std::string& name, const json& f, const Where
 GoldenDropout decode_dropout(const json& d, const Where& w) {
   GoldenDropout g;
   if (!d.is_object()) w.fail("expected an object");
-  if (d.contains("Dropout")) {
-    const Where wd = w.at("Dropout");
-    const json& dj = d["Dropout"];
-    g.has_dropout = true;
-    g.dropout_p = number_field(field(dj, "params", wd), "p", wd.at("params"));
+  // A module's section, when the file has it: its params.p, then its own fields (read_rest).
+  const auto section = [&](const char* name, bool& has, double& p, const auto& read_rest) {
+    if (!d.contains(name)) return;
+    const Where ws = w.at(name);
+    const json& s = d[name];
+    has = true;
+    p = number_field(field(s, "params", ws), "p", ws.at("params"));
+    read_rest(s, ws);
+  };
+  section("Dropout", g.has_dropout, g.dropout_p, [&](const json& dj, const Where& wd) {
     g.scale_kept = number_field(dj, "scale_kept", wd);
-  }
-  if (d.contains("AlphaDropout")) {
-    const Where wa = w.at("AlphaDropout");
-    const json& aj = d["AlphaDropout"];
-    g.has_alpha = true;
-    g.alpha_p = number_field(field(aj, "params", wa), "p", wa.at("params"));
+  });
+  section("AlphaDropout", g.has_alpha, g.alpha_p, [&](const json& aj, const Where& wa) {
     g.alpha_prime = number_field(aj, "alpha_prime", wa);
     g.a = number_field(aj, "a", wa);
     g.b = number_field(aj, "b", wa);
@@ -165,7 +166,7 @@ GoldenDropout decode_dropout(const json& d, const Where& w) {
     g.dropped_value_f32 = static_cast<float>(f32);
     if (static_cast<double>(g.dropped_value_f32) != f32)
       wa.at(key).fail("is not a float32 value");
-  }
+  });
   return g;
 }
 
