@@ -14,14 +14,21 @@ HWY_BEFORE_NAMESPACE();
 namespace ip::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// The form for the row's default parameters (constants here, so WithForm keeps one variant).
+// loop(form, d, p0, p1 as vectors) with the row's form for its default parameters (constants
+// here, so WithForm keeps one variant).
+template <FunctionId kId, class Loop>
+HWY_INLINE void WithDefaultForm(float p0, float p1, const Loop& loop) {
+  constexpr Params<float> kDefault = default_params<float>(kId);
+  WithForm<typename VecOf<kId>::type>(kDefault.p0, kDefault.p1, [&](auto form) {
+    const hn::ScalableTag<float> d;
+    loop(form, d, hn::Set(d, p0), hn::Set(d, p1));
+  });
+}
+
 #define IP_OPCOUNT_Elementwise(Id)                                                                   \
   HWY_NOINLINE void OpCount_##Id##_forward(const float* x, float* y, size_t n, float p0, float p1) { \
-    constexpr Params<float> kDefault = default_params<float>(FunctionId::Id);                        \
-    WithForm<Id>(kDefault.p0, kDefault.p1, [&](auto form) {                                          \
+    WithDefaultForm<FunctionId::Id>(p0, p1, [&](auto form, auto d, auto vp0, auto vp1) {             \
       using F = decltype(form);                                                                      \
-      const hn::ScalableTag<float> d;                                                                \
-      const auto vp0 = hn::Set(d, p0), vp1 = hn::Set(d, p1);                                         \
       for (size_t i = 0; i < n; i += hn::Lanes(d)) {                                                 \
         hn::Stream(F::forward(d, hn::LoadU(d, x + i), vp0, vp1), d, y + i);                          \
       }                                                                                              \
@@ -29,11 +36,8 @@ namespace hn = hwy::HWY_NAMESPACE;
   }                                                                                                  \
   HWY_NOINLINE void OpCount_##Id##_backward(const float* x, const float* dy, float* dx, size_t n,    \
                                             float p0, float p1) {                                    \
-    constexpr Params<float> kDefault = default_params<float>(FunctionId::Id);                        \
-    WithForm<Id>(kDefault.p0, kDefault.p1, [&](auto form) {                                          \
+    WithDefaultForm<FunctionId::Id>(p0, p1, [&](auto form, auto d, auto vp0, auto vp1) {             \
       using F = decltype(form);                                                                      \
-      const hn::ScalableTag<float> d;                                                                \
-      const auto vp0 = hn::Set(d, p0), vp1 = hn::Set(d, p1);                                         \
       for (size_t i = 0; i < n; i += hn::Lanes(d)) {                                                 \
         const auto g = F::derivative(d, hn::LoadU(d, x + i), vp0, vp1);                              \
         hn::Stream(hn::Mul(hn::LoadU(d, dy + i), g), d, dx + i);                                     \
