@@ -2,9 +2,7 @@
 // against plain double-precision loops on the host. Every test skips, with the reason, when no
 // usable GPU is present.
 //
-// GEMM tolerance: (2 * sqrt(K) + 4) * u * S with u = 2^-24 and S = |alpha| sum_k |a b| +
-// |beta c| (see tests/test_cpu_gemm.cc for the reasoning); a lost or duplicated product is
-// about S / K, far above it.
+// GEMM operands, reference and tolerance: tests/gemm_test_util.h, as for the CPU GEMM.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,6 +17,7 @@
 
 #include "kernels/cuda/kernels.h"
 #include "tests/cuda_test_util.h"
+#include "tests/gemm_test_util.h"
 
 namespace ip {
 namespace {
@@ -29,65 +28,16 @@ namespace {
     if (!cuda::available(&ip_why_)) GTEST_SKIP() << "no usable GPU: " << ip_why_; \
   } while (0)
 
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-constexpr float kSentinel = 12345.0f;
 const double kU = std::ldexp(1.0, -24);
 
 using DeviceFloats = test::DeviceArray<float>;
 
-struct Shape {
-  size_t M, N, K;
-};
-
-struct Operands {
-  bool ta = false, tb = false;
-  size_t M = 0, N = 0, K = 0, lda = 0, ldb = 0, ldc = 0;
-  float alpha = 1.0f, beta = 0.0f;
-  std::vector<float> A, B, C0;
-  std::vector<double> ref, mag;
-};
-
-// Padding of A and B is NaN, C's padding a sentinel; with beta == 0 C holds NaN.
-Operands make_operands(bool ta, bool tb, Shape s, float alpha, float beta, size_t pad, unsigned seed) {
-  Operands o;
-  o.ta = ta, o.tb = tb, o.M = s.M, o.N = s.N, o.K = s.K, o.alpha = alpha, o.beta = beta;
-  const size_t a_rows = ta ? s.K : s.M, a_cols = ta ? s.M : s.K;
-  const size_t b_rows = tb ? s.N : s.K, b_cols = tb ? s.K : s.N;
-  o.lda = a_cols + pad, o.ldb = b_cols + pad, o.ldc = s.N + pad;
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> U(-1.0f, 1.0f);
-  auto fill = [&](std::vector<float>& v, size_t rows, size_t cols, size_t ld, float pad_value, bool nan) {
-    v.assign(std::max<size_t>(rows * ld, 1), pad_value);
-    for (size_t r = 0; r < rows; ++r)
-      for (size_t c = 0; c < cols; ++c) v[r * ld + c] = nan ? kNaN : U(rng);
-  };
-  fill(o.A, a_rows, a_cols, o.lda, kNaN, false);
-  fill(o.B, b_rows, b_cols, o.ldb, kNaN, false);
-  fill(o.C0, s.M, s.N, o.ldc, kSentinel, beta == 0.0f);
-  std::vector<double> a(s.M * s.K), bt(s.N * s.K);
-  for (size_t i = 0; i < s.M; ++i)
-    for (size_t k = 0; k < s.K; ++k) a[i * s.K + k] = ta ? o.A[k * o.lda + i] : o.A[i * o.lda + k];
-  for (size_t j = 0; j < s.N; ++j)
-    for (size_t k = 0; k < s.K; ++k) bt[j * s.K + k] = tb ? o.B[j * o.ldb + k] : o.B[k * o.ldb + j];
-  o.ref.assign(s.M * s.N, 0.0);
-  o.mag.assign(s.M * s.N, 0.0);
-  for (size_t i = 0; i < s.M; ++i)
-    for (size_t j = 0; j < s.N; ++j) {
-      double sum = 0, abs_sum = 0;
-      for (size_t k = 0; k < s.K; ++k) {
-        sum += a[i * s.K + k] * bt[j * s.K + k];
-        abs_sum += std::fabs(a[i * s.K + k] * bt[j * s.K + k]);
-      }
-      double r = double(alpha) * sum, m = std::fabs(double(alpha)) * abs_sum;
-      if (beta != 0.0f) {
-        r += double(beta) * o.C0[i * o.ldc + j];
-        m += std::fabs(double(beta) * o.C0[i * o.ldc + j]);
-      }
-      o.ref[i * s.N + j] = r;
-      o.mag[i * s.N + j] = m;
-    }
-  return o;
-}
+using test::expect_close;
+using test::kNaN;
+using test::kSentinel;
+using test::make_operands;
+using test::Operands;
+using test::Shape;
 
 std::vector<float> run(const Operands& o) {
   DeviceFloats A(o.A), B(o.B), C(o.C0);
@@ -100,28 +50,6 @@ std::string describe(const Operands& o, const char* backend) {
   return std::string(backend) + " " + (o.ta ? "T" : "N") + (o.tb ? "T" : "N") +
          " M=" + std::to_string(o.M) + " N=" + std::to_string(o.N) + " K=" + std::to_string(o.K) +
          " alpha=" + std::to_string(o.alpha) + " beta=" + std::to_string(o.beta);
-}
-
-void expect_close(const Operands& o, const std::vector<float>& C, const std::string& what) {
-  const double factor = (2.0 * std::sqrt(double(o.K)) + 4.0) * kU;
-  int reported = 0;
-  size_t bad = 0;
-  for (size_t i = 0; i < o.M; ++i)
-    for (size_t j = 0; j < o.ldc; ++j) {
-      const float got = C[i * o.ldc + j];
-      if (j >= o.N) {
-        if (got != kSentinel && reported++ < 5) ADD_FAILURE() << what << ": wrote C padding";
-        continue;
-      }
-      const double want = o.ref[i * o.N + j], tol = factor * o.mag[i * o.N + j] + 1e-30;
-      if (!(std::fabs(double(got) - want) <= tol)) {
-        ++bad;
-        if (reported++ < 5)
-          ADD_FAILURE() << what << ": C[" << i << "," << j << "] = " << got << ", expected " << want
-                        << " (tolerance " << tol << ")";
-      }
-    }
-  EXPECT_EQ(bad, 0u) << what;
 }
 
 struct Trans {
