@@ -25,11 +25,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "experiments/common/analysis.h"
-#include "experiments/common/costs.h"
-#include "experiments/common/results.h"
-#include "experiments/common/run_support.h"
+#include "experiments/common/cli.h"
 #include "kernels/common/activation_list.h"
+#include "results/analysis.h"
+#include "results/costs.h"
+#include "results/results.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;

@@ -16,8 +16,8 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "experiments/common/results.h"
-#include "experiments/common/run_support.h"
+#include "experiments/common/cli.h"
+#include "results/results.h"
 
 namespace plots {
 

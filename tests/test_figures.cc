@@ -13,8 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "experiments/common/analysis.h"
-#include "experiments/common/results.h"
+#include "results/analysis.h"
+#include "results/results.h"
 #include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;

@@ -10,8 +10,8 @@
 #include <CLI/CLI.hpp>
 #include <omp.h>
 
-#include "experiments/common/results.h"
 #include "kernels/cpu/kernels.h"
+#include "results/results.h"
 
 namespace fs = std::filesystem;
 

@@ -13,10 +13,10 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/device.h"
-#include "engine/energy.h"
 #include "experiments/common/hardware.h"
 #include "experiments/common/run_support.h"
 #include "kernels/common/activation_list.h"
+#include "measure/energy.h"
 
 namespace CLI {
 class App;

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "experiments/common/mnist.h"
-#include "experiments/common/results.h"
 #include "experiments/common/session.h"
 #include "experiments/mnist/resume.h"
+#include "results/results.h"
 
 namespace CLI {
 class App;

@@ -9,10 +9,10 @@
 #include <CLI/CLI.hpp>
 
 #include "engine/model_file.h"
-#include "engine/timer.h"
-#include "experiments/common/costs.h"
 #include "experiments/common/preflight.h"
 #include "kernels/cpu/kernels.h"
+#include "measure/timer.h"
+#include "results/costs.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -4,10 +4,10 @@
 #include <string>
 #include <vector>
 
-#include "experiments/common/results.h"
 #include "experiments/common/session.h"
 #include "experiments/rand/designs.h"
 #include "experiments/rand/output.h"
+#include "results/results.h"
 
 namespace CLI {
 class App;

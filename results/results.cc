@@ -1,6 +1,6 @@
 // Result files of both experiments: function keys, number and time formats, the JSON and CSV
 // writers. Writing files safely: results_files.cc; reading them back: results_read.cc.
-#include "experiments/common/results.h"
+#include "results/results.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,6 +1,6 @@
-#include "experiments/common/analysis.h"
+#include "results/analysis.h"
 
-#include "experiments/common/stats.h"
+#include "results/stats.h"
 
 #include <algorithm>
 #include <cmath>

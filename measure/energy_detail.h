@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "engine/energy.h"
+#include "measure/energy.h"
 
 namespace ip::energy_detail {
 
