@@ -32,6 +32,5 @@ int main(int argc, char** argv) {
 
   ip::Session session("mnist_power", common, argc, argv);
   ip::mnist::Experiment experiment(options, common, session);
-  return session.guard([&] { return experiment.run(app); }, [&] { experiment.save_partial(); },
-                       [&] { return experiment.memory_hint(); });
+  return session.run(experiment, app);
 }

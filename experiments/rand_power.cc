@@ -36,7 +36,5 @@ int main(int argc, char** argv) {
 
   ip::Session session("rand_power", common, argc, argv);
   ip::rand::Experiment experiment(options, common, session);
-  return session.guard([&] { return experiment.run(app); }, [&] { experiment.save_partial(); },
-                       " (prediction chunks of up to " + std::to_string(options.chunk_cap) +
-                           " rows of 1024 floats); lower --chunk-cap");
+  return session.run(experiment, app);
 }

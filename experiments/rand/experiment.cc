@@ -453,4 +453,8 @@ void Experiment::save_partial() {
     std::fprintf(stderr, "rand_power: partial results kept in %s\n", path.c_str());
 }
 
+std::string Experiment::memory_hint() const {
+  return " (prediction chunks of up to " + std::to_string(o_.chunk_cap) + " rows of 1024 floats); lower --chunk-cap";
+}
+
 }  // namespace ip::rand
