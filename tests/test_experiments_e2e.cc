@@ -27,16 +27,8 @@
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using ip::test::contains;
-using ip::test::file_named;
-using ip::test::files_in;
-using ip::test::Outcome;
-using ip::test::read_text;
-using ip::test::run_shell;
-using ip::test::shell_exit_code;
-using ip::test::shell_quote;
-using ip::test::start_shell;
-using ip::test::TempDir;
+// The shell runner (binary_runner.h) and the scratch directories (temp_dir.h).
+using namespace ip::test;
 
 namespace {
 
