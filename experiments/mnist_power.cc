@@ -7,7 +7,7 @@
 // threshold or the epoch limit. Only training steps are timed: forward, backward, update.
 //
 // The pieces (experiments/mnist/): the network and its trainer, --resume, and the run itself.
-// Output: <prefix>_<time>.json and its CSV (experiments/common/results.h), rewritten after every
+// Output: <prefix>_<time>.json and its CSV (results/results.h), rewritten after every
 // function, partial until the last.
 #include <CLI/CLI.hpp>
 

@@ -1,4 +1,4 @@
-// Helpers shared by the energy backends (engine/energy*.cc only; not a public header).
+// Helpers shared by the energy backends (measure/energy*.cc only; not a public header).
 #pragma once
 
 #include <cstdint>

@@ -39,9 +39,9 @@ struct HardwareInfo {
 };
 
 // Reads what the machine says of itself now: CPU model, hypervisor, cores, OS, kernel and the
-// compiler of this build. The fields the kernels know (OpenMP threads, SIMD targets, Highway,
-// CUDA and the GPU) are left for describe_hardware (experiments/common/hardware.h). The paths are
-// parameters so tests can give fake files.
+// compiler of this build. The fields only the kernels know (OpenMP threads, SIMD targets,
+// Highway, CUDA and the GPU) are left to the program that links them. The paths are parameters so
+// tests can give fake files.
 HardwareInfo describe_machine(const std::string& cpuinfo_path = "/proc/cpuinfo",
                               const std::string& os_release_path = "/etc/os-release");
 
