@@ -18,8 +18,8 @@
 
 #include "tests/temp_dir.h"
 
-#ifndef IP_BINARY_DIR
-#error "IP_BINARY_DIR (the build directory holding the experiment binaries) must be defined"
+#if !defined(IP_BINARY_DIR) || !defined(IP_SOURCE_DIR)
+#error "IP_BINARY_DIR and IP_SOURCE_DIR must name the build and source trees (CMakeLists.txt)"
 #endif
 
 namespace ip::test {
@@ -173,6 +173,17 @@ inline std::filesystem::path file_named(const std::filesystem::path& dir, const 
 
 inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+// Where CI keeps MNIST: ../shared/data/mnist beside the source tree, else $MNIST_DIR; "" when
+// neither has it (the MNIST runs are then skipped).
+inline std::string mnist_dir() {
+  namespace fs = std::filesystem;
+  const fs::path shared = fs::path(IP_SOURCE_DIR).parent_path() / "shared" / "data" / "mnist";
+  if (fs::exists(shared / "train-images-idx3-ubyte.gz") || fs::exists(shared / "train-images-idx3-ubyte"))
+    return shared.string();
+  const char* env = std::getenv("MNIST_DIR");
+  return env && *env && fs::is_directory(env) ? env : "";
 }
 
 inline int count_lines(const std::string& s) {

@@ -27,14 +27,9 @@
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-// The shell runner (binary_runner.h) and the scratch directories (temp_dir.h).
-using namespace ip::test;
+using namespace ip::test;  // binary_runner.h, temp_dir.h
 
 namespace {
-
-#if !defined(IP_BINARY_DIR) || !defined(IP_SOURCE_DIR)
-#error "IP_BINARY_DIR and IP_SOURCE_DIR must name the build and source trees (CMakeLists.txt)"
-#endif
 
 // Runs build/<binary> with `args` (already shell-quoted), capturing stdout and stderr; `shell`
 // is run before it in the same shell (e.g. a ulimit).
@@ -42,15 +37,6 @@ Outcome run(const std::string& binary, const std::string& args, const fs::path& 
             const std::string& shell = "") {
   // One thread: on a busy CI runner OpenMP's spinning workers make short runs slow and erratic.
   return run_shell(shell + std::string(IP_BINARY_DIR) + "/" + binary + " --threads 1 " + args, scratch);
-}
-
-// Where CI keeps MNIST: ../shared/data/mnist beside the source tree, else $MNIST_DIR.
-std::string mnist_dir() {
-  const fs::path shared = fs::path(IP_SOURCE_DIR).parent_path() / "shared" / "data" / "mnist";
-  if (fs::exists(shared / "train-images-idx3-ubyte.gz") || fs::exists(shared / "train-images-idx3-ubyte"))
-    return shared.string();
-  const char* env = std::getenv("MNIST_DIR");
-  return env && *env && fs::is_directory(env) ? env : "";
 }
 
 const char* const kPaperFields[] = {"pred_items", "pred_times", "train_times", "device",

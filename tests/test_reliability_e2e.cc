@@ -26,14 +26,9 @@
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-// The shell runner (binary_runner.h) and the scratch directories (temp_dir.h).
-using namespace ip::test;
+using namespace ip::test;  // binary_runner.h, temp_dir.h
 
 namespace {
-
-#if !defined(IP_BINARY_DIR) || !defined(IP_SOURCE_DIR)
-#error "IP_BINARY_DIR and IP_SOURCE_DIR must name the build and source trees (CMakeLists.txt)"
-#endif
 
 const std::string kBin = IP_BINARY_DIR;
 
@@ -526,15 +521,6 @@ TEST(ReliabilityE2E, StrayJsonAmongResultsIsSkipped) {
   EXPECT_EQ(o.code, 0) << o.err;
   EXPECT_TRUE(contains(o.err, "numbers.json: not a result file; skipped")) << o.err;
   EXPECT_TRUE(contains(o.out, "ReLU")) << o.out;
-}
-
-// Where CI keeps MNIST: ../shared/data/mnist beside the source tree, else $MNIST_DIR.
-std::string mnist_dir() {
-  const fs::path shared = fs::path(IP_SOURCE_DIR).parent_path() / "shared" / "data" / "mnist";
-  if (fs::exists(shared / "train-images-idx3-ubyte.gz") || fs::exists(shared / "train-images-idx3-ubyte"))
-    return shared.string();
-  const char* env = std::getenv("MNIST_DIR");
-  return env && *env && fs::is_directory(env) ? env : "";
 }
 
 json mnist_json(const fs::path& out) {
