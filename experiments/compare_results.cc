@@ -18,11 +18,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "experiments/common/analysis.h"
-#include "experiments/common/costs.h"
-#include "experiments/common/results.h"
-#include "experiments/common/run_support.h"
-#include "experiments/common/stats.h"
+#include "experiments/common/cli.h"
+#include "results/analysis.h"
+#include "results/costs.h"
+#include "results/results.h"
+#include "results/stats.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

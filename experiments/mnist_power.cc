@@ -7,31 +7,21 @@
 // threshold or the epoch limit. Only training steps are timed: forward, backward, update.
 //
 // The pieces (experiments/mnist/): the network and its trainer, --resume, and the run itself.
-// Output: <prefix>_<time>.json and its CSV (experiments/common/results.h), rewritten after every
+// Output: <prefix>_<time>.json and its CSV (results/results.h), rewritten after every
 // function, partial until the last.
-#include <CLI/CLI.hpp>
-
-#include "experiments/common/session.h"
+#include "experiments/common/measuring_main.h"
 #include "experiments/mnist/experiment.h"
 
 int main(int argc, char** argv) {
-  ip::CommonFlags common;
-  ip::mnist::Options options;
-  CLI::App app{
-      "mnist_power: training time (and energy) to reach a test accuracy on MNIST per activation "
-      "function — the paper's MNIST experiment (DESIGN.md §1). Only training steps are timed."};
-  ip::add_common_flags(
-      app, common, "seed of the initial weights, the shuffles and random layers",
-      "file name prefix; default <dataset>_<host>_<device>",
-      "continue an interrupted run: its result file <prefix>_<time>.json (partial=true), or a "
-      "directory holding one (the newest is taken). Give the same settings as the interrupted "
-      "run; its functions are kept, the others trained, and its file rewritten complete in place "
-      "(in its directory unless --out is given)");
-  ip::mnist::add_options(app, options);
-  if (int rc = ip::parse_command_line(app, argc, argv, "mnist_power"); rc >= 0) return rc;
-
-  ip::Session session("mnist_power", common, argc, argv);
-  ip::mnist::Experiment experiment(options, common, session);
-  return session.guard([&] { return experiment.run(app); }, [&] { experiment.save_partial(); },
-                       [&] { return experiment.memory_hint(); });
+  return ip::measuring_main<ip::mnist::Options, ip::mnist::Experiment>(
+      argc, argv,
+      {"mnist_power",
+       "mnist_power: training time (and energy) to reach a test accuracy on MNIST per activation "
+       "function — the paper's MNIST experiment (DESIGN.md §1). Only training steps are timed.",
+       "seed of the initial weights, the shuffles and random layers",
+       "file name prefix; default <dataset>_<host>_<device>",
+       "continue an interrupted run: its result file <prefix>_<time>.json (partial=true), or a "
+       "directory holding one (the newest is taken). Give the same settings as the interrupted "
+       "run; its functions are kept, the others trained, and its file rewritten complete in place "
+       "(in its directory unless --out is given)"});
 }

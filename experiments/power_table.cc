@@ -25,11 +25,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "experiments/common/analysis.h"
-#include "experiments/common/costs.h"
-#include "experiments/common/results.h"
-#include "experiments/common/run_support.h"
+#include "experiments/common/cli.h"
 #include "kernels/common/activation_list.h"
+#include "results/analysis.h"
+#include "results/costs.h"
+#include "results/results.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -131,14 +131,8 @@ void print_table(const Table& t, const std::string& format) {
 
 // ---- CSV ----
 
-std::string csv(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
-std::string csv(double v) { return std::isfinite(v) ? ip::format_number(v) : ""; }
+std::string csv(const std::string& s) { return ip::csv_field(s); }
+std::string csv(double v) { return ip::csv_number(v); }
 
 struct Options {
   std::vector<std::string> inputs;

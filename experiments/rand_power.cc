@@ -9,34 +9,23 @@
 // Output: one paper-schema JSON per scale, one consolidated JSON (every sample, the costs with
 // their 95% intervals) and CSVs per invocation (experiments/rand/output.h); at the end, the
 // costs at the largest scale as a table.
-#include <CLI/CLI.hpp>
-
-#include "experiments/common/session.h"
+#include "experiments/common/measuring_main.h"
 #include "experiments/rand/experiment.h"
 
 int main(int argc, char** argv) {
-  ip::CommonFlags common;
-  ip::rand::Options options;
-  CLI::App app{
-      "rand_power: what each activation function (and dropout) costs when a dense network "
-      "predicts random data — the paper's main experiment (DESIGN.md §1). By default every "
-      "function is timed in interleaved rounds against Identity until each cost relative to "
-      "Identity is known to ±1% (95% CI) or the time budget is spent; the eval-mode dropouts, "
-      "no-ops, are the controls. --design paper runs the paper's own protocol. Results go to "
-      "--out as one paper-schema JSON per scale plus a consolidated JSON and CSVs."};
-  ip::add_common_flags(
-      app, common, "seed of the data, the initial weights and the shuffles",
-      "file name prefix; default <host>_<device>",
-      "continue an interrupted run: its consolidated <prefix>.all.<time>.json (partial=true), or "
-      "a directory holding one (the newest is taken). Give the same settings as the interrupted "
-      "run; what it measured is kept, the rest measured, and its files rewritten in place (to its "
-      "directory unless --out is given)");
-  ip::rand::add_options(app, options);
-  if (int rc = ip::parse_command_line(app, argc, argv, "rand_power"); rc >= 0) return rc;
-
-  ip::Session session("rand_power", common, argc, argv);
-  ip::rand::Experiment experiment(options, common, session);
-  return session.guard([&] { return experiment.run(app); }, [&] { experiment.save_partial(); },
-                       " (prediction chunks of up to " + std::to_string(options.chunk_cap) +
-                           " rows of 1024 floats); lower --chunk-cap");
+  return ip::measuring_main<ip::rand::Options, ip::rand::Experiment>(
+      argc, argv,
+      {"rand_power",
+       "rand_power: what each activation function (and dropout) costs when a dense network "
+       "predicts random data — the paper's main experiment (DESIGN.md §1). By default every "
+       "function is timed in interleaved rounds against Identity until each cost relative to "
+       "Identity is known to ±1% (95% CI) or the time budget is spent; the eval-mode dropouts, "
+       "no-ops, are the controls. --design paper runs the paper's own protocol. Results go to "
+       "--out as one paper-schema JSON per scale plus a consolidated JSON and CSVs.",
+       "seed of the data, the initial weights and the shuffles",
+       "file name prefix; default <host>_<device>",
+       "continue an interrupted run: its consolidated <prefix>.all.<time>.json (partial=true), or "
+       "a directory holding one (the newest is taken). Give the same settings as the interrupted "
+       "run; what it measured is kept, the rest measured, and its files rewritten in place (to its "
+       "directory unless --out is given)"});
 }

@@ -16,7 +16,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "experiments/common/run_support.h"
+#include "experiments/common/cli.h"
 #include "plots/figures.h"
 
 namespace fs = std::filesystem;

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "experiments/common/analysis.h"
-#include "experiments/common/costs.h"
 #include "plots/gnuplot_out.h"
+#include "results/analysis.h"
+#include "results/costs.h"
 
 namespace figures {
 

@@ -39,6 +39,15 @@ std::string mnist_stem(const std::string& figure, const ip::MnistSet& m) {
 }
 const char* dataset_title(const ip::MnistSet& m) { return m.dataset == "mnist" ? "MNIST" : m.dataset.c_str(); }
 
+// "<data set><what> to 90% test accuracy — <platform> (3 runs)<after>": the MNIST figures' titles.
+std::string accuracy_title(const ip::MnistSet& m, double target, const std::string& what, const std::string& after) {
+  char middle[64];
+  std::snprintf(middle, sizeof middle, " to %.0f%% test accuracy — ", target * 100);
+  const std::size_t runs = m.runs.size();
+  return dataset_title(m) + what + middle + m.name + " (" + std::to_string(runs) + " run" + (runs == 1 ? "" : "s") +
+         ")" + after;
+}
+
 }  // namespace
 
 // (4) MNIST time to the target accuracy: bars sorted by time, grey when never reached.
@@ -62,10 +71,7 @@ void Figures::mnist_time(const ip::MnistSet& m) {
   }
   const std::string tics = label_tics(labels);
   const std::string stem = mnist_stem("mnist_time", m);
-  char title[256];
-  std::snprintf(title, sizeof title, "%s: training time to %.0f%% test accuracy — %s (%zu run%s)",
-                dataset_title(m), target * 100, m.name.c_str(), m.runs.size(),
-                m.runs.size() == 1 ? "" : "s");
+  const std::string title = accuracy_title(m, target, ": training time", "");
   emit(stem, 1000, 600, csv, [&](Gnuplot& gp) {
     gp << "set title " << q(title) << " noenhanced\n"
        << "set ylabel 'seconds in training steps'\nset yrange [0:*]\nset grid ytics lc rgb '#dddddd'\n"
@@ -135,10 +141,7 @@ void Figures::mnist_epochs(const ip::MnistSet& m, const ip::MnistSet* paper) {
   }
   const std::string tics = label_tics(labels);
   const std::string stem = mnist_stem("mnist_epochs", m);
-  char title[320];
-  std::snprintf(title, sizeof title, "%s to %.0f%% test accuracy — %s (%zu run%s): epochs (top), seconds per epoch (bottom)",
-                dataset_title(m), target * 100, m.name.c_str(), m.runs.size(),
-                m.runs.size() == 1 ? "" : "s");
+  const std::string title = accuracy_title(m, target, "", ": epochs (top), seconds per epoch (bottom)");
   const double xmax = stats.size() - 0.3;
   emit(stem, 1100, 900, csv, [&](Gnuplot& gp) {
     gp << "set multiplot title " << q(title) << " noenhanced\n"

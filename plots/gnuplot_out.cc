@@ -16,8 +16,8 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "experiments/common/results.h"
-#include "experiments/common/run_support.h"
+#include "experiments/common/cli.h"
+#include "results/results.h"
 
 namespace plots {
 
@@ -41,13 +41,6 @@ bool gnuplot_has_terminal(const std::string& name) {
     if (words >> first && first == name) return true;
   }
   return false;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 std::string terminal_line(const Format& f, int width, int height) {
@@ -169,7 +162,7 @@ std::vector<std::string> draw(const std::string& dir, const std::string& stem, i
     }
     gp << "exit\n";
   }  // the destructor waits for gnuplot to finish
-  std::string messages = read_text(log);
+  std::string messages = ip::read_text_file(log);
   std::error_code ec;
   fs::remove(log, ec);
   if (messages.find("rror") != std::string::npos) {
@@ -242,13 +235,5 @@ std::string file_safe(const std::string& name) {
   return out;
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
-std::string csv_number(double v) { return std::isfinite(v) ? ip::format_number(v) : ""; }
 
 }  // namespace plots

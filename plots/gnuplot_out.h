@@ -8,6 +8,8 @@
 
 #include <gnuplot-iostream.h>
 
+#include "results/results.h"
+
 namespace plots {
 
 // One output format: its file extension and gnuplot terminal.
@@ -39,9 +41,7 @@ std::string hsv(double h, double s, double v);
 std::string group_colour(const std::string& group, int index, int count);
 // A file-name-safe form of a platform name ("paper:dc_cpu" → "paper_dc_cpu").
 std::string file_safe(const std::string& name);
-// A CSV field, quoted when it holds a comma, quote or newline.
-std::string csv_field(const std::string& s);
-// A number for CSV: shortest round-trip form, empty for NaN.
-std::string csv_number(double v);
+using ip::csv_field;
+using ip::csv_number;
 
 }  // namespace plots

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -17,8 +18,8 @@
 
 #include "tests/temp_dir.h"
 
-#ifndef IP_BINARY_DIR
-#error "IP_BINARY_DIR (the build directory holding the experiment binaries) must be defined"
+#if !defined(IP_BINARY_DIR) || !defined(IP_SOURCE_DIR)
+#error "IP_BINARY_DIR and IP_SOURCE_DIR must name the build and source trees (CMakeLists.txt)"
 #endif
 
 namespace ip::test {
@@ -101,6 +102,88 @@ inline RunResult run_binary(const std::string& name, const std::vector<std::stri
 #else
   return run_program(program, args);
 #endif
+}
+
+// ---- shell command lines (the end-to-end tests: environment variables, ulimits, pipelines) ----
+
+// What a command left: its exit status as a shell reports it (128 + signal when killed), stdout
+// and stderr.
+struct Outcome {
+  int code = -1;
+  std::string out, err;
+};
+
+inline int shell_exit_code(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Every shell command line of the end-to-end tests passes here on its way to /bin/sh, whether
+// run to the end (run_shell) or started in the background (start_shell).
+inline std::string shell_command(const std::string& command) { return command; }
+
+// Runs `command` with stdout and stderr captured in files in `scratch`.
+inline Outcome run_shell(const std::string& command, const std::filesystem::path& scratch) {
+  const std::filesystem::path out = scratch / "stdout.txt", err = scratch / "stderr.txt";
+  const int status = std::system(
+      (shell_command(command) + " >" + shell_quote(out.string()) + " 2>" + shell_quote(err.string())).c_str());
+  Outcome o;
+  o.code = shell_exit_code(status);
+  o.out = read_text(out.string());
+  o.err = read_text(err.string());
+  std::error_code ec;
+  std::filesystem::remove(out, ec);
+  std::filesystem::remove(err, ec);
+  return o;
+}
+
+// Starts `command` in the background (`redirect`: where its output goes) and returns its process
+// id; the shell execs the command, so a signal to that id reaches the program itself.
+inline pid_t start_shell(const std::string& command, const std::string& redirect = ">/dev/null 2>&1") {
+  const std::string line = "exec " + shell_command(command) + " " + redirect;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", line.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// The regular files in `dir`, sorted; none when it does not exist.
+inline std::vector<std::filesystem::path> files_in(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return files;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.is_regular_file()) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// The first file in `dir` whose name starts with `prefix` and ends with `suffix`; "" when none.
+inline std::filesystem::path file_named(const std::filesystem::path& dir, const std::string& prefix,
+                                        const std::string& suffix = "") {
+  for (const std::filesystem::path& p : files_in(dir)) {
+    const std::string name = p.filename().string();
+    if (name.rfind(prefix, 0) == 0 && name.size() >= prefix.size() + suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return p;
+  }
+  return {};
+}
+
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Where CI keeps MNIST: ../shared/data/mnist beside the source tree, else $MNIST_DIR; "" when
+// neither has it (the MNIST runs are then skipped).
+inline std::string mnist_dir() {
+  namespace fs = std::filesystem;
+  const fs::path shared = fs::path(IP_SOURCE_DIR).parent_path() / "shared" / "data" / "mnist";
+  if (fs::exists(shared / "train-images-idx3-ubyte.gz") || fs::exists(shared / "train-images-idx3-ubyte"))
+    return shared.string();
+  const char* env = std::getenv("MNIST_DIR");
+  return env && *env && fs::is_directory(env) ? env : "";
 }
 
 inline int count_lines(const std::string& s) {

@@ -16,8 +16,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "engine/energy.h"
-#include "engine/timer.h"
+#include "measure/energy.h"
+#include "measure/timer.h"
 #include "tests/temp_dir.h"
 
 namespace ip {

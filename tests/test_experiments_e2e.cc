@@ -21,63 +21,22 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "experiments/common/results.h"
+#include "results/results.h"
+#include "tests/binary_runner.h"
 #include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using ip::test::read_text;
-using ip::test::TempDir;
+using namespace ip::test;  // binary_runner.h, temp_dir.h
 
 namespace {
-
-#if !defined(IP_BINARY_DIR) || !defined(IP_SOURCE_DIR)
-#error "IP_BINARY_DIR and IP_SOURCE_DIR must name the build and source trees (CMakeLists.txt)"
-#endif
-
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
 
 // Runs build/<binary> with `args` (already shell-quoted), capturing stdout and stderr; `shell`
 // is run before it in the same shell (e.g. a ulimit).
 Outcome run(const std::string& binary, const std::string& args, const fs::path& scratch,
             const std::string& shell = "") {
-  const fs::path out = scratch / "stdout.txt", err = scratch / "stderr.txt";
   // One thread: on a busy CI runner OpenMP's spinning workers make short runs slow and erratic.
-  const std::string cmd = shell + std::string(IP_BINARY_DIR) + "/" + binary + " --threads 1 " + args +
-                          " >" + out.string() + " 2>" + err.string();
-  const int status = std::system(cmd.c_str());
-  Outcome o;
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  o.out = read_text(out);
-  o.err = read_text(err);
-  fs::remove(out);
-  fs::remove(err);
-  return o;
-}
-
-std::vector<fs::path> files_in(const fs::path& dir) {
-  std::vector<fs::path> files;
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return files;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_regular_file()) files.push_back(e.path());
-  return files;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-// Where CI keeps MNIST: ../shared/data/mnist beside the source tree, else $MNIST_DIR.
-std::string mnist_dir() {
-  const fs::path shared = fs::path(IP_SOURCE_DIR).parent_path() / "shared" / "data" / "mnist";
-  if (fs::exists(shared / "train-images-idx3-ubyte.gz") || fs::exists(shared / "train-images-idx3-ubyte"))
-    return shared.string();
-  const char* env = std::getenv("MNIST_DIR");
-  return env && *env && fs::is_directory(env) ? env : "";
+  return run_shell(shell + std::string(IP_BINARY_DIR) + "/" + binary + " --threads 1 " + args, scratch);
 }
 
 const char* const kPaperFields[] = {"pred_items", "pred_times", "train_times", "device",
@@ -210,39 +169,32 @@ TEST(ExperimentsE2E, RandPowerRejectsBadInputWithoutWritingResults) {
   EXPECT_TRUE(contains(o.err, blocked.string())) << o.err;
 }
 
-TEST(ExperimentsE2E, RandPowerInterruptedKeepsFinishedMeasurements) {
-  TempDir tmp;
-  const fs::path out = tmp.path() / "results", log = tmp.path() / "stdout.txt";
-  const std::string bin = std::string(IP_BINARY_DIR) + "/rand_power";
-  // Far more work than the test waits for; small chunks so the stop comes within milliseconds.
-  const std::vector<std::string> args = {bin, "--design", "paper", "--threads", "1", "--functions", "relu,identity",
-                                         "--scales", "0-6", "--runs", "50", "--chunk-cap", "1000",
-                                         "--train-epochs", "0", "--quiet", "--prefix", "cut",
-                                         "--out", out.string()};
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  // Wait until the first scale's file exists, then interrupt.
-  bool first_scale_done = false;
-  for (int i = 0; i < 600 && !first_scale_done; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    for (const fs::path& p : files_in(out))
-      if (p.filename().string().rfind("cut_", 0) == 0) first_scale_done = true;
-  }
+// Runs `binary` in the background and interrupts it once its first result file exists
+// (<prefix>_<time>.json: rand_power's first per-scale file, mnist_power's first function).
+int run_and_interrupt(const std::string& binary, const std::vector<std::string>& flags,
+                      const fs::path& out, const fs::path& log, const std::string& prefix) {
+  std::string command = std::string(IP_BINARY_DIR) + "/" + binary;
+  for (const std::string& f : flags) command += " " + shell_quote(f);
+  const pid_t pid = start_shell(command, ">" + shell_quote(log.string()));
+  for (int i = 0; i < 600 && file_named(out, prefix + "_").empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   kill(pid, SIGINT);
   int status = 0;
   waitpid(pid, &status, 0);
-  ASSERT_TRUE(first_scale_done);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 130);
+  return shell_exit_code(status);
+}
+
+TEST(ExperimentsE2E, RandPowerInterruptedKeepsFinishedMeasurements) {
+  TempDir tmp;
+  const fs::path out = tmp.path() / "results", log = tmp.path() / "stdout.txt";
+  // Far more work than the test waits for; small chunks so the stop comes within milliseconds.
+  EXPECT_EQ(run_and_interrupt("rand_power",
+                              {"--design", "paper", "--threads", "1", "--functions", "relu,identity", "--scales",
+                               "0-6", "--runs", "50", "--chunk-cap", "1000", "--train-epochs", "0", "--quiet",
+                               "--prefix", "cut", "--out", out.string()},
+                              out, log, "cut"),
+            130);
+  ASSERT_FALSE(file_named(out, "cut_").empty()) << "interrupted before the first scale's file";
 
   bool saw_consolidated = false;
   const std::string listed = read_text(log);
@@ -261,42 +213,11 @@ TEST(ExperimentsE2E, RandPowerInterruptedKeepsFinishedMeasurements) {
   EXPECT_TRUE(saw_consolidated);
 }
 
-// Runs `binary` in the background and interrupts it once its first result file exists
-// (<prefix>_<time>.json: rand_power's first per-scale file, mnist_power's first function).
-int run_and_interrupt(const std::string& binary, const std::vector<std::string>& flags,
-                      const fs::path& out, const fs::path& log, const std::string& prefix) {
-  const std::string bin = std::string(IP_BINARY_DIR) + "/" + binary;
-  std::vector<std::string> args = {bin};
-  args.insert(args.end(), flags.begin(), flags.end());
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  bool first_scale_done = false;
-  for (int i = 0; i < 600 && !first_scale_done; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    for (const fs::path& p : files_in(out))
-      if (p.filename().string().rfind(prefix + "_", 0) == 0) first_scale_done = true;
-  }
-  kill(pid, SIGINT);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-json consolidated_json(const fs::path& out, const std::string& prefix, fs::path* path = nullptr) {
-  for (const fs::path& p : files_in(out))
-    if (p.filename().string().rfind(prefix + ".all.", 0) == 0 && p.extension() == ".json") {
-      if (path) *path = p;
-      return json::parse(read_text(p));
-    }
-  return json();
+// The JSON file in `out` whose name starts with `lead` (null when none); its path in *path.
+json json_named(const fs::path& out, const std::string& lead, fs::path* path = nullptr) {
+  const fs::path p = file_named(out, lead, ".json");
+  if (path) *path = p;
+  return p.empty() ? json() : json::parse(read_text(p));
 }
 
 TEST(ExperimentsE2E, RandPowerResumeCompletesAnInterruptedRunKeepingItsCells) {
@@ -308,7 +229,7 @@ TEST(ExperimentsE2E, RandPowerResumeCompletesAnInterruptedRunKeepingItsCells) {
                                           "--quiet", "--prefix", "res", "--out", out.string()};
   ASSERT_EQ(run_and_interrupt("rand_power", flags, out, tmp.path() / "log.txt", "res"), 130);
   fs::path first_path;
-  const json first = consolidated_json(out, "res", &first_path);
+  const json first = json_named(out, "res.all.", &first_path);
   ASSERT_TRUE(first.is_object());
   ASSERT_EQ(first["partial"], true);
   const size_t kept = first["measurements"].size();
@@ -335,7 +256,7 @@ TEST(ExperimentsE2E, RandPowerResumeCompletesAnInterruptedRunKeepingItsCells) {
 
   // The interrupted run's files are rewritten in place: one consolidated file, one per scale.
   fs::path final_path;
-  const json final = consolidated_json(out, "res", &final_path);
+  const json final = json_named(out, "res.all.", &final_path);
   EXPECT_EQ(final_path, first_path);
   EXPECT_EQ(final["partial"], false);
   EXPECT_EQ(final["parameters"]["resumed"]["cells_resumed"], kept);
@@ -383,7 +304,7 @@ TEST(ExperimentsE2E, RandPowerOnNanStopsOrRecordsTheFailure) {
 
   const Outcome cont = run("rand_power", args + " --on-nan continue", tmp.path());
   ASSERT_EQ(cont.code, 0) << cont.err;
-  const json j = consolidated_json(out, "nan");
+  const json j = json_named(out, "nan.all.");
   ASSERT_TRUE(j.is_object());
   EXPECT_TRUE(contains(j["failed"]["torch.nn.modules.activation.ReLU"].get<std::string>(), "step 2"));
   EXPECT_TRUE(j["measurements"].empty());
@@ -405,7 +326,7 @@ TEST(ExperimentsE2E, RandPowerRoundsReportCostsWithIntervals) {
   EXPECT_TRUE(contains(o.err, "vs Identity [95% CI]")) << o.err;
   EXPECT_TRUE(contains(o.err, "Dropout (control)")) << o.err;
   fs::path path;
-  const json j = consolidated_json(out, "rounds", &path);
+  const json j = json_named(out, "rounds.all.", &path);
   ASSERT_TRUE(j.is_object());
   EXPECT_EQ(j["design"], "rounds");
   EXPECT_EQ(j["partial"], false);
@@ -504,7 +425,7 @@ TEST(ExperimentsE2E, RandPowerRoundsResumeKeepsFinishedRounds) {
                                           "--out", out.string()};
   ASSERT_EQ(run_and_interrupt("rand_power", flags, out, tmp.path() / "log.txt", "rr"), 130);
   fs::path first_path;
-  const json first = consolidated_json(out, "rr", &first_path);
+  const json first = json_named(out, "rr.all.", &first_path);
   ASSERT_TRUE(first.is_object());
   ASSERT_EQ(first["partial"], true);
   ASSERT_GE(first["scales"].size(), 1u);
@@ -522,7 +443,7 @@ TEST(ExperimentsE2E, RandPowerRoundsResumeKeepsFinishedRounds) {
   const Outcome resumed = run("rand_power", cmd + "--resume " + out.string(), tmp.path());
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   fs::path final_path;
-  const json final = consolidated_json(out, "rr", &final_path);
+  const json final = json_named(out, "rr.all.", &final_path);
   EXPECT_EQ(final_path, first_path) << "the same file, rewritten";
   EXPECT_EQ(final["partial"], false);
   ASSERT_EQ(final["scales"].size(), 2u);
@@ -547,7 +468,7 @@ TEST(ExperimentsE2E, RandPowerDeviceAndMemoryMessages) {
                             "--train-epochs 0 --quiet --prefix auto --out " + out.string(), tmp.path());
   ASSERT_EQ(autod.code, 0) << autod.err;
   const bool fell_back = contains(autod.err, "--device auto: no usable GPU");
-  EXPECT_EQ(consolidated_json(out, "auto")["device"], fell_back ? "cpu" : "cuda");
+  EXPECT_EQ(json_named(out, "auto.all.")["device"], fell_back ? "cpu" : "cuda");
   if (fell_back) {
     const Outcome cuda = run("rand_power", "--device cuda --functions relu --scales 0 --quiet "
                              "--out " + out.string(), tmp.path());
@@ -649,14 +570,6 @@ TEST(ExperimentsE2E, MnistPowerRejectsMissingAndCorruptData) {
 }
 
 // The MNIST file of a run: <prefix>_<time>.json (the one JSON in `out` starting so).
-json mnist_json(const fs::path& out, const std::string& prefix, fs::path* path = nullptr) {
-  for (const fs::path& p : files_in(out))
-    if (p.filename().string().rfind(prefix + "_", 0) == 0 && p.extension() == ".json") {
-      if (path) *path = p;
-      return json::parse(read_text(p));
-    }
-  return json();
-}
 
 TEST(ExperimentsE2E, MnistPowerResumeTrainsOnlyTheMissingFunctions) {
   const std::string data = mnist_dir();
@@ -670,7 +583,7 @@ TEST(ExperimentsE2E, MnistPowerResumeTrainsOnlyTheMissingFunctions) {
                                           "--prefix", "mres", "--data-dir", data, "--out", out.string()};
   ASSERT_EQ(run_and_interrupt("mnist_power", flags, out, tmp.path() / "log.txt", "mres"), 130);
   fs::path first_path;
-  const json first = mnist_json(out, "mres", &first_path);
+  const json first = json_named(out, "mres_", &first_path);
   ASSERT_TRUE(first.is_object());
   ASSERT_EQ(first["partial"], true) << "an interrupted run's file says so";
   const size_t kept = first["times"].size();
@@ -685,12 +598,12 @@ TEST(ExperimentsE2E, MnistPowerResumeTrainsOnlyTheMissingFunctions) {
   EXPECT_NE(bad.code, 0);
   EXPECT_TRUE(contains(bad.err, "--resume: --max-epochs differs")) << bad.err;
   EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
-  EXPECT_EQ(mnist_json(out, "mres"), first) << "a refused resume changes nothing";
+  EXPECT_EQ(json_named(out, "mres_"), first) << "a refused resume changes nothing";
 
   const Outcome resumed = run("mnist_power", cmd + "--resume " + out.string(), tmp.path());
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   fs::path final_path;
-  const json final = mnist_json(out, "mres", &final_path);
+  const json final = json_named(out, "mres_", &final_path);
   EXPECT_EQ(final_path, first_path) << "the interrupted run's file is rewritten in place";
   EXPECT_EQ(files_in(out).size(), 2u) << "one JSON and its CSV";
   EXPECT_EQ(final["partial"], false);
@@ -737,7 +650,7 @@ TEST(ExperimentsE2E, MnistPowerOnNanStopsOrRecordsTheFailure) {
   EXPECT_TRUE(contains(cont.err, "training relu: non-finite loss")) << cont.err;
   EXPECT_TRUE(contains(cont.err, "recorded as failed")) << cont.err;
   fs::path path;
-  const json j = mnist_json(out, "nan", &path);
+  const json j = json_named(out, "nan_", &path);
   ASSERT_TRUE(j.is_object());
   EXPECT_EQ(j["partial"], false);
   for (const char* key : {"torch.nn.modules.activation.ReLU", "torch.nn.modules.linear.Identity"}) {

@@ -13,11 +13,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "experiments/common/analysis.h"
-#include "experiments/common/results.h"
+#include "results/analysis.h"
+#include "results/results.h"
 #include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
+using ip::test::read_text;
 
 namespace {
 
@@ -41,13 +42,6 @@ Outcome run_figures(const std::string& args) {
   int st = pclose(p);
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r;
-}
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // A minimal XML check: the root element is <svg>, and every start tag has its end tag in order
@@ -123,7 +117,7 @@ class FiguresTest : public ::testing::Test {
       ip::write_scale_file(ref.string(), r, r.scales.size() - 1);
     }
     const std::string all = ip::write_rand_consolidated(ref.string(), ip::consolidated_stem("synth", 1700000100), r);
-    nlohmann::json j = nlohmann::json::parse(read(all));
+    nlohmann::json j = nlohmann::json::parse(read_text(all));
     j["measurements"] = measurements;
     ip::write_file_atomic(all, j.dump());
 
@@ -173,38 +167,38 @@ TEST_F(FiguresTest, DrawsEveryFigureAsWellFormedSvgNamingEverySeries) {
   for (const std::string& f : figures) {
     ASSERT_TRUE(fs::exists(out / (f + ".svg"))) << f << "\n" << r.output;
     ASSERT_TRUE(fs::exists(out / (f + ".csv"))) << f;
-    EXPECT_TRUE(well_formed_svg(read(out / (f + ".svg")))) << f;
+    EXPECT_TRUE(well_formed_svg(read_text(out / (f + ".svg")))) << f;
   }
   // Every table row is a series of figure (1): a new row needs no plot code.
-  const std::string cost = read(out / "cost_synth.svg");
+  const std::string cost = read_text(out / "cost_synth.svg");
   for (const ip::FunctionInfo& f : ip::kFunctionInfo) EXPECT_NE(cost.find(std::string(">") + f.name + "<"), std::string::npos) << f.name;
   EXPECT_NE(cost.find("seconds per instance (log scale)"), std::string::npos);
   EXPECT_NE(cost.find("instances predicted"), std::string::npos);
 
-  const std::string spread = read(out / "group_spread.svg");
+  const std::string spread = read_text(out / "group_spread.svg");
   for (const char* s : {"synth activations", "synth dropouts", "max / min time (log scale)", "instances predicted"})
     EXPECT_NE(spread.find(s), std::string::npos) << s;
-  const std::string rel = read(out / "relative_to_identity.svg");
+  const std::string rel = read_text(out / "relative_to_identity.svg");
   for (const char* s : {">synth<", "time / Identity time", "Identity = 1"}) EXPECT_NE(rel.find(s), std::string::npos) << s;
-  const std::string mnist = read(out / "mnist_time_synth.svg");
+  const std::string mnist = read_text(out / "mnist_time_synth.svg");
   for (const char* s : {"ReLU", "Sigmoid", "Dropout", "seconds in training steps", "never reached the target"})
     EXPECT_NE(mnist.find(s), std::string::npos) << s;
-  const std::string epochs = read(out / "mnist_epochs_synth.svg");
+  const std::string epochs = read_text(out / "mnist_epochs_synth.svg");
   for (const char* s : {"ReLU", "Sigmoid", "epochs to 90%", "seconds per training epoch", "never reached"})
     EXPECT_NE(epochs.find(s), std::string::npos) << s;
-  const std::string bench = read(out / "kernel_throughput_synth_cpu.svg");
+  const std::string bench = read_text(out / "kernel_throughput_synth_cpu.svg");
   for (const char* s : {"relu", "gelu", "forward", "backward", "copy 20 GB/s", "effective GB/s"})
     EXPECT_NE(bench.find(s), std::string::npos) << s;
-  const std::string energy = read(out / "energy_synth.svg");
+  const std::string energy = read_text(out / "energy_synth.svg");
   for (const char* s : {"joules per instance", "measured", "estimated (hatched)"})
     EXPECT_NE(energy.find(s), std::string::npos) << s;
-  const std::string breakdown = read(out / "breakdown_synth.svg");
+  const std::string breakdown = read_text(out / "breakdown_synth.svg");
   for (const char* s : {"GEMM (Linear layers)", "activation layers", "dropout layers", "seconds per instance"})
     EXPECT_NE(breakdown.find(s), std::string::npos) << s;
 
   // The CSV beside figure (3) holds the numbers drawn: Identity's ratio is 1, the
   // activations' mean ratio is above it.
-  const std::string csv = read(out / "relative_to_identity.csv");
+  const std::string csv = read_text(out / "relative_to_identity.csv");
   EXPECT_EQ(csv.rfind("platform,pred_items,scale,activations,mean_ratio", 0), 0u) << csv;
   EXPECT_NE(csv.find("synth,100,2,"), std::string::npos) << csv;
 }
@@ -230,11 +224,11 @@ TEST_F(FiguresTest, KernelBenchFilesOfOnePlatformAreDrawnApartNewestUnderItsName
   const fs::path out = dir_ / "fig";
   Outcome r = run_figures("--data " + (dir_ / "data").string() + " --out " + out.string() + " --formats svg");
   ASSERT_EQ(r.status, 0) << r.output;
-  const std::string newest = read(out / "kernel_throughput_synth_cpu.csv");
+  const std::string newest = read_text(out / "kernel_throughput_synth_cpu.csv");
   EXPECT_NE(newest.find("17.25"), std::string::npos) << newest;
   const fs::path older = out / "kernel_throughput_synth_kernel_bench_b_old_cpu.csv";
   ASSERT_TRUE(fs::exists(older)) << r.output;
-  EXPECT_NE(read(older).find("11.5"), std::string::npos);
+  EXPECT_NE(read_text(older).find("11.5"), std::string::npos);
   EXPECT_NE(r.output.find("drawn as synth:kernel_bench_b_old"), std::string::npos) << r.output;
 }
 

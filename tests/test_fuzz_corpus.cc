@@ -14,7 +14,7 @@
 
 #include "engine/model_file.h"
 #include "experiments/common/idx.h"
-#include "experiments/common/results.h"
+#include "results/results.h"
 
 namespace ip {
 namespace {

@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "experiments/common/results.h"
+#include "results/results.h"
 #include "tests/binary_runner.h"
 
 namespace {

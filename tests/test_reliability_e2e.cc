@@ -20,53 +20,17 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/binary_runner.h"
 #include "tests/fs_sandbox.h"
 #include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using ip::test::read_text;
-using ip::test::TempDir;
+using namespace ip::test;  // binary_runner.h, temp_dir.h
 
 namespace {
 
-#if !defined(IP_BINARY_DIR) || !defined(IP_SOURCE_DIR)
-#error "IP_BINARY_DIR and IP_SOURCE_DIR must name the build and source trees (CMakeLists.txt)"
-#endif
-
 const std::string kBin = IP_BINARY_DIR;
-
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
-
-// Runs `command` (a shell command line; binaries as kBin + "/name") with stdout and stderr
-// captured in `scratch`.
-Outcome sh(const std::string& command, const fs::path& scratch) {
-  const fs::path out = scratch / "stdout.txt", err = scratch / "stderr.txt";
-  const int status = std::system((command + " >'" + out.string() + "' 2>'" + err.string() + "'").c_str());
-  Outcome o;
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  o.out = read_text(out.string());
-  o.err = read_text(err.string());
-  fs::remove(out);
-  fs::remove(err);
-  return o;
-}
-
-int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-std::vector<fs::path> files_in(const fs::path& dir) {
-  std::vector<fs::path> files;
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return files;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_regular_file()) files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  return files;
-}
 
 bool any_temporary(const fs::path& dir) {
   for (const fs::path& p : files_in(dir))
@@ -148,10 +112,10 @@ TEST(ReliabilityE2E, BadValuesAreRefusedInOneLineBeforeAnyWork) {
   };
   for (const BadValue& c : cases) {
     const std::string command = c.command.rfind("OMP_NUM_THREADS", 0) == 0 ? c.command : kBin + "/" + c.command;
-    const Outcome o = sh(command, tmp.path());
+    const Outcome o = run_shell(command, tmp.path());
     EXPECT_NE(o.code, 0) << c.command;
     EXPECT_TRUE(contains(o.err, c.message)) << c.command << "\n  said: " << o.err << "  expected: " << c.message;
-    EXPECT_EQ(lines(o.err), 1) << c.command << ": " << o.err;
+    EXPECT_EQ(count_lines(o.err), 1) << c.command << ": " << o.err;
     EXPECT_LT(o.err.size(), 400u) << "a short line: " << o.err;
     EXPECT_FALSE(contains(o.err, "bad_function_call")) << o.err;
     EXPECT_TRUE(files_in(out).empty()) << c.command;
@@ -162,9 +126,9 @@ TEST(ReliabilityE2E, BadValuesAreRefusedInOneLineBeforeAnyWork) {
 TEST(ReliabilityE2E, ThreadsBeyondTheCpusAreWarnedAbout) {
   TempDir tmp;
   const std::string n = std::to_string(usable_cpus() + 1);
-  const Outcome o = sh(kBin + "/rand_power --design paper --functions relu --scales 0 --runs 1 --train-epochs 0 "
-                                  "--threads " + n + " --quiet --out " + (tmp.path() / "out").string(),
-                       tmp.path());
+  const Outcome o = run_shell(kBin + "/rand_power --design paper --functions relu --scales 0 --runs 1 --train-epochs 0 "
+                                         "--threads " + n + " --quiet --out " + (tmp.path() / "out").string(),
+                              tmp.path());
   ASSERT_EQ(o.code, 0) << o.err;
   EXPECT_TRUE(contains(o.err, "rand_power: warning: --threads " + n + ": " + n + " threads on")) << o.err;
 }
@@ -178,32 +142,32 @@ TEST(ReliabilityE2E, OutputLocationsAreProbedBeforeAnyWork) {
                                   "--quiet --out " + out.string() + " --model-cache " + cache.string();
 
   // A prefix whose file names the file system cannot hold.
-  const Outcome long_prefix = sh(base + " --prefix " + std::string(300, 'p'), tmp.path());
+  const Outcome long_prefix = run_shell(base + " --prefix " + std::string(300, 'p'), tmp.path());
   EXPECT_EQ(long_prefix.code, 1);
   EXPECT_TRUE(contains(long_prefix.err, "shorten --prefix")) << long_prefix.err;
-  EXPECT_EQ(lines(long_prefix.err), 1) << long_prefix.err;
+  EXPECT_EQ(count_lines(long_prefix.err), 1) << long_prefix.err;
   EXPECT_TRUE(files_in(out).empty());
   EXPECT_TRUE(files_in(cache).empty()) << "nothing trained";
 
   // A directory where the model's cache file belongs: found before training.
-  ASSERT_EQ(sh(base + " --prefix first", tmp.path()).code, 0);
+  ASSERT_EQ(run_shell(base + " --prefix first", tmp.path()).code, 0);
   std::vector<fs::path> cached = files_in(cache);
   ASSERT_EQ(cached.size(), 1u);
   fs::remove(cached[0]);
   fs::create_directories(cached[0]);
   fs::remove_all(out);
-  const Outcome blocked = sh(base + " --prefix second", tmp.path());
+  const Outcome blocked = run_shell(base + " --prefix second", tmp.path());
   EXPECT_EQ(blocked.code, 1);
   EXPECT_TRUE(contains(blocked.err, "--model-cache: " + cached[0].string() + " is a directory")) << blocked.err;
-  EXPECT_EQ(lines(blocked.err), 1) << blocked.err;
+  EXPECT_EQ(count_lines(blocked.err), 1) << blocked.err;
   EXPECT_TRUE(files_in(out).empty());
 
   // A truncated model in the cache is reported as truncated, and retrained.
   fs::remove_all(cached[0]);
   fs::remove_all(out);
-  ASSERT_EQ(sh(base + " --prefix again", tmp.path()).code, 0);
+  ASSERT_EQ(run_shell(base + " --prefix again", tmp.path()).code, 0);
   fs::resize_file(cached[0], fs::file_size(cached[0]) / 2);
-  const Outcome truncated = sh(base + " --prefix fourth", tmp.path());
+  const Outcome truncated = run_shell(base + " --prefix fourth", tmp.path());
   EXPECT_EQ(truncated.code, 0) << truncated.err;
   EXPECT_TRUE(contains(truncated.err, "model cache unusable, retraining") && contains(truncated.err, "truncated"))
       << truncated.err;
@@ -213,7 +177,7 @@ TEST(ReliabilityE2E, OutputLocationsAreProbedBeforeAnyWork) {
   // A cache that is a file.
   fs::remove_all(cache);
   std::ofstream(cache) << "x";
-  const Outcome file_cache = sh(base + " --prefix third", tmp.path());
+  const Outcome file_cache = run_shell(base + " --prefix third", tmp.path());
   EXPECT_EQ(file_cache.code, 1);
   EXPECT_TRUE(contains(file_cache.err, "--model-cache " + cache.string())) << file_cache.err;
   EXPECT_TRUE(files_in(out).empty());
@@ -233,7 +197,7 @@ TEST(ReliabilityE2E, ReadOnlyAndFullFileSystemsAreFoundAtTheStart) {
       tmp.path(), mnt, 64, true, run + "--model-cache " + mnt.string() + " --out " + out.string());
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_TRUE(contains(r.err, "--model-cache " + mnt.string() + " is not writable: Read-only file system")) << r.err;
-  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
   EXPECT_TRUE(files_in(out).empty());
   // Read-only results directory.
   r = ip::test::run_in_tmpfs(tmp.path(), mnt, 64, true, run + "--no-model-cache --out " + mnt.string());
@@ -248,7 +212,7 @@ TEST(ReliabilityE2E, ReadOnlyAndFullFileSystemsAreFoundAtTheStart) {
   EXPECT_TRUE(files_in(out).empty());
   // A read-only cache holding every model is only read: the run goes on.
   const fs::path cache = tmp.path() / "cache";
-  ASSERT_EQ(sh(run + "--model-cache " + cache.string() + " --out " + out.string(), tmp.path()).code, 0);
+  ASSERT_EQ(run_shell(run + "--model-cache " + cache.string() + " --out " + out.string(), tmp.path()).code, 0);
   fs::remove_all(out);
   r = ip::test::run_in_tmpfs(tmp.path(), mnt, 16384, false,
                              "cp " + cache.string() + "/* " + mnt.string() + "/ && mount -o remount,ro " +
@@ -334,9 +298,9 @@ TEST(ReliabilityE2E, FiguresDiskFullSaysDiskFull) {
   TempDir tmp;
   const fs::path mnt = tmp.path() / "mnt", results = tmp.path() / "results";
   fs::create_directories(mnt);
-  ASSERT_EQ(sh(kBin + "/rand_power --design paper --functions relu,identity,dropout --scales 0-1 --runs 1 "
-                      "--train-epochs 0 --quiet --prefix fig --out " + results.string(),
-               tmp.path()).code,
+  ASSERT_EQ(run_shell(kBin + "/rand_power --design paper --functions relu,identity,dropout --scales 0-1 --runs 1 "
+                             "--train-epochs 0 --quiet --prefix fig --out " + results.string(),
+                      tmp.path()).code,
             0);
   const ip::test::SandboxRun r = ip::test::run_in_tmpfs(
       tmp.path(), mnt, 64, false,
@@ -353,16 +317,16 @@ TEST(ReliabilityE2E, FiguresDiskFullSaysDiskFull) {
 TEST(ReliabilityE2E, FiguresWithoutGnuplotSayHowToInstallIt) {
   TempDir tmp;
   const fs::path results = tmp.path() / "results";
-  ASSERT_EQ(sh(kBin + "/rand_power --design paper --functions relu,identity --scales 0 --runs 1 --train-epochs 0 "
-                      "--quiet --prefix g --out " + results.string(),
-               tmp.path()).code,
+  ASSERT_EQ(run_shell(kBin + "/rand_power --design paper --functions relu,identity --scales 0 --runs 1 --train-epochs 0 "
+                             "--quiet --prefix g --out " + results.string(),
+                      tmp.path()).code,
             0);
-  const Outcome o = sh("PATH=/nonexistent " + kBin + "/figures --input " + results.string() + " --out " +
-                           (tmp.path() / "fig").string(),
-                       tmp.path());
+  const Outcome o = run_shell("PATH=/nonexistent " + kBin + "/figures --input " + results.string() + " --out " +
+                                  (tmp.path() / "fig").string(),
+                              tmp.path());
   EXPECT_EQ(o.code, 1);
   EXPECT_TRUE(contains(o.err, "gnuplot not found: apt-get install gnuplot-nox")) << o.err;
-  EXPECT_EQ(lines(o.err), 1) << o.err;
+  EXPECT_EQ(count_lines(o.err), 1) << o.err;
 }
 
 // ---- SIGKILL: whatever a killed run left is resumable ----
@@ -370,29 +334,19 @@ TEST(ReliabilityE2E, FiguresWithoutGnuplotSayHowToInstallIt) {
 // Kills `command` with SIGKILL once a file starting with `prefix` + "_" is in `out`, then
 // returns the exit status (137 when the kill landed).
 int run_and_kill(const std::string& command, const fs::path& out, const std::string& prefix, int extra_ms) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", ("exec " + command + " >/dev/null 2>&1").c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  for (int i = 0; i < 3000; ++i) {
-    bool found = false;
-    for (const fs::path& p : files_in(out)) found = found || p.filename().string().rfind(prefix + "_", 0) == 0;
-    if (found) break;
+  const pid_t pid = start_shell(command);
+  for (int i = 0; i < 3000 && file_named(out, prefix + "_").empty(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
   std::this_thread::sleep_for(std::chrono::milliseconds(extra_ms));
   kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);
-  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+  return shell_exit_code(status);
 }
 
 json consolidated(const fs::path& out, const std::string& prefix) {
-  for (const fs::path& p : files_in(out))
-    if (p.filename().string().rfind(prefix + ".all.", 0) == 0 && p.extension() == ".json")
-      return json::parse(read_text(p.string()));
-  return json();
+  const fs::path p = file_named(out, prefix + ".all.", ".json");
+  return p.empty() ? json() : json::parse(read_text(p.string()));
 }
 
 void expect_killed_run_resumes(const std::string& design) {
@@ -405,7 +359,7 @@ void expect_killed_run_resumes(const std::string& design) {
   const json killed = consolidated(out, "k");
   ASSERT_TRUE(killed.is_object()) << "the first scale's set is on disk";
   EXPECT_EQ(killed["partial"], true) << "a file written while the run goes on says so";
-  const Outcome resumed = sh(kBin + "/rand_power " + flags + " --resume " + out.string(), tmp.path());
+  const Outcome resumed = run_shell(kBin + "/rand_power " + flags + " --resume " + out.string(), tmp.path());
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   const json final = consolidated(out, "k");
   EXPECT_EQ(final["partial"], false);
@@ -446,9 +400,9 @@ TEST(ReliabilityE2E, StaleTemporariesOfKilledRunsAreRemovedOnStart) {
   for (std::size_t i = 1; i < kept.size(); ++i) touch(kept[i], true);
   // stale[2] is an old probe without a pid: an hour is its limit.
   fs::last_write_time(stale[2], fs::file_time_type::clock::now() - std::chrono::hours(2));
-  const Outcome o = sh(kBin + "/rand_power --design paper --functions relu --scales 0 --runs 1 --train-epochs 1 "
-                              "--threads 1 --prefix k --out " + out.string() + " --model-cache " + cache.string(),
-                       tmp.path());
+  const Outcome o = run_shell(kBin + "/rand_power --design paper --functions relu --scales 0 --runs 1 --train-epochs 1 "
+                                     "--threads 1 --prefix k --out " + out.string() + " --model-cache " + cache.string(),
+                              tmp.path());
   ASSERT_EQ(o.code, 0) << o.err;
   for (const fs::path& p : stale) EXPECT_FALSE(fs::exists(p)) << p;
   for (const fs::path& p : kept) EXPECT_TRUE(fs::exists(p)) << p;
@@ -460,11 +414,7 @@ TEST(ReliabilityE2E, StaleTemporariesOfKilledRunsAreRemovedOnStart) {
 
 // Interrupts `command` after `after_ms` and expects it to end within a few seconds with 128 + sig.
 void expect_prompt_stop(const std::string& command, int sig, int after_ms) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", ("exec " + command + " >/dev/null 2>&1").c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  const pid_t pid = start_shell(command);
   std::this_thread::sleep_for(std::chrono::milliseconds(after_ms));
   kill(pid, sig);
   const auto start = std::chrono::steady_clock::now();
@@ -479,7 +429,7 @@ void expect_prompt_stop(const std::string& command, int sig, int after_ms) {
     ADD_FAILURE() << command << ": still running 20 s after signal " << sig;
     return;
   }
-  const int code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+  const int code = shell_exit_code(status);
   EXPECT_EQ(code, 128 + sig) << command;
 }
 
@@ -512,7 +462,7 @@ TEST(ReliabilityE2E, ResumeNamesUnreadableAndWrongFiles) {
   const fs::path out = tmp.path() / "out";
   const std::string flags = "--threads 1 --design paper --functions relu,identity --scales 0 --runs 2 "
                             "--train-epochs 0 --quiet --prefix r --out " + out.string();
-  ASSERT_EQ(sh(kBin + "/rand_power " + flags, tmp.path()).code, 0);
+  ASSERT_EQ(run_shell(kBin + "/rand_power " + flags, tmp.path()).code, 0);
   fs::path path;
   for (const fs::path& p : files_in(out))
     if (p.filename().string().rfind("r.all.", 0) == 0 && p.extension() == ".json") path = p;
@@ -522,14 +472,14 @@ TEST(ReliabilityE2E, ResumeNamesUnreadableAndWrongFiles) {
   // A negative time in a measurement the resumed run would keep verbatim.
   j["measurements"][0]["seconds"] = -1.5;
   std::ofstream(path) << j.dump(1);
-  Outcome o = sh(kBin + "/rand_power " + flags + " --resume " + path.string(), tmp.path());
+  Outcome o = run_shell(kBin + "/rand_power " + flags + " --resume " + path.string(), tmp.path());
   EXPECT_NE(o.code, 0);
   EXPECT_TRUE(contains(o.err, "-1.5 s is not a time")) << o.err;
-  EXPECT_EQ(lines(o.err), 1) << o.err;
+  EXPECT_EQ(count_lines(o.err), 1) << o.err;
   // A truncated partial file in the directory is named with the parse error.
   const std::string text = j.dump(1);
   std::ofstream(path) << text.substr(0, text.size() / 2);
-  o = sh(kBin + "/rand_power " + flags + " --resume " + out.string(), tmp.path());
+  o = run_shell(kBin + "/rand_power " + flags + " --resume " + out.string(), tmp.path());
   EXPECT_NE(o.code, 0);
   EXPECT_TRUE(contains(o.err, path.string() + " is not valid JSON")) << o.err;
   EXPECT_FALSE(contains(o.err, "no partial")) << o.err;
@@ -541,7 +491,7 @@ TEST(ReliabilityE2E, ResumeNamesUnreadableAndWrongFiles) {
   write_idx(data, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 20, 3);
   const std::string mflags = "--functions relu,identity --max-epochs 1 --quiet --prefix m --data-dir " + data.string() +
                              " --out " + mout.string();
-  ASSERT_EQ(sh(kBin + "/mnist_power " + mflags, tmp.path()).code, 0);
+  ASSERT_EQ(run_shell(kBin + "/mnist_power " + mflags, tmp.path()).code, 0);
   fs::path mpath;
   for (const fs::path& p : files_in(mout))
     if (p.extension() == ".json") mpath = p;
@@ -549,11 +499,11 @@ TEST(ReliabilityE2E, ResumeNamesUnreadableAndWrongFiles) {
   m["partial"] = true;
   m["times"]["<class 'torch.nn.modules.activation.ReLU'>"] = -2.0;
   std::ofstream(mpath) << m.dump(1);
-  o = sh(kBin + "/mnist_power " + mflags + " --resume " + mpath.string(), tmp.path());
+  o = run_shell(kBin + "/mnist_power " + mflags + " --resume " + mpath.string(), tmp.path());
   EXPECT_NE(o.code, 0);
   EXPECT_TRUE(contains(o.err, "--resume: " + mpath.string()) && contains(o.err, "non-negative number of seconds"))
       << o.err;
-  EXPECT_EQ(lines(o.err), 1) << o.err;
+  EXPECT_EQ(count_lines(o.err), 1) << o.err;
 }
 
 // ---- stray files among the results ----
@@ -561,25 +511,16 @@ TEST(ReliabilityE2E, ResumeNamesUnreadableAndWrongFiles) {
 TEST(ReliabilityE2E, StrayJsonAmongResultsIsSkipped) {
   TempDir tmp;
   const fs::path out = tmp.path() / "out";
-  ASSERT_EQ(sh(kBin + "/rand_power --design paper --functions relu,identity --scales 0 --runs 1 --train-epochs 0 "
-                      "--quiet --prefix s --out " + out.string(),
-               tmp.path()).code,
+  ASSERT_EQ(run_shell(kBin + "/rand_power --design paper --functions relu,identity --scales 0 --runs 1 --train-epochs 0 "
+                             "--quiet --prefix s --out " + out.string(),
+                      tmp.path()).code,
             0);
   std::ofstream(out / "numbers.json") << "[1,2,3]";
   std::ofstream(out / "settings.json") << R"({"editor": "vim"})";
-  const Outcome o = sh(kBin + "/power_table " + out.string(), tmp.path());
+  const Outcome o = run_shell(kBin + "/power_table " + out.string(), tmp.path());
   EXPECT_EQ(o.code, 0) << o.err;
   EXPECT_TRUE(contains(o.err, "numbers.json: not a result file; skipped")) << o.err;
   EXPECT_TRUE(contains(o.out, "ReLU")) << o.out;
-}
-
-// Where CI keeps MNIST: ../shared/data/mnist beside the source tree, else $MNIST_DIR.
-std::string mnist_dir() {
-  const fs::path shared = fs::path(IP_SOURCE_DIR).parent_path() / "shared" / "data" / "mnist";
-  if (fs::exists(shared / "train-images-idx3-ubyte.gz") || fs::exists(shared / "train-images-idx3-ubyte"))
-    return shared.string();
-  const char* env = std::getenv("MNIST_DIR");
-  return env && *env && fs::is_directory(env) ? env : "";
 }
 
 json mnist_json(const fs::path& out) {
@@ -599,7 +540,7 @@ TEST(ReliabilityE2E, MnistKilledRunResumes) {
   const json killed = mnist_json(out);
   ASSERT_TRUE(killed.is_object());
   EXPECT_EQ(killed["partial"], true);
-  const Outcome resumed = sh(kBin + "/mnist_power " + flags + " --resume " + out.string(), tmp.path());
+  const Outcome resumed = run_shell(kBin + "/mnist_power " + flags + " --resume " + out.string(), tmp.path());
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   const json final = mnist_json(out);
   EXPECT_EQ(final["partial"], false);
@@ -652,14 +593,14 @@ TEST(ReliabilityE2E, MnistRefusesTestImagesCopiedOverTheTrainingImages) {
   fs::copy_file(data / "t10k-labels-idx1-ubyte", data / "train-labels-idx1-ubyte");
   const std::string cmd = kBin + "/mnist_power --functions relu --max-epochs 1 --quiet --data-dir " + data.string() +
                           " --out " + out.string();
-  Outcome o = sh(cmd, tmp.path());
+  Outcome o = run_shell(cmd, tmp.path());
   EXPECT_EQ(o.code, 1);
   EXPECT_TRUE(contains(o.err, "are the test images")) << o.err;
-  EXPECT_EQ(lines(o.err), 1) << o.err;
+  EXPECT_EQ(count_lines(o.err), 1) << o.err;
   EXPECT_TRUE(files_in(out).empty());
   // Different images, but not the standard split's counts: a warning, and the run.
   write_idx(data, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", 30, 5);
-  o = sh(cmd + " --batch 1000000000 --limit-train 1000000000", tmp.path());
+  o = run_shell(cmd + " --batch 1000000000 --limit-train 1000000000", tmp.path());
   ASSERT_EQ(o.code, 0) << o.err;
   EXPECT_TRUE(contains(o.err, "warning: the training file holds 30 images and the test file 20")) << o.err;
   // The file records what ran: one batch of 30, every image.
@@ -674,7 +615,7 @@ TEST(ReliabilityE2E, MnistRefusesTestImagesCopiedOverTheTrainingImages) {
   // An IDX path that is a directory is named as such.
   fs::remove(data / "train-images-idx3-ubyte");
   fs::create_directories(data / "train-images-idx3-ubyte");
-  o = sh(cmd, tmp.path());
+  o = run_shell(cmd, tmp.path());
   EXPECT_NE(o.code, 0);
   EXPECT_TRUE(contains(o.err, (data / "train-images-idx3-ubyte").string() + ": a directory")) << o.err;
 }

@@ -20,7 +20,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "experiments/common/results.h"
+#include "results/results.h"
 #include "tests/temp_dir.h"
 
 namespace ip {

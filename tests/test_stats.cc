@@ -9,9 +9,9 @@
 
 #include <gtest/gtest.h>
 
-#include "experiments/common/costs.h"
-#include "experiments/common/results.h"
-#include "experiments/common/stats.h"
+#include "results/costs.h"
+#include "results/results.h"
+#include "results/stats.h"
 
 namespace ip {
 namespace {

@@ -12,26 +12,12 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/device.h"
-#include "engine/energy.h"
-#include "experiments/common/results.h"
+#include "experiments/common/cli.h"
 #include "kernels/common/activation_list.h"
-
-namespace CLI {
-class App;
-class Validator;
-}
+#include "measure/energy.h"
+#include "results/results.h"
 
 namespace ip {
-
-// Parses the command line. Returns -1 to go on, or the exit code: 0 after --help, 2 after a
-// usage error (printed in one line as "<program>: error: ... (see --help)"). Every numeric
-// flag given is checked: integers must be whole numbers within their type (no "-1" for an
-// unsigned seed, no saturation), floating-point values finite. An unknown long flag is named
-// before any other problem.
-int parse_command_line(CLI::App& app, int argc, char** argv, const char* program);
-// A CLI11 check that a number is at least `min`, whose message says so plainly (CLI11's own
-// range checks print the largest double in full).
-CLI::Validator at_least(double min);
 
 // "all" (every table row), "paper" (the 26 in_paper rows) or a comma-separated list of CLI
 // names, in table order for the keywords and in the given order otherwise. Throws
@@ -55,8 +41,6 @@ int interrupt_signal();  // the signal received, 0 if none
 int interrupted_exit_code();
 
 // ---- --resume (continuing an interrupted run from its result file) ----
-// The whole file as text ("" when it cannot be read).
-std::string read_text_file(const std::string& path);
 // The file to resume: `spec` itself when it is a file, or in a directory the newest .json whose
 // content is a JSON object with "partial": true for which is_candidate holds (e.g. a
 // consolidated rand file, not a per-scale one). `what` names such a file in the error when the
@@ -101,8 +85,6 @@ void configure_gemm(const std::string& gemm, Device device);
 Device resolve_device(std::string& flag, const char* program);
 // Physical memory of this machine in bytes (0 when unknown).
 uint64_t physical_memory_bytes();
-// "1.5 GiB", "12 MiB": sizes in messages.
-std::string format_bytes(double bytes);
 // Waits for queued device work (CUDA); a no-op on the CPU.
 void synchronize(Device device);
 // A hook for ip::Timer that synchronises `device`; null on the CPU, where there is nothing to wait for.

@@ -10,8 +10,8 @@
 #include <CLI/CLI.hpp>
 #include <omp.h>
 
-#include "experiments/common/results.h"
 #include "kernels/cpu/kernels.h"
+#include "results/results.h"
 
 namespace fs = std::filesystem;
 
@@ -107,21 +107,15 @@ void Session::prepare_directory(const std::string& dir, const std::string& flag,
                    " stale temporary file(s) of an interrupted run from " + dir);
 }
 
-int Session::guard(const std::function<int()>& body, const std::function<void()>& save_partial,
-                   const std::string& memory_hint) const {
-  return guard(body, save_partial, [&memory_hint] { return memory_hint; });
-}
-
-int Session::guard(const std::function<int()>& body, const std::function<void()>& save_partial,
-                   const std::function<std::string()>& memory_hint) const {
+int Session::run(Experiment& experiment, const CLI::App& app) const {
   try {
-    return body();
+    return experiment.run(app);
   } catch (const std::exception& e) {
     std::string message = e.what();
-    if (dynamic_cast<const std::bad_alloc*>(&e)) message = "out of memory: " + message + memory_hint();
+    if (dynamic_cast<const std::bad_alloc*>(&e)) message = "out of memory: " + message + experiment.memory_hint();
     std::fprintf(stderr, "%s: error: %s\n", program_.c_str(), message.c_str());
     try {
-      if (save_partial) save_partial();
+      experiment.save_partial();
     } catch (const std::exception& e2) {
       std::fprintf(stderr, "%s: error: could not write partial results: %s\n", program_.c_str(), e2.what());
     }

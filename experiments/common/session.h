@@ -13,10 +13,10 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/device.h"
-#include "engine/energy.h"
 #include "experiments/common/hardware.h"
 #include "experiments/common/run_support.h"
 #include "kernels/common/activation_list.h"
+#include "measure/energy.h"
 
 namespace CLI {
 class App;
@@ -37,6 +37,18 @@ struct CommonFlags {
 // the default file name prefix and what --resume continues from.
 void add_common_flags(CLI::App& app, CommonFlags& f, const std::string& seed_help,
                       const std::string& prefix_help, const std::string& resume_help);
+
+// One measuring program's experiment, as its Session runs it.
+class Experiment {
+ public:
+  virtual ~Experiment() = default;
+  // The whole run; returns the exit code (an exception escapes to Session::run).
+  virtual int run(const CLI::App& app) = 0;
+  // Writes what was measured so far, marked partial (after an error).
+  virtual void save_partial() = 0;
+  // What an out-of-memory error adds: the size a flag scales, and the flag.
+  virtual std::string memory_hint() const = 0;
+};
 
 class Session {
  public:
@@ -72,14 +84,10 @@ class Session {
   // naming `flag` in errors, and removes stale temporary files from it.
   void prepare_directory(const std::string& dir, const std::string& flag, std::size_t longest_name) const;
 
-  // Runs `body` and returns its exit code. An exception is reported in one line
-  // ("<program>: error: ..."; running out of memory adds `memory_hint`), then `save_partial`
-  // keeps what was measured (its own failure is reported too), and the exit code is 1.
-  int guard(const std::function<int()>& body, const std::function<void()>& save_partial,
-            const std::string& memory_hint) const;
-  // The same, with the hint computed when it is needed (when it depends on what the run found).
-  int guard(const std::function<int()>& body, const std::function<void()>& save_partial,
-            const std::function<std::string()>& memory_hint) const;
+  // Runs `experiment` and returns its exit code. An exception is reported in one line
+  // ("<program>: error: ..."; running out of memory adds the experiment's memory_hint), then
+  // save_partial keeps what was measured (its own failure is reported too), and the exit code is 1.
+  int run(Experiment& experiment, const CLI::App& app) const;
 
  private:
   std::string program_;

@@ -6,10 +6,10 @@
 
 #include <omp.h>
 
-#include "experiments/common/results.h"
 #include "experiments/kernel_bench/session.h"
 #include "kernels/cpu/calibration.h"
 #include "kernels/cpu/kernels.h"
+#include "results/results.h"
 
 namespace ip::bench {
 

@@ -13,10 +13,10 @@
 
 #include <cuda_runtime_api.h>
 
-#include "experiments/common/results.h"
 #include "experiments/kernel_bench/session.h"
 #include "kernels/common/activation_math.h"
 #include "kernels/cuda/kernels.h"
+#include "results/results.h"
 #ifdef IP_HAVE_CUDA_VARIANTS
 #include "experiments/cuda_variants/variants.h"
 #endif

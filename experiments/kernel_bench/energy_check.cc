@@ -8,12 +8,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/energy.h"
 #include "engine/ops.h"
 #include "experiments/common/hardware.h"
-#include "experiments/common/results.h"
 #include "experiments/kernel_bench/cases.h"
 #include "experiments/kernel_bench/options.h"
+#include "measure/energy.h"
+#include "results/results.h"
 #ifdef INFERENCEPOWER_HAVE_CUDA
 #include "kernels/cuda/kernels.h"
 #endif

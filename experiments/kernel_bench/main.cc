@@ -27,12 +27,12 @@
 #include <omp.h>
 
 #include "experiments/common/hardware.h"
-#include "experiments/common/results.h"
 #include "experiments/common/run_support.h"
 #include "experiments/kernel_bench/session.h"
 #include "experiments/kernel_bench/targets.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/linalg.h"
+#include "results/results.h"
 #ifdef INFERENCEPOWER_HAVE_CUDA
 #include "kernels/cuda/kernels.h"
 #endif

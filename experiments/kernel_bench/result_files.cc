@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <string>
 
-#include "experiments/common/results.h"
 #include "experiments/kernel_bench/rows.h"
+#include "results/results.h"
 
 namespace ip::bench {
 

@@ -7,9 +7,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "engine/timer.h"
 #include "experiments/common/run_support.h"
 #include "experiments/mnist/trainer.h"
+#include "measure/timer.h"
 
 using nlohmann::json;
 

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "experiments/common/mnist.h"
-#include "experiments/common/results.h"
 #include "experiments/common/session.h"
 #include "experiments/mnist/resume.h"
+#include "results/results.h"
 
 namespace CLI {
 class App;
@@ -27,15 +27,14 @@ struct Options {
 };
 void add_options(CLI::App& app, Options& o);
 
-class Experiment {
+class Experiment : public ip::Experiment {
  public:
   Experiment(const Options& o, CommonFlags& common, Session& session);
-  // The whole run; returns the exit code (an exception escapes to Session::guard).
-  int run(const CLI::App& app);
-  // Writes the finished functions, marked partial (after an error).
-  void save_partial();
-  // What an out-of-memory error adds: the size --batch scales.
-  std::string memory_hint() const;
+  int run(const CLI::App& app) override;
+  // Writes the finished functions.
+  void save_partial() override;
+  // The size --batch scales.
+  std::string memory_hint() const override;
 
  private:
   void validate();

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "experiments/common/results.h"
+#include "results/results.h"
 
 namespace ip::mnist {
 

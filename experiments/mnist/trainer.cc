@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "engine/numerics.h"
-#include "experiments/common/results.h"
 #include "experiments/common/run_support.h"
+#include "results/results.h"
 
 namespace ip::mnist {
 

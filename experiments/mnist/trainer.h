@@ -12,9 +12,9 @@
 #include "engine/loss.h"
 #include "engine/optim.h"
 #include "engine/sequential.h"
-#include "engine/timer.h"
 #include "experiments/common/mnist.h"
 #include "kernels/common/activation_list.h"
+#include "measure/timer.h"
 
 namespace ip::mnist {
 

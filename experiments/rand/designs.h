@@ -23,10 +23,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "experiments/common/results.h"
 #include "experiments/common/session.h"
 #include "experiments/rand/model.h"
 #include "experiments/rand/timing.h"
+#include "results/results.h"
 
 namespace ip::rand {
 

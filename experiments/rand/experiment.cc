@@ -9,10 +9,10 @@
 #include <CLI/CLI.hpp>
 
 #include "engine/model_file.h"
-#include "engine/timer.h"
-#include "experiments/common/costs.h"
 #include "experiments/common/preflight.h"
 #include "kernels/cpu/kernels.h"
+#include "measure/timer.h"
+#include "results/costs.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -451,6 +451,10 @@ void Experiment::save_partial() {
   results_.scales.back().partial = true;
   for (const std::string& path : write_consolidated(common_.out, stem_, results_, extras_, false))
     std::fprintf(stderr, "rand_power: partial results kept in %s\n", path.c_str());
+}
+
+std::string Experiment::memory_hint() const {
+  return " (prediction chunks of up to " + std::to_string(o_.chunk_cap) + " rows of 1024 floats); lower --chunk-cap";
 }
 
 }  // namespace ip::rand

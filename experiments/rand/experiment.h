@@ -4,10 +4,10 @@
 #include <string>
 #include <vector>
 
-#include "experiments/common/results.h"
 #include "experiments/common/session.h"
 #include "experiments/rand/designs.h"
 #include "experiments/rand/output.h"
+#include "results/results.h"
 
 namespace CLI {
 class App;
@@ -27,13 +27,13 @@ struct Options {
 };
 void add_options(CLI::App& app, Options& o);
 
-class Experiment {
+class Experiment : public ip::Experiment {
  public:
   Experiment(const Options& o, CommonFlags& common, Session& session);
-  // The whole run; returns the exit code (an exception escapes to Session::guard).
-  int run(const CLI::App& app);
-  // Writes what was measured so far, marked partial (after an error).
-  void save_partial();
+  int run(const CLI::App& app) override;
+  void save_partial() override;
+  // The size --chunk-cap scales.
+  std::string memory_hint() const override;
 
  private:
   void validate();

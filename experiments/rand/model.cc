@@ -9,9 +9,9 @@
 #include "engine/model_file.h"
 #include "engine/numerics.h"
 #include "engine/optim.h"
-#include "engine/timer.h"
-#include "experiments/common/results.h"
 #include "experiments/common/run_support.h"
+#include "measure/timer.h"
+#include "results/results.h"
 
 namespace fs = std::filesystem;
 

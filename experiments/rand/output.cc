@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "experiments/common/costs.h"
 #include "experiments/common/run_support.h"
+#include "results/costs.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "experiments/common/results.h"
 #include "experiments/rand/designs.h"
+#include "results/results.h"
 
 namespace ip::rand {
 

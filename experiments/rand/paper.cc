@@ -5,8 +5,8 @@
 #include <functional>
 
 #include "engine/ops.h"
-#include "engine/timer.h"
 #include "experiments/rand/designs.h"
+#include "measure/timer.h"
 
 namespace ip::rand {
 

@@ -1,15 +1,14 @@
 // The rounds design (designs.h): calibration of the sample length, the order of each round, the
 // stopping rule and the time budget of one scale.
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
 
-#include "engine/timer.h"
-#include "experiments/common/costs.h"
 #include "experiments/rand/designs.h"
+#include "measure/disturbance.h"
+#include "measure/timer.h"
+#include "results/costs.h"
 
 namespace ip::rand {
 
@@ -50,12 +49,7 @@ constexpr int kMaxRetakes = 3;
 
 // Other processes' CPU time and steal during the sample, against the CPU time the machine had.
 bool disturbed(const Sample& m, double limit) {
-  if (m.other_cpu_seconds < 0 || m.steal_seconds < 0) return false;
-  static const double cpus = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
-  const double wall = m.seconds * static_cast<double>(m.reps);
-  // /proc/stat counts in 10 ms ticks: two ticks are within its rounding.
-  const double taken = m.other_cpu_seconds + m.steal_seconds;
-  return taken > 0.02 && taken > limit * wall * cpus;
+  return share_taken_beyond(m.other_cpu_seconds, m.steal_seconds, m.seconds * static_cast<double>(m.reps), limit);
 }
 
 std::string percent(double fraction) {

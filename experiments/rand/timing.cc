@@ -1,19 +1,16 @@
 #include "experiments/rand/timing.h"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "engine/timer.h"
 #include "experiments/common/run_support.h"
+#include "measure/disturbance.h"
+#include "measure/timer.h"
 
 namespace ip::rand {
 
@@ -28,45 +25,6 @@ Chunking chunking(int scale, uint64_t cap) {
 }
 
 namespace {
-
-// The process's page faults, involuntary context switches and CPU time so far (all threads),
-// and the machine's busy and steal time from /proc/stat (seconds; -1 when unreadable).
-struct Disturbances {
-  long page_faults = 0, preemptions = 0;
-  double own_cpu = 0, machine_busy = -1, steal = -1;
-};
-
-Disturbances disturbances_now() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  Disturbances d;
-  d.page_faults = u.ru_minflt + u.ru_majflt;
-  d.preemptions = u.ru_nivcsw;
-  d.own_cpu = static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-              1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-  // "cpu  user nice system idle iowait irq softirq steal ..." in clock ticks, all CPUs together.
-  std::ifstream stat("/proc/stat");
-  std::string label;
-  unsigned long long user, nice, system, idle, iowait, irq, softirq, steal;
-  if (stat >> label >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal &&
-      label == "cpu") {
-    const double tick = 1.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
-    d.machine_busy = static_cast<double>(user + nice + system + irq + softirq) * tick;
-    d.steal = static_cast<double>(steal) * tick;
-  }
-  return d;
-}
-
-void record_disturbances(Sample& m, const Disturbances& before, const Disturbances& after) {
-  m.page_faults = after.page_faults - before.page_faults;
-  m.preemptions = after.preemptions - before.preemptions;
-  if (before.machine_busy >= 0 && after.machine_busy >= 0) {
-    m.steal_seconds = std::max(0.0, after.steal - before.steal);
-    // Clock ticks are coarse (10 ms): a small negative difference is rounding, not time.
-    m.other_cpu_seconds = std::max(0.0, (after.machine_busy - before.machine_busy) -
-                                            (after.own_cpu - before.own_cpu));
-  }
-}
 
 using Clock = std::chrono::steady_clock;
 double seconds_between(Clock::time_point a, Clock::time_point b) {
@@ -140,7 +98,7 @@ Sample TimingNetwork::time(Candidate& c, const Tensor& input, const Chunking& ch
   m.key = c.key;
   m.reps = opts.reps;
   meter.start();
-  const Disturbances before = disturbances_now();
+  const CpuCounters before = read_cpu_counters();
   Timer timer(opts.async ? nullptr : sync);
   bool complete = true;
   for (uint64_t r = 0; r < opts.reps && complete; ++r) {
@@ -151,7 +109,7 @@ Sample TimingNetwork::time(Candidate& c, const Tensor& input, const Chunking& ch
     if (ch.last_rows && complete) predict(last);
   }
   const double seconds = timer.seconds();
-  const Disturbances after = disturbances_now();
+  const CpuCounters after = read_cpu_counters();
   synchronize(device_);  // async: the energy window still covers the work
   const EnergyReading reading = meter.stop();
   if (!complete || interrupted()) {
@@ -164,7 +122,11 @@ Sample TimingNetwork::time(Candidate& c, const Tensor& input, const Chunking& ch
     m.linear_seconds = linear / reps;
     m.function_seconds = function / reps;
   }
-  record_disturbances(m, before, after);
+  const CpuTaken taken = cpu_taken(before, after);
+  m.page_faults = taken.page_faults;
+  m.preemptions = taken.preemptions;
+  m.steal_seconds = taken.steal_seconds;
+  m.other_cpu_seconds = taken.other_cpu_seconds;
   m.energy = to_result_energy(reading);
   if (std::isfinite(m.energy.joules)) m.energy.joules /= reps;
   return m;

@@ -4,11 +4,11 @@
 
 #include <cstdint>
 
-#include "engine/energy.h"
 #include "engine/layers.h"
 #include "engine/tensor.h"
-#include "experiments/common/results.h"
 #include "experiments/rand/model.h"
+#include "measure/energy.h"
+#include "results/results.h"
 
 namespace ip::rand {
 

@@ -1,12 +1,12 @@
 // libFuzzer harness of the result-file reader that power_table uses
-// (experiments/common/results.h): JSON from our runs and the paper's files. Refusals must be
+// (results/results.h): JSON from our runs and the paper's files. Refusals must be
 // std::runtime_error naming the file; anything else (a JSON type error escaping, a crash) is a
 // finding.
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 
-#include "experiments/common/results.h"
+#include "results/results.h"
 #include "tests/fuzz/fuzz_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

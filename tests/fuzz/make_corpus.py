@@ -103,7 +103,7 @@ def model_corpus():
     write("model_file", "bad-rank-5", model("tanh", [[1, 1, 1, 1, 1]]))
 
 
-# ---- result files (experiments/common/results.h) ----
+# ---- result files (results/results.h) ----
 
 RELU = "torch.nn.modules.activation.ReLU"
 GELU = "torch.nn.modules.activation.GELU"

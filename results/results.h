@@ -223,6 +223,10 @@ double unix_time_now();
 std::string local_time_string(double unix_time);
 // Shortest form that reads back to the same double, like Python's repr: "1591619160.50882".
 std::string format_number(double v);
+// A CSV field, quoted when it holds a comma, quote or line break.
+std::string csv_field(const std::string& s);
+// A number for CSV: format_number's form, empty for NaN and infinities.
+std::string csv_number(double v);
 
 nlohmann::json scale_to_json(const RandResults& r, const ScaleResult& s);
 // The consolidated file: every scale as in its per-scale file, plus (only here, so the per-scale

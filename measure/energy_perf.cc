@@ -11,8 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "engine/energy.h"
-#include "engine/energy_detail.h"
+#include "measure/energy.h"
+#include "measure/energy_detail.h"
 
 namespace ip {
 

@@ -12,8 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "experiments/common/results.h"
-#include "experiments/common/stats.h"
+#include "results/results.h"
+#include "results/stats.h"
 
 namespace ip {
 

@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "engine/energy.h"
-#include "engine/energy_detail.h"
+#include "measure/energy.h"
+#include "measure/energy_detail.h"
 
 namespace ip {
 

@@ -1,10 +1,10 @@
-// Helpers shared by the energy backends (engine/energy*.cc only; not a public header).
+// Helpers shared by the energy backends (measure/energy*.cc only; not a public header).
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-#include "engine/energy.h"
+#include "measure/energy.h"
 
 namespace ip::energy_detail {
 

@@ -1,6 +1,6 @@
-#include "experiments/common/analysis.h"
+#include "results/analysis.h"
 
-#include "experiments/common/stats.h"
+#include "results/stats.h"
 
 #include <algorithm>
 #include <cmath>
@@ -324,6 +324,16 @@ std::string join_qualities(const std::set<std::string>& qualities) {
 
 bool usable(const Energy& e) { return std::isfinite(e.joules) && e.quality != "unavailable"; }
 
+// A row of a per-function table, named: its key, label and group.
+template <class Row>
+Row named_row(const std::string& key) {
+  Row row;
+  row.key = key;
+  row.label = function_label(key);
+  row.group = group_name_of_key(key);
+  return row;
+}
+
 }  // namespace
 
 std::vector<FunctionStat> function_stats(const ScaleResult& s, Stat stat) {
@@ -333,10 +343,7 @@ std::vector<FunctionStat> function_stats(const ScaleResult& s, Stat stat) {
   std::vector<FunctionStat> out;
   const double items = static_cast<double>(s.pred_items);
   for (const auto& [key, ts] : seconds) {
-    FunctionStat f;
-    f.key = key;
-    f.group = group_name_of_key(key);
-    f.label = function_label(key);
+    FunctionStat f = named_row<FunctionStat>(key);
     f.order = function_order(key, f.group);
     f.runs = static_cast<int>(ts.size());
     f.min_s = *std::min_element(ts.begin(), ts.end());
@@ -407,10 +414,7 @@ std::vector<MnistStat> mnist_stats(const MnistSet& set) {
     }
   std::vector<MnistStat> out;
   for (const auto& [key, a] : by_key) {
-    MnistStat m;
-    m.key = key;
-    m.label = function_label(key);
-    m.group = group_name_of_key(key);
+    MnistStat m = named_row<MnistStat>(key);
     m.runs = static_cast<int>(a.seconds.size());
     m.reached = a.reached;
     m.mean_s = summarise(a.seconds, Stat::Mean);
@@ -446,10 +450,7 @@ std::vector<MnistEpochStat> mnist_epoch_stats(const MnistSet& set) {
     }
   std::vector<MnistEpochStat> out;
   for (const auto& [key, a] : by_key) {
-    MnistEpochStat m;
-    m.key = key;
-    m.label = function_label(key);
-    m.group = group_name_of_key(key);
+    MnistEpochStat m = named_row<MnistEpochStat>(key);
     m.runs = a.runs;
     m.reached = static_cast<int>(a.epochs.size());
     m.max_epochs = longest;

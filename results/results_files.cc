@@ -1,5 +1,5 @@
 // Files written whole or not at all, sets of them, output folders probed, stale temporaries.
-#include "experiments/common/results.h"
+#include "results/results.h"
 
 #include <fcntl.h>
 #include <signal.h>

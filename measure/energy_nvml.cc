@@ -7,8 +7,8 @@
 #include <thread>
 #include <type_traits>
 
-#include "engine/energy.h"
-#include "engine/energy_detail.h"
+#include "measure/energy.h"
+#include "measure/energy_detail.h"
 
 namespace ip {
 
@@ -91,10 +91,18 @@ std::shared_ptr<const NvmlApi> load_nvml(std::string* why) {
   return loaded.first;
 }
 
+// ---- NvmlMeter ----
+NvmlMeter::NvmlMeter(std::shared_ptr<const NvmlApi> api, unsigned device_index) : api_(std::move(api)) {
+  open_device(api_.get(), device_index, &initialised_, &device_, &scope_, &reason_);
+}
+NvmlMeter::~NvmlMeter() {
+  if (initialised_) api_->shutdown();
+}
+
 // ---- NvmlEnergyMeter ----
 NvmlEnergyMeter::NvmlEnergyMeter(std::shared_ptr<const NvmlApi> api, unsigned device_index)
-    : api_(std::move(api)) {
-  if (!open_device(api_.get(), device_index, &initialised_, &device_, &scope_, &reason_)) return;
+    : NvmlMeter(std::move(api), device_index) {
+  if (!reason_.empty()) return;
   unsigned long long mj = 0;
   int rc = api_->device_get_total_energy_consumption(device_, &mj);
   if (rc == kNvmlNotSupported)
@@ -102,10 +110,6 @@ NvmlEnergyMeter::NvmlEnergyMeter(std::shared_ptr<const NvmlApi> api, unsigned de
               " (it needs Volta or newer)";
   else if (rc != kNvmlSuccess)
     reason_ = "nvmlDeviceGetTotalEnergyConsumption: " + nvml_error(*api_, rc);
-}
-
-NvmlEnergyMeter::~NvmlEnergyMeter() {
-  if (initialised_) api_->shutdown();
 }
 
 void NvmlEnergyMeter::start() {
@@ -164,8 +168,8 @@ struct NvmlPowerMeter::Sampler {
 
 NvmlPowerMeter::NvmlPowerMeter(std::shared_ptr<const NvmlApi> api, unsigned device_index,
                                double period_seconds)
-    : api_(std::move(api)), period_(period_seconds) {
-  if (!open_device(api_.get(), device_index, &initialised_, &device_, &scope_, &reason_)) return;
+    : NvmlMeter(std::move(api), device_index), period_(period_seconds) {
+  if (!reason_.empty()) return;
   unsigned mw = 0;
   int rc = api_->device_get_power_usage(device_, &mw);
   if (rc == kNvmlNotSupported)
@@ -183,7 +187,6 @@ NvmlPowerMeter::~NvmlPowerMeter() {
     sampler_->wake.notify_all();
     sampler_->thread.join();
   }
-  if (initialised_) api_->shutdown();
 }
 
 void NvmlPowerMeter::start() {

@@ -1,11 +1,11 @@
-#include "experiments/common/costs.h"
+#include "results/costs.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
 
-#include "experiments/common/analysis.h"
+#include "results/analysis.h"
 
 namespace ip {
 

@@ -168,52 +168,57 @@ struct NvmlApi {
 // dlopen("libnvidia-ml.so.1"); nullptr with *why when the library or a function is missing.
 std::shared_ptr<const NvmlApi> load_nvml(std::string* why = nullptr);
 
-// The GPU's total-energy counter (millijoules since the driver loaded).
-class NvmlEnergyMeter : public EnergyMeter {
+// What both NVML meters share: NVML initialised for one device (shut down with the meter), the
+// device's handle and name, and why it cannot measure.
+class NvmlMeter : public EnergyMeter {
  public:
-  NvmlEnergyMeter(std::shared_ptr<const NvmlApi> api, unsigned device_index = 0);
-  ~NvmlEnergyMeter() override;
-  NvmlEnergyMeter(const NvmlEnergyMeter&) = delete;
-  NvmlEnergyMeter& operator=(const NvmlEnergyMeter&) = delete;
+  ~NvmlMeter() override;
+  NvmlMeter(const NvmlMeter&) = delete;
+  NvmlMeter& operator=(const NvmlMeter&) = delete;
 
   bool available() const override { return reason_.empty(); }
   std::string unavailable_reason() const override { return reason_; }
+
+ protected:
+  // Opens the device; on failure reason_ says why.
+  NvmlMeter(std::shared_ptr<const NvmlApi> api, unsigned device_index);
+
+  std::shared_ptr<const NvmlApi> api_;
+  bool initialised_ = false;
+  void* device_ = nullptr;
+  std::string scope_, reason_;
+};
+
+// The GPU's total-energy counter (millijoules since the driver loaded).
+class NvmlEnergyMeter : public NvmlMeter {
+ public:
+  NvmlEnergyMeter(std::shared_ptr<const NvmlApi> api, unsigned device_index = 0);
+
   std::string source() const override { return "nvml:total-energy"; }
   void start() override;
   EnergyReading stop() override;
 
  private:
-  std::shared_ptr<const NvmlApi> api_;
-  bool initialised_ = false;
-  void* device_ = nullptr;
-  std::string scope_, reason_, start_error_;
+  std::string start_error_;
   unsigned long long start_mj_ = 0;
   double start_time_ = 0.0;
 };
 
 // Board power (milliwatts) sampled every period on a background thread and integrated with the
 // trapezoid rule between a sample taken at start() and one taken at stop().
-class NvmlPowerMeter : public EnergyMeter {
+class NvmlPowerMeter : public NvmlMeter {
  public:
   NvmlPowerMeter(std::shared_ptr<const NvmlApi> api, unsigned device_index = 0,
                  double period_seconds = 0.01);
   ~NvmlPowerMeter() override;
-  NvmlPowerMeter(const NvmlPowerMeter&) = delete;
-  NvmlPowerMeter& operator=(const NvmlPowerMeter&) = delete;
 
-  bool available() const override { return reason_.empty(); }
-  std::string unavailable_reason() const override { return reason_; }
   std::string source() const override { return "nvml:power-sampling"; }
   void start() override;
   EnergyReading stop() override;
 
  private:
   struct Sampler;
-  std::shared_ptr<const NvmlApi> api_;
-  bool initialised_ = false;
-  void* device_ = nullptr;
   double period_ = 0.01;
-  std::string scope_, reason_;
   std::unique_ptr<Sampler> sampler_;
 };
 

@@ -1,5 +1,5 @@
 // Reading result files: ours (both experiments, every schema field checked) and the paper's.
-#include "experiments/common/results.h"
+#include "results/results.h"
 
 #include <algorithm>
 #include <cerrno>

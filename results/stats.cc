@@ -1,4 +1,4 @@
-#include "experiments/common/stats.h"
+#include "results/stats.h"
 
 #include <algorithm>
 #include <cmath>

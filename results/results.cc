@@ -1,6 +1,6 @@
 // Result files of both experiments: function keys, number and time formats, the JSON and CSV
 // writers. Writing files safely: results_files.cc; reading them back: results_read.cc.
-#include "experiments/common/results.h"
+#include "results/results.h"
 
 #include <algorithm>
 #include <cctype>
@@ -90,17 +90,6 @@ std::string format_number(double v) {
   return std::string(buf, res.ptr);
 }
 
-namespace {
-
-// Python's repr of time.time() names the paper's files: fixed notation, shortest digits.
-std::string format_unix_time(double t) {
-  char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof buf, t, std::chars_format::fixed);
-  std::string s(buf, res.ptr);
-  if (s.find('.') == std::string::npos) s += ".0";
-  return s;
-}
-
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
   std::string out = "\"";
@@ -112,6 +101,17 @@ std::string csv_field(const std::string& s) {
 }
 
 std::string csv_number(double v) { return std::isfinite(v) ? format_number(v) : ""; }
+
+namespace {
+
+// Python's repr of time.time() names the paper's files: fixed notation, shortest digits.
+std::string format_unix_time(double t) {
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, t, std::chars_format::fixed);
+  std::string s(buf, res.ptr);
+  if (s.find('.') == std::string::npos) s += ".0";
+  return s;
+}
 
 std::string cli_name_of_key(const std::string& key) {
   const FunctionInfo* f = find_function_by_key(key);
@@ -254,18 +254,27 @@ json design_to_json(const RoundsDesign& d) {
           {"disturbance_limit", d.disturbance_limit}};
 }
 
-}  // namespace
-
-json rand_to_json(const RandResults& r) {
+// What both kinds of result file say of the run itself (json objects keep their keys sorted, so
+// where they are set does not change the file).
+template <class Results>
+json run_fields(const Results& r) {
   json j;
   j["generator"] = kGenerator;
   j["schema_version"] = kSchemaVersion;
   j["device"] = r.device;
   j["hardware_name"] = r.hardware_name;
   j["outprefix"] = r.outprefix;
+  j["parameters"] = r.parameters.is_object() ? r.parameters : json::object();
+  if (!r.failed.empty()) j["failed"] = r.failed;
+  return j;
+}
+
+}  // namespace
+
+json rand_to_json(const RandResults& r) {
+  json j = run_fields(r);
   j["runs"] = r.runs;
   j["train_epochs"] = r.train_epochs;
-  j["parameters"] = r.parameters.is_object() ? r.parameters : json::object();
   j["parameters"]["test_size_cap"] = r.test_size_cap;
   bool partial = false;
   j["scales"] = json::array();
@@ -288,7 +297,6 @@ json rand_to_json(const RandResults& r) {
     j["scales"].push_back(std::move(scale));
   }
   j["partial"] = partial;
-  if (!r.failed.empty()) j["failed"] = r.failed;
   return j;
 }
 
@@ -357,7 +365,7 @@ const char* const kMnistCsvHeader =
     "energy_quality,energy_source,status,reason";
 
 json mnist_to_json(const MnistResults& r) {
-  json j;
+  json j = run_fields(r);
   for (const char* field : {"times", "accuracies", "epochs", "reached_target", "accuracy_curves",
                             "epoch_seconds", "energy"})
     j[field] = json::object();
@@ -374,17 +382,10 @@ json mnist_to_json(const MnistResults& r) {
     j["energy"][k] = energy_to_json(f.energy);
   }
   j["dataset"] = r.dataset;
-  j["device"] = r.device;
-  j["hardware_name"] = r.hardware_name;
   j["started_at"] = r.started_at;
-  j["outprefix"] = r.outprefix;
   j["target_accuracy"] = r.target_accuracy;
   j["max_epochs"] = r.max_epochs;
-  j["parameters"] = r.parameters.is_object() ? r.parameters : json::object();
   j["partial"] = r.partial;
-  if (!r.failed.empty()) j["failed"] = r.failed;
-  j["generator"] = kGenerator;
-  j["schema_version"] = kSchemaVersion;
   return j;
 }
 

@@ -1,6 +1,6 @@
 // Energy meters: shared helpers, estimate/off/combining meters, the factory, carbon.
 // The hardware backends live in energy_rapl.cc, energy_perf.cc and energy_nvml.cc.
-#include "engine/energy.h"
+#include "measure/energy.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/energy_detail.h"
+#include "measure/energy_detail.h"
 
 namespace ip {
 
