@@ -40,14 +40,27 @@ struct Outcome {
   std::string out, err;
 };
 
+// The words that start build/<binary>: a cross build's programs run under its emulator
+// (IP_BINARY_EMULATOR, CMakeLists.txt: its program's full path, then its arguments).
+std::vector<std::string> start_words(const std::string& binary) {
+  std::vector<std::string> words;
+#ifdef IP_BINARY_EMULATOR
+  std::istringstream emulator(IP_BINARY_EMULATOR);
+  for (std::string w; emulator >> w;) words.push_back(w);
+#endif
+  words.push_back(std::string(IP_BINARY_DIR) + "/" + binary);
+  return words;
+}
+
 // Runs build/<binary> with `args` (already shell-quoted), capturing stdout and stderr; `shell`
 // is run before it in the same shell (e.g. a ulimit).
 Outcome run(const std::string& binary, const std::string& args, const fs::path& scratch,
             const std::string& shell = "") {
   const fs::path out = scratch / "stdout.txt", err = scratch / "stderr.txt";
   // One thread: on a busy CI runner OpenMP's spinning workers make short runs slow and erratic.
-  const std::string cmd = shell + std::string(IP_BINARY_DIR) + "/" + binary + " --threads 1 " + args +
-                          " >" + out.string() + " 2>" + err.string();
+  std::string cmd = shell;
+  for (const std::string& w : start_words(binary)) cmd += w + " ";
+  cmd += "--threads 1 " + args + " >" + out.string() + " 2>" + err.string();
   const int status = std::system(cmd.c_str());
   Outcome o;
   o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -213,12 +226,11 @@ TEST(ExperimentsE2E, RandPowerRejectsBadInputWithoutWritingResults) {
 TEST(ExperimentsE2E, RandPowerInterruptedKeepsFinishedMeasurements) {
   TempDir tmp;
   const fs::path out = tmp.path() / "results", log = tmp.path() / "stdout.txt";
-  const std::string bin = std::string(IP_BINARY_DIR) + "/rand_power";
   // Far more work than the test waits for; small chunks so the stop comes within milliseconds.
-  const std::vector<std::string> args = {bin, "--design", "paper", "--threads", "1", "--functions", "relu,identity",
-                                         "--scales", "0-6", "--runs", "50", "--chunk-cap", "1000",
-                                         "--train-epochs", "0", "--quiet", "--prefix", "cut",
-                                         "--out", out.string()};
+  std::vector<std::string> args = start_words("rand_power");
+  args.insert(args.end(), {"--design", "paper", "--threads", "1", "--functions", "relu,identity",
+                           "--scales", "0-6", "--runs", "50", "--chunk-cap", "1000",
+                           "--train-epochs", "0", "--quiet", "--prefix", "cut", "--out", out.string()});
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
@@ -227,7 +239,7 @@ TEST(ExperimentsE2E, RandPowerInterruptedKeepsFinishedMeasurements) {
     std::vector<char*> argv;
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
+    execv(args[0].c_str(), argv.data());
     _exit(127);
   }
   // Wait until the first scale's file exists, then interrupt.
@@ -265,8 +277,7 @@ TEST(ExperimentsE2E, RandPowerInterruptedKeepsFinishedMeasurements) {
 // (<prefix>_<time>.json: rand_power's first per-scale file, mnist_power's first function).
 int run_and_interrupt(const std::string& binary, const std::vector<std::string>& flags,
                       const fs::path& out, const fs::path& log, const std::string& prefix) {
-  const std::string bin = std::string(IP_BINARY_DIR) + "/" + binary;
-  std::vector<std::string> args = {bin};
+  std::vector<std::string> args = start_words(binary);
   args.insert(args.end(), flags.begin(), flags.end());
   const pid_t pid = fork();
   if (pid == 0) {
@@ -275,7 +286,7 @@ int run_and_interrupt(const std::string& binary, const std::vector<std::string>&
     std::vector<char*> argv;
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
+    execv(args[0].c_str(), argv.data());
     _exit(127);
   }
   bool first_scale_done = false;

@@ -34,7 +34,13 @@ namespace {
 #error "IP_BINARY_DIR and IP_SOURCE_DIR must name the build and source trees (CMakeLists.txt)"
 #endif
 
+// What every command line puts before "/<program>" to run one of this build's programs: a cross
+// build's run under its emulator (IP_BINARY_EMULATOR, CMakeLists.txt).
+#ifdef IP_BINARY_EMULATOR
+const std::string kBin = IP_BINARY_EMULATOR " " IP_BINARY_DIR;
+#else
 const std::string kBin = IP_BINARY_DIR;
+#endif
 
 struct Outcome {
   int code = -1;
@@ -144,7 +150,9 @@ TEST(ReliabilityE2E, BadValuesAreRefusedInOneLineBeforeAnyWork) {
       {bench + "--warmup -1", "--warmup: must be 0 or more, got '-1'"},
       {bench + "--repeats 0", "--repeats: must be 1 or more"},
       {"power_table --bogus", "unknown flag --bogus"},
+#ifdef IP_HAVE_FIGURES  // built only with Boost and gnuplot-iostream; FiguresTest says when it is not
       {"figures --bogus", "unknown flag --bogus"},
+#endif
   };
   for (const BadValue& c : cases) {
     const std::string command = c.command.rfind("OMP_NUM_THREADS", 0) == 0 ? c.command : kBin + "/" + c.command;
@@ -327,8 +335,17 @@ TEST(ReliabilityE2E, KernelBenchDiskFullWritesNoHalfSet) {
   EXPECT_FALSE(contains(r.out, ".tmp.")) << r.out;
 }
 
+#ifndef IP_HAVE_FIGURES
+const char* const kNoFigures =
+    "no figures program in this build: it needs Boost.Iostreams, Boost.Filesystem and gnuplot-iostream "
+    "for the target (CMake said so when configuring)";
+#endif
+
 // figures on a full disk says so, and leaves no empty or half file.
 TEST(ReliabilityE2E, FiguresDiskFullSaysDiskFull) {
+#ifndef IP_HAVE_FIGURES
+  GTEST_SKIP() << kNoFigures;
+#endif
   if (!ip::test::tmpfs_sandbox_available()) GTEST_SKIP() << "no private mount namespace (unshare -rm) here";
   if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) GTEST_SKIP() << "gnuplot is not installed";
   TempDir tmp;
@@ -351,6 +368,9 @@ TEST(ReliabilityE2E, FiguresDiskFullSaysDiskFull) {
 }
 
 TEST(ReliabilityE2E, FiguresWithoutGnuplotSayHowToInstallIt) {
+#ifndef IP_HAVE_FIGURES
+  GTEST_SKIP() << kNoFigures;
+#endif
   TempDir tmp;
   const fs::path results = tmp.path() / "results";
   ASSERT_EQ(sh(kBin + "/rand_power --design paper --functions relu,identity --scales 0 --runs 1 --train-epochs 0 "
