@@ -289,8 +289,10 @@ int run_and_interrupt(const std::string& binary, const std::vector<std::string>&
     execv(args[0].c_str(), argv.data());
     _exit(127);
   }
+  // The file comes after the first function's training: seconds here, minutes under an emulator
+  // on a busy machine; the wait ends as soon as it is there.
   bool first_scale_done = false;
-  for (int i = 0; i < 600 && !first_scale_done; ++i) {
+  for (int i = 0; i < 15000 && !first_scale_done; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     for (const fs::path& p : files_in(out))
       if (p.filename().string().rfind(prefix + "_", 0) == 0) first_scale_done = true;
