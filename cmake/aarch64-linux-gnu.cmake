@@ -16,5 +16,11 @@ set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
 # default. Off here, so the scalar forms round as they do on x86 (explicit MulAdd still fuses).
 set(CMAKE_CXX_FLAGS_INIT "-ffp-contract=off")
 
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu)
+# The programs run on Debian's arm64 runtime from multiarch (/lib/ld-linux-aarch64.so.1 and
+# /lib/aarch64-linux-gnu: ld.so, libc, libstdc++ and libgomp of one release), as on an arm64
+# Debian machine, not on the cross compiler's sysroot: under `-L /usr/aarch64-linux-gnu` the
+# sysroot's ld.so (glibc 2.36-8cross1) loaded the multiarch libc (2.36-9+deb12uN) that libhwy and
+# the others sit beside, and pthread_create of that pair looped for ever in its stack cache, so
+# every program that started a second thread (OpenMP on two threads, std::thread) hung.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -cpu max -L /)
 set(INFERENCEPOWER_CUDA OFF CACHE BOOL "No CUDA in the aarch64 cross build" FORCE)

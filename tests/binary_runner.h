@@ -86,6 +86,14 @@ inline RunResult run_program(const std::string& program, const std::vector<std::
   return r;
 }
 
+// What a shell command line starts build/<program> with: the build folder, behind the emulator
+// in a cross build (IP_BINARY_EMULATOR), so that "<kProgramDir>/rand_power ..." runs anywhere.
+#ifdef IP_BINARY_EMULATOR
+inline const std::string kProgramDir = IP_BINARY_EMULATOR " " IP_BINARY_DIR;
+#else
+inline const std::string kProgramDir = IP_BINARY_DIR;
+#endif
+
 // Runs the experiment binary `name` of this build. A cross build's programs run under the
 // emulator its tests run under (IP_BINARY_EMULATOR: CMAKE_CROSSCOMPILING_EMULATOR, words separated
 // by spaces), so that nothing depends on the host's binfmt registrations.

@@ -8,7 +8,9 @@ bash tests/install-deps.sh
 
 # Header-only dependencies (CLI11, nlohmann-json) serve both architectures as they are.
 host_packages=(g++-aarch64-linux-gnu qemu-user)
-arm64_packages=(libhwy-dev libgtest-dev zlib1g-dev)
+# libgomp1: the programs run on Debian's arm64 runtime (its ld.so, libc, libstdc++ and libgomp all of
+# one release, cmake/aarch64-linux-gnu.cmake says why), and only libgomp is no dependency of the rest.
+arm64_packages=(libhwy-dev libgtest-dev zlib1g-dev libgomp1)
 # An arm64 library and its amd64 twin are Multi-Arch: same and must have one version. Asking for
 # the version already installed for amd64 (when the archive still has it) keeps apt from
 # upgrading the x86 build's libraries to add the arm64 ones; the runtime libraries are named too,

@@ -36,7 +36,7 @@ namespace {
 Outcome run(const std::string& binary, const std::string& args, const fs::path& scratch,
             const std::string& shell = "") {
   // One thread: on a busy CI runner OpenMP's spinning workers make short runs slow and erratic.
-  return run_shell(shell + std::string(IP_BINARY_DIR) + "/" + binary + " --threads 1 " + args, scratch);
+  return run_shell(shell + kProgramDir + "/" + binary + " --threads 1 " + args, scratch);
 }
 
 const char* const kPaperFields[] = {"pred_items", "pred_times", "train_times", "device",
@@ -173,10 +173,12 @@ TEST(ExperimentsE2E, RandPowerRejectsBadInputWithoutWritingResults) {
 // (<prefix>_<time>.json: rand_power's first per-scale file, mnist_power's first function).
 int run_and_interrupt(const std::string& binary, const std::vector<std::string>& flags,
                       const fs::path& out, const fs::path& log, const std::string& prefix) {
-  std::string command = std::string(IP_BINARY_DIR) + "/" + binary;
+  std::string command = kProgramDir + "/" + binary;
   for (const std::string& f : flags) command += " " + shell_quote(f);
   const pid_t pid = start_shell(command, ">" + shell_quote(log.string()));
-  for (int i = 0; i < 600 && file_named(out, prefix + "_").empty(); ++i)
+  // The file comes after the first function's training: seconds here, minutes under an emulator
+  // on a busy machine; the wait ends as soon as it is there.
+  for (int i = 0; i < 15000 && file_named(out, prefix + "_").empty(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   kill(pid, SIGINT);
   int status = 0;

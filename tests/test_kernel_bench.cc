@@ -190,11 +190,13 @@ TEST(KernelBench, RandPowerBreakdownReportsOneInstanceOverhead) {
   // the count of times a thread lost its core is recorded beside it.
   ASSERT_EQ(file.at("measurements").size(), 2u);
   for (const json& m : file["measurements"]) {
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(__SANITIZE_ADDRESS__) && !defined(IP_BINARY_EMULATOR)
     EXPECT_EQ(m.at("page_faults"), 0) << m.dump();
 #else
     // ASan's binaries fault where the real ones do not: its shadow memory is mapped lazily and its
-    // allocator hands out fresh pages past a quarantine. The count is still recorded.
+    // allocator hands out fresh pages past a quarantine. Under a cross build's emulator the count
+    // is the emulator's own (qemu-user maps memory for its translations and itself as it runs:
+    // 1 fault in the timed loop under qemu 7.2). The count is still recorded.
     EXPECT_GE(m.at("page_faults").get<long>(), 0) << m.dump();
 #endif
     EXPECT_GE(m.at("preemptions").get<long>(), 0) << m.dump();

@@ -30,7 +30,7 @@ using namespace ip::test;  // binary_runner.h, temp_dir.h
 
 namespace {
 
-const std::string kBin = IP_BINARY_DIR;
+const std::string kBin = kProgramDir;
 
 bool any_temporary(const fs::path& dir) {
   for (const fs::path& p : files_in(dir))
