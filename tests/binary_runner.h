@@ -94,6 +94,23 @@ inline const std::string kProgramDir = IP_BINARY_EMULATOR " " IP_BINARY_DIR;
 inline const std::string kProgramDir = IP_BINARY_DIR;
 #endif
 
+// Whether the programs run under an emulator: there they are tens of times slower, so tests that
+// give a program real work to do before acting on it give it less.
+#ifdef IP_BINARY_EMULATOR
+inline constexpr bool kEmulated = true;
+#else
+inline constexpr bool kEmulated = false;
+#endif
+
+// Whether this build has the figures program (it needs Boost and gnuplot-iostream for the target,
+// which a cross build may lack: CMakeLists.txt defines IP_HAVE_FIGURES when it is built).
+#ifdef IP_HAVE_FIGURES
+inline constexpr bool kHaveFigures = true;
+#else
+inline constexpr bool kHaveFigures = false;
+#endif
+inline constexpr const char* kNoFigures = "no figures program in this build (CMake said why when configuring)";
+
 // Runs the experiment binary `name` of this build. A cross build's programs run under the
 // emulator its tests run under (IP_BINARY_EMULATOR: CMAKE_CROSSCOMPILING_EMULATOR, words separated
 // by spaces), so that nothing depends on the host's binfmt registrations.
