@@ -200,8 +200,7 @@ HWY_INLINE void PrefetchFloats(const float* p, size_t count) {
 
 // Backward's second pass over a row (vector at i) asks for the next row's y and dy at i: the
 // next row's first pass then reads them from the caches, and memory works during this pass's
-// arithmetic. One request per vector; on targets whose vectors are narrower than a line, two
-// requests for one line cost less than the test that would skip one.
+// arithmetic. One request per vector (two per 64-byte line where vectors are 32 bytes).
 HWY_INLINE void PrefetchRowsAt(const float* next_y, const float* next_dy, size_t i) {
   hwy::Prefetch(next_y + i);
   hwy::Prefetch(next_dy + i);
@@ -453,7 +452,7 @@ namespace {
 // the caches; larger inputs come from memory and go row by row (RowByRow). Measured on the Zen 4
 // VM: fused 20% faster at 256 KiB-4 MiB, 1.5-1.7x slower at 16 and 256 MiB (NOTES.md). Backward
 // prefetches the next row beyond the same size: in the caches the requests only cost
-// instructions (AVX2 Softmax backward at 256 KiB: 10% slower), from memory they save 5-30%.
+// instructions (AVX2 Softmax backward at 256 KiB: 10% slower), from memory they save up to 30%.
 constexpr size_t kPipelineBytes = size_t{4} << 20;
 static_assert(kPipelineBytes < kStreamBytes, "streamed forward outputs go row by row");
 
