@@ -48,7 +48,9 @@ constexpr size_t kMaxDrawsPerCall = 8 * 64;
 
 // Forward reads its input 4 KiB ahead with a software prefetch: ~10 Philox instructions per
 // element leave the hardware prefetchers alone too few misses in flight at sizes far beyond the
-// caches (as the element-wise activations, activations.cc).
+// caches (as the element-wise activations, activations.cc). The element-wise forward asks for
+// its output lines 4 KiB ahead too: its stores are not streamed (below), so each line is read
+// before it is written, and without the request that read came when the burst of stores did.
 constexpr size_t kPrefetchFloats = 1024;
 
 // One vector of dropout output from a vector of inputs and the keep mask of its lanes.
@@ -102,8 +104,8 @@ HWY_INLINE uint64_t SpreadKeepBits(D d, hn::Mask<D> m, int k) {
 // vector transpose, a store and 4 reloads. Those element-order bits are also the stored mask:
 // one or two 32-bit stores per 4 L elements (L >= 8), or a word assembled from 32 / 4L pieces.
 // Outputs are never streamed here: the stores come in bursts of 2 * 4 vectors after each Philox
-// call, and non-temporal stores in bursts measured ~15% slower at 256 MiB than normal ones
-// (NOTES.md; DropoutRows, which stores one vector per vector of work, gains from them).
+// call, and non-temporal stores in bursts measured ~15% slower at 256 MiB than normal ones on
+// Zen 4 (NOTES.md; DropoutRows, which stores one vector per vector of work, gains from them).
 // c by value: a local copy that the output stores cannot alias, so its fields stay in registers
 // and DropoutVec's tests on them are loop-invariant (with a reference, every store could change
 // c.offset and forced reloads; measured ~12% slower on L2-resident arrays).
@@ -152,6 +154,7 @@ HWY_INLINE void DropoutElementsForward(const DropoutConstants c, const float* in
         const auto keep = hn::LoadMaskBits(df, bytes);
         if (HWY_LIKELY(end - i >= L)) {
           hwy::Prefetch(in + i + kPrefetchFloats);
+          hwy::Prefetch(out + i + kPrefetchFloats);
           hn::StoreU(DropoutVec<false>(df, hn::LoadU(df, in + i), keep, c), df, out + i);
         } else {
           const size_t count = end - i;
