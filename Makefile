@@ -94,8 +94,10 @@ check-kernels: build
 # sleep), the same as OpenBLAS's own thread pool does. `passive` (sleep at once) is kinder to a
 # shared machine but makes every parallel region wake a sleeping thread: on an idle Zen 4 VM that
 # halved the measured FMA peak and put our ~1 ms GEMMs at 0.5-0.6x OpenBLAS (1.0-1.2x by default).
-# OPENBLAS_CORETYPE=SkylakeX: Debian's OpenBLAS 0.3.21 misdetects the AVX-512 CPUs of our
-# reference VMs.
+# OPENBLAS_CORETYPE=SkylakeX where the CPU has AVX-512: Debian's OpenBLAS 0.3.21 misdetects the
+# AVX-512 CPUs of our reference VMs. Elsewhere OpenBLAS detects its core itself (it takes a named
+# core without checking the CPU, so SkylakeX on an AVX2 CPU would run instructions it lacks). A
+# value in the environment wins.
 BENCH_OUT  ?= $(BUILD_DIR)/bench
 BENCH_OMP_WAIT ?=
 BENCH_TARGETS ?=
@@ -112,7 +114,9 @@ bench: build
 	  esac; \
 	fi; \
 	echo "kernel_bench $(BENCH_ARGS) --target $$targets"; \
-	$(if $(BENCH_OMP_WAIT),OMP_WAIT_POLICY=$(BENCH_OMP_WAIT)) OPENBLAS_CORETYPE=SkylakeX \
+	coretype="$${OPENBLAS_CORETYPE:-}"; \
+	if [ -z "$$coretype" ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null; then coretype=SkylakeX; fi; \
+	$(if $(BENCH_OMP_WAIT),OMP_WAIT_POLICY=$(BENCH_OMP_WAIT)) env $${coretype:+OPENBLAS_CORETYPE=$$coretype} \
 	  $(BUILD_DIR)/kernel_bench $(BENCH_ARGS) --target "$$targets" --out $(BENCH_OUT) 2>&1 | tee $(BENCH_OUT)/kernel_bench.txt
 
 # Our kernels, rand_power (scales 0-6) and the MNIST training step against PyTorch's in one run,

@@ -47,11 +47,25 @@ from function_table import read_table
 from torch_timing import (PREALLOC_FORMS, half_width, mnist_tensors, torch_kernels, torch_mnist_step,
                           torch_rand_rounds)
 
+
+
+def cpu_has_avx512() -> bool:
+    """Whether /proc/cpuinfo lists avx512f (False where there is no such file)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return any(line.startswith("flags") and "avx512f" in line.split() for line in f)
+    except OSError:
+        return False
+
+
 # Our builds and PyTorch see the same settings. SkylakeX: Debian's OpenBLAS 0.3.21 misdetects
-# the AVX-512 CPUs of our reference VMs, and PyTorch's GEMM runs through it. Set before torch is
-# imported so its OpenMP and OpenBLAS read them.
+# the AVX-512 CPUs of our reference VMs, and PyTorch's GEMM runs through it; only where the CPU
+# has AVX-512, since OpenBLAS takes the named core without checking and would run AVX-512
+# instructions on a CPU without them. Set before torch is imported so its OpenMP and OpenBLAS
+# read them; values already in the environment win.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
-os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
+if cpu_has_avx512():
+    os.environ.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
 
 INSTALL_HINT = ("compare_torch: PyTorch is not installed for /usr/bin/python3.\n"
                 "  Install Debian's package:  sudo apt-get install python3-torch\n"
@@ -382,7 +396,7 @@ def main():
         f"{platform.platform()}; load average (1 min) {load_start:.2f} at start, {load_end:.2f} at end"
         + (" -- shared machine, timings are noisy" if max(load_start, load_end) > 1.5 else ""),
         f"settings: {args.threads} threads both sides (torch.set_num_threads), OMP_NUM_THREADS="
-        f"{os.environ['OMP_NUM_THREADS']}, OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']}, "
+        f"{os.environ['OMP_NUM_THREADS']}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}, "
         f"functions {functions}, kernels {args.kernel_size}, rand scales {args.scales} "
         f"(above 10^{args.all_functions_max_scale}: {args.heavy_functions} only), "
         f"MNIST {args.mnist_steps} steps ({args.mnist_functions})" + (" [--quick]" if q else ""),
