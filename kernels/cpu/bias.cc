@@ -12,18 +12,20 @@ HWY_BEFORE_NAMESPACE();
 namespace ip::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 using DF = hn::ScalableTag<float>;
-constexpr size_t kLanes = hn::MaxLanes(DF());
+// Buffers hold kMaxLanes; loops step by Lanes(d), which is fewer on scalable vectors (SVE).
+constexpr size_t kMaxLanes = hn::MaxLanes(DF());
 
 // y[0..n) += bias[0..n); tail through a padded vector so every element sees the same Add.
 void AddBiasRow(float* y, const float* bias, size_t n) {
   const DF d;
+  const size_t L = hn::Lanes(d);
   size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
+  for (; i + L <= n; i += L) {
     hn::StoreU(hn::Add(hn::LoadU(d, y + i), hn::LoadU(d, bias + i)), d, y + i);
   }
   if (i < n) {
-    alignas(64) float yb[kLanes] = {};
-    alignas(64) float bb[kLanes] = {};
+    alignas(64) float yb[kMaxLanes] = {};
+    alignas(64) float bb[kMaxLanes] = {};
     std::copy(y + i, y + n, yb);
     std::copy(bias + i, bias + n, bb);
     hn::Store(hn::Add(hn::Load(d, yb), hn::Load(d, bb)), d, yb);
@@ -35,20 +37,21 @@ void AddBiasRow(float* y, const float* bias, size_t n) {
 // order for every column (columns are independent lanes, so the order does not depend on cols).
 void SumRows(const float* dy, size_t rows, size_t ld, size_t cols, float* out, bool accumulate) {
   const DF d;
-  alignas(64) float buf[kLanes];
-  for (size_t j = 0; j < cols; j += kLanes) {
-    const size_t n = std::min(kLanes, cols - j);
+  const size_t L = hn::Lanes(d);
+  alignas(64) float buf[kMaxLanes];
+  for (size_t j = 0; j < cols; j += L) {
+    const size_t n = std::min(L, cols - j);
     auto sum = hn::Zero(d);
-    if (n == kLanes) {
+    if (n == L) {
       for (size_t r = 0; r < rows; ++r) sum = hn::Add(sum, hn::LoadU(d, dy + r * ld + j));
     } else {
       for (size_t r = 0; r < rows; ++r) {
-        std::fill(buf, buf + kLanes, 0.0f);
+        std::fill(buf, buf + L, 0.0f);
         std::copy(dy + r * ld + j, dy + r * ld + j + n, buf);
         sum = hn::Add(sum, hn::Load(d, buf));
       }
     }
-    std::fill(buf, buf + kLanes, 0.0f);
+    std::fill(buf, buf + L, 0.0f);
     if (accumulate) {
       std::copy(out + j, out + j + n, buf);
       sum = hn::Add(hn::Load(d, buf), sum);

@@ -19,7 +19,8 @@ HWY_BEFORE_NAMESPACE();
 namespace ip::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 using DF = hn::ScalableTag<float>;
-constexpr size_t kLanes = hn::MaxLanes(DF());
+// Buffers hold kMaxLanes; loops step by Lanes(d), which is fewer on scalable vectors (SVE).
+constexpr size_t kMaxLanes = hn::MaxLanes(DF());
 
 // One vector of SGD. buf may be null when momentum is off.
 HWY_INLINE void SgdVec(float* p, const float* g, float* buf, const SgdScalars& s) {
@@ -40,10 +41,11 @@ HWY_INLINE void SgdVec(float* p, const float* g, float* buf, const SgdScalars& s
 }
 
 void SgdChunk(float* p, const float* g, float* buf, size_t n, const SgdScalars& s) {
+  const size_t L = hn::Lanes(DF());
   size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) SgdVec(p + i, g + i, buf ? buf + i : nullptr, s);
+  for (; i + L <= n; i += L) SgdVec(p + i, g + i, buf ? buf + i : nullptr, s);
   if (i == n) return;
-  alignas(64) float pb[kLanes] = {}, gb[kLanes] = {}, bb[kLanes] = {};
+  alignas(64) float pb[kMaxLanes] = {}, gb[kMaxLanes] = {}, bb[kMaxLanes] = {};
   const size_t r = n - i;
   std::copy(p + i, p + n, pb);
   std::copy(g + i, g + n, gb);
@@ -70,10 +72,11 @@ HWY_INLINE void AdamVec(float* p, const float* g, float* m, float* v, const Adam
 }
 
 void AdamChunk(float* p, const float* g, float* m, float* v, size_t n, const AdamScalars& s) {
+  const size_t L = hn::Lanes(DF());
   size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) AdamVec(p + i, g + i, m + i, v + i, s);
+  for (; i + L <= n; i += L) AdamVec(p + i, g + i, m + i, v + i, s);
   if (i == n) return;
-  alignas(64) float pb[kLanes] = {}, gb[kLanes] = {}, mb[kLanes] = {}, vb[kLanes] = {};
+  alignas(64) float pb[kMaxLanes] = {}, gb[kMaxLanes] = {}, mb[kMaxLanes] = {}, vb[kMaxLanes] = {};
   const size_t r = n - i;
   std::copy(p + i, p + n, pb);
   std::copy(g + i, g + n, gb);

@@ -33,16 +33,24 @@ namespace hn = hwy::HWY_NAMESPACE;
 #define IP_CPU_HAVE_MASKED_MEMORY 0
 #endif
 
+// Lanes in the buffers below: the target's widest vector of T, which holds Lanes(d) for every tag
+// d. (Highway 1.0.3's MaxLanes(d) does not bound Lanes(d) for fractional tags on SVE2_128: it gives
+// 1 for Rebind<float, ScalableTag<double>>, whose vectors have 2 lanes there.)
+template <class D>
+constexpr size_t TailBufferLanes() {
+  return HWY_MAX_BYTES / sizeof(hn::TFromD<D>);
+}
+
 // Lanes [0, count) from p, the others zero. count <= Lanes(d).
 template <class D>
 HWY_INLINE hn::Vec<D> LoadTail(D d, const hn::TFromD<D>* p, size_t count) {
 #if IP_CPU_HAVE_MASKED_MEMORY
   return hn::MaskedLoad(hn::FirstN(d, count), d, p);
 #else
-  HWY_ALIGN hn::TFromD<D> buf[hn::MaxLanes(d)] = {};
+  HWY_ALIGN hn::TFromD<D> buf[TailBufferLanes<D>()] = {};
   // The bound is the contract already; stated, it also keeps GCC from warning about paths where
   // it cannot prove it (a caller's tail that a one-lane target never reaches).
-  std::memcpy(buf, p, std::min(count, hn::MaxLanes(d)) * sizeof(*p));
+  std::memcpy(buf, p, std::min(count, TailBufferLanes<D>()) * sizeof(*p));
   return hn::Load(d, buf);
 #endif
 }
@@ -53,9 +61,9 @@ HWY_INLINE void StoreTail(D d, hn::Vec<D> v, hn::TFromD<D>* p, size_t count) {
 #if IP_CPU_HAVE_MASKED_MEMORY
   hn::BlendedStore(v, hn::FirstN(d, count), d, p);
 #else
-  HWY_ALIGN hn::TFromD<D> buf[hn::MaxLanes(d)];
+  HWY_ALIGN hn::TFromD<D> buf[TailBufferLanes<D>()];
   hn::Store(v, d, buf);
-  std::memcpy(p, buf, std::min(count, hn::MaxLanes(d)) * sizeof(*p));  // as in LoadTail
+  std::memcpy(p, buf, std::min(count, TailBufferLanes<D>()) * sizeof(*p));  // as in LoadTail
 #endif
 }
 
