@@ -63,11 +63,14 @@ struct ELU {  // p0 = alpha
 
 struct GELU {  // exact: x * Phi(x), Phi from our erf/erfc (math-inl.h)
   IP_VEC_FORM forward(D d, V x, V, V) {
-    return hn::Mul(x, vmath::NormalParts<D, V>(d, x).cdf);  // -inf * 0 = NaN, as the scalar form
+    V cdf, pdf;
+    vmath::NormalParts(d, x, cdf, pdf);
+    return hn::Mul(x, cdf);  // -inf * 0 = NaN, as the scalar form
   }
   IP_VEC_FORM derivative(D d, V x, V, V) {
-    const vmath::NormalParts<D, V> n(d, x);
-    return hn::MulAdd(x, n.pdf, n.cdf);  // ±inf * 0 = NaN, as the scalar form
+    V cdf, pdf;
+    vmath::NormalParts(d, x, cdf, pdf);
+    return hn::MulAdd(x, pdf, cdf);  // ±inf * 0 = NaN, as the scalar form
   }
 };
 
@@ -101,7 +104,8 @@ struct GELU_tanh {
     const V lim = hn::Set(d, float(math::kGeluTanhSaturation));
     const V xc = hn::Min(hn::Max(x, hn::Neg(lim)), lim);
     const V v = TwiceInner(d, xc);
-    const vmath::SigmoidParts<D, V, false> s(d, v);
+    V e, den;
+    vmath::SigmoidParts<false>(d, v, e, den);
     // 2 u' = 2 sqrt(2/pi) (1 + 3 kappa xc^2), the factor 2 folded into the constants.
     const V twice_du = hn::MulAdd(hn::Mul(xc, xc), hn::Set(d, float(6 * math::kSqrt2OverPi * math::kGeluTanhKappa)),
                                   hn::Set(d, float(2 * math::kSqrt2OverPi)));
@@ -110,10 +114,10 @@ struct GELU_tanh {
     // exactly 0 (and the true term below 1e-36), while ours is ~1e-38 and x huge: x is zeroed
     // there (xc != x, NaN included).
     const V x_in = hn::IfThenElseZero(hn::Eq(xc, x), x);
-    const V num = hn::MulAdd(s.PositiveNumerator(d, v), s.den, hn::Mul(hn::Mul(x_in, s.e), twice_du));
+    const V num = hn::MulAdd(vmath::SigmoidPositiveNumerator(d, v, e), den, hn::Mul(hn::Mul(x_in, e), twice_du));
     // That makes ±inf give inf * 0 = NaN in the scalar form; add x - x (NaN exactly for ±inf and
     // NaN, else 0) to match.
-    return hn::Add(vmath::Divide(d, num, hn::Mul(s.den, s.den)), hn::Sub(x, x));
+    return hn::Add(vmath::Divide(d, num, hn::Mul(den, den)), hn::Sub(x, x));
   }
 };
 
@@ -143,8 +147,9 @@ struct LeakyReLU {  // p0 = negative_slope
 struct LogSigmoid {
   IP_VEC_FORM forward(D d, V x, V, V) { return vmath::LogSigmoid(d, x); }
   IP_VEC_FORM derivative(D d, V x, V, V) {
-    const vmath::SigmoidParts<D, V> s(d, x);  // NaN passes
-    return vmath::Divide(d, s.NegativeNumerator(d, x), s.den);
+    V e, den;
+    vmath::SigmoidParts(d, x, e, den);  // NaN passes
+    return vmath::Divide(d, vmath::SigmoidNegativeNumerator(d, x, e), den);
   }
 };
 
@@ -193,8 +198,9 @@ struct SELU {  // scale (max(x, 0) + alpha expm1(min(x, 0))), as the ELU family 
 struct Sigmoid {
   IP_VEC_FORM forward(D d, V x, V, V) { return vmath::Sigmoid(d, x); }
   IP_VEC_FORM derivative(D d, V x, V, V) {  // s (1 - s) = sigmoid(x) sigmoid(-x) = e / den^2
-    const vmath::SigmoidParts<D, V> s(d, x);  // NaN passes
-    return vmath::Divide(d, s.e, hn::Mul(s.den, s.den));
+    V e, den;
+    vmath::SigmoidParts(d, x, e, den);  // NaN passes
+    return vmath::Divide(d, e, hn::Mul(den, den));
   }
 };
 
@@ -262,9 +268,10 @@ struct Tanh {
   IP_VEC_FORM forward(D d, V x, V, V) { return vmath::Tanh(d, x); }
   IP_VEC_FORM derivative(D d, V x, V, V) {
     // 1 - tanh^2 x = 4 e / (1 + e)^2 with e = exp(-2|x|): accurate where tanh rounds to ±1. The
-    // 4 is folded into the exp's coefficients (s.e = 4 e, s.den = 1 + e). NaN passes.
-    const vmath::SigmoidParts<D, V> s(d, hn::Add(x, x), 4.0f);
-    return vmath::Divide(d, s.e, hn::Mul(s.den, s.den));
+    // 4 is folded into the exp's coefficients (e4 = 4 e, den = 1 + e). NaN passes.
+    V e4, den;
+    vmath::SigmoidParts(d, hn::Add(x, x), e4, den, 4.0f);
+    return vmath::Divide(d, e4, hn::Mul(den, den));
   }
 };
 
@@ -278,13 +285,15 @@ struct Tanhshrink {
 
 struct SiLU {
   IP_VEC_FORM forward(D d, V x, V, V) {  // x num_p / den; NaN carried by x
-    const vmath::SigmoidParts<D, V, false> s(d, x);
-    return vmath::Divide(d, hn::Mul(x, s.PositiveNumerator(d, x)), s.den);
+    V e, den;
+    vmath::SigmoidParts<false>(d, x, e, den);
+    return vmath::Divide(d, hn::Mul(x, vmath::SigmoidPositiveNumerator(d, x, e)), den);
   }
   IP_VEC_FORM derivative(D d, V x, V, V) {
     // s + x s (1 - s) with s = num_p / den and s (1 - s) = e / den^2: (num_p den + x e) / den^2.
-    const vmath::SigmoidParts<D, V, false> s(d, x);  // NaN carried by x e
-    return vmath::Divide(d, hn::MulAdd(s.PositiveNumerator(d, x), s.den, hn::Mul(x, s.e)), hn::Mul(s.den, s.den));
+    V e, den;
+    vmath::SigmoidParts<false>(d, x, e, den);  // NaN carried by x e
+    return vmath::Divide(d, hn::MulAdd(vmath::SigmoidPositiveNumerator(d, x, e), den, hn::Mul(x, e)), hn::Mul(den, den));
   }
 };
 
@@ -295,7 +304,7 @@ struct Mish {
   template <class D, class V>
   static HWY_INLINE V ExpClamped(D d, V x) {
     const V xc = vmath::MaxKeepNaN(d, vmath::MinKeepNaN(d, x, hn::Set(d, 20.0f)), hn::Set(d, -104.0f));
-    return vmath::ExpReduced<D, V, 4>(d, xc).Exp(d);  // degree 4: exp only, no expm1
+    return vmath::ScaledExp<4>(d, xc);  // degree 4: exp only, no expm1
   }
   IP_VEC_FORM forward(D d, V x, V, V) {
     const V ex = ExpClamped(d, x);

@@ -53,6 +53,12 @@ constexpr size_t kMaxDrawsPerCall = 8 * 64;
 // before it is written, and without the request that read came when the burst of stores did.
 constexpr size_t kPrefetchFloats = 1024;
 
+// Element-wise masks take vectors of at most 16 lanes: a Philox call's 4 L keep bits per half then
+// fill at most one 64-bit word (SpreadKeepBits) and a vector's L bits at most one 32-bit mask word
+// (LoadKeep). That is the whole vector on every x86 target; SVE vectors wider than 512 bits run
+// partly empty.
+using DElements = hn::CappedTag<float, 16>;
+
 // One vector of dropout output from a vector of inputs and the keep mask of its lanes.
 template <bool kBackward, class D, class M>
 HWY_INLINE hn::Vec<D> DropoutVec(D d, hn::Vec<D> v, M keep, const DropoutConstants& c) {
@@ -111,7 +117,7 @@ HWY_INLINE uint64_t SpreadKeepBits(D d, hn::Mask<D> m, int k) {
 // c.offset and forced reloads; measured ~12% slower on L2-resident arrays).
 HWY_INLINE void DropoutElementsForward(const DropoutConstants c, const float* in, float* out,
                                        uint32_t* mask, size_t begin, size_t end, uint64_t seed) {
-  const hn::ScalableTag<float> df;
+  const DElements df;
   const hn::RebindToUnsigned<decltype(df)> du;
   const hn::RebindToSigned<decltype(df)> di;
   const size_t L = hn::Lanes(df);
@@ -122,17 +128,21 @@ HWY_INLINE void DropoutElementsForward(const DropoutConstants c, const float* in
   const size_t per_call = PhiloxDrawsPerCall(du);
   const size_t half_bits = 4 * L;  // elements (mask bits) per half of a call; <= 64
   uint32_t pending = 0;            // half_bits < 32: the mask word being assembled
+  using VU = hn::Vec<decltype(du)>;
+  // Word k's keep decisions (draw >> 8 < keep_below per lane), spread into element order.
+  const auto word_keep_bits = [&](VU w, int k) {
+    return SpreadKeepBits(di, hn::Lt(hn::BitCast(di, hn::ShiftRight<8>(w)), keep_below), k);
+  };
   for (size_t g = begin; g < end; g += per_call) {
-    hn::Vec<decltype(du)> w[2][4];
-    PhiloxWords(du, seed, philox::kDropoutStream, g / 4, w);
+    uint64_t half_keep_bits[2];  // bit e: keep element g + h * half_bits + e
+    PhiloxWords(du, seed, philox::kDropoutStream, g / 4, [&](size_t h, VU w0, VU w1, VU w2, VU w3) {
+      half_keep_bits[h] =
+          word_keep_bits(w0, 0) | word_keep_bits(w1, 1) | word_keep_bits(w2, 2) | word_keep_bits(w3, 3);
+    });
     for (size_t h = 0; h < 2; ++h) {
       const size_t first = g + h * half_bits;
       if (first >= end) break;
-      uint64_t keep_bits = 0;  // bit e: keep element first + e
-      for (int k = 0; k < 4; ++k) {
-        const auto u24 = hn::BitCast(di, hn::ShiftRight<8>(w[h][k]));
-        keep_bits |= SpreadKeepBits(di, hn::Lt(u24, keep_below), k);
-      }
+      const uint64_t keep_bits = half_keep_bits[h];
       const size_t valid = std::min(half_bits, end - first);
       const uint64_t stored = valid >= 64 ? keep_bits : keep_bits & ((uint64_t{1} << valid) - 1);
       if (half_bits >= 32) {  // first is a multiple of 32: whole words
@@ -183,7 +193,7 @@ HWY_INLINE hn::Mask<D> LoadKeep(D d, const uint32_t* mask, size_t i) {
 HWY_INLINE void DropoutElementsBackward(const DropoutConstants c, const float* in, float* out,
                                         const uint32_t* mask, size_t begin, size_t end,
                                         bool stream) {
-  const hn::ScalableTag<float> df;
+  const DElements df;
   const size_t L = hn::Lanes(df);
   size_t i = begin;
   for (; i + L <= end; i += L) {

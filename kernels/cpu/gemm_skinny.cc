@@ -14,6 +14,12 @@
 #include <cmath>
 #include <cstddef>
 
+// No SVE targets here: the register tiles are arrays of vectors and the packed layouts are sized
+// at compile time (MaxLanes), neither of which scalable vectors allow. Arm CPUs with SVE run the
+// NEON GEMM. (Defined before the first Highway header, which reads it.)
+#ifndef HWY_DISABLED_TARGETS
+#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128)
+#endif
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/gemm_skinny.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep

@@ -134,30 +134,39 @@ HWY_INLINE V Divide(D d, V num, V den) {
 #endif
 constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
 
-template <class D, class V, int kOffset>
-struct RoundedPow2 {
-  static constexpr float kMagic = kRoundMagic + float(127 + kOffset);
-  V n;  // round(x c)
-#if IP_VMATH_SCALEF
-  HWY_INLINE RoundedPow2(D d, V x, float c) { n = hn::Round(hn::Mul(x, hn::Set(d, c))); }
-  HWY_INLINE V Pow2(D d) const {  // 2^n, exact
-    static_assert(kOffset == 0, "vscalefps scales by 2^n itself");
-    return V{_mm512_scalef_ps(hn::Set(d, 1.0f).raw, n.raw)};
-  }
-#else
-  V nb;  // x c + kMagic: its bits << 23 are 2^(n + kOffset)
-  HWY_INLINE RoundedPow2(D d, V x, float c) {
-    nb = hn::MulAdd(x, hn::Set(d, c), hn::Set(d, kMagic));
-    n = hn::Sub(nb, hn::Set(d, kMagic));
-  }
-  HWY_INLINE V Pow2(D d) const {  // 2^(n + kOffset), exact
-    const hn::RebindToSigned<D> di;
-    return hn::BitCast(d, hn::ShiftLeft<23>(hn::BitCast(di, nb)));
-  }
-#endif
-};
+template <int kOffset>
+constexpr float kPow2Magic = kRoundMagic + float(127 + kOffset);
 
-// y * 2^n for results down to the subnormal range, with one rounding. AVX-512: vscalefps.
+// Returns n = round(x c) and sets pow2_arg, what Pow2 and ScaleByPow2 build 2^n from: n itself for
+// vscalefps, elsewhere x c + kPow2Magic<kOffset>, whose bits << 23 are 2^(n + kOffset). Results
+// leave through out-parameters, here and below, never in a struct: SVE vectors are sizeless types,
+// which cannot be members or array elements.
+template <int kOffset, class D, class V>
+HWY_INLINE V RoundForPow2(D d, V x, float c, V& pow2_arg) {
+#if IP_VMATH_SCALEF
+  static_assert(kOffset == 0, "vscalefps scales by 2^n itself");
+  pow2_arg = hn::Round(hn::Mul(x, hn::Set(d, c)));
+  return pow2_arg;
+#else
+  pow2_arg = hn::MulAdd(x, hn::Set(d, c), hn::Set(d, kPow2Magic<kOffset>));
+  return hn::Sub(pow2_arg, hn::Set(d, kPow2Magic<kOffset>));
+#endif
+}
+
+// 2^(n + kOffset), exact, from RoundForPow2<kOffset>'s pow2_arg.
+template <int kOffset, class D, class V>
+HWY_INLINE V Pow2(D d, V pow2_arg) {
+#if IP_VMATH_SCALEF
+  static_assert(kOffset == 0, "vscalefps scales by 2^n itself");
+  return V{_mm512_scalef_ps(hn::Set(d, 1.0f).raw, pow2_arg.raw)};
+#else
+  const hn::RebindToSigned<D> di;
+  return hn::BitCast(d, hn::ShiftLeft<23>(hn::BitCast(di, pow2_arg)));
+#endif
+}
+
+// y * 2^n for results down to the subnormal range, with one rounding; pow2_arg from
+// RoundForPow2<kPow2Offset>. AVX-512: vscalefps.
 // Elsewhere the exponent field holds 2^(n + 64) for n in [-190, 63] (every caller's n is in
 // [-152, 29]) and y comes in scaled by 2^-64: the callers fold kPow2Scale into their polynomial's
 // coefficients, which scales every Horner step exactly (all stay far above the subnormal range),
@@ -166,19 +175,19 @@ constexpr int kPow2Offset = IP_VMATH_SCALEF ? 0 : 64;
 constexpr float kPow2Scale = IP_VMATH_SCALEF ? 1.0f : 0x1p-64f;
 
 template <class D, class V>
-HWY_INLINE V ScaleByPow2(D d, V y_scaled, const RoundedPow2<D, V, kPow2Offset>& k) {
+HWY_INLINE V ScaleByPow2(D d, V y_scaled, V pow2_arg) {
 #if IP_VMATH_SCALEF
   (void)d;
-  return V{_mm512_scalef_ps(y_scaled.raw, k.n.raw)};
+  return V{_mm512_scalef_ps(y_scaled.raw, pow2_arg.raw)};
 #else
-  return hn::Mul(y_scaled, k.Pow2(d));
+  return hn::Mul(y_scaled, Pow2<kPow2Offset>(d, pow2_arg));
 #endif
 }
 
 // ---- exp family: one range reduction, one polynomial ------------------------------------
 // Highway 1.0.3's Exp costs ~25 vector ops (sign-dependent rounding, a float -> int -> float round
 // trip, an Estrin polynomial, 2^n built in two halves, a range select), Expm1 more. Ours:
-//   x = n ln2 + r, |r| <= ln2/2, n = round(x / ln2) (RoundedPow2). ln2 is split Cody-Waite style
+//   x = n ln2 + r, |r| <= ln2/2, n = round(x / ln2) (RoundForPow2). ln2 is split Cody-Waite style
 //   into 0.693359375 (9 significant bits: n * part is exact for |n| < 2^15, so the reduction is
 //   exact even on targets without FMA) and a small remainder.
 //   expm1(r) = r P(r), P of degree 5 (Chebyshev interpolation of expm1(r)/r), exp(r) = 1 + r P(r).
@@ -190,42 +199,43 @@ HWY_INLINE V ScaleByPow2(D d, V y_scaled, const RoundedPow2<D, V, kPow2Offset>& 
 // the relative error of exp by Lawson's iteration, 1.54 x 2^-24 with exact coefficients; 1.9 ulp
 // evaluated in float32 with FMA), one FMA fewer. Not for expm1: its P(0) is 1 - 3e-7, so r P(r)
 // is ~5 ulp off in relative terms near 0 (Expm1NonPositive and Tanh keep degree 5).
-// kPlainPow2: P is not scaled and k.Pow2() is 2^n itself (exact, exponent field n + 127 for n in
-// [-126, 128], 128 giving +inf): for expm1, which needs 2^n, and for results that stay normal.
-// Otherwise P's coefficients carry kPow2Scale times `scale` (a constant the caller wants the
-// result multiplied by, folded for free) and Exp() is ScaleByPow2 of ExpR().
-template <class D, class V, int kDegree = 5, bool kPlainPow2 = false>
-struct ExpReduced {
+// ExpReduce returns c exp(r) (one rounding) and sets r, p = c P(r) (expm1(r) = r P(r)) and
+// pow2_arg (RoundForPow2). kPlainPow2: c = scale and Pow2<0>(pow2_arg) is 2^n itself (exact,
+// exponent field n + 127 for n in [-126, 128], 128 giving +inf): for expm1, which needs 2^n, and
+// for results that stay normal. Otherwise c = scale * kPow2Scale (`scale`, a constant the caller
+// wants the result multiplied by, folded into the coefficients for free) and ScaledExp is
+// ScaleByPow2 of the returned value. x in [-104, 89]: |n| <= 150.
+template <int kDegree = 5, bool kPlainPow2 = false, class D, class V>
+HWY_INLINE V ExpReduce(D d, V x, float scale, V& r, V& p, V& pow2_arg) {
   static_assert(kDegree == 4 || kDegree == 5, "fitted degrees");
-  static constexpr int kOffset = kPlainPow2 ? 0 : kPow2Offset;
-  RoundedPow2<D, V, kOffset> k;
-  V r, p;  // x = n ln2 + r, expm1(r) = r P(r) with p = c P(r)
-  float c;  // the coefficients' factor
-  HWY_INLINE ExpReduced(D d, V x, float scale = 1.0f)  // x in [-104, 89]: |n| <= 150
-      : k(d, x, 1.44269504088896341f), c(kPlainPow2 ? scale : scale * kPow2Scale) {
-    r = hn::MulAdd(k.n, hn::Set(d, -0.693359375f), x);
-    r = hn::MulAdd(k.n, hn::Set(d, 2.12194440e-4f), r);
-    if constexpr (kDegree == 5) {
-      p = hn::Set(d, 1.393364998e-03f * c);
-      p = hn::MulAdd(p, r, hn::Set(d, 8.369155668e-03f * c));
-      p = hn::MulAdd(p, r, hn::Set(d, 4.166646493e-02f * c));
-      p = hn::MulAdd(p, r, hn::Set(d, 1.666650520e-01f * c));
-      p = hn::MulAdd(p, r, hn::Set(d, 5.000000013e-01f * c));
-      p = hn::MulAdd(p, r, hn::Set(d, 1.000000011e+00f * c));
-    } else {
-      p = hn::Set(d, 8.290272206e-03f * c);
-      p = hn::MulAdd(p, r, hn::Set(d, 4.189816117e-02f * c));
-      p = hn::MulAdd(p, r, hn::Set(d, 1.666763872e-01f * c));
-      p = hn::MulAdd(p, r, hn::Set(d, 4.999914765e-01f * c));
-      p = hn::MulAdd(p, r, hn::Set(d, 9.999997020e-01f * c));
-    }
+  const float c = kPlainPow2 ? scale : scale * kPow2Scale;
+  const V n = RoundForPow2<kPlainPow2 ? 0 : kPow2Offset>(d, x, 1.44269504088896341f, pow2_arg);
+  r = hn::MulAdd(n, hn::Set(d, -0.693359375f), x);
+  r = hn::MulAdd(n, hn::Set(d, 2.12194440e-4f), r);
+  if constexpr (kDegree == 5) {
+    p = hn::Set(d, 1.393364998e-03f * c);
+    p = hn::MulAdd(p, r, hn::Set(d, 8.369155668e-03f * c));
+    p = hn::MulAdd(p, r, hn::Set(d, 4.166646493e-02f * c));
+    p = hn::MulAdd(p, r, hn::Set(d, 1.666650520e-01f * c));
+    p = hn::MulAdd(p, r, hn::Set(d, 5.000000013e-01f * c));
+    p = hn::MulAdd(p, r, hn::Set(d, 1.000000011e+00f * c));
+  } else {
+    p = hn::Set(d, 8.290272206e-03f * c);
+    p = hn::MulAdd(p, r, hn::Set(d, 4.189816117e-02f * c));
+    p = hn::MulAdd(p, r, hn::Set(d, 1.666763872e-01f * c));
+    p = hn::MulAdd(p, r, hn::Set(d, 4.999914765e-01f * c));
+    p = hn::MulAdd(p, r, hn::Set(d, 9.999997020e-01f * c));
   }
-  HWY_INLINE V ExpR(D d) const { return hn::MulAdd(r, p, hn::Set(d, c)); }  // c exp(r), one rounding
-  HWY_INLINE V Exp(D d) const {  // scale * exp(x)
-    static_assert(!kPlainPow2, "the caller multiplies by k.Pow2()");
-    return ScaleByPow2(d, ExpR(d), k);
-  }
-};
+  return hn::MulAdd(r, p, hn::Set(d, c));
+}
+
+// scale * exp(x) for x in [-104, 89].
+template <int kDegree = 5, class D, class V>
+HWY_INLINE V ScaledExp(D d, V x, float scale = 1.0f) {
+  V r, p, pow2_arg;
+  const V exp_r = ExpReduce<kDegree>(d, x, scale, r, p, pow2_arg);
+  return ScaleByPow2(d, exp_r, pow2_arg);
+}
 
 // y * 2^n for integral n in [-150, 128] (the whole range of Exp): overflows to inf and underflows
 // to subnormals or 0 with one rounding, as the exact product would. AVX-512: vscalefps. Elsewhere
@@ -245,7 +255,7 @@ HWY_INLINE V MulPow2Halves(D d, V y, VI ni) {
 // Clamping to -104 keeps n within ScaleByPow2's range; exp(-104) already rounds to 0.
 template <class D, class V>
 HWY_INLINE V ExpNonPositive(D d, V x) {
-  return ExpReduced<D, V>(d, hn::Max(x, hn::Set(d, -104.0f))).Exp(d);
+  return ScaledExp(d, hn::Max(x, hn::Set(d, -104.0f)));
 }
 
 // scale * exp(-|x|) for any x; NaN gives 0 (exp(-104)): callers restore NaN or carry it (x * ...).
@@ -253,7 +263,7 @@ HWY_INLINE V ExpNonPositive(D d, V x) {
 // sigmoid family, softplus and log-sigmoid only use exp itself.
 template <class D, class V>
 HWY_INLINE V ExpNegAbs(D d, V x, float scale = 1.0f) {
-  return ExpReduced<D, V, 4>(d, NegAbsMin(d, x, 104.0f), scale).Exp(d);
+  return ScaledExp<4>(d, NegAbsMin(d, x, 104.0f), scale);
 }
 
 // scale * exp(-|x|) with NaN passed through (NaN in, NaN out): -|x| and a clamp that passes NaN,
@@ -261,7 +271,7 @@ HWY_INLINE V ExpNegAbs(D d, V x, float scale = 1.0f) {
 // saves callers the two-op NaN restore).
 template <class D, class V>
 HWY_INLINE V ExpNegAbsKeepNaN(D d, V x, float scale = 1.0f) {
-  return ExpReduced<D, V, 4>(d, MaxKeepNaN(d, NegAbs(d, x), hn::Set(d, -104.0f)), scale).Exp(d);
+  return ScaledExp<4>(d, MaxKeepNaN(d, NegAbs(d, x), hn::Set(d, -104.0f)), scale);
 }
 
 // scale * exp(x) for x <= 0 with NaN passed through; x > 0 is computed as exp(0) (the callers,
@@ -270,7 +280,7 @@ HWY_INLINE V ExpNegAbsKeepNaN(D d, V x, float scale = 1.0f) {
 template <class D, class V>
 HWY_INLINE V ExpNonPositiveKeepNaN(D d, V x, float scale = 1.0f) {
   const V xc = MaxKeepNaN(d, MinKeepNaN(d, x, hn::Zero(d)), hn::Set(d, -104.0f));
-  return ExpReduced<D, V>(d, xc, scale).Exp(d);
+  return ScaledExp(d, xc, scale);
 }
 
 // exp(x) for x in [-87, 89] (the caller clamps; NaN passes): a normal float or +inf, never a
@@ -281,10 +291,11 @@ HWY_INLINE V ExpNonPositiveKeepNaN(D d, V x, float scale = 1.0f) {
 template <class D, class V>
 HWY_INLINE V ExpNormalRange(D d, V x) {
 #if IP_VMATH_SCALEF
-  return ExpReduced<D, V, 4>(d, x).Exp(d);
+  return ScaledExp<4>(d, x);
 #else
-  const ExpReduced<D, V, 4, true> e(d, x);
-  return hn::Mul(e.ExpR(d), e.k.Pow2(d));
+  V r, p, pow2_arg;
+  const V exp_r = ExpReduce<4, true>(d, x, 1.0f, r, p, pow2_arg);
+  return hn::Mul(exp_r, Pow2<0>(d, pow2_arg));
 #endif
 }
 
@@ -296,12 +307,13 @@ template <class D, class V>
 HWY_INLINE V Exp(D d, V x) {
   const V xc = MinKeepNaN(d, MaxKeepNaN(d, x, hn::Set(d, -104.0f)), hn::Set(d, 89.0f));
 #if IP_VMATH_SCALEF
-  return ExpReduced<D, V>(d, xc).Exp(d);
+  return ScaledExp(d, xc);
 #else
-  const ExpReduced<D, V, 5, true> e(d, xc);  // unscaled P; nb's bits are n + 127 + magic
+  V r, p, pow2_arg;  // unscaled P; pow2_arg's bits are n + 127 + magic
+  const V exp_r = ExpReduce<5, true>(d, xc, 1.0f, r, p, pow2_arg);
   const hn::RebindToSigned<D> di;
-  const auto ni = hn::Sub(hn::BitCast(di, e.k.nb), hn::BitCast(di, hn::Set(d, e.k.kMagic)));
-  return MulPow2Halves(d, e.ExpR(d), ni);
+  const auto ni = hn::Sub(hn::BitCast(di, pow2_arg), hn::BitCast(di, hn::Set(d, kPow2Magic<0>)));
+  return MulPow2Halves(d, exp_r, ni);
 #endif
 }
 
@@ -312,9 +324,10 @@ HWY_INLINE V Exp(D d, V x) {
 template <class D, class V>
 HWY_INLINE V Expm1NonPositive(D d, V x) {
   const V xc = MaxKeepNaN(d, MinKeepNaN(d, x, hn::Zero(d)), hn::Set(d, -87.0f));  // NaN passes
-  const ExpReduced<D, V, 5, true> e(d, xc);
-  const V s = e.k.Pow2(d);  // 2^n, exact
-  return hn::MulAdd(s, hn::Mul(e.r, e.p), hn::Sub(s, hn::Set(d, 1.0f)));
+  V r, p, pow2_arg;
+  ExpReduce<5, true>(d, xc, 1.0f, r, p, pow2_arg);
+  const V s = Pow2<0>(d, pow2_arg);  // 2^n, exact
+  return hn::MulAdd(s, hn::Mul(r, p), hn::Sub(s, hn::Set(d, 1.0f)));
 }
 
 // -expm1(-2|x|) (NaN passes), in [0, 1): the negative of Expm1NonPositive(-2|x|) bit for bit,
@@ -328,16 +341,17 @@ HWY_INLINE V Expm1NonPositive(D d, V x) {
 template <class D, class V>
 HWY_INLINE V NegExpm1NegTwiceAbs(D d, V x) {  // -expm1(-2|x|)
   const V ac = MinKeepNaN(d, hn::Abs(x), hn::Set(d, 43.5f));
-  const RoundedPow2<D, V, 0> k(d, ac, -2.0f * 1.44269504088896341f);
-  V h = hn::MulAdd(k.n, hn::Set(d, 0.693359375f / 2), ac);
-  h = hn::MulAdd(k.n, hn::Set(d, -2.12194440e-4f / 2), h);
+  V pow2_arg;
+  const V n = RoundForPow2<0>(d, ac, -2.0f * 1.44269504088896341f, pow2_arg);
+  V h = hn::MulAdd(n, hn::Set(d, 0.693359375f / 2), ac);
+  h = hn::MulAdd(n, hn::Set(d, -2.12194440e-4f / 2), h);
   V q = hn::Set(d, 1.393364998e-03f * -64.0f);
   q = hn::MulAdd(q, h, hn::Set(d, 8.369155668e-03f * 32.0f));
   q = hn::MulAdd(q, h, hn::Set(d, 4.166646493e-02f * -16.0f));
   q = hn::MulAdd(q, h, hn::Set(d, 1.666650520e-01f * 8.0f));
   q = hn::MulAdd(q, h, hn::Set(d, 5.000000013e-01f * -4.0f));
   q = hn::MulAdd(q, h, hn::Set(d, 1.000000011e+00f * 2.0f));
-  const V s = k.Pow2(d);  // 2^n, exact (n in [-126, 0])
+  const V s = Pow2<0>(d, pow2_arg);  // 2^n, exact (n in [-126, 0])
   return hn::MulAdd(s, hn::Mul(h, q), hn::Sub(hn::Set(d, 1.0f), s));
 }
 
@@ -358,25 +372,26 @@ HWY_INLINE V Tanh(D d, V x) {
 // AVX2, no compare: IfSignThenElse); -0 takes the x < 0 side, where both give 1/2.
 // kKeepNaN: NaN passes the exp's clamp (one op more on AVX-512) and then every op, so the result
 // is NaN for NaN; without it e is 0 for NaN and the caller carries NaN otherwise (x * ...).
-template <class D, class V, bool kKeepNaN = true>
-struct SigmoidParts {
-  V e, den;
-  HWY_INLINE SigmoidParts(D d, V x, float scale = 1.0f) {  // e = scale * exp(-|x|)
-    e = kKeepNaN ? ExpNegAbsKeepNaN(d, x, scale) : ExpNegAbs(d, x, scale);
-    den = scale == 1.0f ? hn::Add(e, hn::Set(d, 1.0f)) : hn::MulAdd(e, hn::Set(d, 1.0f / scale), hn::Set(d, 1.0f));
-  }
-  HWY_INLINE V PositiveNumerator(D d, V x) const {  // sigmoid(x) = this / den
-    return IfSignThenElse(d, x, e, hn::Set(d, 1.0f));
-  }
-  HWY_INLINE V NegativeNumerator(D d, V x) const {  // sigmoid(-x) = this / den
-    return IfSignThenElse(d, x, hn::Set(d, 1.0f), e);
-  }
-};
+// SigmoidParts sets e = scale * exp(-|x|) and den = 1 + e / scale.
+template <bool kKeepNaN = true, class D, class V>
+HWY_INLINE void SigmoidParts(D d, V x, V& e, V& den, float scale = 1.0f) {
+  e = kKeepNaN ? ExpNegAbsKeepNaN(d, x, scale) : ExpNegAbs(d, x, scale);
+  den = scale == 1.0f ? hn::Add(e, hn::Set(d, 1.0f)) : hn::MulAdd(e, hn::Set(d, 1.0f / scale), hn::Set(d, 1.0f));
+}
+template <class D, class V>
+HWY_INLINE V SigmoidPositiveNumerator(D d, V x, V e) {  // sigmoid(x) = this / den
+  return IfSignThenElse(d, x, e, hn::Set(d, 1.0f));
+}
+template <class D, class V>
+HWY_INLINE V SigmoidNegativeNumerator(D d, V x, V e) {  // sigmoid(-x) = this / den
+  return IfSignThenElse(d, x, hn::Set(d, 1.0f), e);
+}
 
 template <class D, class V>
 HWY_INLINE V Sigmoid(D d, V x) {
-  const SigmoidParts<D, V> s(d, x);
-  return Divide(d, s.PositiveNumerator(d, x), s.den);
+  V e, den;
+  SigmoidParts(d, x, e, den);
+  return Divide(d, SigmoidPositiveNumerator(d, x, e), den);
 }
 
 // log1p(e) for e in [0, 1] (and NaN, which passes): e P(e), P of degree 8, a minimax fit of the
@@ -443,7 +458,7 @@ HWY_INLINE void SquareExact(D d, V x, V& hi, V& lo) {
 // the golden bound): the reduction is carried in w = -2r = v^2 + 2 n ln2 (n = round(-v^2 log2(e)
 // / 2)); with FMA, v^2 + 2 n C1 is one fused op (2 n C1 exact, the sum below ~ln2: one rounding of
 // at most 2^-25), so neither the low half of v^2 nor -v^2/2 is formed. exp(r) = 1 + r P(r) with
-// r = -w/2 is ExpReduced's degree-4 P (the minimax fit of exp, 1.9 ulp; one FMA fewer than degree
+// r = -w/2 is ExpReduce's degree-4 P (the minimax fit of exp, 1.9 ulp; one FMA fewer than degree
 // 5, for a left-tail worst relative error of 3.6e-7 instead of 3.3e-7, both within the 1e-6
 // bound), its coefficients times c (-1/2)^(k+1). Targets without FMA add the exact low half of
 // v^2 (Veltkamp) instead.
@@ -468,57 +483,55 @@ HWY_INLINE hn::Vec512<float> CdfFromLower(hn::Full512<float> d, hn::Vec512<float
 }
 #endif
 
+// NormalParts sets cdf = Phi(x) and pdf = phi(x) (see above).
 template <class D, class V>
-struct NormalParts {
-  V cdf, pdf;
-  HWY_INLINE NormalParts(D d, V x) {
-    constexpr double kC = 0.39894228040143267794;  // 1/sqrt(2 pi)
-    constexpr float kCut = 12.95f;
-    const auto k = [&](double coef) { return hn::Set(d, float(coef)); };
-    const V v = hn::Min(hn::Abs(x), hn::Set(d, kCut));
-    const RoundedPow2<D, V, kPow2Offset> kn(d, hn::Mul(v, v), -0.5f * 1.44269504088896341f);
-    const V n = kn.n;
+HWY_INLINE void NormalParts(D d, V x, V& cdf, V& pdf) {
+  constexpr double kC = 0.39894228040143267794;  // 1/sqrt(2 pi)
+  constexpr float kCut = 12.95f;
+  const auto k = [&](double coef) { return hn::Set(d, float(coef)); };
+  const V v = hn::Min(hn::Abs(x), hn::Set(d, kCut));
+  V pow2_arg;
+  const V n = RoundForPow2<kPow2Offset>(d, hn::Mul(v, v), -0.5f * 1.44269504088896341f, pow2_arg);
 #if HWY_NATIVE_FMA
-    V w = hn::MulAdd(v, v, hn::Mul(n, hn::Set(d, 2.0f * 0.693359375f)));  // 2 n C1 exact
+  V w = hn::MulAdd(v, v, hn::Mul(n, hn::Set(d, 2.0f * 0.693359375f)));  // 2 n C1 exact
 #else
-    V hi, lo;
-    SquareExact(d, v, hi, lo);
-    V w = hn::Add(hn::Add(hi, hn::Mul(n, hn::Set(d, 2.0f * 0.693359375f))), lo);  // 1st sum exact
+  V hi, lo;
+  SquareExact(d, v, hi, lo);
+  V w = hn::Add(hn::Add(hi, hn::Mul(n, hn::Set(d, 2.0f * 0.693359375f))), lo);  // 1st sum exact
 #endif
-    w = hn::MulAdd(n, hn::Set(d, -2.0f * 2.12194440e-4f), w);
-    const double ks = kC * kPow2Scale;  // ScaleByPow2's factor folded into the coefficients
-    V p = k(ks * -8.290272206e-03 / 32);
-    p = hn::MulAdd(p, w, k(ks * 4.189816117e-02 / 16));
-    p = hn::MulAdd(p, w, k(ks * -1.666763872e-01 / 8));
-    p = hn::MulAdd(p, w, k(ks * 4.999914765e-01 / 4));
-    p = hn::MulAdd(p, w, k(ks * -9.999997020e-01 / 2));
-    const V y = hn::MulAdd(w, p, k(ks));
+  w = hn::MulAdd(n, hn::Set(d, -2.0f * 2.12194440e-4f), w);
+  const double ks = kC * kPow2Scale;  // ScaleByPow2's factor folded into the coefficients
+  V p = k(ks * -8.290272206e-03 / 32);
+  p = hn::MulAdd(p, w, k(ks * 4.189816117e-02 / 16));
+  p = hn::MulAdd(p, w, k(ks * -1.666763872e-01 / 8));
+  p = hn::MulAdd(p, w, k(ks * 4.999914765e-01 / 4));
+  p = hn::MulAdd(p, w, k(ks * -9.999997020e-01 / 2));
+  const V y = hn::MulAdd(w, p, k(ks));
 #if IP_VMATH_SCALEF
-    // c exp(-v^2/2), 0 at the cut: the compare feeds vscalefps's zeroing mask.
-    const __mmask16 below = _mm512_cmp_ps_mask(v.raw, hn::Set(d, kCut).raw, _CMP_LT_OQ);
-    pdf = V{_mm512_maskz_scalef_ps(below, y.raw, n.raw)};
+  // c exp(-v^2/2), 0 at the cut: the compare feeds vscalefps's zeroing mask.
+  const __mmask16 below = _mm512_cmp_ps_mask(v.raw, hn::Set(d, kCut).raw, _CMP_LT_OQ);
+  pdf = V{_mm512_maskz_scalef_ps(below, y.raw, n.raw)};
 #else
-    pdf = hn::IfThenZeroElse(hn::Ge(v, hn::Set(d, kCut)), ScaleByPow2(d, y, kn));  // c exp(-v^2/2)
+  pdf = hn::IfThenZeroElse(hn::Ge(v, hn::Set(d, kCut)), ScaleByPow2(d, y, pow2_arg));  // c exp(-v^2/2)
 #endif
-    // t = 1 / (1 + 0.4 a) = 1 / (1 + (0.4 / sqrt 2) v); 1 + ... in [1, 5.2]. A division on every
-    // target, AVX-512 included: one 512-bit divide per 16 elements overlaps the ~25 FMA-unit ops
-    // around it on Zen 4 (L1 speed: forward unchanged, backward +3% against rcp14 + Newton,
-    // which costs two more instructions), and it is correctly rounded.
-    const V t = hn::Div(hn::Set(d, 1.0f), hn::MulAdd(v, k(0.4 / 1.41421356237309504880), hn::Set(d, 1.0f)));
-    const V s = hn::MulAdd(t, k(1 / 0.410071942), k(-0.589928058 / 0.410071942));
-    V q = k(-5.139694730e-06 / kC);
-    q = hn::MulAdd(q, s, k(1.610995228e-05 / kC));
-    q = hn::MulAdd(q, s, k(6.400865395e-05 / kC));
-    q = hn::MulAdd(q, s, k(-2.212820924e-04 / kC));
-    q = hn::MulAdd(q, s, k(-9.700675210e-04 / kC));
-    q = hn::MulAdd(q, s, k(1.683413204e-03 / kC));
-    q = hn::MulAdd(q, s, k(2.078671381e-02 / kC));
-    q = hn::MulAdd(q, s, k(7.415943930e-02 / kC));
-    q = hn::MulAdd(q, s, k(1.615946134e-01 / kC));
-    q = hn::MulAdd(q, s, k(2.428921921e-01 / kC));
-    cdf = CdfFromLower(d, x, hn::Mul(hn::Mul(pdf, t), q));  // Phi(-v) = pdf t Q / c
-  }
-};
+  // t = 1 / (1 + 0.4 a) = 1 / (1 + (0.4 / sqrt 2) v); 1 + ... in [1, 5.2]. A division on every
+  // target, AVX-512 included: one 512-bit divide per 16 elements overlaps the ~25 FMA-unit ops
+  // around it on Zen 4 (L1 speed: forward unchanged, backward +3% against rcp14 + Newton,
+  // which costs two more instructions), and it is correctly rounded.
+  const V t = hn::Div(hn::Set(d, 1.0f), hn::MulAdd(v, k(0.4 / 1.41421356237309504880), hn::Set(d, 1.0f)));
+  const V s = hn::MulAdd(t, k(1 / 0.410071942), k(-0.589928058 / 0.410071942));
+  V q = k(-5.139694730e-06 / kC);
+  q = hn::MulAdd(q, s, k(1.610995228e-05 / kC));
+  q = hn::MulAdd(q, s, k(6.400865395e-05 / kC));
+  q = hn::MulAdd(q, s, k(-2.212820924e-04 / kC));
+  q = hn::MulAdd(q, s, k(-9.700675210e-04 / kC));
+  q = hn::MulAdd(q, s, k(1.683413204e-03 / kC));
+  q = hn::MulAdd(q, s, k(2.078671381e-02 / kC));
+  q = hn::MulAdd(q, s, k(7.415943930e-02 / kC));
+  q = hn::MulAdd(q, s, k(1.615946134e-01 / kC));
+  q = hn::MulAdd(q, s, k(2.428921921e-01 / kC));
+  cdf = CdfFromLower(d, x, hn::Mul(hn::Mul(pdf, t), q));  // Phi(-v) = pdf t Q / c
+}
 
 }  // namespace ip::cpu::HWY_NAMESPACE::vmath
 HWY_AFTER_NAMESPACE();

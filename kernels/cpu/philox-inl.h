@@ -2,8 +2,8 @@
 // generator's draws. Used by dropout (dropout.cc) and available to any family that needs the
 // project's counter-based draws (e.g. RReLU in train mode).
 //
-// One call runs 2 * L (L = Lanes(d)) Philox blocks; PhiloxWords returns their words as vectors
-// (word k of L consecutive blocks per vector) and PhiloxDraws32 interleaves them into element
+// One call runs 2 * L (L = Lanes(d)) Philox blocks; PhiloxWords hands their words, as vectors,
+// to a callback (word k of L consecutive blocks per vector) and PhiloxDraws32 interleaves them into element
 // order. How the rounds are laid out, and why, is said at PhiloxWords.
 
 // Per-target include guard (the usual Highway pattern: this header is re-included once per target
@@ -37,9 +37,24 @@ HWY_INLINE size_t PhiloxDrawsPerCall(DU32 du32) {
   return 4 * PhiloxBlocksPerCall(du32);
 }
 
-// The Philox words of blocks first_block + h * L + j (L = Lanes(du32), h = 0, 1, j < L):
-// w[h][k] holds word k of those L blocks, lane j for block first_block + h * L + j ("structure of
-// arrays"). Callers turn them into element order (draw of index 4 * b + k = word k of block b).
+// One Philox round of one set of counters: word k of each counter in the low half of a 64-bit
+// lane of ck (see PhiloxWords).
+template <class DU32, class V32, class V64>
+HWY_INLINE void PhiloxRound(DU32 du32, V32 m0, V32 m1, V64 k0, V64 k1, V64& c0, V64& c1, V64& c2,
+                            V64& c3) {
+  const V64 p0 = hn::MulEven(hn::BitCast(du32, c0), m0);  // word 0 * kMul0, 64 bits
+  const V64 p1 = hn::MulEven(hn::BitCast(du32, c2), m1);  // word 2 * kMul1
+  c0 = hn::Xor(hn::Xor(hn::ShiftRight<32>(p1), c1), k0);
+  c2 = hn::Xor(hn::Xor(hn::ShiftRight<32>(p0), c3), k1);
+  c1 = p1;  // low word in the low half; the upper half is never used
+  c3 = p0;
+}
+
+// The Philox words of blocks first_block + h * L + j (L = Lanes(du32), h = 0, 1, j < L), handed
+// to f(h, w0, w1, w2, w3) for h = 0 then 1: wk holds word k of those L blocks, lane j for block
+// first_block + h * L + j ("structure of arrays"). Callers turn them into element order (draw of
+// index 4 * b + k = word k of block b). A callback rather than an array of vectors: SVE vectors
+// are sizeless types, which cannot be array elements.
 //
 // Layout of the rounds: each 32-bit counter word lives in the low half of a 64-bit lane, so one
 // MulEven (32 x 32 -> 64, native on x86: pmuludq) gives the whole product of a word and its
@@ -47,12 +62,13 @@ HWY_INLINE size_t PhiloxDrawsPerCall(DU32 du32) {
 // never leaves the rounds) and the high word one shift away. A round is then 2 multiplies, 2
 // shifts and 2 three-way xors per set, with no shuffles; words in 32-bit lanes would also need a
 // shift of the odd lanes and two blends per product, 16 operations where this needs 12.
-// Four sets of L / 2 counters run interleaved: one round is a dependency chain of about 7 cycles
-// (multiply 5, shift 1, xor 1), and four independent chains keep the vector ports busy.
-// After the rounds, ConcatEven packs the low halves of two sets into one vector of 32-bit words.
-template <class DU32>
+// Four sets of L / 2 counters (ck_s: word k of set s) run interleaved: one round is a dependency
+// chain of about 7 cycles (multiply 5, shift 1, xor 1), and four independent chains keep the
+// vector ports busy. After the rounds, ConcatEven packs the low halves of two sets into one vector
+// of 32-bit words.
+template <class DU32, class F>
 HWY_INLINE void PhiloxWords(DU32 du32, uint64_t seed, uint32_t stream, uint64_t first_block,
-                            hn::Vec<DU32> w[2][4]) {
+                            F&& f) {
   const size_t L = hn::Lanes(du32);
   const uint32_t block_lo = static_cast<uint32_t>(first_block);
   // The low word of a counter would wrap (carry into the high word) only when the 2L blocks
@@ -71,8 +87,10 @@ HWY_INLINE void PhiloxWords(DU32 du32, uint64_t seed, uint32_t stream, uint64_t 
           static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
       for (int k = 0; k < 4; ++k) words[k][b] = out.v[k];
     }
-    for (int h = 0; h < 2; ++h)
-      for (int k = 0; k < 4; ++k) w[h][k] = hn::Load(du32, words[k] + h * L);
+    for (size_t h = 0; h < 2; ++h) {
+      f(h, hn::Load(du32, words[0] + h * L), hn::Load(du32, words[1] + h * L),
+        hn::Load(du32, words[2] + h * L), hn::Load(du32, words[3] + h * L));
+    }
     return;
   }
 #if HWY_TARGET != HWY_SCALAR
@@ -82,36 +100,29 @@ HWY_INLINE void PhiloxWords(DU32 du32, uint64_t seed, uint32_t stream, uint64_t 
   const V64 hi = hn::Set(du64, first_block >> 32);
   const V64 st = hn::Set(du64, stream);
   const V64 zero = hn::Zero(du64);
-  V64 c0[4], c1[4], c2[4], c3[4];
-  for (size_t s = 0; s < 4; ++s) {
-    c0[s] = hn::Iota(du64, static_cast<uint64_t>(block_lo) + s * L64);
-    c1[s] = hi;
-    c2[s] = st;
-    c3[s] = zero;
-  }
+  V64 c0_0 = hn::Iota(du64, static_cast<uint64_t>(block_lo)), c1_0 = hi, c2_0 = st, c3_0 = zero;
+  V64 c0_1 = hn::Iota(du64, static_cast<uint64_t>(block_lo) + L64), c1_1 = hi, c2_1 = st, c3_1 = zero;
+  V64 c0_2 = hn::Iota(du64, static_cast<uint64_t>(block_lo) + 2 * L64), c1_2 = hi, c2_2 = st, c3_2 = zero;
+  V64 c0_3 = hn::Iota(du64, static_cast<uint64_t>(block_lo) + 3 * L64), c1_3 = hi, c2_3 = st, c3_3 = zero;
   const auto m0 = hn::Set(du32, philox::kMul0);
   const auto m1 = hn::Set(du32, philox::kMul1);
   uint32_t key0 = static_cast<uint32_t>(seed), key1 = static_cast<uint32_t>(seed >> 32);
   for (int round = 0; round < philox::kRounds; ++round) {
     const V64 k0 = hn::Set(du64, key0);
     const V64 k1 = hn::Set(du64, key1);
-    for (size_t s = 0; s < 4; ++s) {
-      const V64 p0 = hn::MulEven(hn::BitCast(du32, c0[s]), m0);  // word 0 * kMul0, 64 bits
-      const V64 p1 = hn::MulEven(hn::BitCast(du32, c2[s]), m1);  // word 2 * kMul1
-      c0[s] = hn::Xor(hn::Xor(hn::ShiftRight<32>(p1), c1[s]), k0);
-      c2[s] = hn::Xor(hn::Xor(hn::ShiftRight<32>(p0), c3[s]), k1);
-      c1[s] = p1;  // low word in the low half; the upper half is never used
-      c3[s] = p0;
-    }
+    PhiloxRound(du32, m0, m1, k0, k1, c0_0, c1_0, c2_0, c3_0);
+    PhiloxRound(du32, m0, m1, k0, k1, c0_1, c1_1, c2_1, c3_1);
+    PhiloxRound(du32, m0, m1, k0, k1, c0_2, c1_2, c2_2, c3_2);
+    PhiloxRound(du32, m0, m1, k0, k1, c0_3, c1_3, c2_3, c3_3);
     key0 += philox::kWeyl0;
     key1 += philox::kWeyl1;
   }
-  for (int h = 0; h < 2; ++h) {
-    w[h][0] = hn::ConcatEven(du32, hn::BitCast(du32, c0[2 * h + 1]), hn::BitCast(du32, c0[2 * h]));
-    w[h][1] = hn::ConcatEven(du32, hn::BitCast(du32, c1[2 * h + 1]), hn::BitCast(du32, c1[2 * h]));
-    w[h][2] = hn::ConcatEven(du32, hn::BitCast(du32, c2[2 * h + 1]), hn::BitCast(du32, c2[2 * h]));
-    w[h][3] = hn::ConcatEven(du32, hn::BitCast(du32, c3[2 * h + 1]), hn::BitCast(du32, c3[2 * h]));
-  }
+  // Word k of sets 2h and 2h + 1, packed into 32-bit lanes.
+  const auto pack = [du32](V64 lower, V64 upper) {
+    return hn::ConcatEven(du32, hn::BitCast(du32, upper), hn::BitCast(du32, lower));
+  };
+  f(0, pack(c0_0, c0_1), pack(c1_0, c1_1), pack(c2_0, c2_1), pack(c3_0, c3_1));
+  f(1, pack(c0_2, c0_3), pack(c1_2, c1_3), pack(c2_2, c2_3), pack(c3_2, c3_3));
 #endif
 }
 
@@ -120,11 +131,11 @@ HWY_INLINE void PhiloxWords(DU32 du32, uint64_t seed, uint32_t stream, uint64_t 
 template <class DU32>
 HWY_INLINE void PhiloxDraws32(DU32 du32, uint64_t seed, uint32_t stream, uint64_t first_block,
                               uint32_t* HWY_RESTRICT out) {
-  hn::Vec<DU32> w[2][4];
-  PhiloxWords(du32, seed, stream, first_block, w);
   const size_t L = hn::Lanes(du32);
-  hn::StoreInterleaved4(w[0][0], w[0][1], w[0][2], w[0][3], du32, out);
-  hn::StoreInterleaved4(w[1][0], w[1][1], w[1][2], w[1][3], du32, out + 4 * L);
+  using V = hn::Vec<DU32>;
+  PhiloxWords(du32, seed, stream, first_block, [&](size_t h, V w0, V w1, V w2, V w3) {
+    hn::StoreInterleaved4(w0, w1, w2, w3, du32, out + h * 4 * L);
+  });
 }
 
 }  // namespace ip::cpu::HWY_NAMESPACE

@@ -34,6 +34,11 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
+using MF = hn::Mask<DF>;
+
+// The running states below (MaxState, ExpSumState, the Kernels) refer to vectors that their
+// callers own as local variables: SVE vectors are sizeless types, which cannot be members. Once
+// inlined, those locals are registers, as members would be.
 
 // Calls f(v, i, count) for each vector of a row: full vectors with count == Lanes, then one
 // partial vector (count < Lanes, inactive lanes zero).
@@ -63,12 +68,16 @@ HWY_INLINE void StoreVector(DF d, VF v, float* y, size_t i, size_t count, bool s
 // sum NaN (so does inf + -inf, whose row has a +inf and takes the scalar path anyway).
 template <bool kNegate>
 struct MaxState {
-  using M = decltype(hn::FirstN(DF(), 0));
-  VF m0, m1;
-  M nan;
+  VF& m0;
+  VF& m1;
+  MF& nan;
   static VF Neutral(DF d) { return hn::Set(d, kNegate ? HUGE_VALF : -HUGE_VALF); }
   static VF Combine(VF a, VF b) { return kNegate ? hn::Min(a, b) : hn::Max(a, b); }
-  explicit MaxState(DF d) : m0(Neutral(d)), m1(Neutral(d)), nan(hn::FirstN(d, 0)) {}
+  MaxState(DF d, VF& m0_, VF& m1_, MF& nan_) : m0(m0_), m1(m1_), nan(nan_) {
+    m0 = Neutral(d);
+    m1 = Neutral(d);
+    nan = hn::FirstN(d, 0);
+  }
   HWY_INLINE void Pair(VF v0, VF v1) {
     nan = hn::Or(nan, hn::IsNaN(hn::Add(v0, v1)));
     m0 = Combine(m0, v0);
@@ -101,7 +110,9 @@ struct MaxState {
 template <bool kNegate>
 HWY_INLINE bool RowMax(DF d, const float* HWY_RESTRICT x, size_t n, float* max_out) {
   const size_t L = hn::Lanes(d);
-  MaxState<kNegate> st(d);
+  VF m0, m1;
+  MF nan;
+  MaxState<kNegate> st(d, m0, m1, nan);
   size_t i = 0;
   for (; i + 2 * L <= n; i += 2 * L) st.Pair(hn::LoadU(d, x + i), hn::LoadU(d, x + i + L));
   st.Rest(d, x, i, n);
@@ -119,10 +130,18 @@ HWY_INLINE VF ExpShifted(DF d, VF v, VF shift) {
 
 // The sum of e = exp(sign * x - max) over a row, e stored to e_out if kStore. Two sums, fed by
 // Pair like MaxState, then Rest; the partial vector's inactive lanes are zeroed before the sum.
+// Start sets the row's max m.
 template <bool kNegate, bool kStore>
 struct ExpSumState {
-  VF shift, s0, s1;
-  ExpSumState(DF d, float m) : shift(hn::Set(d, kNegate ? -m : m)), s0(hn::Zero(d)), s1(hn::Zero(d)) {}
+  VF& shift;
+  VF& s0;
+  VF& s1;
+  ExpSumState(VF& shift_, VF& s0_, VF& s1_) : shift(shift_), s0(s0_), s1(s1_) {}
+  HWY_INLINE void Start(DF d, float m) {
+    shift = hn::Set(d, kNegate ? -m : m);
+    s0 = hn::Zero(d);
+    s1 = hn::Zero(d);
+  }
   HWY_INLINE void Pair(DF d, const float* HWY_RESTRICT x, float* HWY_RESTRICT e_out, size_t i) {
     const size_t L = hn::Lanes(d);
     const VF e0 = ExpShifted<kNegate>(d, hn::LoadU(d, x + i), shift);
@@ -176,7 +195,9 @@ HWY_INLINE void PipelineRows(DF d, Kernel& k, const float* x, float* y, size_t r
       if (xn) ok = RowMax<kNegate>(d, xn, n, &m);
       continue;
     }
-    MaxState<kNegate> next(d);
+    VF next_m0, next_m1;
+    MF next_nan;
+    MaxState<kNegate> next(d, next_m0, next_m1, next_nan);
     k.Begin(d, xr, yr, m);
     size_t i = 0;
     for (; i + 2 * L <= n; i += 2 * L) {
@@ -268,18 +289,18 @@ struct VecSoftmaxSigned {
   // output pass, without reading its lines first; wider rows keep e in y and are not streamed.
   struct Kernel {
     ExpSumState<kNegate, true> es;
+    VF& prev_inv;  // row r - 1's 1 / sum
     bool stream;
     float* scratch;  // kScratchFloats, or nullptr: e in y
     const float* xr = nullptr;  // row r
     float* er = nullptr;
     float* yr = nullptr;
-    const float* prev_e = nullptr;  // row r - 1: e, y and 1 / sum
+    const float* prev_e = nullptr;  // row r - 1: e and y
     float* prev_y = nullptr;
-    VF prev_inv;
-    Kernel(DF d, bool stream_, float* scratch_)
-        : es(d, 0.0f), stream(stream_), scratch(scratch_), prev_inv(hn::Zero(d)) {}
+    Kernel(ExpSumState<kNegate, true> es_, VF& prev_inv_, bool stream_, float* scratch_)
+        : es(es_), prev_inv(prev_inv_), stream(stream_), scratch(scratch_) {}
     HWY_INLINE void Begin(DF d, const float* x, float* y, float m) {
-      es = ExpSumState<kNegate, true>(d, m);
+      es.Start(d, m);
       xr = x;
       yr = y;
       er = scratch ? scratch : y;
@@ -310,7 +331,9 @@ struct VecSoftmaxSigned {
     const DF d;
     HWY_ALIGN float scratch[kScratchFloats];
     const bool use_scratch = stream && !pipelined && n <= kScratchFloats;
-    Kernel k(d, use_scratch, use_scratch ? scratch : nullptr);
+    VF shift, s0, s1, prev_inv;  // the Kernel's vectors
+    Kernel k(ExpSumState<kNegate, true>(shift, s0, s1), prev_inv, use_scratch,
+             use_scratch ? scratch : nullptr);
     ForwardRows<kNegate>(d, k, x, y, rows, n, pipelined);
   }
 
@@ -347,17 +370,18 @@ struct VecRowwise<FunctionId::LogSoftmax> {
   // max grows) measured ~20% slower than these two cheap passes (NOTES.md).
   struct Kernel {
     ExpSumState<false, false> es;
+    VF& prev_m;  // row r - 1's max and log(sum)
+    VF& prev_log;
     bool stream;  // RowByRow only
-    const float* prev_x = nullptr;  // row r - 1: x, y, max, log(sum)
+    const float* prev_x = nullptr;  // row r - 1: x, y
     float* prev_y = nullptr;
-    VF prev_m, prev_log;
     const float* xr = nullptr;
     float* yr = nullptr;
     float mr = 0;
-    Kernel(DF d, bool stream_)
-        : es(d, 0.0f), stream(stream_), prev_m(hn::Zero(d)), prev_log(hn::Zero(d)) {}
+    Kernel(ExpSumState<false, false> es_, VF& prev_m_, VF& prev_log_, bool stream_)
+        : es(es_), prev_m(prev_m_), prev_log(prev_log_), stream(stream_) {}
     HWY_INLINE void Begin(DF d, const float* x, float* y, float m) {
-      es = ExpSumState<false, false>(d, m);
+      es.Start(d, m);
       xr = x;
       yr = y;
       mr = m;
@@ -387,7 +411,8 @@ struct VecRowwise<FunctionId::LogSoftmax> {
   static void forward_rows(const float* x, float* y, size_t rows, size_t n, bool pipelined,
                            bool stream) {
     const DF d;
-    Kernel k(d, stream && !pipelined);
+    VF shift, s0, s1, prev_m, prev_log;  // the Kernel's vectors
+    Kernel k(ExpSumState<false, false>(shift, s0, s1), prev_m, prev_log, stream && !pipelined);
     ForwardRows<false>(d, k, x, y, rows, n, pipelined);
   }
 
