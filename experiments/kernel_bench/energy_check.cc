@@ -22,9 +22,11 @@ namespace ip::bench {
 
 namespace {
 using json = nlohmann::json;
+#ifdef INFERENCEPOWER_HAVE_CUDA  // the load window's clock; a build without CUDA has no load
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
+#endif
 }  // namespace
 
 // --energy-check: NVML's two sources of GPU energy, the total-energy counter and board power
