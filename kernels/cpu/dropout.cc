@@ -136,8 +136,8 @@ HWY_INLINE void DropoutElementsForward(const DropoutConstants c, const float* in
   for (size_t g = begin; g < end; g += per_call) {
     uint64_t half_keep_bits[2];  // bit e: keep element g + h * half_bits + e
     PhiloxWords(du, seed, philox::kDropoutStream, g / 4, [&](size_t h, VU w0, VU w1, VU w2, VU w3) {
-      half_keep_bits[h] =
-          word_keep_bits(w0, 0) | word_keep_bits(w1, 1) | word_keep_bits(w2, 2) | word_keep_bits(w3, 3);
+      half_keep_bits[h] = word_keep_bits(w0, 0) | word_keep_bits(w1, 1) | word_keep_bits(w2, 2) |
+                          word_keep_bits(w3, 3);
     });
     for (size_t h = 0; h < 2; ++h) {
       const size_t first = g + h * half_bits;

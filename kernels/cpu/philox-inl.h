@@ -3,8 +3,8 @@
 // project's counter-based draws (e.g. RReLU in train mode).
 //
 // One call runs 2 * L (L = Lanes(d)) Philox blocks; PhiloxWords hands their words, as vectors,
-// to a callback (word k of L consecutive blocks per vector) and PhiloxDraws32 interleaves them into element
-// order. How the rounds are laid out, and why, is said at PhiloxWords.
+// to a callback (word k of L consecutive blocks per vector) and PhiloxDraws32 interleaves them
+// into element order. How the rounds are laid out, and why, is said at PhiloxWords.
 
 // Per-target include guard (the usual Highway pattern: this header is re-included once per target
 // by foreach_target.h).
@@ -100,10 +100,11 @@ HWY_INLINE void PhiloxWords(DU32 du32, uint64_t seed, uint32_t stream, uint64_t 
   const V64 hi = hn::Set(du64, first_block >> 32);
   const V64 st = hn::Set(du64, stream);
   const V64 zero = hn::Zero(du64);
-  V64 c0_0 = hn::Iota(du64, static_cast<uint64_t>(block_lo)), c1_0 = hi, c2_0 = st, c3_0 = zero;
-  V64 c0_1 = hn::Iota(du64, static_cast<uint64_t>(block_lo) + L64), c1_1 = hi, c2_1 = st, c3_1 = zero;
-  V64 c0_2 = hn::Iota(du64, static_cast<uint64_t>(block_lo) + 2 * L64), c1_2 = hi, c2_2 = st, c3_2 = zero;
-  V64 c0_3 = hn::Iota(du64, static_cast<uint64_t>(block_lo) + 3 * L64), c1_3 = hi, c2_3 = st, c3_3 = zero;
+  const uint64_t lo = block_lo;  // set s counts blocks lo + s * L64 + lane
+  V64 c0_0 = hn::Iota(du64, lo), c1_0 = hi, c2_0 = st, c3_0 = zero;
+  V64 c0_1 = hn::Iota(du64, lo + L64), c1_1 = hi, c2_1 = st, c3_1 = zero;
+  V64 c0_2 = hn::Iota(du64, lo + 2 * L64), c1_2 = hi, c2_2 = st, c3_2 = zero;
+  V64 c0_3 = hn::Iota(du64, lo + 3 * L64), c1_3 = hi, c2_3 = st, c3_3 = zero;
   const auto m0 = hn::Set(du32, philox::kMul0);
   const auto m1 = hn::Set(du32, philox::kMul1);
   uint32_t key0 = static_cast<uint32_t>(seed), key1 = static_cast<uint32_t>(seed >> 32);
