@@ -358,6 +358,7 @@ struct Hardsigmoid {
 };
 
 struct Identity {
+  static constexpr bool kDerivativeReadsX = false;  // backward need not fetch x (see below)
   IP_VEC_FORM forward(D, V x, V, V) { return x; }
   IP_VEC_FORM derivative(D d, V, V, V) { return IP_ONE; }
 };
@@ -382,6 +383,15 @@ template <class F, class = void>
 struct HasPick : std::false_type {};
 template <class F>
 struct HasPick<F, std::void_t<decltype(F::Pick(0.0f, 0.0f, IgnoreForm{}))>> : std::true_type {};
+
+// Whether F::derivative depends on x: true unless the form says otherwise (Identity). The
+// backward loops ask for x's lines ahead only where it does; a prefetch of an array that is never
+// read still moves it from memory.
+template <class F, class = void>
+struct DerivativeReadsX : std::true_type {};
+template <class F>
+struct DerivativeReadsX<F, std::void_t<decltype(F::kDerivativeReadsX)>>
+    : std::bool_constant<F::kDerivativeReadsX> {};
 
 template <class F, class Body>
 HWY_INLINE void WithForm(float p0, float p1, const Body& body) {

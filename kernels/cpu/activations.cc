@@ -96,7 +96,7 @@ HWY_INLINE void ElementwiseBackwardLoop(const float* x, const float* dy, float* 
     i = head;
     if (reinterpret_cast<uintptr_t>(dx + i) % (lanes * sizeof(float)) == 0) {
       for (; i + lanes <= n; i += lanes) {
-        hwy::Prefetch(x + i + kPrefetchFloats);
+        if constexpr (DerivativeReadsX<F>::value) hwy::Prefetch(x + i + kPrefetchFloats);
         hwy::Prefetch(dy + i + kPrefetchFloats);
         const auto g = F::derivative(d, hn::LoadU(d, x + i), vp0, vp1);
         hn::Stream(hn::Mul(hn::LoadU(d, dy + i), g), d, dx + i);
