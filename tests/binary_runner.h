@@ -94,12 +94,13 @@ inline const std::string kProgramDir = IP_BINARY_EMULATOR " " IP_BINARY_DIR;
 inline const std::string kProgramDir = IP_BINARY_DIR;
 #endif
 
-// Whether the programs run under an emulator: there they are tens of times slower, so tests that
-// give a program real work to do before acting on it give it less.
-#ifdef IP_BINARY_EMULATOR
-inline constexpr bool kEmulated = true;
+// Whether the programs run tens of times slower than a native optimised build: under an emulator,
+// or built with AddressSanitizer (gcc and clang define __SANITIZE_ADDRESS__ then). Tests that give
+// a program real work to do before acting on it give it less there.
+#if defined(IP_BINARY_EMULATOR) || defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kProgramsRunSlow = true;
 #else
-inline constexpr bool kEmulated = false;
+inline constexpr bool kProgramsRunSlow = false;
 #endif
 
 // Whether this build has the figures program (it needs Boost and gnuplot-iostream for the target,

@@ -355,7 +355,7 @@ json consolidated(const fs::path& out, const std::string& prefix) {
 void expect_killed_run_resumes(const std::string& design) {
   TempDir tmp;
   const fs::path out = tmp.path() / "out";
-  const int top_scale = kEmulated ? 2 : 3;  // with 10^3 these runs last over 10 minutes under qemu
+  const int top_scale = kProgramsRunSlow ? 2 : 3;  // with 10^3 these runs last 8-10 minutes there
   const std::string flags = "--threads 1 --design " + design + " --functions relu,identity --scales 0-" +
                             std::to_string(top_scale) + " " +
                             (design == "paper" ? "--runs 20 " : "--budget 4s --min-sample 2ms ") +
