@@ -218,6 +218,37 @@ TEST(KernelBench, RandPowerBreakdownReportsOneInstanceOverhead) {
   }
 }
 
+// The summary says each element-wise loop's instructions per vector, as the build counted them in
+// its own assembly (x86 builds with Python); kernels whose loops are not counted show "-".
+TEST(KernelBench, SummaryShowsLoopInstructionsPerVector) {
+  const std::string dir = ip::test::fresh_dir("kernel_bench_summary");
+  auto r = run_binary("kernel_bench", {"--functions", "relu,sigmoid,dropout", "--directions", "forward", "--sizes",
+                                       "64KiB", "--threads", "1", "--repeats", "3", "--gemm-shapes", "none",
+                                       "--devices", "cpu", "--summary", "targets", "--out", dir});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(" ins  fit  limit"), std::string::npos) << r.out;
+  const json j = json::parse(ip::test::read_text(find_file(dir, ".json")));
+  std::map<std::string, json> counts;
+  for (const json& k : j["kernels"])
+    if (k.contains("loop_instructions_per_vector")) counts[k["function"]] = k["loop_instructions_per_vector"];
+#ifdef IP_HAVE_LOOP_OP_COUNTS
+  ASSERT_EQ(counts.size(), 2u) << j["kernels"].dump();  // relu and sigmoid; dropout's loop is not counted
+  for (const auto& [function, c] : counts) {
+    EXPECT_GT(c["vector"].get<int>(), 0) << function;
+    EXPECT_LE(c["vector"].get<int>(), c["all"].get<int>()) << function;
+  }
+  // A load, a max, a store and the loop's step and branch at least; sigmoid adds exp and a division.
+  EXPECT_GE(counts["relu"]["all"].get<int>(), 4);
+  EXPECT_GE(counts["sigmoid"]["all"].get<int>(), counts["relu"]["all"].get<int>() + 8);
+  const std::size_t relu_line = r.out.find(" relu           forward", r.out.find(" ins  fit  limit"));
+  ASSERT_NE(relu_line, std::string::npos) << r.out;
+  const std::string line = r.out.substr(relu_line, r.out.find('\n', relu_line) - relu_line);
+  EXPECT_NE(line.find(" " + std::to_string(counts["relu"]["all"].get<int>()) + " "), std::string::npos) << line;
+#else
+  EXPECT_TRUE(counts.empty()) << "this build counts no loops";
+#endif
+}
+
 TEST(KernelBench, ForcedTargetIsUsedAndReported) {
   const std::string lowest = ip::cpu::available_targets().back();
   auto r = run_binary("kernel_bench", {"--quick", "--functions", "identity", "--directions", "forward",

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "experiments/kernel_bench/rows.h"
+#include "experiments/kernel_bench/targets.h"
 #include "results/results.h"
 
 namespace ip::bench {
@@ -42,6 +43,11 @@ void write_result_files(const std::string& dir, const json& header, const std::v
                             {"variant", r.variant}, {"variant_name", r.variant_name}, {"production", r.production}});
     if (std::isfinite(r.compute_elements_per_s))
       j["kernels"].back()["compute_elements_per_s_one_thread_l1"] = r.compute_elements_per_s;
+    if (r.device == "cpu") {
+      const LoopInstructions ins = loop_instructions(r.function, r.direction, r.target);
+      if (ins.all > 0)
+        j["kernels"].back()["loop_instructions_per_vector"] = {{"all", ins.all}, {"vector", ins.vector}};
+    }
     if (r.copy_timing.samples > 0) j["kernels"].back()["copy_timing"] = timing_json(r.copy_timing);
     csv += r.device + "," + r.target + "," + std::to_string(r.threads) + "," + r.function + "," + csv_text(r.key) +
            "," + r.kind + "," + r.direction + "," + std::to_string(r.elements) + "," + std::to_string(r.rows) + "," +

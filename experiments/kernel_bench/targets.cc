@@ -3,8 +3,39 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <vector>
+
+#include "kernels/common/activation_list.h"
 
 namespace ip::bench {
+
+namespace {
+
+struct LoopCount {
+  FunctionId id;
+  const char* direction;
+  const char* target;
+  int all, vector;
+};
+
+const std::vector<LoopCount>& loop_counts() {
+  static const std::vector<LoopCount> counts = {
+#ifdef IP_HAVE_LOOP_OP_COUNTS
+#include "loop_op_counts.inc"
+#endif
+  };
+  return counts;
+}
+
+}  // namespace
+
+LoopInstructions loop_instructions(const std::string& function, const std::string& direction,
+                                   const std::string& target) {
+  for (const LoopCount& c : loop_counts())
+    if (function_info(c.id).cli_name == function && c.direction == direction && c.target == target)
+      return {c.all, c.vector};
+  return {};
+}
 
 double target_fraction(const std::string& kind, const std::string& direction) {
   if (kind == "rowwise") return 0.80;
@@ -22,16 +53,21 @@ std::string describe_targets() {
 //   need = target * copy GB/s / (bytes per element) / threads   elements per second per thread,
 // and one thread on L1-resident data manages `core` elements per second. core < need means the
 // instructions per element exceed the bandwidth budget ("compute-bound"); otherwise the kernel
-// could keep up and the miss is in how it streams (or other load on the machine).
+// could keep up and the miss is in how it streams (or other load on the machine). Where the loop's
+// instructions per vector are known, the budget is said in instructions: at the rate this thread
+// ran them, ins * core / need would meet the target.
 int print_targets_summary(const std::vector<KernelRow>& rows, double load_before, double load_after) {
   std::printf("\ntargets: effective GB/s >= 90%% (forward) / 85%% (backward) of copy for element-wise "
               "and dropout kernels, >= 80%% for row-wise; copy = the faster of copy:memcpy and copy:vector at the "
               "same size and thread count, timed alternately with each kernel\n");
   std::printf("core = Gelem/s of one thread on L1-resident arrays (compute bound); need = Gelem/s per thread "
-              "to reach the target at this run's copy bandwidth. load average %.1f before, %.1f after\n\n",
+              "to reach the target at this run's copy bandwidth. load average %.1f before, %.1f after\n",
               load_before, load_after);
-  std::printf("%-7s %3s %10s %-14s %-8s %6s %6s %-4s %8s %8s %6s  %s\n", "target", "thr", "elements", "function", "dir",
-              "copy%", "goal%", "ok", "core", "need", "ratio", "limit");
+  std::printf("ins = instructions per vector (8 floats on AVX2, 16 on AVX3) in the kernel's inner loop as this "
+              "build compiled it, loads, stores and loop control included; fit = ins * ratio: the instructions "
+              "per vector that would reach the target at the rate this loop ran them (- where not counted)\n\n");
+  std::printf("%-7s %3s %10s %-14s %-8s %6s %6s %-4s %8s %8s %6s %4s %4s  %s\n", "target", "thr", "elements",
+              "function", "dir", "copy%", "goal%", "ok", "core", "need", "ratio", "ins", "fit", "limit");
   struct Count {
     int total = 0, misses = 0;
   };
@@ -50,9 +86,16 @@ int print_targets_summary(const std::vector<KernelRow>& rows, double load_before
     if (!pass) limit = std::isfinite(ratio) && ratio < 1.0 ? "compute-bound (core < need)"
                                                           : "not compute-bound alone (streaming, or CPU share under load)";
     else if (std::isfinite(ratio) && ratio < 1.3) limit = "near compute bound";
-    std::printf("%-7s %3d %10zu %-14s %-8s %6.1f %6.0f %-4s %8.3f %8.3f %6.2f  %s\n", r.target.c_str(), r.threads,
-                r.elements, r.function.c_str(), r.direction.c_str(), 100 * r.fraction_of_copy, 100 * goal,
-                pass ? "PASS" : "MISS", core * 1e-9, need * 1e-9, ratio, limit.c_str());
+    const LoopInstructions ins = loop_instructions(r.function, r.direction, r.target);
+    std::string ins_text = "-", fit_text = "-";
+    if (ins.all > 0) {
+      ins_text = std::to_string(ins.all);
+      if (std::isfinite(ratio)) fit_text = std::to_string(static_cast<long>(std::floor(ins.all * ratio)));
+    }
+    std::printf("%-7s %3d %10zu %-14s %-8s %6.1f %6.0f %-4s %8.3f %8.3f %6.2f %4s %4s  %s\n", r.target.c_str(),
+                r.threads, r.elements, r.function.c_str(), r.direction.c_str(), 100 * r.fraction_of_copy, 100 * goal,
+                pass ? "PASS" : "MISS", core * 1e-9, need * 1e-9, ratio, ins_text.c_str(), fit_text.c_str(),
+                limit.c_str());
     if (per_target.find(r.target) == per_target.end()) order.push_back(r.target);
     Count& c = per_target[r.target];
     ++c.total;

@@ -8,7 +8,10 @@ them, and, when llvm-mca is installed, its estimate of cycles per iteration (ste
 caches warm) for a few CPU models. One iteration handles one vector: 8 floats on AVX2, 16 on AVX3.
 
   python3 kernels/cpu/opcount/opcount.py [--targets AVX2,AVX3] [--functions sigmoid,tanh]
-                                         [--mcpu znver3,skylake] [--asm FILE]
+                                         [--mcpu znver3,skylake] [--asm FILE] [--cxx COMPILER]
+
+The build runs it with --cpp-table FILE: every loop of every x86 target the compiler built, as
+C++ initialisers that kernel_bench's summary shows beside each kernel's measured speed.
 """
 import argparse
 import os
@@ -23,8 +26,8 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 FLAGS = ["-O3", "-DNDEBUG", "-fPIC", "-fopenmp", "-std=c++17", "-DHWY_SHARED_DEFINE"]
 
 
-def compile_asm(out):
-    subprocess.run(["c++", *FLAGS, "-I", ROOT, "-S", os.path.join(HERE, "loops.cc"), "-o", out],
+def compile_asm(out, cxx):
+    subprocess.run([cxx, *FLAGS, "-I", ROOT, "-S", os.path.join(HERE, "loops.cc"), "-o", out],
                    check=True)
 
 
@@ -85,6 +88,39 @@ def mca(insns, mcpu):
     return float(m2.group(1)) / 200.0
 
 
+def vector_instructions(insns):
+    return sum(1 for l in insns if re.search(r"%[xyz]mm|^\s+v", l))
+
+
+def write_cpp_table(args):
+    """Every loop found, all targets: the table kernel_bench's summary includes. Written through a
+    temporary file, so that a failed run never leaves half a table for the build to compile."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.asm or os.path.join(tmp, "loops.s")
+        if not args.asm:
+            compile_asm(path, args.cxx)
+        with open(path) as f:
+            lines = f.readlines()
+    entries = []
+    for target, row, direction, body in functions(lines):
+        insns = inner_loop(body)
+        if not insns or target == "?":
+            continue
+        entries.append(f'{{ip::FunctionId::{row}, "{direction}", "{target}", {len(insns)}, '
+                       f"{vector_instructions(insns)}}},")
+    if not entries:
+        print("opcount.py: no element-wise loop found in the assembly", file=sys.stderr)
+        return 1
+    text = ("// Generated at build time by kernels/cpu/opcount/opcount.py from this compiler's assembly of\n"
+            "// kernels/cpu/opcount/loops.cc: instructions in each element-wise loop per vector.\n"
+            + "\n".join(sorted(entries)) + "\n")
+    tmp_path = args.cpp_table + ".tmp"
+    with open(tmp_path, "w") as f:
+        f.write(text)
+    os.replace(tmp_path, args.cpp_table)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--targets", default="AVX2,AVX3")
@@ -92,14 +128,20 @@ def main():
     ap.add_argument("--mcpu", default="znver3,skylake")
     ap.add_argument("--asm", help="use this assembly file instead of compiling loops.cc")
     ap.add_argument("--show", action="store_true", help="print each loop's instructions")
+    ap.add_argument("--cxx", default="c++", help="the C++ compiler (the kernel library's)")
+    ap.add_argument("--cpp-table", metavar="FILE",
+                    help="write every loop of every target as C++ initialisers "
+                         "{FunctionId, direction, target, instructions, vector instructions} to FILE")
     args = ap.parse_args()
+    if args.cpp_table:
+        return write_cpp_table(args)
     targets = args.targets.split(",")
     wanted = {f.lower() for f in args.functions.split(",") if f}
     cpus = [c for c in args.mcpu.split(",") if c]
     with tempfile.TemporaryDirectory() as tmp:
         path = args.asm or os.path.join(tmp, "loops.s")
         if not args.asm:
-            compile_asm(path)
+            compile_asm(path, args.cxx)
         with open(path) as f:
             lines = f.readlines()
     rows = {}
@@ -113,7 +155,7 @@ def main():
     print(header)
     for (row, direction, target) in sorted(rows, key=lambda k: (k[0].lower(), k[1] != "forward", k[2])):
         insns = rows[(row, direction, target)]
-        vec = sum(1 for l in insns if re.search(r"%[xyz]mm|^\s+v", l))
+        vec = vector_instructions(insns)
         out = f"{row:<12} {direction:<8} {target:<6} {len(insns):>5} {vec:>6}"
         for c in cpus:
             cyc = mca(insns, c)
