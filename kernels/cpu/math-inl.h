@@ -94,7 +94,7 @@ HWY_INLINE hn::Vec512<float> NegAbsMin(hn::Full512<float> d, hn::Vec512<float> x
 }
 #endif
 
-// num / den for finite den in [1, 2^120] (callers' denominators: 1 + e, (1 + e)^2, 2 - u,
+// num / den for finite den in [1, 2^120] (callers' denominators: 1 + e, (1 + e)^2, tanh's Q,
 // Mish's n + 2, 1 + 0.4 a).
 // AVX-512: num times rcp14 (relative error < 2^-14) refined by one Newton step (error ~2^-28
 // before rounding: within about 1 ulp): the 512-bit divider accepts a divide only every ~10
@@ -198,7 +198,7 @@ HWY_INLINE V ScaleByPow2(D d, V y_scaled, V pow2_arg) {
 // kDegree = 4 (ExpNegAbs, Mish): P of degree 4 fitted for exp(r) = 1 + r P(r) itself (minimax of
 // the relative error of exp by Lawson's iteration, 1.54 x 2^-24 with exact coefficients; 1.9 ulp
 // evaluated in float32 with FMA), one FMA fewer. Not for expm1: its P(0) is 1 - 3e-7, so r P(r)
-// is ~5 ulp off in relative terms near 0 (Expm1NonPositive and Tanh keep degree 5).
+// is ~5 ulp off in relative terms near 0 (Expm1NonPositive keeps degree 5).
 // ExpReduce returns c exp(r) (one rounding) and sets r, p = c P(r) (expm1(r) = r P(r)) and
 // pow2_arg (RoundForPow2). kPlainPow2: c = scale and Pow2<0>(pow2_arg) is 2^n itself (exact,
 // exponent field n + 127 for n in [-126, 128], 128 giving +inf): for expm1, which needs 2^n, and
@@ -318,7 +318,7 @@ HWY_INLINE V Exp(D d, V x) {
 }
 
 // exp(x) - 1 for x <= 0 and NaN (NaN passes), -1 far below; x > 0 is computed as 0: the callers
-// (ELU family, Tanh) use another expression there. Relative accuracy near 0: for n = 0 the result
+// (ELU family) use another expression there. Relative accuracy near 0: for n = 0 the result
 // is r P(r) itself, with no 1 + ... - 1 cancellation. Below -87 (n >= -126: 2^n is a normal
 // float, built exactly) expm1 is -1 in float32 anyway (from x < -17.4 on).
 template <class D, class V>
@@ -330,39 +330,31 @@ HWY_INLINE V Expm1NonPositive(D d, V x) {
   return hn::MulAdd(s, hn::Mul(r, p), hn::Sub(s, hn::Set(d, 1.0f)));
 }
 
-// -expm1(-2|x|) (NaN passes), in [0, 1): the negative of Expm1NonPositive(-2|x|) bit for bit,
-// four ops cheaper. Its reduction r = -2a - n ln2 is carried as h = -r/2 = a + n ln2/2: every
-// rounding of the reduction is Expm1NonPositive's scaled by -1/2 (exact), and -expm1(r) = -r P(r)
-// = h Q(h) with Q(h) = 2 P(-2h), whose Horner steps are Expm1NonPositive's times powers of -2 (the
-// coefficients scaled exactly); -(2^n - 1) = 1 - 2^n. So neither -2a nor min(-2a, 0) nor a
-// negation is computed. (|x| and its clamp are not one vrangeps: that would lose NaN, and
-// restoring it costs two ops.) a is clamped at 43.5: -2a >= -87 keeps 2^n normal, and 1 - 2^n
-// rounds to 1 from a = 8.7 on.
-template <class D, class V>
-HWY_INLINE V NegExpm1NegTwiceAbs(D d, V x) {  // -expm1(-2|x|)
-  const V ac = MinKeepNaN(d, hn::Abs(x), hn::Set(d, 43.5f));
-  V pow2_arg;
-  const V n = RoundForPow2<0>(d, ac, -2.0f * 1.44269504088896341f, pow2_arg);
-  V h = hn::MulAdd(n, hn::Set(d, 0.693359375f / 2), ac);
-  h = hn::MulAdd(n, hn::Set(d, -2.12194440e-4f / 2), h);
-  V q = hn::Set(d, 1.393364998e-03f * -64.0f);
-  q = hn::MulAdd(q, h, hn::Set(d, 8.369155668e-03f * 32.0f));
-  q = hn::MulAdd(q, h, hn::Set(d, 4.166646493e-02f * -16.0f));
-  q = hn::MulAdd(q, h, hn::Set(d, 1.666650520e-01f * 8.0f));
-  q = hn::MulAdd(q, h, hn::Set(d, 5.000000013e-01f * -4.0f));
-  q = hn::MulAdd(q, h, hn::Set(d, 1.000000011e+00f * 2.0f));
-  const V s = Pow2<0>(d, pow2_arg);  // 2^n, exact (n in [-126, 0])
-  return hn::MulAdd(s, hn::Mul(h, q), hn::Sub(hn::Set(d, 1.0f), s));
-}
-
-// tanh(x) = u / (2 - u) with u = -expm1(-2|x|) in [0, 1), sign copied from x: one exp, no
-// cancellation near 0 (u is accurate in relative terms there) and 1 at saturation. ~3 ulp over a
-// dense float sweep, against Highway's Tanh at ~2x the vector ops. NaN: u is NaN, so is the
-// result. u / (2 - u) >= +0 (u is +0 at x = ±0), so CopySignToAbs gives tanh(±0) = ±0.
+// tanh(x) = x P(x^2) / Q(x^2) with P and Q of degree 4 (a minimax fit of the relative error on
+// [0, 9]: 2.1e-8 with exact coefficients; kernels/cpu/fits/tanh_rational.py), x clamped to
+// +-9.1, where the quotient is already >= 1 in float32 (tanh rounds to +-1 from 9.01 on).
+// Measured over every float in [2^-30, 12): 2.6 x 2^-23 relative with FMA (3.1 without). No exp:
+// a rational needs no range reduction and no 2^n, so it takes fewer instructions per vector than
+// any exp-based form. Near saturation a rounding can carry the quotient an ulp past 1: the result
+// is bounded to [-1, 1], so |tanh| <= 1 and tanh(x) = +-1 exactly from 9.1 on. Odd in x:
+// tanh(-0) = -0. NaN passes every op (the bounds keep it).
 template <class D, class V>
 HWY_INLINE V Tanh(D d, V x) {
-  const V u = NegExpm1NegTwiceAbs(d, x);
-  return hn::CopySignToAbs(Divide(d, u, hn::Sub(hn::Set(d, 2.0f), u)), x);  // 2 - u in (1, 2]
+  const V one = hn::Set(d, 1.0f);
+  const V xc = MinKeepNaN(d, MaxKeepNaN(d, x, hn::Set(d, -9.1f)), hn::Set(d, 9.1f));
+  const V t = hn::Mul(xc, xc);
+  V p = hn::Set(d, 1.335421462e-08f);
+  p = hn::MulAdd(p, t, hn::Set(d, 2.060875158e-05f));
+  p = hn::MulAdd(p, t, hn::Set(d, 3.495567944e-03f));
+  p = hn::MulAdd(p, t, hn::Set(d, 1.338100880e-01f));
+  p = hn::MulAdd(p, t, one);
+  V q = hn::Set(d, 7.776372399e-07f);
+  q = hn::MulAdd(q, t, hn::Set(d, 3.285601852e-04f));
+  q = hn::MulAdd(q, t, hn::Set(d, 2.587690577e-02f));
+  q = hn::MulAdd(q, t, hn::Set(d, 4.671432376e-01f));
+  q = hn::MulAdd(q, t, one);  // in [1, 440]
+  const V y = Divide(d, hn::Mul(xc, p), q);
+  return MinKeepNaN(d, MaxKeepNaN(d, y, hn::Neg(one)), one);
 }
 
 // Sigmoid through -|x|, so exp never overflows: with e = exp(-|x|) and den = 1 + e in [1, 2],
