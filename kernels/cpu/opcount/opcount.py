@@ -88,6 +88,16 @@ def mca(insns, mcpu):
     return float(m2.group(1)) / 200.0
 
 
+def assembly_lines(args):
+    """The lines of --asm, or of loops.cc compiled now."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.asm or os.path.join(tmp, "loops.s")
+        if not args.asm:
+            compile_asm(path, args.cxx)
+        with open(path) as f:
+            return f.readlines()
+
+
 def vector_instructions(insns):
     return sum(1 for l in insns if re.search(r"%[xyz]mm|^\s+v", l))
 
@@ -95,12 +105,7 @@ def vector_instructions(insns):
 def write_cpp_table(args):
     """Every loop found, all targets: the table kernel_bench's summary includes. Written through a
     temporary file, so that a failed run never leaves half a table for the build to compile."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = args.asm or os.path.join(tmp, "loops.s")
-        if not args.asm:
-            compile_asm(path, args.cxx)
-        with open(path) as f:
-            lines = f.readlines()
+    lines = assembly_lines(args)
     entries = []
     for target, row, direction, body in functions(lines):
         insns = inner_loop(body)
@@ -138,12 +143,7 @@ def main():
     targets = args.targets.split(",")
     wanted = {f.lower() for f in args.functions.split(",") if f}
     cpus = [c for c in args.mcpu.split(",") if c]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = args.asm or os.path.join(tmp, "loops.s")
-        if not args.asm:
-            compile_asm(path, args.cxx)
-        with open(path) as f:
-            lines = f.readlines()
+    lines = assembly_lines(args)
     rows = {}
     for target, row, direction, body in functions(lines):
         if target not in targets or (wanted and row.lower() not in wanted):
