@@ -5,10 +5,11 @@ squares, its weights updated as in Lawson's iteration), then rounded to float32 
 way the kernel evaluates them (float32, fused multiply-adds, x clamped to +-9.1, the quotient
 bounded to [-1, 1]) against numpy's tanh over every float in [2^-30, 12).
 
-  python3 kernels/cpu/fits/tanh_rational.py [--check-only]     (needs python3-numpy)
+  python3 kernels/cpu/fits/tanh_rational.py [--check-only] [--no-fma]     (needs python3-numpy)
 
-The check takes a few minutes and ~10 GiB of memory; --check-only skips the fit and checks the
-coefficients printed in math-inl.h.
+The check takes a few minutes; --check-only skips the fit and checks the coefficients in
+math-inl.h; --no-fma evaluates each multiply-add as a product and a sum, each rounded (the SSE
+targets).
 """
 import argparse
 
@@ -53,7 +54,12 @@ def fit(points=4000, iterations=200):
     return worst, [p[k] / RANGE ** (2 * k) for k in range(DEGREE + 1)], [q[k] / RANGE ** (2 * k) for k in range(DEGREE + 1)]
 
 
+FUSED = True
+
+
 def fma32(a, b, c):  # products of floats are exact in double; one rounding to float32 (double rounding aside)
+    if not FUSED:
+        return (a * b).astype(np.float32) + np.float32(c)
     return (a.astype(np.float64) * b.astype(np.float64) + np.float64(c)).astype(np.float32)
 
 
@@ -79,14 +85,18 @@ def check(p, q):
         err = np.abs(tanh32(x, p32, q32) - ref) / (ref * 2.0 ** -23)
         worst = max(worst, float(err.max()))
     at_clamp = float(tanh32(np.array([CLAMP], np.float32), p32, q32)[0])
-    print(f"float32 with FMA: max error {worst:.2f} x 2^-23 relative; tanh({CLAMP}) = {at_clamp!r}")
+    how = "with FMA" if FUSED else "without FMA"
+    print(f"float32 {how}: max error {worst:.2f} x 2^-23 relative; tanh({CLAMP}) = {at_clamp!r}")
     return worst
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check-only", action="store_true")
+    ap.add_argument("--no-fma", action="store_true")
     args = ap.parse_args()
+    global FUSED
+    FUSED = not args.no_fma
     p, q = KERNEL_P, KERNEL_Q
     if not args.check_only:
         worst, p, q = fit()
