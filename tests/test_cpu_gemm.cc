@@ -171,6 +171,10 @@ TEST(CpuGemm, BitIdenticalForAnyThreadCount) {
                         // op(A) large enough (M * K > 4 Mi) to be packed per task, not shared
                         {{false, true}, {4200, 53, 1000}},
                         {{true, false}, {4200, 20, 1001}},
+                        // op(A) read in place (N within one B sliver), split over row blocks
+                        {{false, true}, {64, 16, 1024}},
+                        {{false, true}, {2000, 16, 1000}},
+                        {{false, false}, {640, 10, 1000}},
                         // the unpacked skinny path, split over B's rows
                         {{false, true}, {1, 1024, 1024}},
                         {{false, true}, {11, 1000, 1003}}};

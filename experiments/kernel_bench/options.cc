@@ -23,11 +23,13 @@ namespace ip::bench {
 namespace {
 
 // The shapes the experiments run (M x N x K, op(A) op(B)); Linear computes y = x·Wᵀ, dx = dy·W
-// and dW = dyᵀ·x. rand: batch 64 training, one instance at 10^0 (both layers) and chunks of up to
-// 100000 rows in prediction; mnist: batch 128 through Linear(784→1024) and Linear(1024→10).
+// and dW = dyᵀ·x. rand: batch 64 training through Linear(1024→1024) and Linear(1024→16) (dx of a
+// 1024→1024 layer too), one instance at 10^0 (both layers) and chunks of up to 100000 rows in
+// prediction; mnist: batch 128 through Linear(784→1024) and Linear(1024→10).
 const char* const kExperimentShapes =
-    "64x1024x1024:nt,64x1024x1024:nn,1024x1024x64:tn,64x16x1024:nt,1x1024x1024:nt,1x16x1024:nt,"
-    "128x1024x784:nt,1024x784x128:tn,128x1024x10:nn";
+    "64x1024x1024:nt,64x1024x1024:nn,1024x1024x64:tn,64x16x1024:nt,64x1024x16:nn,16x1024x64:tn,"
+    "1x1024x1024:nt,1x16x1024:nt,128x1024x784:nt,1024x784x128:tn,128x10x1024:nt,128x1024x10:nn,"
+    "10x1024x128:tn";
 const char* const kLargeShape = "100000x1024x1024:nt";
 
 std::string variant_help() {

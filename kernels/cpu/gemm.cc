@@ -9,8 +9,9 @@
 //       (one panel for every experiment shape); op(B) is packed into KC x NR slivers: once per
 //       panel by all threads together when several row blocks share it, otherwise (M <= MC) by
 //       each task for its own chunk, slice by slice, just before use.
-//   op(A): packed once and shared when it is small (M x K up to 4 Mi floats: every training
-//       shape), otherwise packed per task, MC x KC at a time, into a per-thread buffer.
+//   op(A): read in place when it is A itself and N <= NR (each value is used once); otherwise
+//       packed once and shared when it is small (M x K up to 4 Mi floats: every training
+//       shape), or packed per task, MC x KC at a time, into a per-thread buffer.
 //   task = (block of MC rows) x (chunk of NR-slivers): the OpenMP work unit, handed out
 //       dynamically. Chunks are ~1024 columns (the C block stays in L2 across the KC slices);
 //       with shared A they are smaller, about 4 tasks per thread.
@@ -27,8 +28,11 @@
 // position handles it (KC slicing depends only on K and the SIMD target; vector lanes are
 // independent; edge tiles use the same vector ops on a padded copy; packing only copies), so
 // results are bit-identical for any thread count, task partition and schedule.
+#include <strings.h>
+
 #include <algorithm>
 #include <cstddef>
+#include <cstdlib>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -98,6 +102,20 @@ void scale_c(size_t M, size_t N, float beta, float* C, size_t ldc) {
   }
 }
 
+// Products of fewer FLOP than this stay on one thread. Under libgomp's default policy idle
+// threads spin a while before they sleep, and a region costs a few us: measured on the 2-core Zen 1
+// VM, 64x16x256ᵀ (0.5 MFLOP) 16 -> 11 us on two threads, 64x16x1024ᵀ 61 -> 37, 16x1024x64 (tn)
+// 91 -> 49. With OMP_WAIT_POLICY=passive every region start and barrier is a futex wake-up (about
+// 20 us there): 64x16x256ᵀ 16 -> 37 us, 16x1024x64 91 -> 108; then only products above ~10 MFLOP
+// (~100 us of one core) gain.
+double parallel_min_flops() {
+  static const double flops = [] {
+    const char* policy = std::getenv("OMP_WAIT_POLICY");
+    return policy != nullptr && strcasecmp(policy, "passive") == 0 ? 1e7 : 1e6;
+  }();
+  return flops;
+}
+
 void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha,
               const float* A, size_t lda, const float* B, size_t ldb, float beta, float* C,
               size_t ldc) {
@@ -111,7 +129,7 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   }
   const int threads = omp_get_max_threads();
   const KernelInfo ki = HWY_DYNAMIC_DISPATCH(GetKernel)();
-  const size_t MR = ki.mr, NR = ki.nr, MC = ki.mc;
+  const size_t MR = ki.mr, NR = ki.nr;
   // K slices of equal depth, at most the target's kc: K = 784 is 4 x 196 rather than 3 x 256 + 16,
   // whose last slice would cost a whole pass over C for 2% of the FMAs. The depth depends only on
   // K and the target, never on threads.
@@ -122,19 +140,24 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   const size_t max_slivers = std::max<size_t>(1, (size_t{1} << 24) / (K * NR));
   const size_t panel_cols = std::min(ceil_div(N, NR), max_slivers) * NR;
   const double flops = 2.0 * double(M) * double(N) * double(K);
-  // Below ~10 MFLOP (~100 us of one core) a second thread does not pay for waking it: with
-  // OMP_WAIT_POLICY=passive each region start and barrier is a futex wake-up, tens of us in this
-  // VM. Measured: 64x16x1024 and 128x1024x10 took 30 us on one thread, 45-50 us on two.
-  const bool parallel = threads > 1 && flops > 1e7;
+  const bool parallel = threads > 1 && flops > parallel_min_flops();
 
   // Small and medium op(A) (the training shapes) are packed once, by all threads together, and
   // shared; then tasks need not repack A, so they can be small, and are handed out dynamically,
   // which keeps a thread that the OS preempts from stalling the call. Large op(A) (inference
   // batches) is packed per task into a per-thread buffer. Both give the same packed values.
   const size_t T = static_cast<size_t>(threads);
+  // op(A) = A against a single column of B slivers (N <= NR: the output layers, e.g. 64 x 16 x
+  // 1024): each A value enters one micro-kernel call only, so a packed copy would be read once
+  // right after being written. The micro-kernel reads A's rows in place instead (measured on one
+  // Zen 1 thread, 64 x 16 x 1024 x·Wᵀ: see kernels/cpu/NOTES.md). Then the row blocks are the
+  // only work to share, and nothing is packed per block: about 4 blocks per thread.
+  const bool a_in_place = !trans_a && N <= NR;
+  const size_t MC = a_in_place && parallel ? std::min(ki.mc, ceil_div(ceil_div(M, MR), 4 * T) * MR)
+                                           : ki.mc;
   const size_t row_blocks = ceil_div(M, MC);
   const size_t m_pad = ceil_div(M, MR) * MR;
-  const bool share_a = m_pad * K <= (size_t{1} << 22);  // up to 16 MiB packed
+  const bool share_a = !a_in_place && m_pad * K <= (size_t{1} << 22);  // up to 16 MiB packed
 
   // B: with a single row block (M <= MC: every training shape) each chunk of B is used by one
   // task only, so the task packs it itself, slice by slice, right before using it: the packed
@@ -161,7 +184,7 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   if (a_scratch.size() < bufs) a_scratch.resize(bufs);
   if (b_task_scratch.size() < bufs) b_task_scratch.resize(bufs);
   for (size_t t = 0; t < bufs; ++t) {
-    if (!share_a) a_scratch[t].get(ceil_div(MC, MR) * MR * KC);
+    if (!share_a && !a_in_place) a_scratch[t].get(ceil_div(MC, MR) * MR * KC);
     if (b_in_task) b_task_scratch[t].get(chunk_slivers * NR * KC);
   }
   // Inside the region a thread_local name would mean each worker's own (empty) copy: go through
@@ -185,7 +208,7 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
 #pragma omp parallel if (parallel)
     {
       const int me = omp_get_thread_num();
-      float* const ap_own = share_a ? nullptr : a_bufs[me].data.get();
+      float* const ap_own = share_a || a_in_place ? nullptr : a_bufs[me].data.get();
       float* const bp_own = b_in_task ? b_bufs[me].data.get() : nullptr;
 #pragma omp for schedule(dynamic) nowait
       for (long job = 0; job < a_jobs; ++job) {
@@ -216,7 +239,9 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
         for (size_t p0 = 0; p0 < K; p0 += KC) {
           const size_t kc = std::min(KC, K - p0);
           const float* ap;
-          if (share_a) {
+          if (a_in_place) {
+            ap = A + i0 * lda + p0;
+          } else if (share_a) {
             ap = a_all + p0 * m_pad + i0 * kc;
           } else {
             ki.pack_a(trans_a, A, lda, i0, mc, p0, kc, ap_own);
@@ -234,6 +259,7 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
           args.mc = mc;
           args.nc = ccols;
           args.a = ap;
+          args.lda = a_in_place ? lda : 0;
           args.b = b;
           args.c = C + i0 * ldc + j0 + cc0;
           args.ldc = ldc;

@@ -12,7 +12,9 @@ struct MacroArgs {
   size_t kc;           // depth of this slice
   size_t mc;           // valid rows of the block
   size_t nc;           // valid columns of the chunk
-  const float* a;      // packed A block: ceil(mc/MR) slivers of kc x MR
+  const float* a;      // packed A block: ceil(mc/MR) slivers of kc x MR; with lda, op(A) itself
+  size_t lda;          // 0: a is packed; otherwise a is the block's first row of op(A) = A
+                       // (not transposed) at column p0, rows lda apart, read in place
   const float* b;      // packed B chunk: ceil(nc/NR) slivers of kc x NR, contiguous
   float* c;            // top-left element of the C block
   size_t ldc;

@@ -37,6 +37,8 @@ constexpr size_t kMR = 4, kNV = 2, kKC = 256, kMC = 128;
 using DF = hn::ScalableTag<float>;
 constexpr size_t kLanes = hn::MaxLanes(DF());
 constexpr size_t kNR = kNV * kLanes;
+// The half tile of edge slivers: M = 16 is 6 + 6 + 4 rows, not 18.
+constexpr size_t kMRHalf = 4;
 
 // out = alpha * acc (+ beta * c). The single formula used for every C element.
 template <class V>
@@ -50,10 +52,14 @@ HWY_INLINE V Finish(V acc, V alpha, V beta, const float* c, bool read_c) {
 // merges it into C (mr x nr valid). NV < kNV serves slivers with at most NV vectors of valid
 // columns (narrow N, the last sliver of a panel): the padding vectors would be wasted FMAs. Each C
 // element gets the same FMA sequence whatever NV is (lanes are independent).
-template <size_t NV>
-HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b,
-                            float* HWY_RESTRICT c, size_t ldc, size_t mr, size_t nr, float alpha,
-                            float beta) {
+// MRV <= MR rows are computed: an edge sliver of at most kMRHalf valid rows takes the half tile
+// (the packed sliver keeps its MR stride). kInPlace: a is not a packed sliver but the tile's first
+// row of A (rows lda apart), each row a stream of its own; rows past mr re-read row mr - 1 (their
+// results are never stored). Same FMA sequence per C element in every variant.
+template <size_t NV, bool kInPlace, size_t MRV = kMR>
+HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, size_t lda,
+                            const float* HWY_RESTRICT b, float* HWY_RESTRICT c, size_t ldc,
+                            size_t mr, size_t nr, float alpha, float beta) {
   const DF d;
   using V = hn::Vec<DF>;
   const bool read_c = beta != 0.0f;
@@ -66,31 +72,36 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
     }
   }
   // (HWY_UNROLL(kNV) on the NV loops: GCC 12 accepts no template argument there; NV <= kNV.)
-  V acc[kMR][NV];
+  V acc[MRV][NV];
   HWY_UNROLL(kMR)
-  for (size_t r = 0; r < kMR; ++r) {
+  for (size_t r = 0; r < MRV; ++r) {
     HWY_UNROLL(kNV)
     for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::Zero(d);
+  }
+  const float* rows[MRV];
+  if constexpr (kInPlace) {
+    HWY_UNROLL(kMR)
+    for (size_t r = 0; r < MRV; ++r) rows[r] = a + std::min(r, mr - 1) * lda;
   }
   for (size_t k = 0; k < kc; ++k) {
     V bv[NV];
     HWY_UNROLL(kNV)
     for (size_t v = 0; v < NV; ++v) bv[v] = hn::Load(d, b + v * kLanes);
     HWY_UNROLL(kMR)
-    for (size_t r = 0; r < kMR; ++r) {
-      const V ar = hn::Set(d, a[r]);
+    for (size_t r = 0; r < MRV; ++r) {
+      const V ar = hn::Set(d, kInPlace ? rows[r][k] : a[r]);
       HWY_UNROLL(kNV)
       for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(ar, bv[v], acc[r][v]);
     }
-    a += kMR;
+    if constexpr (!kInPlace) a += kMR;
     b += kNR;
   }
 
   const V valpha = hn::Set(d, alpha);
   const V vbeta = hn::Set(d, beta);
-  if (mr == kMR && nr == NV * kLanes) {
+  if (mr == MRV && nr == NV * kLanes) {
     HWY_UNROLL(kMR)
-    for (size_t r = 0; r < kMR; ++r) {
+    for (size_t r = 0; r < MRV; ++r) {
       float* crow = c + r * ldc;
       HWY_UNROLL(kNV)
       for (size_t v = 0; v < NV; ++v) {
@@ -104,9 +115,9 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
   // the fast path), then, per vector, copy the valid part of C into a padded vector, apply the
   // same Finish and copy the valid lanes back. (Masked loads/stores of Highway 1.0.3 touch the
   // whole vector on some targets, which could race with the thread owning the next columns.)
-  alignas(64) float tile[kMR * NV * kLanes];
+  alignas(64) float tile[MRV * NV * kLanes];
   HWY_UNROLL(kMR)
-  for (size_t r = 0; r < kMR; ++r) {
+  for (size_t r = 0; r < MRV; ++r) {
     HWY_UNROLL(kNV)
     for (size_t v = 0; v < NV; ++v) hn::Store(acc[r][v], d, tile + (r * NV + v) * kLanes);
   }
@@ -132,8 +143,23 @@ HWY_INLINE void SliverColumn(const MacroArgs& m, const float* b, size_t j, size_
   const size_t a_sliver = m.kc * kMR;
   for (size_t i = 0, t = 0; i < m.mc; i += kMR, ++t) {
     const size_t mr = std::min(kMR, m.mc - i);
-    MicroKernel<NV>(m.kc, m.a + t * a_sliver, b, m.c + i * m.ldc + j, m.ldc, mr, nr, m.alpha,
-                    m.beta);
+    float* const c = m.c + i * m.ldc + j;
+    const bool half = kMRHalf < kMR && mr <= kMRHalf;
+    if (m.lda != 0) {
+      const float* a = m.a + i * m.lda;
+      if (half) {
+        MicroKernel<NV, true, kMRHalf>(m.kc, a, m.lda, b, c, m.ldc, mr, nr, m.alpha, m.beta);
+      } else {
+        MicroKernel<NV, true>(m.kc, a, m.lda, b, c, m.ldc, mr, nr, m.alpha, m.beta);
+      }
+    } else {
+      const float* a = m.a + t * a_sliver;
+      if (half) {
+        MicroKernel<NV, false, kMRHalf>(m.kc, a, 0, b, c, m.ldc, mr, nr, m.alpha, m.beta);
+      } else {
+        MicroKernel<NV, false>(m.kc, a, 0, b, c, m.ldc, mr, nr, m.alpha, m.beta);
+      }
+    }
   }
 }
 
