@@ -89,7 +89,9 @@ int run(const bench::Options& opt, const std::string& command_line) {
   if (ip::cpu::blas_available())
     std::printf(", OpenBLAS core %s (OPENBLAS_CORETYPE=%s)", ip::cpu::blas_core_name().c_str(), coretype ? coretype : "unset");
   if (!want_cuda) std::printf(", cuda: %s", cuda_note.empty() ? "not requested" : cuda_note.c_str());
-  std::printf("\n");
+  // The GEMM keeps products below 10 MFLOP on one thread under a passive policy (1 MFLOP otherwise).
+  const char* const wait_policy = std::getenv("OMP_WAIT_POLICY");
+  std::printf(", OMP_WAIT_POLICY=%s\n", wait_policy ? wait_policy : "unset");
   const double load = bench::load_average();
   const int max_threads = *std::max_element(threads.begin(), threads.end());
   if (load + max_threads > hw.logical_cores + 0.5)
@@ -127,6 +129,7 @@ int run(const bench::Options& opt, const std::string& command_line) {
                          {"load_average_1min", std::isfinite(load) ? json(load) : json()},
                          {"openblas_coretype", coretype ? coretype : ""},
                          {"openblas_core", ip::cpu::blas_core_name()},
+                         {"omp_wait_policy", wait_policy ? wait_policy : ""},
                          {"settings",
                           {{"repeats", opt.sampling.repeats}, {"warmup", opt.sampling.warmup},
                            {"min_sample_ms", opt.sampling.min_sample_ms}, {"cols", opt.cols}, {"seed", opt.seed},
