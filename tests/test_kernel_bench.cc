@@ -2,6 +2,7 @@
 // parse; bad flags give a one-line error naming the flag and a non-zero exit.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -62,6 +63,10 @@ TEST(KernelBench, QuickRunPrintsTableAndWritesJsonAndCsv) {
   json j = json::parse(ip::test::read_text(json_path));
   ASSERT_TRUE(j.contains("hardware"));
   EXPECT_TRUE(j["hardware"].contains("cpu_model"));
+  // The GEMM's threading depends on the OpenMP wait policy: both outputs say which it ran under.
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  EXPECT_EQ(j.value("omp_wait_policy", std::string("missing")), policy ? policy : "");
+  EXPECT_NE(r.out.find(std::string("OMP_WAIT_POLICY=") + (policy ? policy : "unset")), std::string::npos);
   // two copies (memcpy, stream) + (relu, softmax, dropout) x (forward, backward)
   ASSERT_EQ(j["kernels"].size(), 8u);
   for (const json& k : j["kernels"]) {
