@@ -89,7 +89,7 @@ int run(const bench::Options& opt, const std::string& command_line) {
   if (ip::cpu::blas_available())
     std::printf(", OpenBLAS core %s (OPENBLAS_CORETYPE=%s)", ip::cpu::blas_core_name().c_str(), coretype ? coretype : "unset");
   if (!want_cuda) std::printf(", cuda: %s", cuda_note.empty() ? "not requested" : cuda_note.c_str());
-  // The GEMM keeps products below 10 MFLOP on one thread under a passive policy (1 MFLOP otherwise).
+  // The GEMM's choice of one thread or all for small products depends on it (kernels/cpu/gemm.cc).
   const char* const wait_policy = std::getenv("OMP_WAIT_POLICY");
   std::printf(", OMP_WAIT_POLICY=%s\n", wait_policy ? wait_policy : "unset");
   const double load = bench::load_average();

@@ -158,6 +158,7 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   const size_t row_blocks = ceil_div(M, MC);
   const size_t m_pad = ceil_div(M, MR) * MR;
   const bool share_a = !a_in_place && m_pad * K <= (size_t{1} << 22);  // up to 16 MiB packed
+  const bool a_per_task = !a_in_place && !share_a;
 
   // B: with a single row block (M <= MC: every training shape) each chunk of B is used by one
   // task only, so the task packs it itself, slice by slice, right before using it: the packed
@@ -184,7 +185,7 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   if (a_scratch.size() < bufs) a_scratch.resize(bufs);
   if (b_task_scratch.size() < bufs) b_task_scratch.resize(bufs);
   for (size_t t = 0; t < bufs; ++t) {
-    if (!share_a && !a_in_place) a_scratch[t].get(ceil_div(MC, MR) * MR * KC);
+    if (a_per_task) a_scratch[t].get(ceil_div(MC, MR) * MR * KC);
     if (b_in_task) b_task_scratch[t].get(chunk_slivers * NR * KC);
   }
   // Inside the region a thread_local name would mean each worker's own (empty) copy: go through
@@ -208,7 +209,7 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
 #pragma omp parallel if (parallel)
     {
       const int me = omp_get_thread_num();
-      float* const ap_own = share_a || a_in_place ? nullptr : a_bufs[me].data.get();
+      float* const ap_own = a_per_task ? a_bufs[me].data.get() : nullptr;
       float* const bp_own = b_in_task ? b_bufs[me].data.get() : nullptr;
 #pragma omp for schedule(dynamic) nowait
       for (long job = 0; job < a_jobs; ++job) {
