@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/gemm_detail.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/linalg.h"
 #include "tests/gemm_test_util.h"
@@ -192,6 +193,23 @@ TEST(CpuGemm, BitIdenticalForAnyThreadCount) {
     expect_close(o, one, describe(o));
   }
   omp_set_num_threads(saved);
+}
+
+// Small products go parallel only where OpenMP's idle threads spin; libgomp's GOMP_SPINCOUNT
+// decides before OMP_WAIT_POLICY, and an unparsable count is ignored as libgomp ignores it.
+TEST(CpuGemm, ParallelThresholdFollowsHowIdleThreadsWait) {
+  using ip::cpu::gemm_detail::parallel_min_flops;
+  EXPECT_EQ(parallel_min_flops(nullptr, nullptr), 1e6);
+  EXPECT_EQ(parallel_min_flops("active", nullptr), 1e6);
+  EXPECT_EQ(parallel_min_flops("passive", nullptr), 1e7);
+  EXPECT_EQ(parallel_min_flops("PASSIVE", nullptr), 1e7);
+  EXPECT_EQ(parallel_min_flops(nullptr, "0"), 1e7);
+  EXPECT_EQ(parallel_min_flops("active", "0k"), 1e7);
+  EXPECT_EQ(parallel_min_flops("passive", "10000"), 1e6);
+  EXPECT_EQ(parallel_min_flops("passive", "INFINITE"), 1e6);
+  EXPECT_EQ(parallel_min_flops("passive", "bogus"), 1e7);
+  EXPECT_EQ(parallel_min_flops(nullptr, "bogus"), 1e6);
+  EXPECT_EQ(parallel_min_flops(nullptr, ""), 1e6);
 }
 
 TEST(CpuGemm, BlasBackend) {

@@ -63,10 +63,13 @@ TEST(KernelBench, QuickRunPrintsTableAndWritesJsonAndCsv) {
   json j = json::parse(ip::test::read_text(json_path));
   ASSERT_TRUE(j.contains("hardware"));
   EXPECT_TRUE(j["hardware"].contains("cpu_model"));
-  // The GEMM's threading depends on the OpenMP wait policy: both outputs say which it ran under.
+  // The GEMM's threading depends on how OpenMP's idle threads wait: both outputs say it.
   const char* policy = std::getenv("OMP_WAIT_POLICY");
   EXPECT_EQ(j.value("omp_wait_policy", std::string("missing")), policy ? policy : "");
   EXPECT_NE(r.out.find(std::string("OMP_WAIT_POLICY=") + (policy ? policy : "unset")), std::string::npos);
+  const char* spins = std::getenv("GOMP_SPINCOUNT");
+  EXPECT_EQ(j.value("gomp_spincount", std::string("missing")), spins ? spins : "");
+  EXPECT_NE(r.out.find(std::string("GOMP_SPINCOUNT=") + (spins ? spins : "unset")), std::string::npos);
   // two copies (memcpy, stream) + (relu, softmax, dropout) x (forward, backward)
   ASSERT_EQ(j["kernels"].size(), 8u);
   for (const json& k : j["kernels"]) {

@@ -89,9 +89,11 @@ int run(const bench::Options& opt, const std::string& command_line) {
   if (ip::cpu::blas_available())
     std::printf(", OpenBLAS core %s (OPENBLAS_CORETYPE=%s)", ip::cpu::blas_core_name().c_str(), coretype ? coretype : "unset");
   if (!want_cuda) std::printf(", cuda: %s", cuda_note.empty() ? "not requested" : cuda_note.c_str());
-  // The GEMM's choice of one thread or all for small products depends on it (kernels/cpu/gemm.cc).
+  // The GEMM's choice of one thread or all for small products depends on them (kernels/cpu/gemm.cc).
   const char* const wait_policy = std::getenv("OMP_WAIT_POLICY");
-  std::printf(", OMP_WAIT_POLICY=%s\n", wait_policy ? wait_policy : "unset");
+  const char* const spin_count = std::getenv("GOMP_SPINCOUNT");
+  std::printf(", OMP_WAIT_POLICY=%s, GOMP_SPINCOUNT=%s\n", wait_policy ? wait_policy : "unset",
+              spin_count ? spin_count : "unset");
   const double load = bench::load_average();
   const int max_threads = *std::max_element(threads.begin(), threads.end());
   if (load + max_threads > hw.logical_cores + 0.5)
@@ -130,6 +132,7 @@ int run(const bench::Options& opt, const std::string& command_line) {
                          {"openblas_coretype", coretype ? coretype : ""},
                          {"openblas_core", ip::cpu::blas_core_name()},
                          {"omp_wait_policy", wait_policy ? wait_policy : ""},
+                         {"gomp_spincount", spin_count ? spin_count : ""},
                          {"settings",
                           {{"repeats", opt.sampling.repeats}, {"warmup", opt.sampling.warmup},
                            {"min_sample_ms", opt.sampling.min_sample_ms}, {"cols", opt.cols}, {"seed", opt.seed},

@@ -102,17 +102,16 @@ void scale_c(size_t M, size_t N, float beta, float* C, size_t ldc) {
   }
 }
 
-// Products of fewer FLOP than this stay on one thread. Under libgomp's default policy idle
-// threads spin a while before they sleep, and a region costs a few us: measured on the 2-core Zen 1
-// VM, 64x16x256ᵀ (0.5 MFLOP) 16 -> 11 us on two threads, 64x16x1024ᵀ 61 -> 37, 16x1024x64 (tn)
-// 91 -> 49. With OMP_WAIT_POLICY=passive every region start and barrier is a futex wake-up (about
-// 20 us there): 64x16x256ᵀ 16 -> 37 us, 16x1024x64 91 -> 108; then only products above ~10 MFLOP
-// (~100 us of one core) gain.
+// How long libgomp's idle threads spin before they sleep decides what a parallel region costs.
+// Spinning (its default, about 3 ms), a region costs a few us: measured on the 2-core Zen 1 VM,
+// 64x16x256ᵀ (0.5 MFLOP) 16 -> 11 us on two threads, 64x16x1024ᵀ 61 -> 37, 16x1024x64 (tn)
+// 91 -> 49. Sleeping at once (OMP_WAIT_POLICY=passive, or GOMP_SPINCOUNT=0, which libgomp obeys
+// before the policy), every region start and barrier is a futex wake-up (about 20 us there):
+// 64x16x256ᵀ 16 -> 37 us, 16x1024x64 91 -> 108; then only products above ~10 MFLOP (~100 us of
+// one core) gain.
 double parallel_min_flops() {
-  static const double flops = [] {
-    const char* policy = std::getenv("OMP_WAIT_POLICY");
-    return policy != nullptr && strcasecmp(policy, "passive") == 0 ? 1e7 : 1e6;
-  }();
+  static const double flops =
+      gemm_detail::parallel_min_flops(std::getenv("OMP_WAIT_POLICY"), std::getenv("GOMP_SPINCOUNT"));
   return flops;
 }
 
@@ -297,6 +296,21 @@ void gemm(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float alpha,
 #endif
   gemm_own(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
+
+namespace gemm_detail {
+double parallel_min_flops(const char* wait_policy, const char* spin_count) {
+  // libgomp reads GOMP_SPINCOUNT as a count with an optional k/M/G/T suffix or "infinite"; an
+  // unparsable value is ignored, and then the policy decides.
+  if (spin_count != nullptr && *spin_count != '\0') {
+    char* end = nullptr;
+    const unsigned long long spins = std::strtoull(spin_count, &end, 10);
+    if (end != spin_count) return spins == 0 ? 1e7 : 1e6;
+    if (strncasecmp(spin_count, "infinit", 7) == 0) return 1e6;
+  }
+  const bool passive = wait_policy != nullptr && strcasecmp(wait_policy, "passive") == 0;
+  return passive ? 1e7 : 1e6;
+}
+}  // namespace gemm_detail
 
 }  // namespace ip::cpu
 #endif  // HWY_ONCE

@@ -42,6 +42,11 @@ struct KernelInfo {
 
 inline size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
+// Products of fewer FLOP than this stay on one thread (gemm.cc says why), given the environment's
+// OMP_WAIT_POLICY and GOMP_SPINCOUNT (nullptr: unset): 1e7 where idle OpenMP threads sleep at
+// once (GOMP_SPINCOUNT = 0, or it unset and the policy passive), otherwise 1e6.
+double parallel_min_flops(const char* wait_policy, const char* spin_count);
+
 // Skinny x · Bᵀ products (gemm_skinny.cc) take at most this many rows of A: measured on one Zen 4
 // thread, 1024 x 1024 B, skinny vs packed: 1 row 0.059 vs 0.36 ms, 8 rows 0.23 vs 0.34, 12 rows
 // 0.31 vs 0.68, 16 rows 0.55 vs 0.49.
