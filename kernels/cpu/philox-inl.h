@@ -25,6 +25,18 @@ HWY_BEFORE_NAMESPACE();
 namespace ip::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// Whether the four sets of counters (PhiloxWords) go through their rounds together. Their 16
+// vectors of state, the two multipliers, two keys and the products need ~22 registers: x86 below
+// AVX-512 has 16, and spilling there costs a store and a load per vector and round (a store of a
+// 256-bit vector takes two cycles on Zen 1). There two sets at a time, 8 vectors of state, stay in
+// registers; their chains are long enough apart (the second pair's rounds depend on nothing of the
+// first's) for out-of-order execution to overlap them.
+#if HWY_ARCH_X86 && HWY_TARGET > HWY_AVX3
+inline constexpr bool kPhiloxAllSetsAtOnce = false;
+#else
+inline constexpr bool kPhiloxAllSetsAtOnce = true;
+#endif
+
 // Blocks per call: 2 * Lanes(du32) (four sets of Lanes(du32) / 2 counters, see below).
 template <class DU32>
 HWY_INLINE size_t PhiloxBlocksPerCall(DU32 du32) {
@@ -62,10 +74,10 @@ HWY_INLINE void PhiloxRound(DU32 du32, V32 m0, V32 m1, V64 k0, V64 k1, V64& c0, 
 // never leaves the rounds) and the high word one shift away. A round is then 2 multiplies, 2
 // shifts and 2 three-way xors per set, with no shuffles; words in 32-bit lanes would also need a
 // shift of the odd lanes and two blends per product, 16 operations where this needs 12.
-// Four sets of L / 2 counters (ck_s: word k of set s) run interleaved: one round is a dependency
-// chain of about 7 cycles (multiply 5, shift 1, xor 1), and four independent chains keep the
-// vector ports busy. After the rounds, ConcatEven packs the low halves of two sets into one vector
-// of 32-bit words.
+// Four sets of L / 2 counters (ck_s: word k of set s) run interleaved (two at a time where
+// vector registers are few, kPhiloxAllSetsAtOnce): one round is a dependency chain of about 7
+// cycles (multiply 5, shift 1, xor 1), and independent chains keep the vector ports busy. After
+// the rounds, ConcatEven packs the low halves of two sets into one vector of 32-bit words.
 template <class DU32, class F>
 HWY_INLINE void PhiloxWords(DU32 du32, uint64_t seed, uint32_t stream, uint64_t first_block,
                             F&& f) {
@@ -107,22 +119,35 @@ HWY_INLINE void PhiloxWords(DU32 du32, uint64_t seed, uint32_t stream, uint64_t 
   V64 c0_3 = hn::Iota(du64, lo + 3 * L64), c1_3 = hi, c2_3 = st, c3_3 = zero;
   const auto m0 = hn::Set(du32, philox::kMul0);
   const auto m1 = hn::Set(du32, philox::kMul1);
-  uint32_t key0 = static_cast<uint32_t>(seed), key1 = static_cast<uint32_t>(seed >> 32);
-  for (int round = 0; round < philox::kRounds; ++round) {
-    const V64 k0 = hn::Set(du64, key0);
-    const V64 k1 = hn::Set(du64, key1);
-    PhiloxRound(du32, m0, m1, k0, k1, c0_0, c1_0, c2_0, c3_0);
-    PhiloxRound(du32, m0, m1, k0, k1, c0_1, c1_1, c2_1, c3_1);
-    PhiloxRound(du32, m0, m1, k0, k1, c0_2, c1_2, c2_2, c3_2);
-    PhiloxRound(du32, m0, m1, k0, k1, c0_3, c1_3, c2_3, c3_3);
-    key0 += philox::kWeyl0;
-    key1 += philox::kWeyl1;
-  }
+  // The rounds of sets 0 and 1 (first) and/or 2 and 3 (second), interleaved.
+  const auto run_rounds = [&](bool first, bool second) {
+    uint32_t key0 = static_cast<uint32_t>(seed), key1 = static_cast<uint32_t>(seed >> 32);
+    for (int round = 0; round < philox::kRounds; ++round) {
+      const V64 k0 = hn::Set(du64, key0);
+      const V64 k1 = hn::Set(du64, key1);
+      if (first) {
+        PhiloxRound(du32, m0, m1, k0, k1, c0_0, c1_0, c2_0, c3_0);
+        PhiloxRound(du32, m0, m1, k0, k1, c0_1, c1_1, c2_1, c3_1);
+      }
+      if (second) {
+        PhiloxRound(du32, m0, m1, k0, k1, c0_2, c1_2, c2_2, c3_2);
+        PhiloxRound(du32, m0, m1, k0, k1, c0_3, c1_3, c2_3, c3_3);
+      }
+      key0 += philox::kWeyl0;
+      key1 += philox::kWeyl1;
+    }
+  };
   // Word k of sets 2h and 2h + 1, packed into 32-bit lanes.
   const auto pack = [du32](V64 lower, V64 upper) {
     return hn::ConcatEven(du32, hn::BitCast(du32, upper), hn::BitCast(du32, lower));
   };
+  if constexpr (kPhiloxAllSetsAtOnce) {
+    run_rounds(true, true);
+  } else {
+    run_rounds(true, false);
+  }
   f(0, pack(c0_0, c0_1), pack(c1_0, c1_1), pack(c2_0, c2_1), pack(c3_0, c3_1));
+  if constexpr (!kPhiloxAllSetsAtOnce) run_rounds(false, true);
   f(1, pack(c0_2, c0_3), pack(c1_2, c1_3), pack(c2_2, c2_3), pack(c3_2, c3_3));
 #endif
 }
