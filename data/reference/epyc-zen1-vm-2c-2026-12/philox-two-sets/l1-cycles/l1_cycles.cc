@@ -1,5 +1,5 @@
 // Nanoseconds per element of the CPU dropout forward and RReLU train forward on L1-resident
-// arrays (4096 elements), one thread, AVX2: the best of 50 batches of `iters` calls, so that the
+// arrays (4096 elements), one thread, AVX2 (or $TARGET): the best of 50 batches of `iters` calls, so that the
 // host's stolen time (this VM has no cycle counters for perf) drops out. Cycles at the VM's
 // ~2.24 GHz. Built against each side's static kernel library:
 //   g++ -O2 -std=c++20 -I<repo> l1_cycles.cc <build>/libip_kernels_cpu.a -lhwy -fopenmp -lopenblas
@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   std::vector<float> x(n), y(n), noise(n);
   for (size_t i = 0; i < n; ++i) x[i] = float(i % 97) - 48.f;
   std::vector<uint32_t> mask(dropout_mask_words(FunctionId::Dropout, rows, cols) + 8);
-  cpu::force_target("AVX2");
+  cpu::force_target(getenv("TARGET") ? getenv("TARGET") : "AVX2");
   Params<float> p{};
   double best = 1e30;
   for (int batch = 0; batch < 50; ++batch) {
