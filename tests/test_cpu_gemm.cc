@@ -176,6 +176,9 @@ TEST(CpuGemm, BitIdenticalForAnyThreadCount) {
                         {{false, true}, {64, 16, 1024}},
                         {{false, true}, {2000, 16, 1000}},
                         {{false, false}, {640, 10, 1000}},
+                        // op(B) read in place (at most 4 row tiles), two K slices
+                        {{true, false}, {16, 1024, 64}},
+                        {{false, false}, {24, 2048, 300}},
                         // the unpacked skinny path, split over B's rows
                         {{false, true}, {1, 1024, 1024}},
                         {{false, true}, {11, 1000, 1003}}};

@@ -15,7 +15,10 @@ struct MacroArgs {
   const float* a;      // packed A block: ceil(mc/MR) slivers of kc x MR; with lda, op(A) itself
   size_t lda;          // 0: a is packed; otherwise a is the block's first row of op(A) = A
                        // (not transposed) at column p0, rows lda apart, read in place
-  const float* b;      // packed B chunk: ceil(nc/NR) slivers of kc x NR, contiguous
+  const float* b;      // packed B chunk: ceil(nc/NR) slivers of kc x NR, contiguous; with ldb,
+  size_t ldb;          // 0: b is packed; otherwise b is op(B) = B (not transposed) itself at
+                       // row p0 and the chunk's first column, rows ldb apart, read in place
+                       // (nc a multiple of NR)
   float* c;            // top-left element of the C block
   size_t ldc;
   float alpha;

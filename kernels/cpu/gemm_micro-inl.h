@@ -55,11 +55,12 @@ HWY_INLINE V Finish(V acc, V alpha, V beta, const float* c, bool read_c) {
 // MRV <= MR rows are computed: an edge sliver of at most kMRHalf valid rows takes the half tile
 // (the packed sliver keeps its MR stride). kInPlace: a is not a packed sliver but the tile's first
 // row of A (rows lda apart), each row a stream of its own; rows past mr re-read row mr - 1 (their
-// results are never stored). Same FMA sequence per C element in every variant.
-template <size_t NV, bool kInPlace, size_t MRV = kMR>
+// results are never stored). kBInPlace: b is not a packed sliver but B's rows themselves, ldb
+// apart (NV vectors of valid columns in each). Same FMA sequence per C element in every variant.
+template <size_t NV, bool kInPlace, size_t MRV = kMR, bool kBInPlace = false>
 HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, size_t lda,
-                            const float* HWY_RESTRICT b, float* HWY_RESTRICT c, size_t ldc,
-                            size_t mr, size_t nr, float alpha, float beta) {
+                            const float* HWY_RESTRICT b, size_t ldb, float* HWY_RESTRICT c,
+                            size_t ldc, size_t mr, size_t nr, float alpha, float beta) {
   const DF d;
   using V = hn::Vec<DF>;
   const bool read_c = beta != 0.0f;
@@ -86,7 +87,7 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, size_t lda,
   for (size_t k = 0; k < kc; ++k) {
     V bv[NV];
     HWY_UNROLL(kNV)
-    for (size_t v = 0; v < NV; ++v) bv[v] = hn::Load(d, b + v * kLanes);
+    for (size_t v = 0; v < NV; ++v) bv[v] = kBInPlace ? hn::LoadU(d, b + v * kLanes) : hn::Load(d, b + v * kLanes);
     HWY_UNROLL(kMR)
     for (size_t r = 0; r < MRV; ++r) {
       const V ar = hn::Set(d, kInPlace ? rows[r][k] : a[r]);
@@ -94,7 +95,7 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, size_t lda,
       for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(ar, bv[v], acc[r][v]);
     }
     if constexpr (!kInPlace) a += kMR;
-    b += kNR;
+    b += kBInPlace ? ldb : kNR;
   }
 
   const V valpha = hn::Set(d, alpha);
@@ -148,16 +149,23 @@ HWY_INLINE void SliverColumn(const MacroArgs& m, const float* b, size_t j, size_
     if (m.lda != 0) {
       const float* a = m.a + i * m.lda;
       if (half) {
-        MicroKernel<NV, true, kMRHalf>(m.kc, a, m.lda, b, c, m.ldc, mr, nr, m.alpha, m.beta);
+        MicroKernel<NV, true, kMRHalf>(m.kc, a, m.lda, b, kNR, c, m.ldc, mr, nr, m.alpha, m.beta);
       } else {
-        MicroKernel<NV, true>(m.kc, a, m.lda, b, c, m.ldc, mr, nr, m.alpha, m.beta);
+        MicroKernel<NV, true>(m.kc, a, m.lda, b, kNR, c, m.ldc, mr, nr, m.alpha, m.beta);
+      }
+    } else if (m.ldb != 0) {
+      const float* a = m.a + t * a_sliver;
+      if (half) {
+        MicroKernel<NV, false, kMRHalf, true>(m.kc, a, 0, b, m.ldb, c, m.ldc, mr, nr, m.alpha, m.beta);
+      } else {
+        MicroKernel<NV, false, kMR, true>(m.kc, a, 0, b, m.ldb, c, m.ldc, mr, nr, m.alpha, m.beta);
       }
     } else {
       const float* a = m.a + t * a_sliver;
       if (half) {
-        MicroKernel<NV, false, kMRHalf>(m.kc, a, 0, b, c, m.ldc, mr, nr, m.alpha, m.beta);
+        MicroKernel<NV, false, kMRHalf>(m.kc, a, 0, b, kNR, c, m.ldc, mr, nr, m.alpha, m.beta);
       } else {
-        MicroKernel<NV, false>(m.kc, a, 0, b, c, m.ldc, mr, nr, m.alpha, m.beta);
+        MicroKernel<NV, false>(m.kc, a, 0, b, kNR, c, m.ldc, mr, nr, m.alpha, m.beta);
       }
     }
   }
@@ -167,7 +175,7 @@ inline void Macro(const MacroArgs& m) {
   const size_t b_sliver = m.kc * kNR;
   for (size_t j = 0, s = 0; j < m.nc; j += kNR, ++s) {
     const size_t nr = std::min(kNR, m.nc - j);
-    const float* b = m.b + s * b_sliver;
+    const float* b = m.ldb != 0 ? m.b + j : m.b + s * b_sliver;
     const size_t nv = (nr + kLanes - 1) / kLanes;
     if (nv == 1) {
       SliverColumn<1>(m, b, j, nr);
