@@ -110,8 +110,8 @@ void scale_c(size_t M, size_t N, float beta, float* C, size_t ldc) {
 // 64x16x256ᵀ 16 -> 37 us, 16x1024x64 91 -> 108; then only products above ~10 MFLOP (~100 us of
 // one core) gain.
 double parallel_min_flops() {
-  static const double flops =
-      gemm_detail::parallel_min_flops(std::getenv("OMP_WAIT_POLICY"), std::getenv("GOMP_SPINCOUNT"));
+  static const double flops = gemm_detail::parallel_min_flops(std::getenv("OMP_WAIT_POLICY"),
+                                                              std::getenv("GOMP_SPINCOUNT"));
   return flops;
 }
 
@@ -159,18 +159,19 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   const bool share_a = !a_in_place && m_pad * K <= (size_t{1} << 22);  // up to 16 MiB packed
   const bool a_per_task = !a_in_place && !share_a;
 
-  // B: with a single row block (M <= MC: every training shape) each chunk of B is used by one
-  // task only, so the task packs it itself, slice by slice, right before using it: the packed
-  // sliver is still in L2, instead of a packed copy of all of B going out to L3 and coming back.
-  // Several row blocks share each packed slice of B, packed up front by all threads together.
-  const bool b_in_task = row_blocks == 1;
   // op(B) = B against at most 4 row tiles (M <= 4 MR: the output layers' dW, e.g. 16 x 1024 x 64
   // with K = the batch): each B value enters at most 4 micro-kernel calls, and packing it cost
   // more than reading its rows in place, 64 bytes from each (one Zen 1 thread, 16 x 1024 x 64
-  // (tn): 0.084 -> 0.064 ms). With more tiles the packed sliver wins: its rows, ldb apart in
-  // place, fall into few cache sets (64 x 1024 x 1024 nn in place: 4.3 -> 4.8 ms). Whole slivers
+  // (tn): 0.087 -> 0.074 ms). With more tiles the packed sliver wins: its rows, ldb apart in
+  // place, fall into few cache sets (64 x 1024 x 1024 nn in place: 4.2 -> 4.8 ms). Whole slivers
   // only (N a multiple of NR), so that no load reaches past a row of B.
   const bool b_in_place = !trans_b && !a_in_place && N % NR == 0 && ceil_div(M, MR) <= 4;
+  // Otherwise, with a single row block (M <= MC: every training shape) each chunk of B is used by
+  // one task only, so the task packs it itself, slice by slice, right before using it: the packed
+  // sliver is still in L2, instead of a packed copy of all of B going out to L3 and coming back.
+  // Several row blocks share each packed slice of B, packed up front by all threads together.
+  const bool b_in_task = !b_in_place && row_blocks == 1;
+  const bool b_shared = !b_in_place && !b_in_task;
 
   // Tasks: row blocks x chunks of slivers. Chunks of ~1024 columns keep the MC x chunk block
   // of C in L2 across the K slices (and bound the repacking of A); with shared A, chunks are
@@ -186,13 +187,13 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   thread_local Scratch a_shared;
   thread_local std::vector<Scratch> a_scratch, b_task_scratch;
   float* const a_all = share_a ? a_shared.get(m_pad * K) : nullptr;
-  float* const bp = b_in_task || b_in_place ? nullptr : b_scratch.get(K * max_ns * NR);
+  float* const bp = b_shared ? b_scratch.get(K * max_ns * NR) : nullptr;
   const size_t bufs = parallel ? T : 1;
   if (a_scratch.size() < bufs) a_scratch.resize(bufs);
   if (b_task_scratch.size() < bufs) b_task_scratch.resize(bufs);
   for (size_t t = 0; t < bufs; ++t) {
     if (a_per_task) a_scratch[t].get(ceil_div(MC, MR) * MR * KC);
-    if (b_in_task && !b_in_place) b_task_scratch[t].get(chunk_slivers * NR * KC);
+    if (b_in_task) b_task_scratch[t].get(chunk_slivers * NR * KC);
   }
   // Inside the region a thread_local name would mean each worker's own (empty) copy: go through
   // plain pointers to the caller's buffers.
@@ -208,7 +209,7 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
     // Shared packed A: slice p starts at p * KC * m_pad, row block r at r * MC * kc_p within it.
     constexpr size_t kGroup = 8;
     const size_t groups = ceil_div(ns, kGroup);
-    const long b_jobs = static_cast<long>(b_in_task || b_in_place ? 0 : nk * groups);
+    const long b_jobs = static_cast<long>(b_shared ? nk * groups : 0);
     const long a_jobs = static_cast<long>(share_a && j0 == 0 ? nk * row_blocks : 0);
     const long tasks = static_cast<long>(row_blocks * panel_chunks);
 
@@ -216,7 +217,7 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
     {
       const int me = omp_get_thread_num();
       float* const ap_own = a_per_task ? a_bufs[me].data.get() : nullptr;
-      float* const bp_own = b_in_task && !b_in_place ? b_bufs[me].data.get() : nullptr;
+      float* const bp_own = b_in_task ? b_bufs[me].data.get() : nullptr;
 #pragma omp for schedule(dynamic) nowait
       for (long job = 0; job < a_jobs; ++job) {
         const size_t p = static_cast<size_t>(job) / row_blocks;

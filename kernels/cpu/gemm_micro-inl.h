@@ -87,7 +87,9 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, size_t lda,
   for (size_t k = 0; k < kc; ++k) {
     V bv[NV];
     HWY_UNROLL(kNV)
-    for (size_t v = 0; v < NV; ++v) bv[v] = kBInPlace ? hn::LoadU(d, b + v * kLanes) : hn::Load(d, b + v * kLanes);
+    for (size_t v = 0; v < NV; ++v) {
+      bv[v] = kBInPlace ? hn::LoadU(d, b + v * kLanes) : hn::Load(d, b + v * kLanes);
+    }
     HWY_UNROLL(kMR)
     for (size_t r = 0; r < MRV; ++r) {
       const V ar = hn::Set(d, kInPlace ? rows[r][k] : a[r]);
@@ -156,7 +158,8 @@ HWY_INLINE void SliverColumn(const MacroArgs& m, const float* b, size_t j, size_
     } else if (m.ldb != 0) {
       const float* a = m.a + t * a_sliver;
       if (half) {
-        MicroKernel<NV, false, kMRHalf, true>(m.kc, a, 0, b, m.ldb, c, m.ldc, mr, nr, m.alpha, m.beta);
+        MicroKernel<NV, false, kMRHalf, true>(m.kc, a, 0, b, m.ldb, c, m.ldc, mr, nr, m.alpha,
+                                              m.beta);
       } else {
         MicroKernel<NV, false, kMR, true>(m.kc, a, 0, b, m.ldb, c, m.ldc, mr, nr, m.alpha, m.beta);
       }

@@ -141,11 +141,7 @@ HWY_INLINE void PhiloxWords(DU32 du32, uint64_t seed, uint32_t stream, uint64_t 
   const auto pack = [du32](V64 lower, V64 upper) {
     return hn::ConcatEven(du32, hn::BitCast(du32, upper), hn::BitCast(du32, lower));
   };
-  if constexpr (kPhiloxAllSetsAtOnce) {
-    run_rounds(true, true);
-  } else {
-    run_rounds(true, false);
-  }
+  run_rounds(true, kPhiloxAllSetsAtOnce);
   f(0, pack(c0_0, c0_1), pack(c1_0, c1_1), pack(c2_0, c2_1), pack(c3_0, c3_1));
   if constexpr (!kPhiloxAllSetsAtOnce) run_rounds(false, true);
   f(1, pack(c0_2, c0_3), pack(c1_2, c1_3), pack(c2_2, c2_3), pack(c3_2, c3_3));
