@@ -45,30 +45,6 @@ HWY_INLINE size_t HeadToAlign(D d, const float* out, size_t n) {
 // vector: on AVX2 two per line, the second costs an instruction and nothing else.
 constexpr size_t kPrefetchFloats = 1024;
 
-// Four vectors per loop step, all four computed before any is stored. The transcendental forms are
-// chains of dependent operations (GELU's ~70 cycles deep, 40+ instructions per vector) and a core
-// overlaps only as many as its scheduler holds: one vector per step kept a Zen 1 core at about
-// one instruction per cycle, half of what its FMA units take. Four independent chains side by
-// side let the compiler interleave them (GCC only does so before register allocation with
-// -fschedule-insns, which CMakeLists.txt sets for this file). L1, one thread, AVX2 on Zen 1:
-// GELU, Softplus, ELU forwards 21-29% faster, Sigmoid 16% (NOTES.md). compute(at) returns the
-// vector for elements at..at+lanes-1, store(v, at) writes it; returns the first element left.
-template <class D, class Compute, class Store>
-HWY_INLINE size_t StepsOfFourVectors(D d, size_t i, size_t n, const Compute& compute, const Store& store) {
-  const size_t lanes = hn::Lanes(d);
-  for (; i + 4 * lanes <= n; i += 4 * lanes) {
-    const auto v0 = compute(i);
-    const auto v1 = compute(i + lanes);
-    const auto v2 = compute(i + 2 * lanes);
-    const auto v3 = compute(i + 3 * lanes);
-    store(v0, i);
-    store(v1, i + lanes);
-    store(v2, i + 2 * lanes);
-    store(v3, i + 3 * lanes);
-  }
-  return i;
-}
-
 // y = f(x) over n elements with the vector form F. With `stream`, the output goes to memory with
 // non-temporal stores: a normal store first reads the line it writes (read for ownership), so a
 // kernel over arrays far larger than the caches moves 3 bytes per 2 it needs and tops out near
@@ -87,18 +63,18 @@ HWY_INLINE void ElementwiseForwardLoop(const float* x, float* y, size_t n, float
     if (head > 0) StoreTail(d, F::forward(d, LoadTail(d, x, head), vp0, vp1), y, head);
     i = head;
     if (reinterpret_cast<uintptr_t>(y + i) % (lanes * sizeof(float)) == 0) {
-      const auto streamed = [&](size_t at) {
+      const auto streamed = [&](size_t at) IP_INLINE_LAMBDA {
         hwy::Prefetch(x + at + kPrefetchFloats);
         return F::forward(d, hn::LoadU(d, x + at), vp0, vp1);
       };
-      const auto store = [&](hn::Vec<decltype(d)> v, size_t at) { hn::Stream(v, d, y + at); };
+      const auto store = [&](hn::Vec<decltype(d)> v, size_t at) IP_INLINE_LAMBDA { hn::Stream(v, d, y + at); };
       i = StepsOfFourVectors(d, i, n, streamed, store);
       for (; i + lanes <= n; i += lanes) store(streamed(i), i);
       hwy::FlushStream();
     }
   }
-  const auto cached = [&](size_t at) { return F::forward(d, hn::LoadU(d, x + at), vp0, vp1); };
-  const auto store = [&](hn::Vec<decltype(d)> v, size_t at) { hn::StoreU(v, d, y + at); };
+  const auto cached = [&](size_t at) IP_INLINE_LAMBDA { return F::forward(d, hn::LoadU(d, x + at), vp0, vp1); };
+  const auto store = [&](hn::Vec<decltype(d)> v, size_t at) IP_INLINE_LAMBDA { hn::StoreU(v, d, y + at); };
   i = StepsOfFourVectors(d, i, n, cached, store);
   for (; i + lanes <= n; i += lanes) store(cached(i), i);
   if (i < n) {  // the tail runs the same vector code on a partial vector
@@ -123,21 +99,21 @@ HWY_INLINE void ElementwiseBackwardLoop(const float* x, const float* dy, float* 
     }
     i = head;
     if (reinterpret_cast<uintptr_t>(dx + i) % (lanes * sizeof(float)) == 0) {
-      const auto streamed = [&](size_t at) {
+      const auto streamed = [&](size_t at) IP_INLINE_LAMBDA {
         if constexpr (DerivativeReadsX<F>::value) hwy::Prefetch(x + at + kPrefetchFloats);
         hwy::Prefetch(dy + at + kPrefetchFloats);
         return hn::Mul(hn::LoadU(d, dy + at), F::derivative(d, hn::LoadU(d, x + at), vp0, vp1));
       };
-      const auto store = [&](hn::Vec<decltype(d)> v, size_t at) { hn::Stream(v, d, dx + at); };
+      const auto store = [&](hn::Vec<decltype(d)> v, size_t at) IP_INLINE_LAMBDA { hn::Stream(v, d, dx + at); };
       i = StepsOfFourVectors(d, i, n, streamed, store);
       for (; i + lanes <= n; i += lanes) store(streamed(i), i);
       hwy::FlushStream();
     }
   }
-  const auto cached = [&](size_t at) {
+  const auto cached = [&](size_t at) IP_INLINE_LAMBDA {
     return hn::Mul(hn::LoadU(d, dy + at), F::derivative(d, hn::LoadU(d, x + at), vp0, vp1));
   };
-  const auto store = [&](hn::Vec<decltype(d)> v, size_t at) { hn::StoreU(v, d, dx + at); };
+  const auto store = [&](hn::Vec<decltype(d)> v, size_t at) IP_INLINE_LAMBDA { hn::StoreU(v, d, dx + at); };
   i = StepsOfFourVectors(d, i, n, cached, store);
   for (; i + lanes <= n; i += lanes) store(cached(i), i);
   if (i < n) {

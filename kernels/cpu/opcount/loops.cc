@@ -1,7 +1,8 @@
 // The inner loops of the element-wise kernels, one non-inlined function per table row, direction
 // and SIMD target, for counting instructions (opcount.py compiles this file to assembly with the
 // kernel library's flags; it is not part of any build). Each loop is activations.cc's streamed
-// loop: load, the row's vector form, non-temporal store (backward: times dy).
+// loop: four vectors per step (StepsOfFourVectors), each loaded, through the row's vector form and
+// stored non-temporally (backward: times dy).
 #include <cstddef>
 
 #undef HWY_TARGET_INCLUDE
@@ -29,19 +30,21 @@ HWY_INLINE void WithDefaultForm(float p0, float p1, const Loop& loop) {
   HWY_NOINLINE void OpCount_##Id##_forward(const float* x, float* y, size_t n, float p0, float p1) { \
     WithDefaultForm<FunctionId::Id>(p0, p1, [&](auto form, auto d, auto vp0, auto vp1) {             \
       using F = decltype(form);                                                                      \
-      for (size_t i = 0; i < n; i += hn::Lanes(d)) {                                                 \
-        hn::Stream(F::forward(d, hn::LoadU(d, x + i), vp0, vp1), d, y + i);                          \
-      }                                                                                              \
+      StepsOfFourVectors(                                                                            \
+          d, 0, n, [&](size_t at) IP_INLINE_LAMBDA { return F::forward(d, hn::LoadU(d, x + at), vp0, vp1); },         \
+          [&](auto v, size_t at) IP_INLINE_LAMBDA { hn::Stream(v, d, y + at); });                                     \
     });                                                                                              \
   }                                                                                                  \
   HWY_NOINLINE void OpCount_##Id##_backward(const float* x, const float* dy, float* dx, size_t n,    \
                                             float p0, float p1) {                                    \
     WithDefaultForm<FunctionId::Id>(p0, p1, [&](auto form, auto d, auto vp0, auto vp1) {             \
       using F = decltype(form);                                                                      \
-      for (size_t i = 0; i < n; i += hn::Lanes(d)) {                                                 \
-        const auto g = F::derivative(d, hn::LoadU(d, x + i), vp0, vp1);                              \
-        hn::Stream(hn::Mul(hn::LoadU(d, dy + i), g), d, dx + i);                                     \
-      }                                                                                              \
+      StepsOfFourVectors(                                                                            \
+          d, 0, n,                                                                                   \
+          [&](size_t at) IP_INLINE_LAMBDA {                                                                           \
+            return hn::Mul(hn::LoadU(d, dy + at), F::derivative(d, hn::LoadU(d, x + at), vp0, vp1)); \
+          },                                                                                         \
+          [&](auto v, size_t at) IP_INLINE_LAMBDA { hn::Stream(v, d, dx + at); });                                    \
     });                                                                                              \
   }
 #define IP_OPCOUNT_Rowwise(Id)

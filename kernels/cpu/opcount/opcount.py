@@ -3,12 +3,14 @@
 
 Compiles loops.cc (beside this file) to assembly with the kernel library's flags, finds the inner
 loop of every OpCount_<Row>_<direction> function of each x86 target and prints its instruction
-count (load, store, loop control and register moves included), the vector instructions among
-them, and, when llvm-mca is installed, its estimate of cycles per iteration (steady state,
-caches warm) for a few CPU models. One iteration handles one vector: 8 floats on AVX2, 16 on AVX3.
+count per vector (load, store, loop control and register moves included), the vector
+instructions among them, and, when llvm-mca is installed, its estimate of cycles per vector
+(steady state, caches warm) for a few CPU models. One iteration handles four vectors (the loops'
+StepsOfFourVectors), each 8 floats on AVX2, 16 on AVX3; counts are per vector, rounded.
 
   python3 kernels/cpu/opcount/opcount.py [--targets AVX2,AVX3] [--functions sigmoid,tanh]
                                          [--mcpu znver3,skylake] [--asm FILE] [--cxx COMPILER]
+                                         [--cxx-flags "FLAGS"]
 
 The build runs it with --cpp-table FILE: every loop of every x86 target the compiler built, as
 C++ initialisers that kernel_bench's summary shows beside each kernel's measured speed.
@@ -24,11 +26,12 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 FLAGS = ["-O3", "-DNDEBUG", "-fPIC", "-fopenmp", "-std=c++17", "-DHWY_SHARED_DEFINE"]
+VECTORS_PER_ITERATION = 4  # StepsOfFourVectors
 
 
-def compile_asm(out, cxx):
-    subprocess.run([cxx, *FLAGS, "-I", ROOT, "-S", os.path.join(HERE, "loops.cc"), "-o", out],
-                   check=True)
+def compile_asm(out, cxx, extra_flags):
+    subprocess.run([cxx, *FLAGS, *(f for f in re.split(r"[;\s]+", extra_flags) if f), "-I", ROOT, "-S",
+                    os.path.join(HERE, "loops.cc"), "-o", out], check=True)
 
 
 def functions(asm_lines):
@@ -93,13 +96,17 @@ def assembly_lines(args):
     with tempfile.TemporaryDirectory() as tmp:
         path = args.asm or os.path.join(tmp, "loops.s")
         if not args.asm:
-            compile_asm(path, args.cxx)
+            compile_asm(path, args.cxx, args.cxx_flags)
         with open(path) as f:
             return f.readlines()
 
 
 def vector_instructions(insns):
     return sum(1 for l in insns if re.search(r"%[xyz]mm|^\s+v", l))
+
+
+def per_vector(count):
+    return int(count / VECTORS_PER_ITERATION + 0.5)
 
 
 def write_cpp_table(args):
@@ -111,8 +118,8 @@ def write_cpp_table(args):
         insns = inner_loop(body)
         if not insns or target == "?":
             continue
-        entries.append(f'{{ip::FunctionId::{row}, "{direction}", "{target}", {len(insns)}, '
-                       f"{vector_instructions(insns)}}},")
+        entries.append(f'{{ip::FunctionId::{row}, "{direction}", "{target}", {per_vector(len(insns))}, '
+                       f"{per_vector(vector_instructions(insns))}}},")
     if not entries:
         print("opcount.py: no element-wise loop found in the assembly", file=sys.stderr)
         return 1
@@ -134,6 +141,8 @@ def main():
     ap.add_argument("--asm", help="use this assembly file instead of compiling loops.cc")
     ap.add_argument("--show", action="store_true", help="print each loop's instructions")
     ap.add_argument("--cxx", default="c++", help="the C++ compiler (the kernel library's)")
+    ap.add_argument("--cxx-flags", default="",
+                    help="flags the build adds for the element-wise loops (activations.cc)")
     ap.add_argument("--cpp-table", metavar="FILE",
                     help="write every loop of every target as C++ initialisers "
                          "{FunctionId, direction, target, instructions, vector instructions} to FILE")
@@ -156,10 +165,10 @@ def main():
     for (row, direction, target) in sorted(rows, key=lambda k: (k[0].lower(), k[1] != "forward", k[2])):
         insns = rows[(row, direction, target)]
         vec = vector_instructions(insns)
-        out = f"{row:<12} {direction:<8} {target:<6} {len(insns):>5} {vec:>6}"
+        out = f"{row:<12} {direction:<8} {target:<6} {per_vector(len(insns)):>5} {per_vector(vec):>6}"
         for c in cpus:
             cyc = mca(insns, c)
-            out += f" {cyc:>13.2f}" if cyc is not None else f" {'-':>13}"
+            out += f" {cyc / VECTORS_PER_ITERATION:>13.2f}" if cyc is not None else f" {'-':>13}"
         print(out)
         if args.show:
             print("\n".join(insns))
