@@ -65,8 +65,8 @@ int print_targets_summary(const std::vector<KernelRow>& rows, double load_before
               load_before, load_after);
   std::printf("ins = instructions per vector (8 floats on AVX2, 16 on AVX3) in the kernel's inner loop as this "
               "build compiled it (four vectors per step, divided by four), loads, stores and loop control "
-              "included; fit = ins * ratio: the instructions "
-              "per vector that would reach the target at the rate this loop ran them (- where not counted)\n\n");
+              "included; fit = ins * ratio: the instructions per vector that would reach the target at the "
+              "rate this loop ran them (- where not counted)\n\n");
   std::printf("%-7s %3s %10s %-14s %-8s %6s %6s %-4s %8s %8s %6s %4s %4s  %s\n", "target", "thr", "elements",
               "function", "dir", "copy%", "goal%", "ok", "core", "need", "ratio", "ins", "fit", "limit");
   struct Count {

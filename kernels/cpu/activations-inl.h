@@ -411,8 +411,8 @@ HWY_INLINE void WithForm(float p0, float p1, const Body& body) {
 // only when it schedules before register allocation: -fschedule-insns, set in CMakeLists.txt).
 // compute(at) returns the vector of elements at..at+lanes-1, store(v, at) writes it; returns the
 // first element not done (fewer than four vectors remain). Both are lambdas marked
-// IP_INLINE_LAMBDA: GCC otherwise kept the larger forms (GELU, GELU_tanh backward) as calls, one per
-// vector, with no interleaving and 15-25% slower than one vector per step.
+// IP_INLINE_LAMBDA: GCC otherwise kept the larger ones (GELU and GELU_tanh backward) as calls, one
+// per vector, with no interleaving: 14-26% slower than one vector per step.
 #define IP_INLINE_LAMBDA __attribute__((always_inline))
 template <class D, class Compute, class Store>
 HWY_INLINE size_t StepsOfFourVectors(D d, size_t i, size_t n, const Compute& compute, const Store& store) {

@@ -31,8 +31,9 @@ HWY_INLINE void WithDefaultForm(float p0, float p1, const Loop& loop) {
     WithDefaultForm<FunctionId::Id>(p0, p1, [&](auto form, auto d, auto vp0, auto vp1) {             \
       using F = decltype(form);                                                                      \
       StepsOfFourVectors(                                                                            \
-          d, 0, n, [&](size_t at) IP_INLINE_LAMBDA { return F::forward(d, hn::LoadU(d, x + at), vp0, vp1); },         \
-          [&](auto v, size_t at) IP_INLINE_LAMBDA { hn::Stream(v, d, y + at); });                                     \
+          d, 0, n,                                                                                   \
+          [&](size_t at) IP_INLINE_LAMBDA { return F::forward(d, hn::LoadU(d, x + at), vp0, vp1); }, \
+          [&](auto v, size_t at) IP_INLINE_LAMBDA { hn::Stream(v, d, y + at); });                    \
     });                                                                                              \
   }                                                                                                  \
   HWY_NOINLINE void OpCount_##Id##_backward(const float* x, const float* dy, float* dx, size_t n,    \
@@ -41,10 +42,11 @@ HWY_INLINE void WithDefaultForm(float p0, float p1, const Loop& loop) {
       using F = decltype(form);                                                                      \
       StepsOfFourVectors(                                                                            \
           d, 0, n,                                                                                   \
-          [&](size_t at) IP_INLINE_LAMBDA {                                                                           \
-            return hn::Mul(hn::LoadU(d, dy + at), F::derivative(d, hn::LoadU(d, x + at), vp0, vp1)); \
+          [&](size_t at) IP_INLINE_LAMBDA {                                                          \
+            const auto g = F::derivative(d, hn::LoadU(d, x + at), vp0, vp1);                         \
+            return hn::Mul(hn::LoadU(d, dy + at), g);                                                \
           },                                                                                         \
-          [&](auto v, size_t at) IP_INLINE_LAMBDA { hn::Stream(v, d, dx + at); });                                    \
+          [&](auto v, size_t at) IP_INLINE_LAMBDA { hn::Stream(v, d, dx + at); });                   \
     });                                                                                              \
   }
 #define IP_OPCOUNT_Rowwise(Id)
