@@ -153,6 +153,25 @@ struct ExpSumState {
     s0 = hn::Add(s0, e0);
     s1 = hn::Add(s1, e1);
   }
+  // Two pairs: the four exps first, so that their chains overlap, then the same additions in the
+  // same order as Pair(i), Pair(i + 2L) (the sums, so the results, are the same either way).
+  HWY_INLINE void TwoPairs(DF d, const float* HWY_RESTRICT x, float* HWY_RESTRICT e_out, size_t i) {
+    const size_t L = hn::Lanes(d);
+    const VF e0 = ExpShifted<kNegate>(d, hn::LoadU(d, x + i), shift);
+    const VF e1 = ExpShifted<kNegate>(d, hn::LoadU(d, x + i + L), shift);
+    const VF e2 = ExpShifted<kNegate>(d, hn::LoadU(d, x + i + 2 * L), shift);
+    const VF e3 = ExpShifted<kNegate>(d, hn::LoadU(d, x + i + 3 * L), shift);
+    if (kStore) {
+      hn::StoreU(e0, d, e_out + i);
+      hn::StoreU(e1, d, e_out + i + L);
+      hn::StoreU(e2, d, e_out + i + 2 * L);
+      hn::StoreU(e3, d, e_out + i + 3 * L);
+    }
+    s0 = hn::Add(s0, e0);
+    s1 = hn::Add(s1, e1);
+    s0 = hn::Add(s0, e2);
+    s1 = hn::Add(s1, e3);
+  }
   HWY_INLINE float Rest(DF d, const float* HWY_RESTRICT x, float* HWY_RESTRICT e_out, size_t i,
                         size_t n) {
     const size_t L = hn::Lanes(d);
@@ -246,6 +265,10 @@ HWY_INLINE void RowByRow(DF d, Kernel& k, const float* x, float* y, size_t rows,
     }
     k.Begin(d, xr, yr, m);
     size_t i = 0;
+    for (; i + 4 * L <= n; i += 4 * L) {
+      if (xn) PrefetchFloats(xn + i, 4 * L);
+      k.ExpTwoPairs(d, i);
+    }
     for (; i + 2 * L <= n; i += 2 * L) {
       if (xn) PrefetchFloats(xn + i, 2 * L);
       k.ExpPair(d, i);
@@ -306,6 +329,7 @@ struct VecSoftmaxSigned {
       er = scratch ? scratch : y;
     }
     HWY_INLINE void ExpPair(DF d, size_t i) { es.Pair(d, xr, er, i); }
+    HWY_INLINE void ExpTwoPairs(DF d, size_t i) { es.TwoPairs(d, xr, er, i); }
     HWY_INLINE void ExpRest(DF d, size_t i, size_t n) {
       prev_inv = hn::Set(d, 1.0f / es.Rest(d, xr, er, i, n));
       prev_e = er;
@@ -387,6 +411,7 @@ struct VecRowwise<FunctionId::LogSoftmax> {
       mr = m;
     }
     HWY_INLINE void ExpPair(DF d, size_t i) { es.Pair(d, xr, nullptr, i); }
+    HWY_INLINE void ExpTwoPairs(DF d, size_t i) { es.TwoPairs(d, xr, nullptr, i); }
     HWY_INLINE void ExpRest(DF d, size_t i, size_t n) {
       prev_log = hn::Set(d, std::log(es.Rest(d, xr, nullptr, i, n)));
       prev_m = hn::Set(d, mr);
