@@ -1,5 +1,7 @@
 // kernel_bench as users run it: --quick prints a table with bandwidths and writes JSON and CSV that
 // parse; bad flags give a one-line error naming the flag and a non-zero exit.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -11,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "experiments/common/instruction_steps.h"
 #include "kernels/cpu/calibration.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/streaming.h"
@@ -226,6 +229,13 @@ TEST(KernelBench, RandPowerBreakdownReportsOneInstanceOverhead) {
   }
 }
 
+// Whether this system lets a parent trace its children (ptrace; seccomp policies may forbid it).
+bool can_trace_children() {
+  const pid_t pid = fork();
+  if (pid == 0) _exit(ip::trace_me() ? 0 : 4);
+  return ip::count_marked_windows(pid).has_value();
+}
+
 // The summary says each element-wise loop's instructions per vector, as the build counted them in
 // its own assembly (x86 builds with Python); kernels whose loops are not counted show "-".
 TEST(KernelBench, SummaryShowsLoopInstructionsPerVector) {
@@ -255,6 +265,23 @@ TEST(KernelBench, SummaryShowsLoopInstructionsPerVector) {
 #else
   EXPECT_TRUE(counts.empty()) << "this build counts no loops";
 #endif
+  // Dropout's work is not one loop: its row shows what one call executed per vector, stepped
+  // through in a child (ins*), where this system lets a process be traced.
+  std::map<std::string, double> executed;
+  for (const json& k : j["kernels"])
+    if (k.contains("executed_instructions_per_vector")) executed[k["function"]] = k["executed_instructions_per_vector"];
+  if (!can_trace_children()) {
+    EXPECT_TRUE(executed.empty());
+    return;
+  }
+  ASSERT_EQ(executed.size(), 1u) << j["kernels"].dump();
+  // Ten Philox rounds of 2 multiplies, 2 shifts and 4 xors for every 2 vectors of draws are 40
+  // instructions per vector before any of the dropout itself.
+  EXPECT_GT(executed["dropout"], 40.0);
+  const std::size_t dropout_line = r.out.find(" dropout        forward", r.out.find(" ins  fit  limit"));
+  ASSERT_NE(dropout_line, std::string::npos) << r.out;
+  const std::string dline = r.out.substr(dropout_line, r.out.find('\n', dropout_line) - dropout_line);
+  EXPECT_NE(dline.find(" " + std::to_string(std::lround(executed["dropout"])) + "* "), std::string::npos) << dline;
 }
 
 TEST(KernelBench, ForcedTargetIsUsedAndReported) {

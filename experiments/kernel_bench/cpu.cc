@@ -1,12 +1,18 @@
 // The CPU kernel sweep: every function, direction and size on each SIMD target and thread count,
 // each kernel row timed alternately with the faster of two copies of the same size.
 #include <algorithm>
+#include <cmath>
 #include <functional>
+#include <map>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include <omp.h>
 
+#include "experiments/kernel_bench/executed.h"
 #include "experiments/kernel_bench/session.h"
+#include "experiments/kernel_bench/targets.h"
 #include "kernels/cpu/calibration.h"
 #include "kernels/cpu/kernels.h"
 #include "results/results.h"
@@ -33,6 +39,19 @@ double calibrate(const Buffers& small, const std::vector<std::function<void()>>&
   const Timing t = time_calls(c.call, [] {}, s);
   omp_set_num_threads(threads);
   return static_cast<double>(small.n) / t.min;
+}
+
+// Instructions per vector executed by the kernels whose loop the build did not count (row-wise,
+// dropout, RReLU train), once per function, direction and target: the count does not depend on the
+// size or thread count measured.
+double executed_count(const KernelRow& r, const Options& opt) {
+  if (loop_instructions(r.function, r.direction, r.target).all > 0) return std::nan("");
+  static std::map<std::string, double> counted;
+  const std::string key = r.function + " " + r.direction + " " + r.target;
+  if (auto it = counted.find(key); it != counted.end()) return it->second;
+  const std::optional<double> per_vector =
+      executed_instructions_per_vector(r.function, r.direction, r.target, opt.cols, opt.seed);
+  return counted[key] = per_vector ? *per_vector : std::nan("");
 }
 
 }  // namespace
@@ -83,8 +102,10 @@ void run_kernels_cpu(Session& s, const std::vector<const FunctionInfo*>& functio
             for (auto& p : prepare) p();
             KernelRow r = s.base_row("cpu", target, t, b);
             r.function = c.function, r.key = function_key(*c.info), r.kind = c.kind, r.direction = c.direction;
-            if (k < small_cases.size())
+            if (k < small_cases.size()) {
               r.compute_elements_per_s = calibrate(small, small_prepare, small_cases[k], opt.sampling);
+              r.executed_instructions_per_vector = executed_count(r, opt);
+            }
             s.measure(r, c.bytes, c.call, [] {}, copy);
           }
         }

@@ -28,6 +28,7 @@
 
 #include "experiments/common/hardware.h"
 #include "experiments/common/run_support.h"
+#include "experiments/kernel_bench/executed.h"
 #include "experiments/kernel_bench/session.h"
 #include "experiments/kernel_bench/targets.h"
 #include "kernels/cpu/kernels.h"
@@ -150,6 +151,8 @@ int run(const bench::Options& opt, const std::string& command_line) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A child started to count a kernel's instructions (--summary) does only that.
+  if (const int rc = bench::run_as_counted_child(); rc >= 0) return rc;
   CLI::App app{bench::description()};
   bench::Options opt;
   bench::add_options(app, opt);

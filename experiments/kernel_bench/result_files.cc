@@ -47,6 +47,8 @@ void write_result_files(const std::string& dir, const json& header, const std::v
       const LoopInstructions ins = loop_instructions(r.function, r.direction, r.target);
       if (ins.all > 0)
         j["kernels"].back()["loop_instructions_per_vector"] = {{"all", ins.all}, {"vector", ins.vector}};
+      if (std::isfinite(r.executed_instructions_per_vector))
+        j["kernels"].back()["executed_instructions_per_vector"] = r.executed_instructions_per_vector;
     }
     if (r.copy_timing.samples > 0) j["kernels"].back()["copy_timing"] = timing_json(r.copy_timing);
     csv += r.device + "," + r.target + "," + std::to_string(r.threads) + "," + r.function + "," + csv_text(r.key) +

@@ -26,6 +26,9 @@ struct KernelRow {
   // Elements per second of one thread on L1-resident arrays (the fastest of the samples: other
   // processes only ever slow a sample down); NaN when not calibrated (--summary not given).
   double compute_elements_per_s = std::nan("");
+  // Instructions per vector one call executes (executed.h), for kernels whose loop the build does
+  // not count in its assembly; NaN when not counted (--summary not given, or stepping failed).
+  double executed_instructions_per_vector = std::nan("");
   // CUDA kernel variant (experiments/cuda_variants): number 1..N within the kind and its name;
   // 0 and "production" for CPU rows and kernels without numbered variants (RReLU train, copy).
   int variant = 0;

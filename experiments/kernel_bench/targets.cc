@@ -65,9 +65,11 @@ int print_targets_summary(const std::vector<KernelRow>& rows, double load_before
               load_before, load_after);
   std::printf("ins = instructions per vector (8 floats on AVX2, 16 on AVX3) in the kernel's inner loop as this "
               "build compiled it (four vectors per step, divided by four), loads, stores and loop control "
-              "included; fit = ins * ratio: the instructions per vector that would reach the target at the "
-              "rate this loop ran them (- where not counted)\n\n");
-  std::printf("%-7s %3s %10s %-14s %-8s %6s %6s %-4s %8s %8s %6s %4s %4s  %s\n", "target", "thr", "elements",
+              "included; ins* = instructions per vector one call executed, counted by single-stepping it on "
+              "2 and 4 rows (row-wise, dropout and RReLU train kernels, whose work is not one loop); "
+              "fit = ins * ratio: the instructions per vector that would reach the target at the "
+              "rate this kernel ran them (- where not counted)\n\n");
+  std::printf("%-7s %3s %10s %-14s %-8s %6s %6s %-4s %8s %8s %6s %5s %4s  %s\n", "target", "thr", "elements",
               "function", "dir", "copy%", "goal%", "ok", "core", "need", "ratio", "ins", "fit", "limit");
   struct Count {
     int total = 0, misses = 0;
@@ -92,8 +94,12 @@ int print_targets_summary(const std::vector<KernelRow>& rows, double load_before
     if (ins.all > 0) {
       ins_text = std::to_string(ins.all);
       if (std::isfinite(ratio)) fit_text = std::to_string(static_cast<long>(std::floor(ins.all * ratio)));
+    } else if (std::isfinite(r.executed_instructions_per_vector)) {
+      const double executed = r.executed_instructions_per_vector;
+      ins_text = std::to_string(std::lround(executed)) + "*";
+      if (std::isfinite(ratio)) fit_text = std::to_string(static_cast<long>(std::floor(executed * ratio)));
     }
-    std::printf("%-7s %3d %10zu %-14s %-8s %6.1f %6.0f %-4s %8.3f %8.3f %6.2f %4s %4s  %s\n", r.target.c_str(),
+    std::printf("%-7s %3d %10zu %-14s %-8s %6.1f %6.0f %-4s %8.3f %8.3f %6.2f %5s %4s  %s\n", r.target.c_str(),
                 r.threads, r.elements, r.function.c_str(), r.direction.c_str(), 100 * r.fraction_of_copy, 100 * goal,
                 pass ? "PASS" : "MISS", core * 1e-9, need * 1e-9, ratio, ins_text.c_str(), fit_text.c_str(),
                 limit.c_str());

@@ -55,6 +55,8 @@ void dropout_backward(FunctionId id, const float* dy, float* dx, const uint32_t*
 std::vector<std::string> available_targets();
 // The target the kernels dispatch to now.
 std::string current_target();
+// Floats per vector of that target (8 on AVX2, 16 on AVX-512; SVE: this CPU's vector length).
+std::size_t vector_floats();
 // Restrict dispatch to one target by name (case-insensitive); "" or "auto" restores the best.
 // Throws std::invalid_argument naming the available targets if the name is unknown.
 void force_target(const std::string& name);

@@ -16,6 +16,7 @@ HWY_BEFORE_NAMESPACE();
 namespace ip::cpu::HWY_NAMESPACE {
 // The target this copy of the code was compiled for: what dispatch actually reaches.
 const char* CompiledTargetName() { return hwy::TargetName(HWY_TARGET); }
+size_t VectorFloats() { return hwy::HWY_NAMESPACE::Lanes(hwy::HWY_NAMESPACE::ScalableTag<float>()); }
 }  // namespace ip::cpu::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -24,6 +25,7 @@ HWY_AFTER_NAMESPACE();
 
 namespace ip::cpu {
 HWY_EXPORT(CompiledTargetName);
+HWY_EXPORT(VectorFloats);
 
 namespace {
 
@@ -50,6 +52,8 @@ std::vector<std::string> available_targets() {
 }
 
 std::string current_target() { return HWY_DYNAMIC_DISPATCH(CompiledTargetName)(); }
+
+std::size_t vector_floats() { return HWY_DYNAMIC_DISPATCH(VectorFloats)(); }
 
 void force_target(const std::string& name) {
   const std::vector<int64_t>& targets = supported_targets();
