@@ -28,6 +28,7 @@
 #include "hwy/highway.h"
 #include "kernels/common/activation_list.h"
 #include "kernels/common/activation_math.h"
+#include "kernels/cpu/inline_lambda.h"
 #include "kernels/cpu/math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -413,7 +414,6 @@ HWY_INLINE void WithForm(float p0, float p1, const Body& body) {
 // first element not done (fewer than four vectors remain). Both are lambdas marked
 // IP_INLINE_LAMBDA: GCC otherwise kept the larger ones (GELU and GELU_tanh backward) as calls, one
 // per vector, with no interleaving: 14-26% slower than one vector per step.
-#define IP_INLINE_LAMBDA __attribute__((always_inline))
 template <class D, class Compute, class Store>
 HWY_INLINE size_t StepsOfFourVectors(D d, size_t i, size_t n, const Compute& compute, const Store& store) {
   const size_t lanes = hn::Lanes(d);

@@ -54,9 +54,10 @@ void RReLUTrainForwardChunk(const float* x, float* y, float* noise, size_t begin
   const auto zero = hn::Zero(df);
   const auto one = hn::Set(df, 1.0f);
   HWY_ALIGN uint32_t draws[8 * 64];  // PhiloxDrawsPerCall on any target
+  const PhiloxKeys keys(du, seed);
   const size_t end = begin + n;
   for (size_t g = begin; g < end; g += per_call) {
-    PhiloxDraws32(du, seed, philox::kRReLUStream, g / 4, draws);
+    PhiloxDraws32(du, keys, philox::kRReLUStream, g / 4, draws);
     for (size_t part = 0; part < per_call / L; ++part) {
       const size_t i = g + part * L;
       if (i >= end) break;

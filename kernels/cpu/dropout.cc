@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
+#include <type_traits>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/dropout.cc"
@@ -35,6 +36,7 @@
 #include "hwy/highway.h"
 #include "kernels/common/activation_math.h"
 #include "kernels/common/philox.h"
+#include "kernels/cpu/inline_lambda.h"
 #include "kernels/cpu/philox-inl.h"
 #include "kernels/cpu/tail-inl.h"
 
@@ -78,7 +80,9 @@ constexpr size_t kPrefetchFloats = 1024;
 using DElements = hn::CappedTag<float, 16>;
 
 // One vector of dropout output from a vector of inputs and the keep mask of its lanes.
-template <bool kBackward, class D, class M>
+// kMayAdd false: the caller knows offset and dropped_value are 0 (every variant but AlphaDropout),
+// and the loop carries no test of them.
+template <bool kBackward, bool kMayAdd = true, class D, class M>
 HWY_INLINE hn::Vec<D> DropoutVec(D d, hn::Vec<D> v, M keep, const DropoutConstants& c) {
   const auto scale = hn::Set(d, c.scale);
   if constexpr (kBackward) {
@@ -89,9 +93,9 @@ HWY_INLINE hn::Vec<D> DropoutVec(D d, hn::Vec<D> v, M keep, const DropoutConstan
     // product does), so -0, inf and NaN come out exactly as there. The tests on the constants
     // are uniform across the whole call and predict perfectly.
     auto kept = hn::Mul(v, scale);
-    if (c.offset != 0.0f) kept = hn::Add(kept, hn::Set(d, c.offset));
+    if (kMayAdd && c.offset != 0.0f) kept = hn::Add(kept, hn::Set(d, c.offset));
     auto dropped = hn::Mul(v, hn::Zero(d));
-    if (c.dropped_value != 0.0f) dropped = hn::Add(dropped, hn::Set(d, c.dropped_value));
+    if (kMayAdd && c.dropped_value != 0.0f) dropped = hn::Add(dropped, hn::Set(d, c.dropped_value));
     return hn::IfThenElse(keep, kept, dropped);
   }
 }
@@ -118,23 +122,37 @@ HWY_INLINE uint64_t SpreadKeepBits(D d, hn::Mask<D> m, int k) {
 #endif
 }
 
+// The mask bits of a vector's L <= 64 lanes, lane j at bit j.
+template <class D>
+HWY_INLINE uint64_t MaskBits(D d, hn::Mask<D> m) {
+  uint8_t bytes[8] = {};
+  hn::StoreMaskBits(d, m, bytes);
+  uint64_t bits = 0;
+  for (size_t b = 0; b < (hn::Lanes(d) + 7) / 8; ++b) bits |= uint64_t{bytes[b]} << (8 * b);
+  return bits;
+}
+
 // Element-wise masks (Dropout, Dropout2d and AlphaDropout on 2-D input), forward: elements
 // [begin, end) of in/out, begin a multiple of 32 (a Philox block boundary and a mask word
 // boundary). in may equal out. Writes mask words begin / 32 .. (end + 31) / 32 - 1, the bits past
 // `end` in the last one 0.
 //
 // The keep decisions are made on the Philox words as they come out of the rounds (word k of L
-// blocks per vector): four compares give four masks, and their bits are interleaved into
-// element order as plain integer bits (SpreadKeepBits) instead of interleaving the 32-bit draws
-// through memory: per 4 L elements that is 4 compares and a few scalar operations instead of a
-// vector transpose, a store and 4 reloads. Those element-order bits are also the stored mask:
-// one or two 32-bit stores per 4 L elements (L >= 8), or a word assembled from 32 / 4L pieces.
-// Outputs are never streamed here: the stores come in bursts of 2 * 4 vectors after each Philox
-// call, and non-temporal stores in bursts measured ~15% slower at 256 MiB than normal ones on
+// blocks per vector), four compares per 4 L elements, and put into element order one of two
+// ways (kPhiloxOrderByTranspose): below AVX-512 the four decision vectors are transposed within
+// 128-bit blocks (the words in PhiloxOrder::kBlockColumns) and each is the blend mask of L
+// consecutive elements, while the half of the call's words is still in registers; elsewhere
+// their bits are interleaved into element order as plain integer bits (SpreadKeepBits: one pdep
+// per word on AVX-512) and each vector's mask is loaded from its L bits. Either way the
+// element-order bits are also the stored mask: one or two 32-bit stores per 4 L elements
+// (L >= 8), or a word assembled from 32 / 4L pieces.
+// Outputs are never streamed here: the stores come in bursts of 4 or 8 vectors after Philox
+// rounds, and non-temporal stores in bursts measured ~15% slower at 256 MiB than normal ones on
 // Zen 4 (NOTES.md; DropoutRows, which stores one vector per vector of work, gains from them).
 // c by value: a local copy that the output stores cannot alias, so its fields stay in registers
 // and DropoutVec's tests on them are loop-invariant (with a reference, every store could change
 // c.offset and forced reloads; measured ~12% slower on L2-resident arrays).
+template <bool kMayAdd>
 HWY_INLINE void DropoutElementsForward(const DropoutConstants c, const float* in, float* out,
                                        uint32_t* mask, size_t begin, size_t end, uint64_t seed) {
   const DElements df;
@@ -148,48 +166,100 @@ HWY_INLINE void DropoutElementsForward(const DropoutConstants c, const float* in
   const size_t per_call = PhiloxDrawsPerCall(du);
   const size_t half_bits = 4 * L;  // elements (mask bits) per half of a call; <= 64
   uint32_t pending = 0;            // half_bits < 32: the mask word being assembled
+  const PhiloxKeys keys(du, seed);
   using VU = hn::Vec<decltype(du)>;
   // Word k's keep decisions (draw >> 8 < keep_below per lane), spread into element order.
   const auto word_keep_bits = [&](VU w, int k) {
     return SpreadKeepBits(di, hn::Lt(hn::BitCast(di, hn::ShiftRight<8>(w)), keep_below), k);
   };
-  for (size_t g = begin; g < end; g += per_call) {
-    uint64_t half_keep_bits[2];  // bit e: keep element g + h * half_bits + e
-    PhiloxWords(du, seed, philox::kDropoutStream, g / 4, [&](size_t h, VU w0, VU w1, VU w2, VU w3) {
-      half_keep_bits[h] = word_keep_bits(w0, 0) | word_keep_bits(w1, 1) | word_keep_bits(w2, 2) |
-                          word_keep_bits(w3, 3);
-    });
-    for (size_t h = 0; h < 2; ++h) {
-      const size_t first = g + h * half_bits;
-      if (first >= end) break;
-      const uint64_t keep_bits = half_keep_bits[h];
-      const size_t valid = std::min(half_bits, end - first);
-      const uint64_t stored = valid >= 64 ? keep_bits : keep_bits & ((uint64_t{1} << valid) - 1);
-      if (half_bits >= 32) {  // first is a multiple of 32: whole words
-        mask[first / 32] = static_cast<uint32_t>(stored);
-        if (valid > 32) mask[first / 32 + 1] = static_cast<uint32_t>(stored >> 32);
-      } else {
-        pending |= static_cast<uint32_t>(stored) << (first % 32);
-        if ((first + half_bits) % 32 == 0 || first + valid == end) {
-          mask[first / 32] = pending;
-          pending = 0;
-        }
+  // The mask bits of the half of a call that starts at element `first` (a multiple of 4 L).
+  const auto store_mask = [&](size_t first, uint64_t keep_bits) {
+    const size_t valid = std::min(half_bits, end - first);
+    const uint64_t stored = valid >= 64 ? keep_bits : keep_bits & ((uint64_t{1} << valid) - 1);
+    if (half_bits >= 32) {  // first is a multiple of 32: whole words
+      mask[first / 32] = static_cast<uint32_t>(stored);
+      if (valid > 32) mask[first / 32 + 1] = static_cast<uint32_t>(stored >> 32);
+    } else {
+      pending |= static_cast<uint32_t>(stored) << (first % 32);
+      if ((first + half_bits) % 32 == 0 || first + valid == end) {
+        mask[first / 32] = pending;
+        pending = 0;
       }
-      for (size_t e = 0; e < 4; ++e) {
-        const size_t i = first + e * L;
-        if (i >= end) break;
-        const uint64_t bits = (keep_bits >> (e * L)) & lane_bits;
-        uint8_t bytes[8];
-        for (size_t b = 0; b < 8; ++b) bytes[b] = static_cast<uint8_t>(bits >> (8 * b));
-        const auto keep = hn::LoadMaskBits(df, bytes);
-        if (HWY_LIKELY(end - i >= L)) {
-          hwy::Prefetch(in + i + kPrefetchFloats);
-          hwy::Prefetch(out + i + kPrefetchFloats);
-          hn::StoreU(DropoutVec<false>(df, hn::LoadU(df, in + i), keep, c), df, out + i);
+    }
+  };
+  // One vector of output from element i (< end) and its keep mask.
+  const auto apply = [&](size_t i, hn::Mask<DElements> keep) {
+    if (HWY_LIKELY(end - i >= L)) {
+      hwy::Prefetch(in + i + kPrefetchFloats);
+      hwy::Prefetch(out + i + kPrefetchFloats);
+      hn::StoreU(DropoutVec<false, kMayAdd>(df, hn::LoadU(df, in + i), keep, c), df, out + i);
+    } else {
+      const size_t count = end - i;
+      StoreTail(df, DropoutVec<false, kMayAdd>(df, LoadTail(df, in + i, count), keep, c), out + i, count);
+    }
+  };
+  for (size_t g = begin; g < end; g += per_call) {
+    if constexpr (kPhiloxOrderByTranspose) {
+      // Draws in element order after the transposes: keep vector e decides elements first + e L.
+      PhiloxWords<PhiloxOrder::kBlockColumns>(du, keys, philox::kDropoutStream, g / 4,
+                                              [&](size_t h, VU w0, VU w1, VU w2, VU w3) IP_INLINE_LAMBDA {
+        const size_t first = g + h * half_bits;
+        if (first >= end) return;
+        const auto keep_lanes = [&](VU w) {
+          return hn::BitCast(du, hn::VecFromMask(di, hn::Lt(hn::BitCast(di, hn::ShiftRight<8>(w)), keep_below)));
+        };
+        VU k0 = keep_lanes(w0), k1 = keep_lanes(w1), k2 = keep_lanes(w2), k3 = keep_lanes(w3);
+        TransposeWithinBlocks(du, k0, k1, k2, k3);
+        uint64_t keep_bits = 0;
+        // Vector e of the half. In a whole half (all four vectors before `end`, every half but
+        // the last) no vector tests for the end, and input and output are asked for once per
+        // 64-byte line rather than once per vector.
+        const auto vector_e = [&](auto whole, size_t e, VU k) IP_INLINE_LAMBDA {
+          const size_t i = first + e * L;
+          const auto keep = hn::MaskFromVec(hn::BitCast(df, k));
+          if constexpr (decltype(whole)::value) {
+            keep_bits |= MaskBits(df, keep) << (e * L);
+            if (e * L * sizeof(float) % 64 == 0) {
+              hwy::Prefetch(in + i + kPrefetchFloats);
+              hwy::Prefetch(out + i + kPrefetchFloats);
+            }
+            hn::StoreU(DropoutVec<false, kMayAdd>(df, hn::LoadU(df, in + i), keep, c), df, out + i);
+          } else if (i < end) {
+            keep_bits |= MaskBits(df, keep) << (e * L);
+            apply(i, keep);
+          }
+        };
+        const auto four_vectors = [&](auto whole) IP_INLINE_LAMBDA {
+          vector_e(whole, 0, k0);
+          vector_e(whole, 1, k1);
+          vector_e(whole, 2, k2);
+          vector_e(whole, 3, k3);
+        };
+        if (HWY_LIKELY(end - first >= half_bits)) {
+          four_vectors(std::true_type());
         } else {
-          const size_t count = end - i;
-          StoreTail(df, DropoutVec<false>(df, LoadTail(df, in + i, count), keep, c), out + i,
-                    count);
+          four_vectors(std::false_type());
+        }
+        store_mask(first, keep_bits);
+      });
+    } else {
+      uint64_t half_keep_bits[2];  // bit e: keep element g + h * half_bits + e
+      PhiloxWords(du, keys, philox::kDropoutStream, g / 4, [&](size_t h, VU w0, VU w1, VU w2, VU w3) {
+        half_keep_bits[h] = word_keep_bits(w0, 0) | word_keep_bits(w1, 1) | word_keep_bits(w2, 2) |
+                            word_keep_bits(w3, 3);
+      });
+      for (size_t h = 0; h < 2; ++h) {
+        const size_t first = g + h * half_bits;
+        if (first >= end) break;
+        const uint64_t keep_bits = half_keep_bits[h];
+        store_mask(first, keep_bits);
+        for (size_t e = 0; e < 4; ++e) {
+          const size_t i = first + e * L;
+          if (i >= end) break;
+          const uint64_t bits = (keep_bits >> (e * L)) & lane_bits;
+          uint8_t bytes[8];
+          for (size_t b = 0; b < 8; ++b) bytes[b] = static_cast<uint8_t>(bits >> (8 * b));
+          apply(i, hn::LoadMaskBits(df, bytes));
         }
       }
     }
@@ -240,6 +310,7 @@ HWY_INLINE void DropoutRows(const DropoutConstants c, const float* in, float* ou
   const size_t L = hn::Lanes(df);
   const size_t per_call = PhiloxDrawsPerCall(du);
   HWY_ALIGN uint32_t draws[kMaxDrawsPerCall];
+  const PhiloxKeys keys(du, seed);
   size_t window = 0;  // draws[k] is the draw of row index window + k
   bool have_window = false;
   uint32_t word = 0;  // forward: the mask word of rows r & ~31 .. r
@@ -250,7 +321,7 @@ HWY_INLINE void DropoutRows(const DropoutConstants c, const float* in, float* ou
     } else {
       if (!have_window || r - window >= per_call) {
         window = r & ~size_t{3};
-        PhiloxDraws32(du, seed, philox::kDropoutStream, window / 4, draws);
+        PhiloxDraws32(du, keys, philox::kDropoutStream, window / 4, draws);
         have_window = true;
       }
       keep_row = (draws[r - window] >> 8) < c.keep_below;
@@ -278,7 +349,11 @@ HWY_INLINE void DropoutRows(const DropoutConstants c, const float* in, float* ou
 // Exported entry points (HWY_EXPORT takes only non-template functions).
 void DropoutForwardElements(const DropoutConstants* c, const float* x, float* y, uint32_t* mask,
                             size_t begin, size_t end, uint64_t seed) {
-  DropoutElementsForward(*c, x, y, mask, begin, end, seed);
+  if (c->offset != 0.0f || c->dropped_value != 0.0f) {
+    DropoutElementsForward<true>(*c, x, y, mask, begin, end, seed);
+  } else {
+    DropoutElementsForward<false>(*c, x, y, mask, begin, end, seed);
+  }
 }
 void DropoutBackwardElements(const DropoutConstants* c, const float* dy, float* dx,
                              const uint32_t* mask, size_t begin, size_t end, bool stream) {
@@ -301,11 +376,12 @@ void PhiloxDrawsRange(uint64_t seed, uint32_t stream, uint64_t first_index, size
   const hn::ScalableTag<uint32_t> du;
   const size_t per_call = PhiloxDrawsPerCall(du);
   HWY_ALIGN uint32_t draws[kMaxDrawsPerCall];
+  const PhiloxKeys keys(du, seed);
   size_t done = 0;
   while (done < n) {
     const uint64_t index = first_index + done;
     const uint64_t window = index & ~uint64_t{3};
-    PhiloxDraws32(du, seed, stream, window / 4, draws);
+    PhiloxDraws32(du, keys, stream, window / 4, draws);
     const size_t skip = static_cast<size_t>(index - window);
     const size_t take = std::min(per_call - skip, n - done);
     std::memcpy(out + done, draws + skip, take * sizeof(uint32_t));
