@@ -407,6 +407,29 @@ TEST(CpuActivations, RReLUTrainMatchesReferenceBitForBit) {
   }
 }
 
+// Outputs of 64 MiB and more are written with streaming stores (streaming.h), with and without
+// a noise buffer: the same bits as the reference on every target.
+TEST(CpuActivations, RReLUTrainStreamedLargeOutputsMatchReference) {
+  const Params<float> p = default_params<float>(FunctionId::RReLU);
+  const size_t n = (size_t{64} << 20) / sizeof(float) + 5;
+  const std::vector<float> x = big_input(n, 13, 2.0f);
+  const uint64_t seed = 77;
+  std::vector<float> want_y(n), want_noise(n), y(n), noise(n);
+  reference::rrelu_train_forward(x.data(), want_y.data(), n, p, seed);
+  for (size_t i = 0; i < n; ++i) want_noise[i] = x[i] > 0 ? 1.0f : reference::rrelu_train_slope(seed, i, p);
+  for (const std::string& target : cpu::available_targets()) {
+    CpuDispatchGuard guard(target);
+    SCOPED_TRACE(target);
+    std::fill(y.begin(), y.end(), 0.0f);
+    cpu::rrelu_train_forward(x.data(), y.data(), noise.data(), n, p, seed);
+    EXPECT_EQ(0, std::memcmp(y.data(), want_y.data(), n * sizeof(float)));
+    EXPECT_EQ(0, std::memcmp(noise.data(), want_noise.data(), n * sizeof(float)));
+    std::fill(y.begin(), y.end(), 0.0f);
+    cpu::rrelu_train_forward(x.data(), y.data(), nullptr, n, p, seed);
+    EXPECT_EQ(0, std::memcmp(y.data(), want_y.data(), n * sizeof(float)));
+  }
+}
+
 TEST(CpuActivations, RejectsOtherKinds) {
   float x[4] = {1, 2, 3, 4}, y[4], dy[4] = {1, 1, 1, 1};
   const Params<float> p{};

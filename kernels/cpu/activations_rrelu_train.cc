@@ -22,12 +22,14 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/activations_rrelu_train.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/common/philox.h"
+#include "kernels/cpu/inline_lambda.h"
 #include "kernels/cpu/philox-inl.h"
 #include "kernels/cpu/tail-inl.h"
 
@@ -40,9 +42,11 @@ namespace hn = hwy::HWY_NAMESPACE;
 constexpr size_t kPrefetchFloats = 1024;
 
 // Forward over elements [begin, begin + n) of x, y and noise (begin a multiple of 4: a Philox
-// block boundary); noise == nullptr stores no noise.
-void RReLUTrainForwardChunk(const float* x, float* y, float* noise, size_t begin, size_t n,
-                            float lower, float upper, uint64_t seed, bool stream) {
+// block boundary); kNoise false stores no noise. Whether to store noise and to stream are
+// template parameters: as run-time flags they were three tests and branches per vector.
+template <bool kStream, bool kNoise>
+HWY_INLINE void RReLUTrainForward(const float* x, float* y, float* noise, size_t begin, size_t n,
+                                  float lower, float upper, uint64_t seed) {
   const hn::ScalableTag<float> df;
   const hn::RebindToUnsigned<decltype(df)> du;
   const hn::RebindToSigned<decltype(df)> di;
@@ -53,33 +57,72 @@ void RReLUTrainForwardChunk(const float* x, float* y, float* noise, size_t begin
   const auto scale24 = hn::Set(df, 1.0f / 16777216.0f);
   const auto zero = hn::Zero(df);
   const auto one = hn::Set(df, 1.0f);
-  HWY_ALIGN uint32_t draws[8 * 64];  // PhiloxDrawsPerCall on any target
   const PhiloxKeys keys(du, seed);
   const size_t end = begin + n;
+  using VU = hn::Vec<decltype(du)>;
+  // One vector of output and noise from element i (< end) and its elements' draws; `whole`: a
+  // std::true_type when all L lanes lie before end.
+  const auto rrelu_vector = [&](size_t i, VU draw, auto whole) IP_INLINE_LAMBDA {
+    const auto u = hn::Mul(hn::ConvertTo(df, hn::BitCast(di, hn::ShiftRight<8>(draw))), scale24);
+    const auto slope = hn::Add(vlower, hn::Mul(vrange, u));
+    const size_t count = decltype(whole)::value ? L : std::min(L, end - i);
+    const size_t at = i - begin;
+    hwy::Prefetch(x + at + kPrefetchFloats);
+    const auto vx = count == L ? hn::LoadU(df, x + at) : LoadTail(df, x + at, count);
+    const auto positive = hn::Gt(vx, zero);
+    const auto out = hn::IfThenElse(positive, vx, hn::Mul(vx, slope));
+    if (count == L) {
+      StoreMaybeStream(df, out, y + at, kStream);
+      if (kNoise) StoreMaybeStream(df, hn::IfThenElse(positive, one, slope), noise + at, kStream);
+    } else {
+      StoreTail(df, out, y + at, count);
+      if (kNoise) StoreTail(df, hn::IfThenElse(positive, one, slope), noise + at, count);
+    }
+  };
   for (size_t g = begin; g < end; g += per_call) {
-    PhiloxDraws32(du, keys, philox::kRReLUStream, g / 4, draws);
-    for (size_t part = 0; part < per_call / L; ++part) {
-      const size_t i = g + part * L;
-      if (i >= end) break;
-      const auto u = hn::Mul(hn::ConvertTo(df, hn::BitCast(di, hn::ShiftRight<8>(hn::Load(du, draws + part * L)))),
-                             scale24);
-      const auto slope = hn::Add(vlower, hn::Mul(vrange, u));
-      const size_t count = std::min(L, end - i);
-      const size_t at = i - begin;
-      hwy::Prefetch(x + at + kPrefetchFloats);
-      const auto vx = count == L ? hn::LoadU(df, x + at) : LoadTail(df, x + at, count);
-      const auto positive = hn::Gt(vx, zero);
-      const auto out = hn::IfThenElse(positive, vx, hn::Mul(vx, slope));
-      if (count == L) {
-        StoreMaybeStream(df, out, y + at, stream);
-        if (noise) StoreMaybeStream(df, hn::IfThenElse(positive, one, slope), noise + at, stream);
-      } else {
-        StoreTail(df, out, y + at, count);
-        if (noise) StoreTail(df, hn::IfThenElse(positive, one, slope), noise + at, count);
+    if constexpr (kPhiloxOrderByTranspose) {
+      // The draws stay in registers: transposed into element order (as PhiloxDraws32 does) and
+      // used while the other half's rounds are still to run.
+      PhiloxWords<PhiloxOrder::kBlockColumns>(du, keys, philox::kRReLUStream, g / 4,
+                                              [&](size_t h, VU w0, VU w1, VU w2, VU w3) IP_INLINE_LAMBDA {
+        const size_t first = g + h * 4 * L;
+        if (first >= end) return;
+        TransposeWithinBlocks(du, w0, w1, w2, w3);
+        if (HWY_LIKELY(end - first >= 4 * L)) {
+          rrelu_vector(first, w0, std::true_type());
+          rrelu_vector(first + L, w1, std::true_type());
+          rrelu_vector(first + 2 * L, w2, std::true_type());
+          rrelu_vector(first + 3 * L, w3, std::true_type());
+        } else {
+          rrelu_vector(first, w0, std::false_type());
+          if (first + L < end) rrelu_vector(first + L, w1, std::false_type());
+          if (first + 2 * L < end) rrelu_vector(first + 2 * L, w2, std::false_type());
+          if (first + 3 * L < end) rrelu_vector(first + 3 * L, w3, std::false_type());
+        }
+      });
+    } else {
+      HWY_ALIGN uint32_t draws[8 * 64];  // PhiloxDrawsPerCall on any target
+      PhiloxDraws32(du, keys, philox::kRReLUStream, g / 4, draws);
+      for (size_t part = 0; part < per_call / L; ++part) {
+        const size_t i = g + part * L;
+        if (i >= end) break;
+        rrelu_vector(i, hn::Load(du, draws + part * L), std::false_type());
       }
     }
   }
-  if (stream) hwy::FlushStream();
+  if (kStream) hwy::FlushStream();
+}
+
+// noise == nullptr stores no noise.
+void RReLUTrainForwardChunk(const float* x, float* y, float* noise, size_t begin, size_t n,
+                            float lower, float upper, uint64_t seed, bool stream) {
+  if (stream) {
+    if (noise) RReLUTrainForward<true, true>(x, y, noise, begin, n, lower, upper, seed);
+    else RReLUTrainForward<true, false>(x, y, noise, begin, n, lower, upper, seed);
+  } else {
+    if (noise) RReLUTrainForward<false, true>(x, y, noise, begin, n, lower, upper, seed);
+    else RReLUTrainForward<false, false>(x, y, noise, begin, n, lower, upper, seed);
+  }
 }
 
 // Backward over n elements: dx = dy * noise.
