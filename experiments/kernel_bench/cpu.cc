@@ -41,17 +41,33 @@ double calibrate(const Buffers& small, const std::vector<std::function<void()>>&
   return static_cast<double>(small.n) / t.min;
 }
 
+std::string count_key(const std::string& function, const std::string& direction, const std::string& target) {
+  return function + " " + direction + " " + target;
+}
+
 // Instructions per vector executed by the kernels whose loop the build did not count (row-wise,
-// dropout, RReLU train), once per function, direction and target: the count does not depend on the
-// size or thread count measured.
-double executed_count(const KernelRow& r, const Options& opt) {
-  if (loop_instructions(r.function, r.direction, r.target).all > 0) return std::nan("");
-  static std::map<std::string, double> counted;
-  const std::string key = r.function + " " + r.direction + " " + r.target;
-  if (auto it = counted.find(key); it != counted.end()) return it->second;
-  const std::optional<double> per_vector =
-      executed_instructions_per_vector(r.function, r.direction, r.target, opt.cols, opt.seed);
-  return counted[key] = per_vector ? *per_vector : std::nan("");
+// dropout, RReLU train), per function, direction and target (not size or thread count), keyed by
+// count_key. Counted before any large array exists: each count forks this process, and a fork
+// marks every page of the parent copy-on-write until the child has exec'd.
+std::map<std::string, double> count_executed(const std::vector<const FunctionInfo*>& functions,
+                                             const std::vector<std::string>& targets,
+                                             const std::vector<std::string>& dirs, const Options& opt) {
+  std::map<std::string, double> counted;
+  const Buffers shape = shape_of(2 * opt.cols, opt.cols);  // for the case names; nothing is called
+  for (const std::string& target : targets) {
+    ip::cpu::force_target(target);  // the vector width the counts are divided by
+    for (const FunctionInfo* f : functions) {
+      std::vector<std::function<void()>> unused;
+      for (const Case& c : make_cases(Device::Cpu, *f, shape, dirs, opt.seed, unused)) {
+        if (loop_instructions(c.function, c.direction, target).all > 0) continue;
+        const std::optional<double> per_vector =
+            executed_instructions_per_vector(c.function, c.direction, target, opt.cols, opt.seed);
+        counted[count_key(c.function, c.direction, target)] = per_vector ? *per_vector : std::nan("");
+      }
+    }
+  }
+  ip::cpu::force_target("auto");
+  return counted;
 }
 
 }  // namespace
@@ -60,6 +76,8 @@ void run_kernels_cpu(Session& s, const std::vector<const FunctionInfo*>& functio
                      const std::vector<std::size_t>& sizes, const std::vector<std::string>& targets,
                      const std::vector<int>& threads, const std::vector<std::string>& dirs) {
   const Options& opt = s.options();
+  const std::map<std::string, double> executed =
+      opt.summary.empty() ? std::map<std::string, double>() : count_executed(functions, targets, dirs, opt);
   for (std::size_t requested : sizes) {
     Buffers b = shape_of(requested, opt.cols);
     HostArray x = host_alloc(b.n), dy = host_alloc(b.n), y = host_alloc(b.n), dx = host_alloc(b.n);
@@ -104,7 +122,8 @@ void run_kernels_cpu(Session& s, const std::vector<const FunctionInfo*>& functio
             r.function = c.function, r.key = function_key(*c.info), r.kind = c.kind, r.direction = c.direction;
             if (k < small_cases.size()) {
               r.compute_elements_per_s = calibrate(small, small_prepare, small_cases[k], opt.sampling);
-              r.executed_instructions_per_vector = executed_count(r, opt);
+              if (auto it = executed.find(count_key(r.function, r.direction, target)); it != executed.end())
+                r.executed_instructions_per_vector = it->second;
             }
             s.measure(r, c.bytes, c.call, [] {}, copy);
           }
