@@ -215,17 +215,18 @@ HWY_INLINE void DropoutElementsForward(const DropoutConstants c, const float* in
         // the last) no vector tests for the end, and input and output are asked for once per
         // 64-byte line rather than once per vector.
         const auto vector_e = [&](auto whole, size_t e, VU k) IP_INLINE_LAMBDA {
+          constexpr bool kWhole = decltype(whole)::value;
           const size_t i = first + e * L;
+          if (!kWhole && i >= end) return;
           const auto keep = hn::MaskFromVec(hn::BitCast(df, k));
-          if constexpr (decltype(whole)::value) {
-            keep_bits |= MaskBits(df, keep) << (e * L);
+          keep_bits |= MaskBits(df, keep) << (e * L);
+          if constexpr (kWhole) {
             if (e * L * sizeof(float) % 64 == 0) {
               hwy::Prefetch(in + i + kPrefetchFloats);
               hwy::Prefetch(out + i + kPrefetchFloats);
             }
             hn::StoreU(DropoutVec<false, kMayAdd>(df, hn::LoadU(df, in + i), keep, c), df, out + i);
-          } else if (i < end) {
-            keep_bits |= MaskBits(df, keep) << (e * L);
+          } else {
             apply(i, keep);
           }
         };
