@@ -21,7 +21,9 @@
 namespace ip {
 
 // Child side. trace_me returns false where this process may not be traced (no ptrace on this
-// system, or a seccomp policy forbids it); the child should then exit without marking.
+// system, or a seccomp policy forbids it); the child should then exit without marking. A traced
+// child should end with _exit: exit-time handlers may not work under a tracer (a sanitizer's
+// leak check stops the process's threads with ptrace itself, and fails).
 bool trace_me();
 void mark();
 

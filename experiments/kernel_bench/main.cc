@@ -14,6 +14,8 @@
 // (--summary targets), rows and result_files (the table and the JSON/CSV files).
 //
 // Exit status: 0 success, 1 run-time failure, 2 usage error.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -151,8 +153,12 @@ int run(const bench::Options& opt, const std::string& command_line) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // A child started to count a kernel's instructions (--summary) does only that.
-  if (const int rc = bench::run_as_counted_child(); rc >= 0) return rc;
+  // A child started to count a kernel's instructions (--summary) does only that, and ends without
+  // exit-time handlers, which may not work under its tracer (instruction_steps.h).
+  if (const int rc = bench::run_as_counted_child(); rc >= 0) {
+    std::fflush(nullptr);
+    _exit(rc);
+  }
   CLI::App app{bench::description()};
   bench::Options opt;
   bench::add_options(app, opt);
