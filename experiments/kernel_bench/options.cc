@@ -125,7 +125,10 @@ void add_options(CLI::App& app, Options& opt) {
                  "Print a pass/fail table after the kernel rows: 'targets' checks every CPU kernel row against "
                  "its bandwidth target (" + describe_targets() + "), per SIMD target, with a compute-bound "
                  "calibration of every kernel (one thread, L1-resident arrays) that shows whether a miss is the "
-                 "instructions' fault")
+                 "instructions' fault, and the instructions per vector beside the number that would fit: ins, "
+                 "counted in this build's compiled loop, or ins*, counted as one call executes them by "
+                 "single-stepping a child process (row-wise, dropout and RReLU train; needs ptrace, '-' without "
+                 "it)")
       ->check(CLI::IsMember({"targets"}));
   app.add_option("--energy-check", opt.energy_check,
                  "Seconds per window: instead of timing kernels, read NVML's total-energy counter and its "
