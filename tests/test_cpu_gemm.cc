@@ -238,6 +238,14 @@ TEST(CpuGemm, BlasBackend) {
   }
   const Operands o = make_operands(false, true, {64, 1024, 1024}, 1.0f, 0.0f, 0, seed++);
   expect_close(o, run(o), "blas " + describe(o));
+  // kernel_bench ends OpenBLAS's threads before timing ours: its next calls, threaded ones
+  // included, start them again and compute the same products.
+  ip::cpu::blas_set_threads(2);
+  if (ip::cpu::blas_stop_threads()) {
+    expect_close(o, run(o), "blas after its threads were stopped " + describe(o));
+    EXPECT_TRUE(ip::cpu::blas_stop_threads());
+    expect_close(o, run(o), "blas after its threads were stopped twice " + describe(o));
+  }
   ip::cpu::set_gemm_backend(GemmBackend::Own);
   EXPECT_EQ(ip::cpu::gemm_backend(), GemmBackend::Own);
 }

@@ -69,6 +69,10 @@ void run_gemm_cpu(Session& s, const std::vector<GemmShape>& shapes, const std::v
       for (int t : threads) {
         omp_set_num_threads(t);
         ip::cpu::blas_set_threads(t);  // OpenBLAS keeps its own pool: same cores as ours
+        // After the previous shape's OpenBLAS samples its workers still busy-wait on these cores
+        // (~0.1 s); our samples then lost 8-32 ms each now and then, and medians up to 2.6x.
+        ip::cpu::blas_stop_threads();
+        const double peak = fma_peak(target, t);
         ip::cpu::set_gemm_backend(ip::cpu::GemmBackend::Own);
         std::vector<GemmRow> rows{s.time_gemm("cpu", target, t, g, "own", call, [] {})};
         if (ip::cpu::blas_available()) {
@@ -78,7 +82,7 @@ void run_gemm_cpu(Session& s, const std::vector<GemmShape>& shapes, const std::v
           rows[0].fraction_of_reference = rows[0].gflops / rows[1].gflops;
         }
         for (GemmRow& r : rows) {
-          r.fraction_of_peak = r.gflops * 1e9 / fma_peak(target, t);
+          r.fraction_of_peak = r.gflops * 1e9 / peak;
           s.record_gemm(r);
         }
       }

@@ -29,6 +29,7 @@ struct Blas {
   decltype(&cblas_sgemm) sgemm = nullptr;
   void (*set_num_threads)(int) = nullptr;
   char* (*get_corename)() = nullptr;
+  int (*thread_shutdown)() = nullptr;  // OpenBLAS's internal blas_thread_shutdown_, when exported
   std::string error;  // why sgemm is null
 };
 
@@ -45,6 +46,7 @@ const Blas& blas() {
     b.sgemm = reinterpret_cast<decltype(b.sgemm)>(dlsym(lib, "cblas_sgemm"));
     b.set_num_threads = reinterpret_cast<decltype(b.set_num_threads)>(dlsym(lib, "openblas_set_num_threads"));
     b.get_corename = reinterpret_cast<decltype(b.get_corename)>(dlsym(lib, "openblas_get_corename"));
+    b.thread_shutdown = reinterpret_cast<decltype(b.thread_shutdown)>(dlsym(lib, "blas_thread_shutdown_"));
     if (!b.sgemm) b.error = "the loaded OpenBLAS has no cblas_sgemm";
     return b;
   }();
@@ -88,6 +90,13 @@ void blas_set_threads(int threads) {
 #else
   (void)threads;
 #endif
+}
+
+bool blas_stop_threads() {
+#if defined(INFERENCEPOWER_HAVE_BLAS)
+  if (blas().sgemm && blas().thread_shutdown) return blas().thread_shutdown() == 0;
+#endif
+  return false;
 }
 
 std::string blas_core_name() {

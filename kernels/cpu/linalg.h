@@ -29,6 +29,11 @@ bool blas_available();  // loads OpenBLAS (and so starts its threads) the first 
 // OpenBLAS's own thread pool size and the CPU core type it chose ("" when not loaded/absent).
 void blas_set_threads(int threads);
 std::string blas_core_name();
+// Ends OpenBLAS's worker threads; its next call starts them again. After each call they
+// busy-wait for new work (2^28 cycles by default, OPENBLAS_THREAD_TIMEOUT), so timing our own
+// kernels right after OpenBLAS shares the cores with them. False where OpenBLAS is absent or
+// does not export blas_thread_shutdown_ (nothing is done then).
+bool blas_stop_threads();
 
 // y[m, :] += bias for each of the M rows of an M x N matrix.
 void add_bias_rows(float* y, const float* bias, size_t M, size_t N);
