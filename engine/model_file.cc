@@ -1,6 +1,7 @@
 #include "engine/model_file.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -123,11 +124,13 @@ void save_model(Sequential& model, const std::string& path) {
   put_u32(out, crc32_of(out.data(), out.size()));
 
   // Temporary file in the target's directory, so that rename() is atomic (same file system).
-  // The writer's pid in its name lets a later run tell a killed writer's leftover from a file
-  // that another process is still writing.
+  // The writer's pid in its name, and the lock it holds until the rename (as results'
+  // lock_temporary does), let a later run tell a killed writer's leftover from a file that
+  // another process is still writing.
   std::string tmp = path + ".tmp." + std::to_string(::getpid()) + ".XXXXXX";
   const int fd = ::mkstemp(tmp.data());
   if (fd < 0) fail(path, std::string("cannot create temporary file: ") + std::strerror(errno));
+  (void)::flock(fd, LOCK_EX | LOCK_NB);  // unlocked where the file system has no locks
   try {
     // mkstemp creates the file 0600; a model file is ordinary data, readable like any other.
     if (::fchmod(fd, 0644) != 0) fail(tmp, std::string("chmod failed: ") + std::strerror(errno));
@@ -138,12 +141,12 @@ void save_model(Sequential& model, const std::string& path) {
     ::unlink(tmp.c_str());
     throw;
   }
-  if (::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    fail(tmp, std::string("close failed: ") + std::strerror(errno));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
+  // With the data synced, close has nothing left to report: the file stays open, and locked,
+  // until it has its name.
+  const int renamed = ::rename(tmp.c_str(), path.c_str());
+  const int err = errno;
+  ::close(fd);
+  if (renamed != 0) {
     ::unlink(tmp.c_str());
     fail(path, std::string("rename failed: ") + std::strerror(err));
   }

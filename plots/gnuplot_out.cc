@@ -1,5 +1,6 @@
 #include "plots/gnuplot_out.h"
 
+#include <fcntl.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -136,19 +137,27 @@ std::vector<std::string> draw(const std::string& dir, const std::string& stem, i
   // gnuplot writes each format to a temporary name of ours; the figure's files appear together
   // (with its CSV) once every one is complete, so a full disk leaves no empty or half file.
   std::vector<std::pair<std::string, std::string>> outputs;  // final path, temporary path
+  // Each temporary file stays open, and so locked (ip::lock_temporary), until it has its name.
+  struct CloseAll {
+    std::vector<int> fds;
+    ~CloseAll() {
+      for (int fd : fds) ::close(fd);
+    }
+  } locks;
   auto discard = [&] {
     for (const auto& o : outputs) ::unlink(o.second.c_str());
   };
   for (const Format& f : formats) {
     const std::string path = (fs::path(dir) / (stem + "." + f.ext)).string();
     std::string tmpl = (fs::path(dir) / ("." + stem + "." + f.ext + ".tmp." + std::to_string(getpid()) + ".XXXXXX")).string();
-    const int fd = mkstemp(tmpl.data());
+    const int fd = mkostemp(tmpl.data(), O_CLOEXEC);  // gnuplot opens the file itself
     if (fd < 0) {
       const std::string why = std::strerror(errno);
       discard();
       throw std::runtime_error("figure " + stem + ": cannot create a file in " + dir + ": " + why);
     }
-    ::close(fd);
+    ip::lock_temporary(fd);
+    locks.fds.push_back(fd);
     outputs.emplace_back(path, tmpl);
   }
   {

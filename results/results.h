@@ -210,10 +210,16 @@ std::vector<std::string> prepare_output_dir(const std::string& dir, const std::s
                                             std::size_t longest_name);
 // prepare_output_dir for a results directory whose names are short.
 void check_writable(const std::string& dir);
+// Locks the temporary file open as `fd` for as long as its writer keeps `fd` open (flock): the
+// kernel drops the lock when the writer exits, killed or not, so that a later run, on this
+// machine or on another sharing the directory, can tell a file still being written from a killed
+// writer's leftover. Where the file system has no locks the file stays unlocked and age decides.
+void lock_temporary(int fd);
 // Temporary files of our naming (a result file's ".<name>.tmp.<pid>.XXXXXX", a model's
-// "<name>.ipmodel.tmp.<pid>.XXXXXX", the write probe's) in `dir` whose writer is gone: its process
-// no longer exists and the file is over a minute old, or it is over an hour old without a pid
-// (a day with one). Removes them and returns their paths.
+// "<name>.ipmodel.tmp.<pid>.XXXXXX", the write probe's) in `dir` whose writer is gone: no one
+// holds the file's lock (lock_temporary) and its process no longer exists, at once, or, where
+// locks say nothing, once the file is over a minute old; without a pid once it is over an hour
+// old (a day with a pid that runs). Removes them and returns their paths.
 std::vector<std::string> remove_stale_temporaries(const std::string& dir);
 // The length of a temporary file's name for a target name of `name_length` characters.
 std::size_t temporary_name_length(std::size_t name_length);

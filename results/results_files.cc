@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 
 namespace ip {
@@ -66,6 +68,19 @@ bool our_temporary(const std::string& name, long* pid) {
   return is_alnum_tail(name, rest);
 }
 
+// Whether a process holds the lock of lock_temporary on `path`; nullopt where the file system
+// cannot say (no locks) or the file is gone.
+std::optional<bool> temporary_is_locked(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return std::nullopt;
+  const bool taken = flock(fd, LOCK_EX | LOCK_NB) == 0;
+  const int err = errno;
+  close(fd);  // releases the lock just taken
+  if (taken) return false;
+  if (err == EWOULDBLOCK) return true;
+  return std::nullopt;
+}
+
 // How long a temporary file's name is beyond its target's: "." + ".tmp." + pid + "." + XXXXXX.
 constexpr std::size_t kTemporaryExtra = 1 + 5 + 10 + 1 + 6;
 
@@ -73,9 +88,11 @@ std::string temporary_template(const std::string& dir, const std::string& filena
   return dir + "/." + filename + ".tmp." + std::to_string(getpid()) + ".XXXXXX";
 }
 
-// One file of a set: written to its temporary name and fsync'ed, not yet renamed.
+// One file of a set: written to its temporary name and fsync'ed, not yet renamed. `fd` (-1 for
+// an adopted file, whose lock its creator holds) stays open, and the file locked, until commit ends.
 struct Staged {
   std::string path, tmp;
+  int fd = -1;
 };
 
 Staged stage(const std::string& path, const std::string& content) {
@@ -89,6 +106,7 @@ Staged stage(const std::string& path, const std::string& content) {
   if (fd < 0)
     throw std::runtime_error(path + ": cannot create a temporary file in " + dir + ": " + errno_text());
   const std::string tmp = name.data();
+  lock_temporary(fd);
   auto fail = [&](const std::string& step) {
     std::string why = errno_text();
     if (fd >= 0) close(fd);
@@ -108,11 +126,9 @@ Staged stage(const std::string& path, const std::string& content) {
     left -= static_cast<std::size_t>(n);
   }
   // Data on disk before the rename, or a crash could leave an empty file under the final name.
+  // With the data synced, close has nothing left to report: the file stays open until its rename.
   if (fsync(fd) != 0) fail("fsync");
-  int closing = fd;
-  fd = -1;
-  if (close(closing) != 0) fail("close");
-  return {path, tmp};
+  return {path, tmp, fd};
 }
 
 std::string file_names(const std::vector<std::string>& paths) {
@@ -131,6 +147,13 @@ void FileSet::adopt(const std::string& path, const std::string& temporary) {
 
 void FileSet::commit() {
   std::vector<Staged> staged;
+  struct CloseStaged {
+    std::vector<Staged>& files;
+    ~CloseStaged() {
+      for (const Staged& s : files)
+        if (s.fd >= 0) close(s.fd);
+    }
+  } close_staged{staged};
   std::vector<std::string> all;
   for (const Entry& e : entries_) all.push_back(e.path);
   auto discard = [&] {
@@ -205,15 +228,21 @@ std::vector<std::string> remove_stale_temporaries(const std::string& dir) {
     if (!our_temporary(name, &pid)) continue;
     const auto age = now - e.last_write_time(entry_ec);
     if (entry_ec) continue;
-    // A writer that is still running (here, or on another machine sharing the directory)
-    // finishes its file within seconds; its owner's pid is checked where the name holds one.
+    // A writer still running, here or on another machine sharing the directory, holds the
+    // file's lock. Where locks say nothing, the pid in the name is checked, and a writer on
+    // another machine finishes within a minute.
+    const std::optional<bool> locked = temporary_is_locked(e.path().string());
+    if (locked == true) continue;
     const bool owner_gone = pid > 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
     const bool old = age > std::chrono::minutes(owner_gone ? 1 : 60);
-    if (!old || (pid > 0 && !owner_gone && age < std::chrono::hours(24))) continue;
+    const bool abandoned = owner_gone && locked == false;
+    if (!abandoned && (!old || (pid > 0 && !owner_gone && age < std::chrono::hours(24)))) continue;
     if (fs::remove(e.path(), entry_ec)) removed.push_back(e.path().string());
   }
   return removed;
 }
+
+void lock_temporary(int fd) { (void)flock(fd, LOCK_EX | LOCK_NB); }
 
 std::size_t temporary_name_length(std::size_t name_length) { return name_length + kTemporaryExtra; }
 

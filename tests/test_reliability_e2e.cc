@@ -3,6 +3,7 @@
 // and signals during long loops, leftovers of killed runs, stray files among the results. Each
 // case is one of docs/reliability-cases.md; what it checks is what a user sees (exit status,
 // one clear line, the files left behind).
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -20,6 +21,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "results/results.h"
 #include "tests/binary_runner.h"
 #include "tests/fs_sandbox.h"
 #include "tests/temp_dir.h"
@@ -395,23 +397,29 @@ TEST(ReliabilityE2E, StaleTemporariesOfKilledRunsAreRemovedOnStart) {
     if (make_old) fs::last_write_time(p, old);
   };
   const std::vector<fs::path> stale = {out / (".k.all.1.json.tmp." + dead + ".a1B2c3"),
+                                       out / (".k.all.2.json.tmp." + dead + ".a1B2c3"),  // fresh, unlocked
                                        cache / ("rand_relu_0123456789abcdef.ipmodel.tmp." + dead + ".Zz9Yy8"),
                                        out / ".inferencepower-write-test.QwErTy"};
-  const std::vector<fs::path> kept = {out / (".k.all.2.json.tmp." + dead + ".a1B2c3"),   // too fresh
+  const std::vector<fs::path> kept = {out / (".k.all.4.json.tmp." + dead + ".a1B2c3"),   // locked
                                       out / (".k.all.3.json.tmp." + alive + ".a1B2c3"),  // its writer runs
                                       out / "notes.tmp.a1B2c3", out / "k_1.json"};       // not ours
-  for (const fs::path& p : stale) touch(p, true);
-  touch(kept[0], false);
-  for (std::size_t i = 1; i < kept.size(); ++i) touch(kept[i], true);
-  // stale[2] is an old probe without a pid: an hour is its limit.
-  fs::last_write_time(stale[2], fs::file_time_type::clock::now() - std::chrono::hours(2));
+  for (const fs::path& p : stale) touch(p, p != stale[1]);
+  for (const fs::path& p : kept) touch(p, true);
+  // Locked as a writer on another machine sharing the directory would hold it (its pid means
+  // nothing here).
+  const int held = open(kept[0].c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(held, 0);
+  ip::lock_temporary(held);
+  // stale[3] is an old probe without a pid: an hour is its limit.
+  fs::last_write_time(stale[3], fs::file_time_type::clock::now() - std::chrono::hours(2));
   const Outcome o = run_shell(kBin + "/rand_power --design paper --functions relu --scales 0 --runs 1 --train-epochs 1 "
                                      "--threads 1 --prefix k --out " + out.string() + " --model-cache " + cache.string(),
                               tmp.path());
+  close(held);
   ASSERT_EQ(o.code, 0) << o.err;
   for (const fs::path& p : stale) EXPECT_FALSE(fs::exists(p)) << p;
   for (const fs::path& p : kept) EXPECT_TRUE(fs::exists(p)) << p;
-  EXPECT_TRUE(contains(o.err, "removed 2 stale temporary file(s) of an interrupted run from " + out.string())) << o.err;
+  EXPECT_TRUE(contains(o.err, "removed 3 stale temporary file(s) of an interrupted run from " + out.string())) << o.err;
   EXPECT_TRUE(contains(o.err, "removed 1 stale temporary file(s) of an interrupted run from " + cache.string())) << o.err;
 }
 
@@ -447,11 +455,12 @@ TEST(ReliabilityE2E, LongLoopsStopOnTheFirstSignal) {
       expect_prompt_stop(kBin + "/rand_power --threads 1 --design " + design +
                              " --functions relu --scales 0 --runs 1 --train-epochs 0 --warmup 1000000000" + out,
                          sig, 1500);
-  // Training of a million steps; the breakdown of a long loop.
+  // Training of a million steps; the breakdown of a long loop (10^6 predictions: 20 s on a fast
+  // core in 2026, where 10^5 ended before the signal).
   expect_prompt_stop(kBin + "/rand_power --threads 1 --design paper --functions relu --scales 0 --runs 1 "
                             "--train-epochs 1000000 --no-model-cache" + out,
                      SIGINT, 1500);
-  expect_prompt_stop(kBin + "/rand_power --threads 1 --design paper --breakdown --functions relu --scales 5 --runs 1 "
+  expect_prompt_stop(kBin + "/rand_power --threads 1 --design paper --breakdown --functions relu --scales 6 --runs 1 "
                             "--chunk-cap 10000 --train-epochs 0" + out,
                      SIGINT, 3000);
   // kernel_bench keeps the default action: it stops at once and writes nothing.

@@ -1,5 +1,6 @@
 // Result files: atomic writes, the paper's schema (every field, unique keys), round trips through
 // the reader, the paper's own files read without error, malformed files named, CSV layout.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -341,16 +342,44 @@ TEST(ResultsAtomic, StaleTemporariesAreTheOnlyOnesRemoved) {
   make(".inferencepower-write-test.xxxxxxxxAb12Cd", hours(2));  // removed: the long-name probe
   make(".r.json.tmp." + alive + ".Ab12Cd", hours(2));           // kept: its writer runs
   make(".r.json.tmp." + dead + ".Ab12Cd2", minutes(2));         // kept: not our naming
-  make(".r.json.tmp." + dead + ".Xy34Zw", seconds(10));         // kept: too fresh
+  make(".r.json.tmp." + dead + ".Xy34Zw", seconds(1));          // removed: writer gone, unlocked
+  make(".r.json.tmp." + dead + ".Lk56Mn", hours(2));            // kept: locked (another machine's)
+  make(".r.json.tmp." + alive + ".Ef78Gh", seconds(1));         // kept: its writer runs
   make(".r.json.tmp.Xy34Zw", minutes(30));                      // kept: no pid, under an hour
   make("r.json.tmp." + dead + ".Ab12Cd", minutes(2));           // kept: a result's are hidden
   make("notes.txt", hours(48));                                 // kept: not a temporary
+  // A writer whose pid means nothing here (another machine) holds its file's lock.
+  const int held = open(dir.file(".r.json.tmp." + dead + ".Lk56Mn").c_str(), O_RDONLY);
+  ASSERT_GE(held, 0);
+  lock_temporary(held);
   const std::vector<std::string> removed = remove_stale_temporaries(dir.path());
-  EXPECT_EQ(removed.size(), 5u);
+  close(held);
+  EXPECT_EQ(removed.size(), 6u);
   EXPECT_EQ(names_in(dir.path()),
             (std::set<std::string>{".r.json.tmp." + alive + ".Ab12Cd", ".r.json.tmp." + dead + ".Ab12Cd2",
-                                   ".r.json.tmp." + dead + ".Xy34Zw", ".r.json.tmp.Xy34Zw",
-                                   "r.json.tmp." + dead + ".Ab12Cd", "notes.txt"}));
+                                   ".r.json.tmp." + dead + ".Lk56Mn", ".r.json.tmp." + alive + ".Ef78Gh",
+                                   ".r.json.tmp.Xy34Zw", "r.json.tmp." + dead + ".Ab12Cd", "notes.txt"}));
+}
+
+// A file being written is locked until it has its name; a killed writer's lock goes with it.
+TEST(ResultsAtomic, WritersLockTheirTemporaryUntilTheRename) {
+  TempDir dir;
+  const pid_t child = fork();
+  if (child == 0) {
+    // The child's own temporary, locked as FileSet locks its files, then a kill before the rename.
+    std::string tmpl = dir.file(".r.json.tmp." + std::to_string(getpid()) + ".XXXXXX");
+    const int fd = mkstemp(tmpl.data());
+    if (fd < 0) _exit(1);
+    lock_temporary(fd);
+    if (!remove_stale_temporaries(dir.path()).empty()) _exit(2);  // its own file, locked: kept
+    raise(SIGKILL);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "child exit " << WEXITSTATUS(status);
+  ASSERT_EQ(names_in(dir.path()).size(), 1u);
+  EXPECT_EQ(remove_stale_temporaries(dir.path()).size(), 1u) << "a killed writer's file goes at once";
+  EXPECT_TRUE(names_in(dir.path()).empty());
 }
 
 // The longest name a run will create (its temporary form included) must fit the file system.
