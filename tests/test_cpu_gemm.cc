@@ -179,6 +179,9 @@ TEST(CpuGemm, BitIdenticalForAnyThreadCount) {
                         // op(B) read in place (at most 4 row tiles), two K slices
                         {{true, false}, {16, 1024, 64}},
                         {{false, false}, {24, 2048, 300}},
+                        // shallow K: the block walked row tile by row tile
+                        {{false, false}, {128, 1024, 10}},
+                        {{true, true}, {67, 1001, 16}},
                         // the unpacked skinny path, split over B's rows
                         {{false, true}, {1, 1024, 1024}},
                         {{false, true}, {11, 1000, 1003}}};

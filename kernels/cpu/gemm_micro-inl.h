@@ -39,6 +39,9 @@ constexpr size_t kLanes = hn::MaxLanes(DF());
 constexpr size_t kNR = kNV * kLanes;
 // The half tile of edge slivers: M = 16 is 6 + 6 + 4 rows, not 18.
 constexpr size_t kMRHalf = 4;
+// Slices at most this deep walk the block row tile by row tile, each along all the chunk's
+// slivers (gemm.cc says why).
+constexpr size_t kShallowK = 16;
 
 // out = alpha * acc (+ beta * c). The single formula used for every C element.
 template <class V>
@@ -139,55 +142,63 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, size_t lda,
   }
 }
 
-// The row of A slivers times one B sliver with nr valid columns, through the narrowest kernel
-// that covers them.
+// Row tile t (rows i ...) of the block times one B sliver with nr valid columns (columns j ...),
+// through the narrowest kernel that covers them.
 template <size_t NV>
-HWY_INLINE void SliverColumn(const MacroArgs& m, const float* b, size_t j, size_t nr) {
-  const size_t a_sliver = m.kc * kMR;
-  for (size_t i = 0, t = 0; i < m.mc; i += kMR, ++t) {
-    const size_t mr = std::min(kMR, m.mc - i);
-    float* const c = m.c + i * m.ldc + j;
-    const bool half = kMRHalf < kMR && mr <= kMRHalf;
-    if (m.lda != 0) {
-      const float* a = m.a + i * m.lda;
-      if (half) {
-        MicroKernel<NV, true, kMRHalf>(m.kc, a, m.lda, b, kNR, c, m.ldc, mr, nr, m.alpha, m.beta);
-      } else {
-        MicroKernel<NV, true>(m.kc, a, m.lda, b, kNR, c, m.ldc, mr, nr, m.alpha, m.beta);
-      }
-    } else if (m.ldb != 0) {
-      const float* a = m.a + t * a_sliver;
-      if (half) {
-        MicroKernel<NV, false, kMRHalf, true>(m.kc, a, 0, b, m.ldb, c, m.ldc, mr, nr, m.alpha,
-                                              m.beta);
-      } else {
-        MicroKernel<NV, false, kMR, true>(m.kc, a, 0, b, m.ldb, c, m.ldc, mr, nr, m.alpha, m.beta);
-      }
+HWY_INLINE void Tile(const MacroArgs& m, const float* b, size_t j, size_t nr, size_t i, size_t t) {
+  const size_t mr = std::min(kMR, m.mc - i);
+  float* const c = m.c + i * m.ldc + j;
+  const bool half = kMRHalf < kMR && mr <= kMRHalf;
+  if (m.lda != 0) {
+    const float* a = m.a + i * m.lda;
+    if (half) {
+      MicroKernel<NV, true, kMRHalf>(m.kc, a, m.lda, b, kNR, c, m.ldc, mr, nr, m.alpha, m.beta);
     } else {
-      const float* a = m.a + t * a_sliver;
-      if (half) {
-        MicroKernel<NV, false, kMRHalf>(m.kc, a, 0, b, kNR, c, m.ldc, mr, nr, m.alpha, m.beta);
-      } else {
-        MicroKernel<NV, false>(m.kc, a, 0, b, kNR, c, m.ldc, mr, nr, m.alpha, m.beta);
-      }
+      MicroKernel<NV, true>(m.kc, a, m.lda, b, kNR, c, m.ldc, mr, nr, m.alpha, m.beta);
+    }
+  } else if (m.ldb != 0) {
+    const float* a = m.a + t * m.kc * kMR;
+    if (half) {
+      MicroKernel<NV, false, kMRHalf, true>(m.kc, a, 0, b, m.ldb, c, m.ldc, mr, nr, m.alpha, m.beta);
+    } else {
+      MicroKernel<NV, false, kMR, true>(m.kc, a, 0, b, m.ldb, c, m.ldc, mr, nr, m.alpha, m.beta);
+    }
+  } else {
+    const float* a = m.a + t * m.kc * kMR;
+    if (half) {
+      MicroKernel<NV, false, kMRHalf>(m.kc, a, 0, b, kNR, c, m.ldc, mr, nr, m.alpha, m.beta);
+    } else {
+      MicroKernel<NV, false>(m.kc, a, 0, b, kNR, c, m.ldc, mr, nr, m.alpha, m.beta);
     }
   }
 }
 
-inline void Macro(const MacroArgs& m) {
-  const size_t b_sliver = m.kc * kNR;
-  for (size_t j = 0, s = 0; j < m.nc; j += kNR, ++s) {
-    const size_t nr = std::min(kNR, m.nc - j);
-    const float* b = m.ldb != 0 ? m.b + j : m.b + s * b_sliver;
-    const size_t nv = (nr + kLanes - 1) / kLanes;
-    if (nv == 1) {
-      SliverColumn<1>(m, b, j, nr);
-    } else if (nv == 2 || kNV == 2) {
-      SliverColumn<(kNV >= 2 ? 2 : 1)>(m, b, j, nr);
-    } else {
-      SliverColumn<kNV>(m, b, j, nr);
-    }
+// One B sliver (columns j ..., nr valid) against row tile t, through the kernel of as many vectors
+// as the sliver has valid ones.
+HWY_INLINE void TileOfSliver(const MacroArgs& m, size_t j, size_t s, size_t i, size_t t) {
+  const size_t nr = std::min(kNR, m.nc - j);
+  const float* b = m.ldb != 0 ? m.b + j : m.b + s * m.kc * kNR;
+  const size_t nv = (nr + kLanes - 1) / kLanes;
+  if (nv == 1) {
+    Tile<1>(m, b, j, nr, i, t);
+  } else if (nv == 2 || kNV == 2) {
+    Tile<(kNV >= 2 ? 2 : 1)>(m, b, j, nr, i, t);
+  } else {
+    Tile<kNV>(m, b, j, nr, i, t);
   }
+}
+
+// The block: for each B sliver, every row tile (the sliver stays in L1 while the A block streams
+// from L2), or, for shallow slices, for each row tile every sliver, so that C is written along
+// its rows.
+inline void Macro(const MacroArgs& m) {
+  if (m.kc <= kShallowK) {
+    for (size_t i = 0, t = 0; i < m.mc; i += kMR, ++t)
+      for (size_t j = 0, s = 0; j < m.nc; j += kNR, ++s) TileOfSliver(m, j, s, i, t);
+    return;
+  }
+  for (size_t j = 0, s = 0; j < m.nc; j += kNR, ++s)
+    for (size_t i = 0, t = 0; i < m.mc; i += kMR, ++t) TileOfSliver(m, j, s, i, t);
 }
 
 }  // namespace ip::cpu::HWY_NAMESPACE

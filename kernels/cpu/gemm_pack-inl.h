@@ -79,15 +79,29 @@ inline void PackB(bool trans, const float* B, size_t ldb, size_t j0, size_t nc, 
     std::fill(last, last + kc * kNR, 0.0f);
   }
   if (!trans) {
-    // op(B)[k][j] = B[k * ldb + j]: rows of B are contiguous in j, so walk k outside and the
-    // slivers inside: each row is read as one run, where sliver by sliver the reads would be
-    // 192-byte pieces of kc rows, each in its own 4 KiB page when ldb >= 1024 (no prefetcher
-    // follows that).
-    for (size_t k = 0; k < kc; ++k) {
-      const float* src = B + (p0 + k) * ldb + j0;
+    // op(B)[k][j] = B[k * ldb + j]: rows of B are contiguous in j. Blocks of kRows rows are
+    // copied sliver by sliver: the reads stay within the few rows of the block (a run of each,
+    // not 64 or 192-byte pieces of kc rows in as many 4 KiB pages), and each sliver is written as
+    // one run of kRows x kNR floats instead of one line into each of the chunk's slivers, kc x kNR
+    // floats apart, per row (as many concurrent write streams in the same cache sets).
+    // A whole sliver's row is kNV vector copies (std::copy of a run whose length the compiler
+    // cannot see is a memmove call).
+    const DF d;
+    constexpr size_t kRows = 16;
+    for (size_t k0 = 0; k0 < kc; k0 += kRows) {
+      const size_t k1 = std::min(kc, k0 + kRows);
       for (size_t s = s0; s < s1; ++s) {
         const size_t cols = std::min(kNR, nc - s * kNR);
-        std::copy(src + s * kNR, src + s * kNR + cols, out + (s - s0) * kc * kNR + k * kNR);
+        const float* src = B + (p0 + k0) * ldb + j0 + s * kNR;
+        float* dst = out + (s - s0) * kc * kNR + k0 * kNR;
+        for (size_t k = k0; k < k1; ++k, src += ldb, dst += kNR) {
+          if (cols == kNR) {
+            HWY_UNROLL(kNV)
+            for (size_t v = 0; v < kNV; ++v) hn::StoreU(hn::LoadU(d, src + v * kLanes), d, dst + v * kLanes);
+          } else {
+            std::copy(src, src + cols, dst);
+          }
+        }
       }
     }
     return;
