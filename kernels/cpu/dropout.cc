@@ -103,6 +103,38 @@ HWY_INLINE hn::Vec<D> DropoutVec(D d, hn::Vec<D> v, M keep, const DropoutConstan
   }
 }
 
+// The mask bits of a vector's L <= 64 lanes, lane j at bit j, and a mask from such bits (zero
+// past lane L). An AVX-512 mask is a register of these bits, one move either way; through
+// memory, as Highway 1.0.3's StoreMaskBits and LoadMaskBits go, GCC rebuilt each value a byte at
+// a time (about 12 instructions per vector more in the forward's AVX-512 loop).
+template <class D>
+HWY_INLINE uint64_t MaskBits(D d, hn::Mask<D> m) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  (void)d;
+  return static_cast<uint64_t>(m.raw);
+#else
+  uint8_t bytes[8] = {};
+  hn::StoreMaskBits(d, m, bytes);
+  uint64_t bits = 0;
+  for (size_t b = 0; b < (hn::Lanes(d) + 7) / 8; ++b) bits |= uint64_t{bytes[b]} << (8 * b);
+  return bits;
+#endif
+}
+
+template <class D>
+HWY_INLINE hn::Mask<D> MaskFromBits(D d, uint64_t bits) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  (void)d;
+  hn::Mask<D> m;
+  m.raw = static_cast<decltype(m.raw)>(bits);
+  return m;
+#else
+  uint8_t bytes[8];
+  for (size_t b = 0; b < 8; ++b) bytes[b] = static_cast<uint8_t>(bits >> (8 * b));
+  return hn::LoadMaskBits(d, bytes);
+#endif
+}
+
 // Keep bits of L consecutive blocks' word k (bit j = block j), spread so that bit j lands on bit
 // 4 j + k: the bit of element 4 j + k in element order. L <= 16, so 4 L bits fit in 64.
 // AVX-512 CPUs deposit the bits with BMI2's pdep, one instruction; elsewhere a table spreads a
@@ -110,29 +142,16 @@ HWY_INLINE hn::Vec<D> DropoutVec(D d, hn::Vec<D> v, M keep, const DropoutConstan
 // which made the forward 2.2x slower there.
 template <class D>
 HWY_INLINE uint64_t SpreadKeepBits(D d, hn::Mask<D> m, int k) {
-  uint8_t bytes[8] = {};
-  hn::StoreMaskBits(d, m, bytes);
+  const uint64_t bits = MaskBits(d, m);
 #if HWY_ARCH_X86_64 && HWY_TARGET <= HWY_AVX3
-  uint64_t bits = 0;
-  for (size_t b = 0; b < (hn::Lanes(d) + 7) / 8; ++b) bits |= uint64_t{bytes[b]} << (8 * b);
   return _pdep_u64(bits, uint64_t{0x1111111111111111} << k);
 #else
-  uint64_t bits = 0;
+  uint64_t spread = 0;
   for (size_t b = 0; b < (hn::Lanes(d) + 7) / 8; ++b) {
-    bits |= uint64_t{kBitsToNibbles[bytes[b]]} << (32 * b);
+    spread |= uint64_t{kBitsToNibbles[static_cast<uint8_t>(bits >> (8 * b))]} << (32 * b);
   }
-  return bits << k;
+  return spread << k;
 #endif
-}
-
-// The mask bits of a vector's L <= 64 lanes, lane j at bit j.
-template <class D>
-HWY_INLINE uint64_t MaskBits(D d, hn::Mask<D> m) {
-  uint8_t bytes[8] = {};
-  hn::StoreMaskBits(d, m, bytes);
-  uint64_t bits = 0;
-  for (size_t b = 0; b < (hn::Lanes(d) + 7) / 8; ++b) bits |= uint64_t{bytes[b]} << (8 * b);
-  return bits;
 }
 
 // Element-wise masks (Dropout, Dropout2d and AlphaDropout on 2-D input), forward: elements
@@ -262,10 +281,7 @@ HWY_INLINE void DropoutElementsForward(const DropoutConstants c, const float* in
         for (size_t e = 0; e < 4; ++e) {
           const size_t i = first + e * L;
           if (i >= end) break;
-          const uint64_t bits = (keep_bits >> (e * L)) & lane_bits;
-          uint8_t bytes[8];
-          for (size_t b = 0; b < 8; ++b) bytes[b] = static_cast<uint8_t>(bits >> (8 * b));
-          apply(i, hn::LoadMaskBits(df, bytes));
+          apply(i, MaskFromBits(df, (keep_bits >> (e * L)) & lane_bits));
         }
       }
     }
@@ -277,10 +293,7 @@ template <class D>
 HWY_INLINE hn::Mask<D> LoadKeep(D d, const uint32_t* mask, size_t i) {
   const size_t L = hn::Lanes(d);
   const uint32_t lane_bits = L >= 32 ? ~uint32_t{0} : (uint32_t{1} << L) - 1;
-  const uint32_t bits = (mask[i / 32] >> (i % 32)) & lane_bits;
-  uint8_t bytes[8] = {};
-  for (size_t b = 0; b < 4; ++b) bytes[b] = static_cast<uint8_t>(bits >> (8 * b));
-  return hn::LoadMaskBits(d, bytes);
+  return MaskFromBits(d, (mask[i / 32] >> (i % 32)) & lane_bits);
 }
 
 // Element-wise masks, backward from the stored mask: elements [begin, end), begin a multiple of

@@ -123,8 +123,10 @@ HWY_INLINE void PhiloxRound(DU32 du32, V32 m0, V32 m1, V64 k0, V64 k1, V64& c0, 
                             V64& c3) {
   const V64 p0 = hn::MulEven(hn::BitCast(du32, c0), m0);  // word 0 * kMul0, 64 bits
   const V64 p1 = hn::MulEven(hn::BitCast(du32, c2), m1);  // word 2 * kMul1
-  c0 = hn::Xor(hn::Xor(hn::ShiftRight<32>(p1), c1), k0);
-  c2 = hn::Xor(hn::Xor(hn::ShiftRight<32>(p0), c3), k1);
+  // The shifted product first: on AVX-512 Xor3 is one vpternlog that overwrites its first
+  // operand, which dies here (the key and the word are needed again).
+  c0 = hn::Xor3(hn::ShiftRight<32>(p1), c1, k0);
+  c2 = hn::Xor3(hn::ShiftRight<32>(p0), c3, k1);
   c1 = p1;  // low word in the low half; the upper half is never used
   c3 = p0;
 }
