@@ -155,9 +155,9 @@ TEST(CpuDropout, BitIdenticalToReferenceEveryTargetAndThreadCount) {
   }
 }
 
-// Dropout3d outputs of 64 MiB and more are written with non-temporal stores: still bit-identical
-// to the reference, with the output 64-byte aligned (streamed) and one float off (unaligned
-// fallback); the element-wise dropouts at that size too.
+// Outputs of 64 MiB and more are written with non-temporal stores (Dropout3d's both ways, the
+// element-wise backward, and the element-wise forward on AVX-512): still bit-identical to the
+// reference, with the output 64-byte aligned (streamed) and one float off (unaligned fallback).
 TEST(CpuDropout, StreamedLargeOutputsBitIdenticalToReference) {
   const size_t cols = 1024, rows = (size_t{64} << 20) / (cols * sizeof(float)), n = rows * cols;
   const std::vector<float> x = test_input(n, 3);

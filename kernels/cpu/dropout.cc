@@ -69,8 +69,8 @@ constexpr size_t kMaxDrawsPerCall = 8 * 64;
 // Forward reads its input 4 KiB ahead with a software prefetch: ~10 Philox instructions per
 // element leave the hardware prefetchers alone too few misses in flight at sizes far beyond the
 // caches (as the element-wise activations, activations.cc). The element-wise forward asks for
-// its output lines 4 KiB ahead too: its stores are not streamed (below), so each line is read
-// before it is written, and without the request that read came when the burst of stores did.
+// its output lines 4 KiB ahead too where its stores are not streamed (below): each line is then
+// read before it is written, and without the request that read came when the burst of stores did.
 // The streamed loops (backward, and Dropout3d's forward) prefetch their input too, though they
 // are short: at 256 MiB on 2 threads of a Zen 1 VM they ran at 83-93% of a copy without it and
 // at 90-104% with it (NOTES.md).
@@ -154,6 +154,18 @@ HWY_INLINE uint64_t SpreadKeepBits(D d, hn::Mask<D> m, int k) {
 #endif
 }
 
+// The element-wise forward streams outputs of 64 MiB and more (streaming.h's rule: no read of
+// each line before it is written) on AVX-512 only, where the bursts of stores after each Philox
+// call are short: at 256 MiB on 2 threads of a Zen 5 VM 0.91-0.94x the time of normal stores
+// with the output prefetched, on an Intel AVX-512 VM ~5% faster (an older Zen 4 measurement,
+// of longer rounds, had them slower); with AVX2's longer rounds between the bursts 1.04-1.07x
+// slower on Zen 5 and no faster on Intel (NOTES.md).
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+constexpr bool kStreamElementsForward = true;
+#else
+constexpr bool kStreamElementsForward = false;
+#endif
+
 // Element-wise masks (Dropout, Dropout2d and AlphaDropout on 2-D input), forward: elements
 // [begin, end) of in/out, begin a multiple of 32 (a Philox block boundary and a mask word
 // boundary). in may equal out. Writes mask words begin / 32 .. (end + 31) / 32 - 1, the bits past
@@ -167,16 +179,15 @@ HWY_INLINE uint64_t SpreadKeepBits(D d, hn::Mask<D> m, int k) {
 // their bits are interleaved into element order as plain integer bits (SpreadKeepBits: one pdep
 // per word on AVX-512) and each vector's mask is loaded from its L bits. Either way the
 // element-order bits are also the stored mask: one or two 32-bit stores per 4 L elements
-// (L >= 8), or a word assembled from 32 / 4L pieces.
-// Outputs are never streamed here: the stores come in bursts of 4 or 8 vectors after Philox
-// rounds, and non-temporal stores in bursts measured ~15% slower at 256 MiB than normal ones on
-// Zen 4 (NOTES.md; DropoutRows, which stores one vector per vector of work, gains from them).
+// (L >= 8), or a word assembled from 32 / 4L pieces. `stream`: full vectors go out with
+// non-temporal stores (kStreamElementsForward says where).
 // c by value: a local copy that the output stores cannot alias, so its fields stay in registers
 // and DropoutVec's tests on them are loop-invariant (with a reference, every store could change
 // c.offset and forced reloads; measured ~12% slower on L2-resident arrays).
 template <bool kMayAdd>
 HWY_INLINE void DropoutElementsForward(const DropoutConstants c, const float* in, float* out,
-                                       uint32_t* mask, size_t begin, size_t end, uint64_t seed) {
+                                       uint32_t* mask, size_t begin, size_t end, uint64_t seed,
+                                       bool stream) {
   const DElements df;
   const hn::RebindToUnsigned<decltype(df)> du;
   const hn::RebindToSigned<decltype(df)> di;
@@ -215,8 +226,8 @@ HWY_INLINE void DropoutElementsForward(const DropoutConstants c, const float* in
   const auto apply = [&](size_t i, hn::Mask<DElements> keep) IP_INLINE_LAMBDA {
     if (HWY_LIKELY(end - i >= L)) {
       hwy::Prefetch(in + i + kPrefetchFloats);
-      hwy::Prefetch(out + i + kPrefetchFloats);
-      hn::StoreU(DropoutVec<false, kMayAdd>(df, hn::LoadU(df, in + i), keep, c), df, out + i);
+      if (!stream) hwy::Prefetch(out + i + kPrefetchFloats);
+      StoreMaybeStream(df, DropoutVec<false, kMayAdd>(df, hn::LoadU(df, in + i), keep, c), out + i, stream);
     } else {
       const size_t count = end - i;
       StoreTail(df, DropoutVec<false, kMayAdd>(df, LoadTail(df, in + i, count), keep, c), out + i, count);
@@ -247,9 +258,9 @@ HWY_INLINE void DropoutElementsForward(const DropoutConstants c, const float* in
           if constexpr (kWhole) {
             if (e * L * sizeof(float) % 64 == 0) {
               hwy::Prefetch(in + i + kPrefetchFloats);
-              hwy::Prefetch(out + i + kPrefetchFloats);
+              if (!stream) hwy::Prefetch(out + i + kPrefetchFloats);
             }
-            hn::StoreU(DropoutVec<false, kMayAdd>(df, hn::LoadU(df, in + i), keep, c), df, out + i);
+            StoreMaybeStream(df, DropoutVec<false, kMayAdd>(df, hn::LoadU(df, in + i), keep, c), out + i, stream);
           } else {
             apply(i, keep);
           }
@@ -369,12 +380,14 @@ HWY_INLINE void DropoutRows(const DropoutConstants c, const float* in, float* ou
 
 // Exported entry points (HWY_EXPORT takes only non-template functions).
 void DropoutForwardElements(const DropoutConstants* c, const float* x, float* y, uint32_t* mask,
-                            size_t begin, size_t end, uint64_t seed) {
+                            size_t begin, size_t end, uint64_t seed, bool large_output) {
+  const bool stream = kStreamElementsForward && large_output;
   if (c->offset != 0.0f || c->dropped_value != 0.0f) {
-    DropoutElementsForward<true>(*c, x, y, mask, begin, end, seed);
+    DropoutElementsForward<true>(*c, x, y, mask, begin, end, seed, stream);
   } else {
-    DropoutElementsForward<false>(*c, x, y, mask, begin, end, seed);
+    DropoutElementsForward<false>(*c, x, y, mask, begin, end, seed, stream);
   }
+  if (stream) hwy::FlushStream();
 }
 void DropoutBackwardElements(const DropoutConstants* c, const float* dy, float* dx,
                              const uint32_t* mask, size_t begin, size_t end, bool stream) {
@@ -450,12 +463,12 @@ void dropout_forward(FunctionId id, const float* x, float* y, uint32_t* mask, si
   const DropoutConstants c = dropout_constants(id, static_cast<double>(p));
   const size_t n = rows * cols;
   if (n == 0) return;
+  const bool stream = use_streaming_stores(n * sizeof(float));
   if (!c.by_row) {
     for_each_chunk(n, [&](size_t begin, size_t end) {
-      HWY_DYNAMIC_DISPATCH(DropoutForwardElements)(&c, x, y, mask, begin, end, seed);
+      HWY_DYNAMIC_DISPATCH(DropoutForwardElements)(&c, x, y, mask, begin, end, seed, stream);
     });
   } else {
-    const bool stream = use_streaming_stores(n * sizeof(float));
     for_each_chunk(rows, rows_per_chunk(cols), [&](size_t begin, size_t end) {
       HWY_DYNAMIC_DISPATCH(DropoutForwardRows)(&c, x, y, mask, begin, end, cols, seed, stream);
     });
