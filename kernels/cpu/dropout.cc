@@ -179,15 +179,14 @@ constexpr bool kStreamElementsForward = false;
 // their bits are interleaved into element order as plain integer bits (SpreadKeepBits: one pdep
 // per word on AVX-512) and each vector's mask is loaded from its L bits. Either way the
 // element-order bits are also the stored mask: one or two 32-bit stores per 4 L elements
-// (L >= 8), or a word assembled from 32 / 4L pieces. `stream`: full vectors go out with
-// non-temporal stores (kStreamElementsForward says where).
+// (L >= 8), or a word assembled from 32 / 4L pieces. kStream: full vectors go out with
+// non-temporal stores (kStreamElementsForward says where), out then vector-aligned.
 // c by value: a local copy that the output stores cannot alias, so its fields stay in registers
 // and DropoutVec's tests on them are loop-invariant (with a reference, every store could change
 // c.offset and forced reloads; measured ~12% slower on L2-resident arrays).
-template <bool kMayAdd>
+template <bool kMayAdd, bool kStream>
 HWY_INLINE void DropoutElementsForward(const DropoutConstants c, const float* in, float* out,
-                                       uint32_t* mask, size_t begin, size_t end, uint64_t seed,
-                                       bool stream) {
+                                       uint32_t* mask, size_t begin, size_t end, uint64_t seed) {
   const DElements df;
   const hn::RebindToUnsigned<decltype(df)> du;
   const hn::RebindToSigned<decltype(df)> di;
@@ -220,14 +219,22 @@ HWY_INLINE void DropoutElementsForward(const DropoutConstants c, const float* in
       }
     }
   };
+  // A whole vector of output: streamed (kStream, every such store vector-aligned) or not.
+  const auto store_out = [df](hn::Vec<DElements> v, float* p) IP_INLINE_LAMBDA {
+    if constexpr (kStream) {
+      hn::Stream(v, df, p);
+    } else {
+      hn::StoreU(v, df, p);
+    }
+  };
   // One vector of output from element i (< end) and its keep mask. Always inlined: as a call in
   // the last half's path, the registers saved around it cost the whole halves too (6 more
   // instructions per vector executed on AVX2).
   const auto apply = [&](size_t i, hn::Mask<DElements> keep) IP_INLINE_LAMBDA {
     if (HWY_LIKELY(end - i >= L)) {
       hwy::Prefetch(in + i + kPrefetchFloats);
-      if (!stream) hwy::Prefetch(out + i + kPrefetchFloats);
-      StoreMaybeStream(df, DropoutVec<false, kMayAdd>(df, hn::LoadU(df, in + i), keep, c), out + i, stream);
+      if constexpr (!kStream) hwy::Prefetch(out + i + kPrefetchFloats);
+      store_out(DropoutVec<false, kMayAdd>(df, hn::LoadU(df, in + i), keep, c), out + i);
     } else {
       const size_t count = end - i;
       StoreTail(df, DropoutVec<false, kMayAdd>(df, LoadTail(df, in + i, count), keep, c), out + i, count);
@@ -258,9 +265,9 @@ HWY_INLINE void DropoutElementsForward(const DropoutConstants c, const float* in
           if constexpr (kWhole) {
             if (e * L * sizeof(float) % 64 == 0) {
               hwy::Prefetch(in + i + kPrefetchFloats);
-              if (!stream) hwy::Prefetch(out + i + kPrefetchFloats);
+              if constexpr (!kStream) hwy::Prefetch(out + i + kPrefetchFloats);
             }
-            StoreMaybeStream(df, DropoutVec<false, kMayAdd>(df, hn::LoadU(df, in + i), keep, c), out + i, stream);
+            store_out(DropoutVec<false, kMayAdd>(df, hn::LoadU(df, in + i), keep, c), out + i);
           } else {
             apply(i, keep);
           }
@@ -381,13 +388,21 @@ HWY_INLINE void DropoutRows(const DropoutConstants c, const float* in, float* ou
 // Exported entry points (HWY_EXPORT takes only non-template functions).
 void DropoutForwardElements(const DropoutConstants* c, const float* x, float* y, uint32_t* mask,
                             size_t begin, size_t end, uint64_t seed, bool large_output) {
-  const bool stream = kStreamElementsForward && large_output;
-  if (c->offset != 0.0f || c->dropped_value != 0.0f) {
-    DropoutElementsForward<true>(*c, x, y, mask, begin, end, seed, stream);
+  const bool may_add = c->offset != 0.0f || c->dropped_value != 0.0f;
+  // Every vector the loop stores is as aligned as y (begin and each vector's first element are
+  // multiples of 16 floats): streamed whole, or not at all.
+  if (kStreamElementsForward && large_output && reinterpret_cast<uintptr_t>(y) % 64 == 0) {
+    if (may_add) {
+      DropoutElementsForward<true, kStreamElementsForward>(*c, x, y, mask, begin, end, seed);
+    } else {
+      DropoutElementsForward<false, kStreamElementsForward>(*c, x, y, mask, begin, end, seed);
+    }
+    hwy::FlushStream();
+  } else if (may_add) {
+    DropoutElementsForward<true, false>(*c, x, y, mask, begin, end, seed);
   } else {
-    DropoutElementsForward<false>(*c, x, y, mask, begin, end, seed, stream);
+    DropoutElementsForward<false, false>(*c, x, y, mask, begin, end, seed);
   }
-  if (stream) hwy::FlushStream();
 }
 void DropoutBackwardElements(const DropoutConstants* c, const float* dy, float* dx,
                              const uint32_t* mask, size_t begin, size_t end, bool stream) {
