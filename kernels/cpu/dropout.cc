@@ -106,7 +106,7 @@ HWY_INLINE hn::Vec<D> DropoutVec(D d, hn::Vec<D> v, M keep, const DropoutConstan
 // The mask bits of a vector's L <= 64 lanes, lane j at bit j, and a mask from such bits (zero
 // past lane L). An AVX-512 mask is a register of these bits, one move either way; through
 // memory, as Highway 1.0.3's StoreMaskBits and LoadMaskBits go, GCC rebuilt each value a byte at
-// a time (about 12 instructions per vector more in the forward's AVX-512 loop).
+// a time (4-6 instructions per conversion in the forward's AVX-512 loop).
 template <class D>
 HWY_INLINE uint64_t MaskBits(D d, hn::Mask<D> m) {
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
@@ -156,7 +156,7 @@ HWY_INLINE uint64_t SpreadKeepBits(D d, hn::Mask<D> m, int k) {
 
 // The element-wise forward streams outputs of 64 MiB and more (streaming.h's rule: no read of
 // each line before it is written) on AVX-512 only, where the bursts of stores after each Philox
-// call are short: at 256 MiB on 2 threads of a Zen 5 VM 0.91-0.94x the time of normal stores
+// call are short: at 256 MiB on 2 threads of a Zen 5 VM 0.89-0.94x the time of normal stores
 // with the output prefetched, on an Intel AVX-512 VM ~5% faster (an older Zen 4 measurement,
 // of longer rounds, had them slower); with AVX2's longer rounds between the bursts 1.04-1.07x
 // slower on Zen 5 and no faster on Intel (NOTES.md).
