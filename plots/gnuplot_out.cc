@@ -137,13 +137,7 @@ std::vector<std::string> draw(const std::string& dir, const std::string& stem, i
   // gnuplot writes each format to a temporary name of ours; the figure's files appear together
   // (with its CSV) once every one is complete, so a full disk leaves no empty or half file.
   std::vector<std::pair<std::string, std::string>> outputs;  // final path, temporary path
-  // Each temporary file stays open, and so locked (ip::lock_temporary), until it has its name.
-  struct CloseAll {
-    std::vector<int> fds;
-    ~CloseAll() {
-      for (int fd : fds) ::close(fd);
-    }
-  } locks;
+  ip::HeldTemporaries held;  // each temporary file open, and locked, until it has its name
   auto discard = [&] {
     for (const auto& o : outputs) ::unlink(o.second.c_str());
   };
@@ -156,8 +150,7 @@ std::vector<std::string> draw(const std::string& dir, const std::string& stem, i
       discard();
       throw std::runtime_error("figure " + stem + ": cannot create a file in " + dir + ": " + why);
     }
-    ip::lock_temporary(fd);
-    locks.fds.push_back(fd);
+    held.hold(fd);
     outputs.emplace_back(path, tmpl);
   }
   {

@@ -215,6 +215,19 @@ void check_writable(const std::string& dir);
 // machine or on another sharing the directory, can tell a file still being written from a killed
 // writer's leftover. Where the file system has no locks the file stays unlocked and age decides.
 void lock_temporary(int fd);
+// The temporary files a writer keeps open, and so locked, until their renames: hold() locks one
+// (lock_temporary) and keeps its descriptor; all are closed when this goes.
+class HeldTemporaries {
+ public:
+  HeldTemporaries() = default;
+  HeldTemporaries(const HeldTemporaries&) = delete;
+  HeldTemporaries& operator=(const HeldTemporaries&) = delete;
+  ~HeldTemporaries();
+  void hold(int fd);
+
+ private:
+  std::vector<int> fds_;
+};
 // Temporary files of our naming (a result file's ".<name>.tmp.<pid>.XXXXXX", a model's
 // "<name>.ipmodel.tmp.<pid>.XXXXXX", the write probe's) in `dir` whose writer is gone: no one
 // holds the file's lock (lock_temporary) and its process no longer exists, at once, or, where

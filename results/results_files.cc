@@ -88,29 +88,28 @@ std::string temporary_template(const std::string& dir, const std::string& filena
   return dir + "/." + filename + ".tmp." + std::to_string(getpid()) + ".XXXXXX";
 }
 
-// One file of a set: written to its temporary name and fsync'ed, not yet renamed. `fd` (-1 for
-// an adopted file, whose lock its creator holds) stays open, and the file locked, until commit ends.
+// One file of a set: written to its temporary name and fsync'ed, not yet renamed.
 struct Staged {
   std::string path, tmp;
-  int fd = -1;
 };
 
-Staged stage(const std::string& path, const std::string& content) {
+// Writes `content` to a temporary file beside `path`, held open and locked in `held` until the
+// set's renames (an adopted file's lock is its creator's).
+Staged stage(const std::string& path, const std::string& content, HeldTemporaries& held) {
   fs::path target(path);
   std::string dir = target.parent_path().empty() ? "." : target.parent_path().string();
   // Same directory as the target, so rename() is atomic (never across file systems).
   std::string tmpl = temporary_template(dir, target.filename().string());
   std::vector<char> name(tmpl.begin(), tmpl.end());
   name.push_back('\0');
-  int fd = mkstemp(name.data());
+  const int fd = mkstemp(name.data());
   if (fd < 0)
     throw std::runtime_error(path + ": cannot create a temporary file in " + dir + ": " + errno_text());
   const std::string tmp = name.data();
-  lock_temporary(fd);
+  held.hold(fd);
   auto fail = [&](const std::string& step) {
     std::string why = errno_text();
-    if (fd >= 0) close(fd);
-    unlink(tmp.c_str());
+    unlink(tmp.c_str());  // `held` closes fd
     throw std::runtime_error(path + ": " + step + " failed: " + why);
   };
   // mkstemp creates 0600; result files are meant to be shared like any other output.
@@ -128,7 +127,7 @@ Staged stage(const std::string& path, const std::string& content) {
   // Data on disk before the rename, or a crash could leave an empty file under the final name.
   // With the data synced, close has nothing left to report: the file stays open until its rename.
   if (fsync(fd) != 0) fail("fsync");
-  return {path, tmp, fd};
+  return {path, tmp};
 }
 
 std::string file_names(const std::vector<std::string>& paths) {
@@ -146,14 +145,8 @@ void FileSet::adopt(const std::string& path, const std::string& temporary) {
 }
 
 void FileSet::commit() {
+  HeldTemporaries held;
   std::vector<Staged> staged;
-  struct CloseStaged {
-    std::vector<Staged>& files;
-    ~CloseStaged() {
-      for (const Staged& s : files)
-        if (s.fd >= 0) close(s.fd);
-    }
-  } close_staged{staged};
   std::vector<std::string> all;
   for (const Entry& e : entries_) all.push_back(e.path);
   auto discard = [&] {
@@ -164,7 +157,7 @@ void FileSet::commit() {
   try {
     for (const Entry& e : entries_) {
       if (e.adopted.empty()) {
-        staged.push_back(stage(e.path, e.content));
+        staged.push_back(stage(e.path, e.content, held));
         continue;
       }
       const int fd = open(e.adopted.c_str(), O_RDONLY);
@@ -243,6 +236,15 @@ std::vector<std::string> remove_stale_temporaries(const std::string& dir) {
 }
 
 void lock_temporary(int fd) { (void)flock(fd, LOCK_EX | LOCK_NB); }
+
+HeldTemporaries::~HeldTemporaries() {
+  for (int fd : fds_) close(fd);
+}
+
+void HeldTemporaries::hold(int fd) {
+  lock_temporary(fd);
+  fds_.push_back(fd);
+}
 
 std::size_t temporary_name_length(std::size_t name_length) { return name_length + kTemporaryExtra; }
 
