@@ -176,9 +176,11 @@ TEST(CpuGemm, BitIdenticalForAnyThreadCount) {
                         {{false, true}, {64, 16, 1024}},
                         {{false, true}, {2000, 16, 1000}},
                         {{false, false}, {640, 10, 1000}},
-                        // op(B) read in place (at most 4 row tiles), two K slices
+                        // op(B) read in place (at most 2 row tiles), two K slices, and packed
+                        // from 3 row tiles on (AVX2's 6-row tiles)
+                        {{true, false}, {10, 1024, 128}},
+                        {{false, false}, {12, 2048, 300}},
                         {{true, false}, {16, 1024, 64}},
-                        {{false, false}, {24, 2048, 300}},
                         // shallow K: the block walked row tile by row tile
                         {{false, false}, {128, 1024, 10}},
                         {{true, true}, {67, 1001, 16}},

@@ -163,13 +163,14 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   const bool share_a = !a_in_place && m_pad * K <= (size_t{1} << 22);  // up to 16 MiB packed
   const bool a_per_task = !a_in_place && !share_a;
 
-  // op(B) = B against at most 4 row tiles (M <= 4 MR: the output layers' dW, e.g. 16 x 1024 x 64
-  // with K = the batch): each B value enters at most 4 micro-kernel calls, and packing it cost
-  // more than reading its rows in place, 64 bytes from each (one Zen 1 thread, 16 x 1024 x 64
-  // (tn): 0.087 -> 0.074 ms). With more tiles the packed sliver wins: its rows, ldb apart in
-  // place, fall into few cache sets (64 x 1024 x 1024 nn in place: 4.2 -> 4.8 ms). Whole slivers
-  // only (N a multiple of NR), so that no load reaches past a row of B.
-  const bool b_in_place = !trans_b && !a_in_place && N % NR == 0 && ceil_div(M, MR) <= 4;
+  // op(B) = B against at most 2 row tiles (M <= 2 MR: e.g. 10 x 1024 x 128 (tn), the mnist
+  // output layer's dW with K = the batch): each B value enters at most 2 micro-kernel calls, and
+  // reading its rows in place, 64 bytes from each, costs less than packing them. From 3 tiles on
+  // the packed sliver wins: its rows, ldb apart in place, fall into few cache sets and are read
+  // again by every tile (one Zen 5 thread at AVX2, 16 x 1024 x 64 (tn, 3 tiles): 91 GFLOP/s in
+  // place, 100 packed; 24 x 1024 x 64: 99 and 110; 10 x 1024 x 128: 86 either way). Whole
+  // slivers only (N a multiple of NR), so that no load reaches past a row of B.
+  const bool b_in_place = !trans_b && !a_in_place && N % NR == 0 && ceil_div(M, MR) <= 2;
   // Otherwise, with a single row block (M <= MC: every training shape) each chunk of B is used by
   // one task only, so the task packs it itself, slice by slice, right before using it: the packed
   // sliver is still in L2, instead of a packed copy of all of B going out to L3 and coming back.
