@@ -271,6 +271,21 @@ DEVICE_LINE="unknown"
 LIB_PROBLEMS=""
 [[ -d $BIN ]] || { echo "campaign.sh: $BIN missing: run experiments/gpu/pack.sh and carry $PACK" | tee -a "$LOG" >&2
                    DEVICE_LINE="no pack"; STATUS=("nothing ran: $BIN missing"); write_summary; exit 2; }
+# pack.sh gzips the binaries: unpacked into the scratch folder (a binary packed unzipped is used
+# where it is).
+mkdir -p "$WORK/bin"
+for f in "$BIN"/*; do
+  [[ -e $f ]] || continue
+  name=$(basename "$f" .gz)
+  rm -f "$WORK/bin/$name"
+  if [[ $f == *.gz ]]; then
+    gzip -dc -- "$f" > "$WORK/bin/$name" && chmod +x "$WORK/bin/$name" ||
+      { rm -f "$WORK/bin/$name"; echo "campaign.sh: could not unpack $f" | tee -a "$LOG" >&2; }
+  else
+    ln -sf "$(realpath "$f")" "$WORK/bin/$name"
+  fi
+done
+BIN=$WORK/bin
 libdirs=$(realpath "$PACK/lib")
 if [[ $DRY_RUN != 1 ]]; then
   # cuBLAS is not packed (too big): the GPU machine's own CUDA 13 copy, wherever its image keeps it.
