@@ -8,7 +8,8 @@
 //   jc: column panels of C, wide enough that op(B)[:, panel] packed whole stays within 64 MiB
 //       (one panel for every experiment shape); op(B) is packed into KC x NR slivers: once per
 //       panel by all threads together when several row blocks share it, otherwise (M <= MC) by
-//       each task for its own chunk, slice by slice, just before use.
+//       each task for its own chunk, slice by slice, just before use (op(B) = B in slices deeper
+//       than kShallowK: by the micro-kernel of the first row tile, which reads B's rows in place).
 //   op(A): read in place when it is A itself and N <= NR (each value is used once); otherwise
 //       packed once and shared when it is small (M x K up to 4 Mi floats: every training
 //       shape), or packed per task, MC x KC at a time, into a per-thread buffer.
@@ -177,6 +178,14 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   // Several row blocks share each packed slice of B, packed up front by all threads together.
   const bool b_in_task = !b_in_place && row_blocks == 1;
   const bool b_shared = !b_in_place && !b_in_task;
+  // op(B) = B packed by the task (A packed): the first row tile reads each full sliver's rows in
+  // place and stores them packed as it goes, instead of a packing pass before the block, whose
+  // output (1 MiB per slice for one thread's 64 x 1024 x 1024) left L2 before it was read. One
+  // Zen 5 thread, 64 x 1024 x 1024 nn: AVX2 128 -> 132-135 GFLOP/s, AVX3 229-239 -> 240-244;
+  // two threads (chunks of 128 KiB) the same at AVX2, 1-3% faster at AVX3. Not for shallow slices
+  // (K <= kShallowK), whose row tiles come first: 64 x 1024 x 16 and 128 x 1024 x 10 nn were
+  // 4-12% slower on two threads in the one comparison made.
+  const bool fuse_pack_b = b_in_task && !trans_b && !a_in_place && KC > gemm_detail::kShallowK;
 
   // Tasks: row blocks x chunks of slivers. Chunks of ~1024 columns keep the MC x chunk block
   // of C in L2 across the K slices (and bound the repacking of A); with shared A, chunks are
@@ -263,6 +272,13 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
           const float* b;
           if (b_in_place) {
             b = B + p0 * ldb + j0 + cc0;
+          } else if (b_in_task && fuse_pack_b) {
+            // Full slivers are packed by their first row tile; only a partial last one here.
+            const size_t full_end = std::max(s0, std::min(s1, nc / NR));
+            if (full_end < s1) {
+              ki.pack_b(trans_b, B, ldb, j0, nc, p0, kc, full_end, s1, bp_own + (full_end - s0) * kc * NR);
+            }
+            b = bp_own;
           } else if (b_in_task) {
             ki.pack_b(trans_b, B, ldb, j0, nc, p0, kc, s0, s1, bp_own);
             b = bp_own;
@@ -281,6 +297,10 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
           args.ldc = ldc;
           args.alpha = alpha;
           args.beta = p0 == 0 ? beta : 1.0f;  // later slices accumulate onto the first
+          if (b_in_task && fuse_pack_b) {
+            args.b_src = B + p0 * ldb + j0 + cc0;
+            args.b_src_ld = ldb;
+          }
           ki.macro(args);
         }
       }

@@ -23,6 +23,12 @@ struct MacroArgs {
   size_t ldc;
   float alpha;
   float beta;          // 0: overwrite without reading C
+  // Packing fused into the first row tile (b_src not null; b packed, A packed): the chunk's full
+  // slivers are not packed yet. Row tile 0 reads each from op(B) = B itself (b_src: row p0, the
+  // chunk's first column, rows b_src_ld apart) and writes the packed sliver into b as it goes;
+  // the other row tiles read that. A last, partial sliver is packed already.
+  const float* b_src = nullptr;
+  size_t b_src_ld = 0;
 };
 using MacroFn = void (*)(const MacroArgs&);
 // Packs op(A)[i0 : i0+mc, p0 : p0+kc] into MR-row slivers (sliver t: for each k, the MR values of
@@ -44,6 +50,10 @@ struct KernelInfo {
 };
 
 inline size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+// Slices at most this deep walk the block row tile by row tile, each along all the chunk's
+// slivers, and pack their B before the block (gemm.cc says why).
+constexpr size_t kShallowK = 16;
 
 // Products of fewer FLOP than this stay on one thread (gemm.cc says why), given the environment's
 // OMP_WAIT_POLICY and GOMP_SPINCOUNT (nullptr: unset): 1e7 where idle OpenMP threads sleep at

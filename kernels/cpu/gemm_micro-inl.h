@@ -39,9 +39,7 @@ constexpr size_t kLanes = hn::MaxLanes(DF());
 constexpr size_t kNR = kNV * kLanes;
 // The half tile of edge slivers: M = 16 is 6 + 6 + 4 rows, not 18.
 constexpr size_t kMRHalf = 4;
-// Slices at most this deep walk the block row tile by row tile, each along all the chunk's
-// slivers (gemm.cc says why).
-constexpr size_t kShallowK = 16;
+using gemm_detail::kShallowK;
 
 // out = alpha * acc (+ beta * c). The single formula used for every C element.
 template <class V>
@@ -60,10 +58,14 @@ HWY_INLINE V Finish(V acc, V alpha, V beta, const float* c, bool read_c) {
 // row of A (rows lda apart), each row a stream of its own; rows past mr re-read row mr - 1 (their
 // results are never stored). kBInPlace: b is not a packed sliver but B's rows themselves, ldb
 // apart (NV vectors of valid columns in each). Same FMA sequence per C element in every variant.
-template <size_t NV, bool kInPlace, size_t MRV = kMR, bool kBInPlace = false>
+// kStoreB (with kBInPlace and NV = kNV): each row of b read is also stored into b_out, which
+// becomes the packed sliver (MacroArgs::b_src).
+template <size_t NV, bool kInPlace, size_t MRV = kMR, bool kBInPlace = false, bool kStoreB = false>
 HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, size_t lda,
                             const float* HWY_RESTRICT b, size_t ldb, float* HWY_RESTRICT c,
-                            size_t ldc, size_t mr, size_t nr, float alpha, float beta) {
+                            size_t ldc, size_t mr, size_t nr, float alpha, float beta,
+                            float* HWY_RESTRICT b_out = nullptr) {
+  static_assert(!kStoreB || (kBInPlace && NV == kNV), "a packed sliver is stored whole");
   const DF d;
   using V = hn::Vec<DF>;
   const bool read_c = beta != 0.0f;
@@ -92,7 +94,9 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, size_t lda,
     HWY_UNROLL(kNV)
     for (size_t v = 0; v < NV; ++v) {
       bv[v] = kBInPlace ? hn::LoadU(d, b + v * kLanes) : hn::Load(d, b + v * kLanes);
+      if constexpr (kStoreB) hn::Store(bv[v], d, b_out + v * kLanes);
     }
+    if constexpr (kStoreB) b_out += kNR;
     HWY_UNROLL(kMR)
     for (size_t r = 0; r < MRV; ++r) {
       const V ar = hn::Set(d, kInPlace ? rows[r][k] : a[r]);
@@ -188,17 +192,40 @@ HWY_INLINE void TileOfSliver(const MacroArgs& m, size_t j, size_t s, size_t i, s
   }
 }
 
+// Row tile 0 against full sliver s (columns j ...) while packing it (MacroArgs::b_src).
+HWY_INLINE void FirstTilePacking(const MacroArgs& m, size_t j, size_t s) {
+  const size_t mr = std::min(kMR, m.mc);
+  const float* src = m.b_src + j;
+  float* const packed = const_cast<float*>(m.b) + s * m.kc * kNR;
+  if (kMRHalf < kMR && mr <= kMRHalf) {
+    MicroKernel<kNV, false, kMRHalf, true, true>(m.kc, m.a, 0, src, m.b_src_ld, m.c + j, m.ldc, mr, kNR,
+                                                  m.alpha, m.beta, packed);
+  } else {
+    MicroKernel<kNV, false, kMR, true, true>(m.kc, m.a, 0, src, m.b_src_ld, m.c + j, m.ldc, mr, kNR,
+                                              m.alpha, m.beta, packed);
+  }
+}
+
+// Row tile t of sliver s: the first packs a sliver that is not packed yet (MacroArgs::b_src).
+HWY_INLINE void TileOrPack(const MacroArgs& m, size_t j, size_t s, size_t i, size_t t) {
+  if (m.b_src != nullptr && t == 0 && j + kNR <= m.nc) {
+    FirstTilePacking(m, j, s);
+  } else {
+    TileOfSliver(m, j, s, i, t);
+  }
+}
+
 // The block: for each B sliver, every row tile (the sliver stays in L1 while the A block streams
 // from L2), or, for shallow slices, for each row tile every sliver, so that C is written along
 // its rows.
 inline void Macro(const MacroArgs& m) {
   if (m.kc <= kShallowK) {
     for (size_t i = 0, t = 0; i < m.mc; i += kMR, ++t)
-      for (size_t j = 0, s = 0; j < m.nc; j += kNR, ++s) TileOfSliver(m, j, s, i, t);
+      for (size_t j = 0, s = 0; j < m.nc; j += kNR, ++s) TileOrPack(m, j, s, i, t);
     return;
   }
   for (size_t j = 0, s = 0; j < m.nc; j += kNR, ++s)
-    for (size_t i = 0, t = 0; i < m.mc; i += kMR, ++t) TileOfSliver(m, j, s, i, t);
+    for (size_t i = 0, t = 0; i < m.mc; i += kMR, ++t) TileOrPack(m, j, s, i, t);
 }
 
 }  // namespace ip::cpu::HWY_NAMESPACE
