@@ -225,8 +225,10 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
     // Shared packed B: slice p (depth kc_p) starts at p * KC * ns * NR; its slivers are
     // consecutive. Packed in groups of slivers so that NN packing reads runs of each B row.
     // Shared packed A: slice p starts at p * KC * m_pad, row block r at r * MC * kc_p within it.
+    // About 8 slivers per group, the groups of a slice a multiple of the threads where there are
+    // enough slivers, split as evenly as the chunks.
     constexpr size_t kGroup = 8;
-    const size_t groups = ceil_div(ns, kGroup);
+    const size_t groups = std::min(ns, ceil_div(ceil_div(ns, kGroup), T) * T);
     const long b_jobs = static_cast<long>(b_shared ? nk * groups : 0);
     const long a_jobs = static_cast<long>(share_a && j0 == 0 ? nk * row_blocks : 0);
     const long tasks = static_cast<long>(row_blocks * panel_chunks);
@@ -247,7 +249,7 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
       for (long job = 0; job < b_jobs; ++job) {
         const size_t p = static_cast<size_t>(job) / groups, g = static_cast<size_t>(job) % groups;
         const size_t p0 = p * KC, kc = std::min(KC, K - p0);
-        const size_t s0 = g * kGroup, s1 = std::min(ns, s0 + kGroup);
+        const size_t s0 = ns * g / groups, s1 = ns * (g + 1) / groups;
         ki.pack_b(trans_b, B, ldb, j0, nc, p0, kc, s0, s1, bp + p0 * ns * NR + s0 * kc * NR);
       }
       // Tasks read what the others packed. Without shared packing there is nothing to wait for
