@@ -282,7 +282,8 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
             // Full slivers are packed by their first row tile; only a partial last one here.
             const size_t full_end = std::max(s0, std::min(s1, nc / NR));
             if (full_end < s1) {
-              ki.pack_b(trans_b, B, ldb, j0, nc, p0, kc, full_end, s1, bp_own + (full_end - s0) * kc * NR);
+              float* const partial = bp_own + (full_end - s0) * kc * NR;
+              ki.pack_b(trans_b, B, ldb, j0, nc, p0, kc, full_end, s1, partial);
             }
             b = bp_own;
           } else if (b_in_task) {

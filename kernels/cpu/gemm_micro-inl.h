@@ -196,12 +196,14 @@ HWY_INLINE void TileOfSliver(const MacroArgs& m, size_t j, size_t s, size_t i, s
 HWY_INLINE void FirstTilePacking(const MacroArgs& m, size_t j, size_t s) {
   const size_t mr = std::min(kMR, m.mc);
   const float* src = m.b_src + j;
+  // b is the task's own packing buffer, const only for the tiles that read it.
   float* const packed = const_cast<float*>(m.b) + s * m.kc * kNR;
+  float* const c = m.c + j;
   if (kMRHalf < kMR && mr <= kMRHalf) {
-    MicroKernel<kNV, false, kMRHalf, true, true>(m.kc, m.a, 0, src, m.b_src_ld, m.c + j, m.ldc, mr, kNR,
+    MicroKernel<kNV, false, kMRHalf, true, true>(m.kc, m.a, 0, src, m.b_src_ld, c, m.ldc, mr, kNR,
                                                   m.alpha, m.beta, packed);
   } else {
-    MicroKernel<kNV, false, kMR, true, true>(m.kc, m.a, 0, src, m.b_src_ld, m.c + j, m.ldc, mr, kNR,
+    MicroKernel<kNV, false, kMR, true, true>(m.kc, m.a, 0, src, m.b_src_ld, c, m.ldc, mr, kNR,
                                               m.alpha, m.beta, packed);
   }
 }

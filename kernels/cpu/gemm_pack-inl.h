@@ -62,14 +62,15 @@ inline void PackA(bool trans, const float* A, size_t lda, size_t i0, size_t mc, 
         TransposeBlock(A + row0 * lda + p0 + kb, lda, rows, std::min(kBlock, kc - kb),
                        out + kb * kMR, kMR);
       }
-    } else if (rows == kMR) {  // op(A)[i][k] = A[k * lda + i]: the MR values of one k are contiguous
-      // A copy of constant length (std::copy of `rows` floats was a memmove call per k).
+    } else if (rows == kMR) {
+      // op(A)[i][k] = A[k * lda + i]: the MR values of one k are contiguous. A copy of constant
+      // length (std::copy of `rows` floats was a memmove call per k).
       for (size_t k = 0; k < kc; ++k) {
         const float* src = A + (p0 + k) * lda + row0;
         HWY_UNROLL(kMR)
         for (size_t r = 0; r < kMR; ++r) out[k * kMR + r] = src[r];
       }
-    } else {
+    } else {  // a partial tile: its `rows` values of each k
       for (size_t k = 0; k < kc; ++k) {
         const float* src = A + (p0 + k) * lda + row0;
         std::copy(src, src + rows, out + k * kMR);
