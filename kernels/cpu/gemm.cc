@@ -15,7 +15,8 @@
 //       shape), or packed per task, MC x KC at a time, into a per-thread buffer.
 //   task = (block of MC rows) x (chunk of NR-slivers): the OpenMP work unit, handed out
 //       dynamically. Chunks are ~1024 columns (the C block stays in L2 across the KC slices);
-//       with shared A they are smaller, about 4 tasks per thread.
+//       with shared A they are smaller: one per thread for a single row block, otherwise about
+//       4 tasks per thread.
 //   pc: KC-deep slices of K.
 //   jr over the chunk's B slivers, ir over A slivers; for slices of at most kShallowK (16) k,
 //       ir outside and jr inside instead: with the C tiles of one sliver column written one below
@@ -147,9 +148,9 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   const bool parallel = threads > 1 && flops > parallel_min_flops();
 
   // Small and medium op(A) (the training shapes) are packed once, by all threads together, and
-  // shared; then tasks need not repack A, so they can be small, and are handed out dynamically,
-  // which keeps a thread that the OS preempts from stalling the call. Large op(A) (inference
-  // batches) is packed per task into a per-thread buffer. Both give the same packed values.
+  // shared; then tasks need not repack A, so they can be small (see the chunks below), and are
+  // handed out dynamically. Large op(A) (inference batches) is packed per task into a per-thread
+  // buffer. Both give the same packed values.
   const size_t T = static_cast<size_t>(threads);
   // op(A) = A against a single column of B slivers (N <= NR: the output layers, e.g. 64 x 16 x
   // 1024): each A value enters one micro-kernel call only, so a packed copy would be read once
@@ -188,11 +189,19 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   const bool fuse_pack_b = b_in_task && !trans_b && !a_in_place && KC > gemm_detail::kShallowK;
 
   // Tasks: row blocks x chunks of slivers. Chunks of ~1024 columns keep the MC x chunk block
-  // of C in L2 across the K slices (and bound the repacking of A); with shared A, chunks are
-  // made small enough for about 4 tasks per thread.
+  // of C in L2 across the K slices (and bound the repacking of A). With shared A and several
+  // row blocks (of unequal rows: the tn products with M = 1024), chunks are made small enough for
+  // about 4 tasks per thread, handed out dynamically. A single row block (every other training
+  // shape) gets one equal chunk per thread: on two idle Zen 5 threads, 8 rounds against 4 tasks
+  // per thread, 64x1024x1024 nn 229 -> 240 GFLOP/s at AVX2 and 396 -> 424 at AVX3, 128x1024x784
+  // nt 232 -> 239 and 398 -> 431, 16x1024x64 tn 126 -> 144 (the smaller tasks gave a running
+  // thread work to take over from a preempted one, at that price on an idle machine).
   const size_t max_ns = ceil_div(panel_cols, NR);
   size_t chunks = ceil_div(max_ns, std::max<size_t>(1, 1024 / NR));
-  if (share_a && parallel) chunks = std::min(max_ns, std::max(chunks, ceil_div(4 * T, row_blocks)));
+  if (share_a && parallel) {
+    const size_t wanted = row_blocks == 1 ? T : ceil_div(4 * T, row_blocks);
+    chunks = std::min(max_ns, std::max(chunks, wanted));
+  }
   const size_t chunk_slivers = ceil_div(max_ns, chunks);  // at most, per chunk
 
   // Scratch is allocated here, outside the parallel region, so that a failed allocation throws
