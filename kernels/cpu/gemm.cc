@@ -287,7 +287,7 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
           const float* b;
           if (b_in_place) {
             b = B + p0 * ldb + j0 + cc0;
-          } else if (b_in_task && fuse_pack_b) {
+          } else if (fuse_pack_b) {
             // Full slivers are packed by their first row tile; only a partial last one here.
             const size_t full_end = std::max(s0, std::min(s1, nc / NR));
             if (full_end < s1) {
@@ -313,7 +313,7 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
           args.ldc = ldc;
           args.alpha = alpha;
           args.beta = p0 == 0 ? beta : 1.0f;  // later slices accumulate onto the first
-          if (b_in_task && fuse_pack_b) {
+          if (fuse_pack_b) {
             args.b_src = B + p0 * ldb + j0 + cc0;
             args.b_src_ld = ldb;
           }
