@@ -8,9 +8,8 @@
 //   jc: column panels of C, wide enough that op(B)[:, panel] packed whole stays within 64 MiB
 //       (one panel for every experiment shape); op(B) is packed into KC x NR slivers: once per
 //       panel by all threads together when several row blocks share it, otherwise (M <= MC) by
-//       each task for its own chunk, slice by slice, just before use (in slices deeper than
-//       kShallowK, op(B) = B by the micro-kernel of the first row tile, which reads B's rows in
-//       place, and op(B) = Bᵀ one sliver at a time).
+//       each task for its own chunk, slice by slice, just before use (op(B) = B in slices deeper
+//       than kShallowK: by the micro-kernel of the first row tile, which reads B's rows in place).
 //   op(A): read in place when it is A itself and N <= NR (each value is used once); otherwise
 //       packed once and shared when it is small (M x K up to 4 Mi floats: every training
 //       shape), or packed per task, MC x KC at a time, into a per-thread buffer.
@@ -188,14 +187,6 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   // (K <= kShallowK), whose row tiles come first: 64 x 1024 x 16 and 128 x 1024 x 10 nn were
   // 4-12% slower on two threads in the one comparison made.
   const bool fuse_pack_b = b_in_task && !trans_b && !a_in_place && KC > gemm_detail::kShallowK;
-  // op(B) = Bᵀ packed by the task: one sliver at a time, each right before the macro-kernel runs
-  // it (a transpose does not fuse into the micro-kernel as the copy above does). The packed
-  // sliver (12 KiB at AVX2 for K = 784) is still in L1; the whole chunk packed before the first
-  // (400 KiB per slice for 128 x 1024 x 784) went through L2. Two Zen 5 threads, alternated
-  // rounds: AVX2 64 x 1024 x 1024 nt 247 -> 259 GFLOP/s, AVX3 436 -> 443; 128 x 1024 x 784 nt the
-  // same when the host is fast, 236 -> 241-243 at AVX2 when it is slow. One thread: no change.
-  // Prefetching the next sliver's rows during the current one changed nothing.
-  const bool sliver_pack_b = b_in_task && trans_b && KC > gemm_detail::kShallowK;
 
   // Tasks: row blocks x chunks of slivers. Chunks of ~1024 columns keep the MC x chunk block
   // of C in L2 across the K slices (and bound the repacking of A). With shared A and several
@@ -225,7 +216,7 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
   if (b_task_scratch.size() < bufs) b_task_scratch.resize(bufs);
   for (size_t t = 0; t < bufs; ++t) {
     if (a_per_task) a_scratch[t].get(ceil_div(MC, MR) * MR * KC);
-    if (b_in_task) b_task_scratch[t].get((sliver_pack_b ? 1 : chunk_slivers) * NR * KC);
+    if (b_in_task) b_task_scratch[t].get(chunk_slivers * NR * KC);
   }
   // Inside the region a thread_local name would mean each worker's own (empty) copy: go through
   // plain pointers to the caller's buffers.
@@ -304,8 +295,6 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
               ki.pack_b(trans_b, B, ldb, j0, nc, p0, kc, full_end, s1, partial);
             }
             b = bp_own;
-          } else if (sliver_pack_b) {
-            b = nullptr;  // below, sliver by sliver
           } else if (b_in_task) {
             ki.pack_b(trans_b, B, ldb, j0, nc, p0, kc, s0, s1, bp_own);
             b = bp_own;
@@ -328,18 +317,7 @@ void gemm_own(bool trans_a, bool trans_b, size_t M, size_t N, size_t K, float al
             args.b_src = B + p0 * ldb + j0 + cc0;
             args.b_src_ld = ldb;
           }
-          if (sliver_pack_b) {
-            for (size_t s = s0; s < s1; ++s) {
-              ki.pack_b(trans_b, B, ldb, j0, nc, p0, kc, s, s + 1, bp_own);
-              MacroArgs sliver = args;
-              sliver.b = bp_own;
-              sliver.nc = std::min(NR, nc - s * NR);
-              sliver.c = C + i0 * ldc + j0 + s * NR;
-              ki.macro(sliver);
-            }
-          } else {
-            ki.macro(args);
-          }
+          ki.macro(args);
         }
       }
     }
