@@ -106,7 +106,7 @@ BENCH_OUT  ?= $(BUILD_DIR)/bench
 BENCH_OMP_WAIT ?=
 BENCH_TARGETS ?=
 BENCH_ARGS ?= --functions all --directions forward,backward --sizes 256MiB --threads 2 \
-              --gemm-shapes experiments --large-gemm --summary targets
+              --gemm-shapes experiments --large-gemm --gemm-rounds 3 --summary targets
 bench: build
 	@mkdir -p $(BENCH_OUT)
 	uptime

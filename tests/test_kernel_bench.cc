@@ -126,6 +126,8 @@ TEST(KernelBench, QuickRunPrintsTableAndWritesJsonAndCsv) {
   // Every CPU GEMM row as a fraction of the FMA peak measured in the same run.
   EXPECT_NE(r.out.find("FMA peak"), std::string::npos) << r.out;
   for (const json& g : j["gemm"]) EXPECT_GT(g["fraction_of_fma_peak"].get<double>(), 0.0) << g.dump();
+  // One round (the default): own/ref from one pair of blocks, no range.
+  for (const json& g : j["gemm"]) EXPECT_TRUE(g["fraction_of_reference_min"].is_null()) << g.dump();
 
   // CSV: a header and one row per kernel, every row as wide as the header.
   const std::string csv = ip::test::read_text(find_file(dir, ".csv"));
@@ -138,6 +140,44 @@ TEST(KernelBench, QuickRunPrintsTableAndWritesJsonAndCsv) {
     EXPECT_EQ(cells.size(), columns) << csv.substr(start, end - start);
   }
   EXPECT_FALSE(find_file(dir, "_gemm.csv").empty());
+}
+
+// --gemm-rounds: ours and OpenBLAS alternated in blocks; each row pools every round's samples, and
+// own/ref is the median of the per-round ratios, with their range.
+TEST(KernelBench, GemmRoundsPoolSamplesAndGiveTheRatiosRange) {
+  const std::string dir = ip::test::fresh_dir("kernel_bench_gemm_rounds");
+  auto r = run_binary("kernel_bench", {"--functions", "none", "--devices", "cpu", "--threads", "1", "--gemm-shapes",
+                                       "64x64x64:nt,48x40x24:tn", "--repeats", "3", "--warmup", "0",
+                                       "--gemm-rounds", "3", "--out", dir});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("ref range"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("GEMM rounds 3"), std::string::npos) << r.out;
+  const json j = json::parse(ip::test::read_text(find_file(dir, ".json")));
+  EXPECT_EQ(j["settings"]["gemm_rounds"], 3);
+  bool with_blas = false;
+  for (const json& g : j["gemm"]) {
+    EXPECT_EQ(g["timing"]["samples"], 9) << g.dump();  // 3 rounds x 3 repeats
+    with_blas = with_blas || g["backend"] == "openblas";
+  }
+  for (const json& g : j["gemm"]) {
+    if (g["backend"] != "own") continue;
+    if (!with_blas) {
+      EXPECT_TRUE(g["fraction_of_reference"].is_null()) << g.dump();
+      continue;
+    }
+    const double low = g["fraction_of_reference_min"].get<double>(), high = g["fraction_of_reference_max"].get<double>();
+    const double mid = g["fraction_of_reference"].get<double>();
+    EXPECT_GT(low, 0.0) << g.dump();
+    EXPECT_LE(low, mid) << g.dump();
+    EXPECT_LE(mid, high) << g.dump();
+  }
+  // The CSV carries the range too, every row as wide as its header.
+  const std::string csv = ip::test::read_text(find_file(dir, "_gemm.csv"));
+  const auto header = split_csv_line(csv.substr(0, csv.find('\n')));
+  EXPECT_NE(std::find(header.begin(), header.end(), "fraction_of_reference_max"), header.end()) << csv;
+  std::size_t start = csv.find('\n') + 1;
+  for (std::size_t end; (end = csv.find('\n', start)) != std::string::npos; start = end + 1)
+    EXPECT_EQ(split_csv_line(csv.substr(start, end - start)).size(), header.size()) << csv;
 }
 
 // The copy reference must be a copy: every element, any size and alignment, below and above
@@ -313,6 +353,7 @@ TEST(KernelBench, BadFlagsGiveOneLineErrors) {
   expect_usage_error({"--quick", "--gemm-shapes", "64x1024"}, "--gemm-shapes", "MxNxK");
   expect_usage_error({"--quick", "--threads", "0"}, "--threads", "positive");
   expect_usage_error({"--quick", "--devices", "tpu"}, "--devices", "cpu");
+  expect_usage_error({"--quick", "--gemm-rounds", "0"}, "--gemm-rounds", "1 to 100");
   expect_usage_error({"--quick", "--variant", "fastest"}, "--variant", "all");
   expect_usage_error({"--quick", "--variant", "99"}, "--variant", "production");
 }
@@ -377,7 +418,7 @@ TEST(KernelBench, HelpExplainsEveryFlag) {
   auto r = run_binary("kernel_bench", {"--help"});
   EXPECT_EQ(r.status, 0);
   for (const char* flag : {"--functions", "--directions", "--devices", "--sizes", "--threads", "--target",
-                           "--gemm-shapes", "--large-gemm", "--repeats", "--warmup", "--variant", "--out", "--quick"})
+                           "--gemm-shapes", "--large-gemm", "--gemm-rounds", "--repeats", "--warmup", "--variant", "--out", "--quick"})
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
 }
 

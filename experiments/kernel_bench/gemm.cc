@@ -14,6 +14,7 @@
 #include "kernels/cpu/calibration.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/linalg.h"
+#include "results/stats.h"
 #ifdef INFERENCEPOWER_HAVE_CUDA
 #include "kernels/cuda/kernels.h"
 #endif
@@ -69,17 +70,37 @@ void run_gemm_cpu(Session& s, const std::vector<GemmShape>& shapes, const std::v
       for (int t : threads) {
         omp_set_num_threads(t);
         ip::cpu::blas_set_threads(t);  // OpenBLAS keeps its own pool: same cores as ours
-        // After the previous shape's OpenBLAS samples its workers still busy-wait on these cores
-        // (~0.1 s); our samples then lost 8-32 ms each now and then, and medians up to 2.6x.
+        const bool blas = ip::cpu::blas_available();
         ip::cpu::blas_stop_threads();
         const double peak = fma_peak(target, t);
-        ip::cpu::set_gemm_backend(ip::cpu::GemmBackend::Own);
-        std::vector<GemmRow> rows{s.time_gemm("cpu", target, t, g, "own", call, [] {})};
-        if (ip::cpu::blas_available()) {
-          ip::cpu::set_gemm_backend(ip::cpu::GemmBackend::Blas);
-          rows.push_back(s.time_gemm("cpu", target, t, g, "openblas", call, [] {}));
+        // Rounds of one block of our samples, then one of OpenBLAS's; each round's ratio compares
+        // two blocks timed seconds apart.
+        GemmRow own, ref;
+        std::vector<double> own_samples, ref_samples, ratios;
+        for (int round = 0; round < opt.gemm_rounds; ++round) {
+          // After OpenBLAS's samples its workers still busy-wait on these cores (~0.1 s); our
+          // samples then lost 8-32 ms each now and then, and medians up to 2.6x.
+          ip::cpu::blas_stop_threads();
           ip::cpu::set_gemm_backend(ip::cpu::GemmBackend::Own);
-          rows[0].fraction_of_reference = rows[0].gflops / rows[1].gflops;
+          own = s.time_gemm("cpu", target, t, g, "own", call, [] {}, &own_samples);
+          if (!blas) continue;
+          ip::cpu::set_gemm_backend(ip::cpu::GemmBackend::Blas);
+          ref = s.time_gemm("cpu", target, t, g, "openblas", call, [] {}, &ref_samples);
+          ip::cpu::set_gemm_backend(ip::cpu::GemmBackend::Own);
+          ratios.push_back(own.gflops / ref.gflops);
+        }
+        if (opt.gemm_rounds > 1) {  // rows over all rounds' samples
+          own.set_timing(summarise_samples(std::move(own_samples), own.timing.calls_per_sample));
+          if (blas) ref.set_timing(summarise_samples(std::move(ref_samples), ref.timing.calls_per_sample));
+        }
+        std::vector<GemmRow> rows{own};
+        if (blas) {
+          rows.push_back(ref);
+          rows[0].fraction_of_reference = ip::median(ratios);
+          if (ratios.size() > 1) {
+            rows[0].fraction_of_reference_min = *std::min_element(ratios.begin(), ratios.end());
+            rows[0].fraction_of_reference_max = *std::max_element(ratios.begin(), ratios.end());
+          }
         }
         for (GemmRow& r : rows) {
           r.fraction_of_peak = r.gflops * 1e9 / peak;

@@ -87,8 +87,9 @@ int run(const bench::Options& opt, const std::string& command_line) {
   const ip::HardwareInfo hw = ip::describe_hardware();
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::printf("kernel_bench: %s\n", hw.summary().c_str());
-  std::printf("kernel_bench: repeats %d (median), warm-up %d, samples >= %.2f ms, inputs N(0,1) x 4, cols %zu",
-              opt.sampling.repeats, opt.sampling.warmup, opt.sampling.min_sample_ms, opt.cols);
+  std::printf("kernel_bench: repeats %d (median), warm-up %d, samples >= %.2f ms, inputs N(0,1) x 4, cols %zu, "
+              "GEMM rounds %d",
+              opt.sampling.repeats, opt.sampling.warmup, opt.sampling.min_sample_ms, opt.cols, opt.gemm_rounds);
   if (ip::cpu::blas_available())
     std::printf(", OpenBLAS core %s (OPENBLAS_CORETYPE=%s)", ip::cpu::blas_core_name().c_str(), coretype ? coretype : "unset");
   if (!want_cuda) std::printf(", cuda: %s", cuda_note.empty() ? "not requested" : cuda_note.c_str());
@@ -138,6 +139,7 @@ int run(const bench::Options& opt, const std::string& command_line) {
                          {"gomp_spincount", spin_count ? spin_count : ""},
                          {"settings",
                           {{"repeats", opt.sampling.repeats}, {"warmup", opt.sampling.warmup},
+                           {"gemm_rounds", opt.gemm_rounds},
                            {"min_sample_ms", opt.sampling.min_sample_ms}, {"cols", opt.cols}, {"seed", opt.seed},
                            {"input", "normal(0,1) x 4"}, {"cuda_variant", opt.variant}}}};
     bench::write_result_files(opt.out, header, session.kernels(), session.gemm(), session.validation_failures());

@@ -103,6 +103,14 @@ void add_options(CLI::App& app, Options& opt) {
       ->capture_default_str();
   app.add_flag("--large-gemm", opt.large_gemm,
                std::string("Add the prediction chunk shape ") + kLargeShape + " (slow: 0.2 TFLOP per call)");
+  app.add_option("--gemm-rounds", opt.gemm_rounds,
+                 "CPU GEMM: time ours and OpenBLAS in this many alternating blocks of samples (ours, OpenBLAS, "
+                 "ours, ...), in [1, 100]. With more than one, own/ref is the median of the rounds' ratios, printed "
+                 "with their range (a ratio whose range spans 1.0 does not say which is faster), and each row's "
+                 "times pool the rounds' samples. The machine's speed moves between minutes; a ratio from one "
+                 "pair of blocks cannot show that")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   app.add_option("--cols", opt.cols, "Row width for row-wise and dropout kernels (the models' 1024)")
       ->check(at_least(1))
       ->capture_default_str();

@@ -32,6 +32,7 @@ struct Options {
   std::string targets = "auto";
   std::string gemm_shapes = "experiments";
   bool large_gemm = false;
+  int gemm_rounds = 1;  // CPU GEMM: own and OpenBLAS blocks alternated this many times
   std::size_t cols = 1024;
   Sampling sampling;
   std::string variant = "production";  // CUDA kernel variants: production, all or a number

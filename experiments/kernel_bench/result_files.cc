@@ -19,6 +19,10 @@ json timing_json(const Timing& t) {
           {"calls_per_sample", t.calls_per_sample}};
 }
 
+// NaN (not measured) as JSON null and an empty CSV field.
+json optional_number(double v) { return std::isfinite(v) ? json(v) : json(); }
+std::string optional_csv(double v) { return std::isfinite(v) ? ip::format_number(v) : ""; }
+
 std::string csv_text(const std::string& s) {
   return s.find_first_of(",\"\n") == std::string::npos ? s : "\"" + s + "\"";
 }
@@ -63,21 +67,24 @@ void write_result_files(const std::string& dir, const json& header, const std::v
   j["validation_failures"] = validation_failures;
   j["gemm"] = json::array();
   std::string gcsv = "device,target,threads,shape,M,N,K,trans_a,trans_b,backend,median_s,min_s,max_s,samples,"
-                     "gflop_per_s,fraction_of_reference,fraction_of_fma_peak\n";
+                     "gflop_per_s,fraction_of_reference,fraction_of_fma_peak,fraction_of_reference_min,"
+                     "fraction_of_reference_max\n";
   for (const GemmRow& r : gemm) {
     json row = {{"device", r.device}, {"target", r.target}, {"threads", r.threads}, {"shape", r.shape},
                 {"M", r.g.M}, {"N", r.g.N}, {"K", r.g.K}, {"trans_a", r.g.trans_a}, {"trans_b", r.g.trans_b},
                 {"backend", r.backend}, {"timing", timing_json(r.timing)}, {"gflop_per_s", r.gflops}};
-    row["fraction_of_reference"] = std::isfinite(r.fraction_of_reference) ? json(r.fraction_of_reference) : json();
-    row["fraction_of_fma_peak"] = std::isfinite(r.fraction_of_peak) ? json(r.fraction_of_peak) : json();
+    row["fraction_of_reference"] = optional_number(r.fraction_of_reference);
+    row["fraction_of_fma_peak"] = optional_number(r.fraction_of_peak);
+    row["fraction_of_reference_min"] = optional_number(r.fraction_of_reference_min);
+    row["fraction_of_reference_max"] = optional_number(r.fraction_of_reference_max);
     j["gemm"].push_back(row);
     gcsv += r.device + "," + r.target + "," + std::to_string(r.threads) + "," + r.shape + "," + std::to_string(r.g.M) +
             "," + std::to_string(r.g.N) + "," + std::to_string(r.g.K) + "," + (r.g.trans_a ? "1" : "0") + "," +
             (r.g.trans_b ? "1" : "0") + "," + r.backend + "," + ip::format_number(r.timing.median) + "," +
             ip::format_number(r.timing.min) + "," + ip::format_number(r.timing.max) + "," +
             std::to_string(r.timing.samples) + "," + ip::format_number(r.gflops) + "," +
-            (std::isfinite(r.fraction_of_reference) ? ip::format_number(r.fraction_of_reference) : "") + "," +
-            (std::isfinite(r.fraction_of_peak) ? ip::format_number(r.fraction_of_peak) : "") + "\n";
+            optional_csv(r.fraction_of_reference) + "," + optional_csv(r.fraction_of_peak) + "," +
+            optional_csv(r.fraction_of_reference_min) + "," + optional_csv(r.fraction_of_reference_max) + "\n";
   }
   // One set: the CSVs never appear without the JSON, nor the JSON without them.
   ip::FileSet set;

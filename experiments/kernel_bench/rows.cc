@@ -29,17 +29,19 @@ void print_kernel_row(const KernelRow& r) {
 }
 
 void print_gemm_header() {
-  std::printf("%-6s %-7s %3s %-22s %-8s %9s %9s %9s %9s %8s %6s\n", "device", "target", "thr", "gemm MxNxK:op",
-              "backend", "med_ms", "min_ms", "max_ms", "GFLOP/s", "own/ref", "%peak");
+  std::printf("%-6s %-7s %3s %-22s %-8s %9s %9s %9s %9s %8s %11s %6s\n", "device", "target", "thr",
+              "gemm MxNxK:op", "backend", "med_ms", "min_ms", "max_ms", "GFLOP/s", "own/ref", "ref range", "%peak");
 }
 
 void print_gemm_row(const GemmRow& r) {
-  char frac[16] = "", peak[16] = "-";
+  char frac[16] = "", range[32] = "", peak[16] = "-";
   if (std::isfinite(r.fraction_of_reference)) std::snprintf(frac, sizeof frac, "%.3f", r.fraction_of_reference);
+  if (std::isfinite(r.fraction_of_reference_min) && std::isfinite(r.fraction_of_reference_max))
+    std::snprintf(range, sizeof range, "%.3f-%.3f", r.fraction_of_reference_min, r.fraction_of_reference_max);
   if (std::isfinite(r.fraction_of_peak)) std::snprintf(peak, sizeof peak, "%.1f", 100 * r.fraction_of_peak);
-  std::printf("%-6s %-7s %3d %-22s %-8s %9.3f %9.3f %9.3f %9.1f %8s %6s\n", r.device.c_str(), r.target.c_str(),
-              r.threads, r.shape.c_str(), r.backend.c_str(), r.timing.median * 1e3, r.timing.min * 1e3,
-              r.timing.max * 1e3, r.gflops, frac, peak);
+  std::printf("%-6s %-7s %3d %-22s %-8s %9.3f %9.3f %9.3f %9.1f %8s %11s %6s\n", r.device.c_str(),
+              r.target.c_str(), r.threads, r.shape.c_str(), r.backend.c_str(), r.timing.median * 1e3,
+              r.timing.min * 1e3, r.timing.max * 1e3, r.gflops, frac, range, peak);
   std::fflush(stdout);
 }
 

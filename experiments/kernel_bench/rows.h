@@ -43,7 +43,15 @@ struct GemmRow {
   Timing timing;
   double gflops = 0;
   double fraction_of_reference = std::nan("");  // own / reference backend, on the own row
+  // Over --gemm-rounds rounds (more than one): own/ref is their median, these its range.
+  double fraction_of_reference_min = std::nan(""), fraction_of_reference_max = std::nan("");
   double fraction_of_peak = std::nan("");       // GFLOP/s / measured FMA peak (CPU rows)
+
+  // timing, and gflops from its median (2 M N K flops per call)
+  void set_timing(const Timing& t) {
+    timing = t;
+    gflops = 2.0 * static_cast<double>(g.M) * g.N * g.K / t.median * 1e-9;
+  }
 };
 
 // What the kernel table's columns mean (printed once before it).

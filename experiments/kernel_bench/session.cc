@@ -59,11 +59,10 @@ void Session::record(KernelRow& r) {
 
 GemmRow Session::time_gemm(const std::string& device, const std::string& target, int threads, const GemmShape& g,
                            const std::string& backend, const std::function<void()>& call,
-                           const std::function<void()>& sync) const {
+                           const std::function<void()>& sync, std::vector<double>* samples) const {
   GemmRow r;
   r.device = device, r.target = target, r.threads = threads, r.backend = backend, r.g = g, r.shape = g.label();
-  r.timing = time_calls(call, sync, opt_.sampling);
-  r.gflops = 2.0 * static_cast<double>(g.M) * g.N * g.K / r.timing.median * 1e-9;
+  r.set_timing(time_calls(call, sync, opt_.sampling, samples));
   return r;
 }
 

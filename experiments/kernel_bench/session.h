@@ -36,9 +36,10 @@ class Session {
                const std::function<void()>& copy);
 
   // Times one GEMM call (2 M N K flops per call); the caller completes, prints and records it.
+  // With `samples`, the timed samples' seconds per call are appended to it too (for pooling).
   GemmRow time_gemm(const std::string& device, const std::string& target, int threads, const GemmShape& g,
                     const std::string& backend, const std::function<void()>& call,
-                    const std::function<void()>& sync) const;
+                    const std::function<void()>& sync, std::vector<double>* samples = nullptr) const;
   void record_gemm(const GemmRow& r);
 
   // A CUDA variant that disagreed with the reference (reported, not timed; fails the run).

@@ -33,6 +33,8 @@ double sample_per_call(const std::function<void()>& call, const std::function<vo
   return (now_s() - start) / calls;
 }
 
+}  // namespace
+
 Timing summarise_samples(std::vector<double> per_call, int calls) {
   std::sort(per_call.begin(), per_call.end());
   Timing t;
@@ -45,15 +47,15 @@ Timing summarise_samples(std::vector<double> per_call, int calls) {
   return t;
 }
 
-}  // namespace
-
-Timing time_calls(const std::function<void()>& call, const std::function<void()>& sync, const Sampling& s) {
+Timing time_calls(const std::function<void()>& call, const std::function<void()>& sync, const Sampling& s,
+                  std::vector<double>* samples) {
   const int calls = calls_per_sample(call, sync, s);
   std::vector<double> per_call;
   for (int k = 0; k < s.warmup + s.repeats; ++k) {
     const double t = sample_per_call(call, sync, calls);
     if (k >= s.warmup) per_call.push_back(t);
   }
+  if (samples != nullptr) samples->insert(samples->end(), per_call.begin(), per_call.end());
   return summarise_samples(std::move(per_call), calls);
 }
 

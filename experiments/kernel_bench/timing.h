@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <vector>
 
 #include "experiments/kernel_bench/options.h"
 
@@ -16,7 +17,11 @@ struct Timing {
 };
 
 // `sync` makes asynchronous devices finish before the clock is read (a no-op on the CPU).
-Timing time_calls(const std::function<void()>& call, const std::function<void()>& sync, const Sampling& s);
+// With `samples`, each timed sample's seconds per call are appended to it too.
+Timing time_calls(const std::function<void()>& call, const std::function<void()>& sync, const Sampling& s,
+                  std::vector<double>* samples = nullptr);
+// Median, min and max of seconds-per-call samples (at least one).
+Timing summarise_samples(std::vector<double> per_call, int calls_per_sample);
 
 // `call` and `reference` timed alternately, sample by sample, so that both see the same machine.
 // On the 2-core VM the memory bandwidth available moved from 46 to 70 GB/s between two runs a
