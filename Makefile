@@ -88,7 +88,8 @@ check-kernels: build
 	$(BUILD_DIR)/check_kernels --golden $(GOLDEN)
 
 # The kernel benchmark: every kernel at 256 MiB on 2 threads, forward and backward, the GEMM
-# shapes of the experiments (and the 100000-row prediction chunk), then a pass/fail table per
+# shapes of the experiments (and the 100000-row prediction chunk) against OpenBLAS in three
+# alternating rounds (own/ref the median ratio, with its range), then a pass/fail table per
 # kernel against the bandwidth targets (kernel_bench --summary targets) with a compute-bound
 # calibration that shows why a kernel misses.
 # BENCH_TARGETS: the SIMD targets measured, each in its own rows and summary line. Default: the

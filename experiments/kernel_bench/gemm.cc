@@ -79,8 +79,11 @@ void run_gemm_cpu(Session& s, const std::vector<GemmShape>& shapes, const std::v
         std::vector<double> own_samples, ref_samples, ratios;
         for (int round = 0; round < opt.gemm_rounds; ++round) {
           // After OpenBLAS's samples its workers still busy-wait on these cores (~0.1 s); our
-          // samples then lost 8-32 ms each now and then, and medians up to 2.6x.
-          ip::cpu::blas_stop_threads();
+          // samples then lost 8-32 ms each now and then, and medians up to 2.6x. Round 0 follows
+          // the stop before the FMA peak: a second stop with no OpenBLAS call between went with
+          // our next samples running 1.5x slower (one thread, 128x1024x10 nn, Zen 5 VM), so once
+          // per OpenBLAS block.
+          if (round > 0) ip::cpu::blas_stop_threads();
           ip::cpu::set_gemm_backend(ip::cpu::GemmBackend::Own);
           own = s.time_gemm("cpu", target, t, g, "own", call, [] {}, &own_samples);
           if (!blas) continue;
