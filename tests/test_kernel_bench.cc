@@ -170,6 +170,9 @@ TEST(KernelBench, GemmRoundsPoolSamplesAndGiveTheRatiosRange) {
     EXPECT_GT(low, 0.0) << g.dump();
     EXPECT_LE(low, mid) << g.dump();
     EXPECT_LE(mid, high) << g.dump();
+    // Three rounds are too few for a 95% interval of their median: no interval, no verdict.
+    EXPECT_TRUE(g["fraction_of_reference_low"].is_null()) << g.dump();
+    EXPECT_TRUE(g["reference_verdict"].is_null()) << g.dump();
   }
   // The CSV carries the range too, every row as wide as its header.
   const std::string csv = ip::test::read_text(find_file(dir, "_gemm.csv"));
@@ -178,6 +181,36 @@ TEST(KernelBench, GemmRoundsPoolSamplesAndGiveTheRatiosRange) {
   std::size_t start = csv.find('\n') + 1;
   for (std::size_t end; (end = csv.find('\n', start)) != std::string::npos; start = end + 1)
     EXPECT_EQ(split_csv_line(csv.substr(start, end - start)).size(), header.size()) << csv;
+}
+
+// From 6 rounds on the median ratio has a distribution-free 95% interval (then [min, max] of the
+// rounds' ratios), and the verdict says where it lies against 1.0.
+TEST(KernelBench, GemmRoundsGiveTheMedianRatioAnIntervalAndAVerdict) {
+  const std::string dir = ip::test::fresh_dir("kernel_bench_gemm_interval");
+  auto r = run_binary("kernel_bench", {"--functions", "none", "--devices", "cpu", "--threads", "1", "--gemm-shapes",
+                                       "32x48x40:nt", "--repeats", "2", "--warmup", "0", "--gemm-rounds", "6",
+                                       "--out", dir});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("95% CI"), std::string::npos) << r.out;
+  const json j = json::parse(ip::test::read_text(find_file(dir, ".json")));
+  bool with_blas = false;
+  for (const json& g : j["gemm"]) with_blas = with_blas || g["backend"] == "openblas";
+  if (!with_blas) GTEST_SKIP() << "no OpenBLAS in this build: nothing to compare with";
+  for (const json& g : j["gemm"]) {
+    if (g["backend"] != "own") {
+      EXPECT_TRUE(g["reference_verdict"].is_null()) << g.dump();
+      continue;
+    }
+    const double low = g["fraction_of_reference_low"].get<double>(), high = g["fraction_of_reference_high"].get<double>();
+    EXPECT_EQ(low, g["fraction_of_reference_min"].get<double>()) << g.dump();
+    EXPECT_EQ(high, g["fraction_of_reference_max"].get<double>()) << g.dump();
+    const std::string verdict = g["reference_verdict"].get<std::string>();
+    const std::string expected = low > 1.0 ? "faster" : high < 1.0 ? "slower" : "level";
+    EXPECT_EQ(verdict, expected) << g.dump();
+    EXPECT_NE(r.out.find(" " + verdict + "\n"), std::string::npos) << r.out;
+  }
+  const std::string csv = ip::test::read_text(find_file(dir, "_gemm.csv"));
+  EXPECT_NE(csv.find("reference_verdict"), std::string::npos) << csv;
 }
 
 // The copy reference must be a copy: every element, any size and alignment, below and above

@@ -99,10 +99,16 @@ void run_gemm_cpu(Session& s, const std::vector<GemmShape>& shapes, const std::v
         std::vector<GemmRow> rows{own};
         if (blas) {
           rows.push_back(ref);
-          rows[0].fraction_of_reference = ip::median(ratios);
+          const ip::Estimate ratio = ip::median_estimate(ratios);
+          rows[0].fraction_of_reference = ratio.value;
           if (ratios.size() > 1) {
             rows[0].fraction_of_reference_min = *std::min_element(ratios.begin(), ratios.end());
             rows[0].fraction_of_reference_max = *std::max_element(ratios.begin(), ratios.end());
+          }
+          if (ratio.has_interval()) {
+            rows[0].fraction_of_reference_low = ratio.low;
+            rows[0].fraction_of_reference_high = ratio.high;
+            rows[0].reference_verdict = ratio.low > 1.0 ? "faster" : ratio.high < 1.0 ? "slower" : "level";
           }
         }
         for (GemmRow& r : rows) {

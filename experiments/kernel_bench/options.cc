@@ -106,8 +106,10 @@ void add_options(CLI::App& app, Options& opt) {
   app.add_option("--gemm-rounds", opt.gemm_rounds,
                  "CPU GEMM: time ours and OpenBLAS in this many alternating blocks of samples (ours, OpenBLAS, "
                  "ours, ...), in [1, 100]. With more than one, own/ref is the median of the rounds' ratios, printed "
-                 "with their range (a ratio whose range spans 1.0 does not say which is faster), and each row's "
-                 "times pool the rounds' samples. The machine's speed moves between minutes; a ratio from one "
+                 "with their range (a ratio whose range spans 1.0 does not say which is faster); from 6 rounds on also "
+                 "with the median's distribution-free 95% interval and its verdict: faster, slower or level (the "
+                 "interval contains 1.0). Each row's times pool the rounds' samples. The machine's speed moves "
+                 "between minutes; a ratio from one "
                  "pair of blocks cannot show that")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();

@@ -68,7 +68,7 @@ void write_result_files(const std::string& dir, const json& header, const std::v
   j["gemm"] = json::array();
   std::string gcsv = "device,target,threads,shape,M,N,K,trans_a,trans_b,backend,median_s,min_s,max_s,samples,"
                      "gflop_per_s,fraction_of_reference,fraction_of_fma_peak,fraction_of_reference_min,"
-                     "fraction_of_reference_max\n";
+                     "fraction_of_reference_max,fraction_of_reference_low,fraction_of_reference_high,reference_verdict\n";
   for (const GemmRow& r : gemm) {
     json row = {{"device", r.device}, {"target", r.target}, {"threads", r.threads}, {"shape", r.shape},
                 {"M", r.g.M}, {"N", r.g.N}, {"K", r.g.K}, {"trans_a", r.g.trans_a}, {"trans_b", r.g.trans_b},
@@ -77,6 +77,9 @@ void write_result_files(const std::string& dir, const json& header, const std::v
     row["fraction_of_fma_peak"] = optional_number(r.fraction_of_peak);
     row["fraction_of_reference_min"] = optional_number(r.fraction_of_reference_min);
     row["fraction_of_reference_max"] = optional_number(r.fraction_of_reference_max);
+    row["fraction_of_reference_low"] = optional_number(r.fraction_of_reference_low);
+    row["fraction_of_reference_high"] = optional_number(r.fraction_of_reference_high);
+    row["reference_verdict"] = r.reference_verdict.empty() ? json(nullptr) : json(r.reference_verdict);
     j["gemm"].push_back(row);
     gcsv += r.device + "," + r.target + "," + std::to_string(r.threads) + "," + r.shape + "," + std::to_string(r.g.M) +
             "," + std::to_string(r.g.N) + "," + std::to_string(r.g.K) + "," + (r.g.trans_a ? "1" : "0") + "," +
@@ -84,7 +87,9 @@ void write_result_files(const std::string& dir, const json& header, const std::v
             ip::format_number(r.timing.min) + "," + ip::format_number(r.timing.max) + "," +
             std::to_string(r.timing.samples) + "," + ip::format_number(r.gflops) + "," +
             optional_csv(r.fraction_of_reference) + "," + optional_csv(r.fraction_of_peak) + "," +
-            optional_csv(r.fraction_of_reference_min) + "," + optional_csv(r.fraction_of_reference_max) + "\n";
+            optional_csv(r.fraction_of_reference_min) + "," + optional_csv(r.fraction_of_reference_max) + "," +
+            optional_csv(r.fraction_of_reference_low) + "," + optional_csv(r.fraction_of_reference_high) + "," +
+            r.reference_verdict + "\n";
   }
   // One set: the CSVs never appear without the JSON, nor the JSON without them.
   ip::FileSet set;

@@ -29,19 +29,26 @@ void print_kernel_row(const KernelRow& r) {
 }
 
 void print_gemm_header() {
-  std::printf("%-6s %-7s %3s %-22s %-8s %9s %9s %9s %9s %8s %11s %6s\n", "device", "target", "thr",
-              "gemm MxNxK:op", "backend", "med_ms", "min_ms", "max_ms", "GFLOP/s", "own/ref", "ref range", "%peak");
+  std::printf("own/ref = our GFLOP/s / the reference library's (OpenBLAS, cuBLAS); with --gemm-rounds (CPU), the "
+              "median of the rounds' ratios, their range, and from 6 rounds on the median's 95%% interval and what it "
+              "says: faster or slower (ours; the interval clear of 1.0) or level (it contains 1.0)\n");
+  std::printf("%-6s %-7s %3s %-22s %-8s %9s %9s %9s %9s %8s %11s %11s %6s %s\n", "device", "target", "thr",
+              "gemm MxNxK:op", "backend", "med_ms", "min_ms", "max_ms", "GFLOP/s", "own/ref", "ref range",
+              "95% CI", "%peak", "vs ref");
 }
 
 void print_gemm_row(const GemmRow& r) {
-  char frac[16] = "", range[32] = "", peak[16] = "-";
+  char frac[16] = "", range[32] = "", interval[32] = "", peak[16] = "-";
   if (std::isfinite(r.fraction_of_reference)) std::snprintf(frac, sizeof frac, "%.3f", r.fraction_of_reference);
   if (std::isfinite(r.fraction_of_reference_min) && std::isfinite(r.fraction_of_reference_max))
     std::snprintf(range, sizeof range, "%.3f-%.3f", r.fraction_of_reference_min, r.fraction_of_reference_max);
+  if (std::isfinite(r.fraction_of_reference_low) && std::isfinite(r.fraction_of_reference_high))
+    std::snprintf(interval, sizeof interval, "%.3f-%.3f", r.fraction_of_reference_low, r.fraction_of_reference_high);
   if (std::isfinite(r.fraction_of_peak)) std::snprintf(peak, sizeof peak, "%.1f", 100 * r.fraction_of_peak);
-  std::printf("%-6s %-7s %3d %-22s %-8s %9.3f %9.3f %9.3f %9.1f %8s %11s %6s\n", r.device.c_str(),
+  std::printf("%-6s %-7s %3d %-22s %-8s %9.3f %9.3f %9.3f %9.1f %8s %11s %11s %6s %s\n", r.device.c_str(),
               r.target.c_str(), r.threads, r.shape.c_str(), r.backend.c_str(), r.timing.median * 1e3,
-              r.timing.min * 1e3, r.timing.max * 1e3, r.gflops, frac, range, peak);
+              r.timing.min * 1e3, r.timing.max * 1e3, r.gflops, frac, range, interval, peak,
+              r.reference_verdict.c_str());
   std::fflush(stdout);
 }
 

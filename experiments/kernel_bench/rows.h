@@ -45,6 +45,11 @@ struct GemmRow {
   double fraction_of_reference = std::nan("");  // own / reference backend, on the own row
   // Over --gemm-rounds rounds (more than one): own/ref is their median, these its range.
   double fraction_of_reference_min = std::nan(""), fraction_of_reference_max = std::nan("");
+  // The median's distribution-free 95% interval (at least 6 rounds, else NaN), and what it says:
+  // "faster" (ours; the interval above 1), "slower" (below 1), "level" (it contains 1), or empty
+  // without an interval.
+  double fraction_of_reference_low = std::nan(""), fraction_of_reference_high = std::nan("");
+  std::string reference_verdict;
   double fraction_of_peak = std::nan("");       // GFLOP/s / measured FMA peak (CPU rows)
 
   // timing, and gflops from its median (2 M N K flops per call)
