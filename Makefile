@@ -88,8 +88,9 @@ check-kernels: build
 	$(BUILD_DIR)/check_kernels --golden $(GOLDEN)
 
 # The kernel benchmark: every kernel at 256 MiB on 2 threads, forward and backward, the GEMM
-# shapes of the experiments (and the 100000-row prediction chunk) against OpenBLAS in three
-# alternating rounds (own/ref the median ratio, with its range), then a pass/fail table per
+# shapes of the experiments (and the 100000-row prediction chunk) against OpenBLAS in six
+# alternating rounds (own/ref the median ratio, with its range, its 95% interval and whether
+# that says faster, slower or level: six is the fewest rounds that give one), then a pass/fail table per
 # kernel against the bandwidth targets (kernel_bench --summary targets) with a compute-bound
 # calibration that shows why a kernel misses.
 # BENCH_TARGETS: the SIMD targets measured, each in its own rows and summary line. Default: the
@@ -107,7 +108,7 @@ BENCH_OUT  ?= $(BUILD_DIR)/bench
 BENCH_OMP_WAIT ?=
 BENCH_TARGETS ?=
 BENCH_ARGS ?= --functions all --directions forward,backward --sizes 256MiB --threads 2 \
-              --gemm-shapes experiments --large-gemm --gemm-rounds 3 --summary targets
+              --gemm-shapes experiments --large-gemm --gemm-rounds 6 --summary targets
 bench: build
 	@mkdir -p $(BENCH_OUT)
 	uptime
