@@ -32,7 +32,7 @@ struct MacroArgs {
 };
 using MacroFn = void (*)(const MacroArgs&);
 // Packs op(A)[i0 : i0+mc, p0 : p0+kc] into MR-row slivers (sliver t: for each k, the MR values of
-// rows i0 + t*MR + r, zero beyond mc).
+// the rows of row tile t, gemm_micro-inl.h's RowTileOf, zero beyond them).
 using PackAFn = void (*)(bool trans, const float* A, size_t lda, size_t i0, size_t mc, size_t p0,
                          size_t kc, float* dst);
 // Packs slivers s0 <= s < s1 of op(B)[p0 : p0+kc, j0 : j0+nc], one after the other into out:

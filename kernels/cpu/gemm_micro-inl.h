@@ -41,6 +41,29 @@ constexpr size_t kNR = kNV * kLanes;
 constexpr size_t kMRHalf = 4;
 using gemm_detail::kShallowK;
 
+// Row tiles of a block: tile t is rows t * kMR ... of it, and packed sliver t holds them (kMR
+// stride, zero beyond its rows), except that in slices deeper than kShallowK a block whose last
+// tile would have only 1 or 2 rows ends in two half tiles instead: M = 128 on AVX2 is 20 x 6 + 4 + 4
+// rows, 256 FMAs per k, where 21 x 6 + 2 (the 2 rows through a half tile) are 260. (Shallow
+// slices keep kMR-row tiles: their calls are short, and a first version that changed their loop
+// too made the K <= 16 shapes 6-18% slower on two threads.) Packing and macro-kernel both ask
+// here, so that they agree.
+constexpr size_t kNoHalfPair = ~size_t{0};
+// The first of the two half tiles, or kNoHalfPair.
+inline size_t HalfTilePair(size_t mc, size_t kc) {
+  if (kMRHalf >= kMR || kc <= kShallowK) return kNoHalfPair;
+  const size_t full = mc / kMR, rest = mc % kMR;
+  return full >= 1 && rest >= 1 && kMR + rest <= 2 * kMRHalf ? full - 1 : kNoHalfPair;
+}
+struct RowTile {
+  size_t row0, rows;
+};
+inline RowTile RowTileOf(size_t t, size_t mc, size_t pair) {
+  if (pair != kNoHalfPair && t == pair) return {t * kMR, kMRHalf};
+  if (pair != kNoHalfPair && t == pair + 1) return {pair * kMR + kMRHalf, mc - pair * kMR - kMRHalf};
+  return {t * kMR, std::min(kMR, mc - t * kMR)};
+}
+
 // out = alpha * acc (+ beta * c). The single formula used for every C element.
 template <class V>
 HWY_INLINE V Finish(V acc, V alpha, V beta, const float* c, bool read_c) {
@@ -146,11 +169,11 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, size_t lda,
   }
 }
 
-// Row tile t (rows i ...) of the block times one B sliver with nr valid columns (columns j ...),
-// through the narrowest kernel that covers them.
+// Row tile t (mr rows from row i) of the block times one B sliver with nr valid columns (columns
+// j ...), through the narrowest kernel that covers them.
 template <size_t NV>
-HWY_INLINE void Tile(const MacroArgs& m, const float* b, size_t j, size_t nr, size_t i, size_t t) {
-  const size_t mr = std::min(kMR, m.mc - i);
+HWY_INLINE void Tile(const MacroArgs& m, const float* b, size_t j, size_t nr, size_t i, size_t mr,
+                     size_t t) {
   float* const c = m.c + i * m.ldc + j;
   const bool half = kMRHalf < kMR && mr <= kMRHalf;
   if (m.lda != 0) {
@@ -177,24 +200,23 @@ HWY_INLINE void Tile(const MacroArgs& m, const float* b, size_t j, size_t nr, si
   }
 }
 
-// One B sliver (columns j ..., nr valid) against row tile t, through the kernel of as many vectors
-// as the sliver has valid ones.
-HWY_INLINE void TileOfSliver(const MacroArgs& m, size_t j, size_t s, size_t i, size_t t) {
+// One B sliver (columns j ..., nr valid) against row tile t (mr rows from row i), through the
+// kernel of as many vectors as the sliver has valid ones.
+HWY_INLINE void TileOfSliver(const MacroArgs& m, size_t j, size_t s, size_t i, size_t mr, size_t t) {
   const size_t nr = std::min(kNR, m.nc - j);
   const float* b = m.ldb != 0 ? m.b + j : m.b + s * m.kc * kNR;
   const size_t nv = (nr + kLanes - 1) / kLanes;
   if (nv == 1) {
-    Tile<1>(m, b, j, nr, i, t);
+    Tile<1>(m, b, j, nr, i, mr, t);
   } else if (nv == 2 || kNV == 2) {
-    Tile<(kNV >= 2 ? 2 : 1)>(m, b, j, nr, i, t);
+    Tile<(kNV >= 2 ? 2 : 1)>(m, b, j, nr, i, mr, t);
   } else {
-    Tile<kNV>(m, b, j, nr, i, t);
+    Tile<kNV>(m, b, j, nr, i, mr, t);
   }
 }
 
-// Row tile 0 against full sliver s (columns j ...) while packing it (MacroArgs::b_src).
-HWY_INLINE void FirstTilePacking(const MacroArgs& m, size_t j, size_t s) {
-  const size_t mr = std::min(kMR, m.mc);
+// Row tile 0 (mr rows) against full sliver s (columns j ...) while packing it (MacroArgs::b_src).
+HWY_INLINE void FirstTilePacking(const MacroArgs& m, size_t j, size_t s, size_t mr) {
   const float* src = m.b_src + j;
   // b is the task's own packing buffer, const only for the tiles that read it.
   float* const packed = const_cast<float*>(m.b) + s * m.kc * kNR;
@@ -208,12 +230,13 @@ HWY_INLINE void FirstTilePacking(const MacroArgs& m, size_t j, size_t s) {
   }
 }
 
-// Row tile t of sliver s: the first packs a sliver that is not packed yet (MacroArgs::b_src).
-HWY_INLINE void TileOrPack(const MacroArgs& m, size_t j, size_t s, size_t i, size_t t) {
+// Row tile t (mr rows from row i) of sliver s: the first packs a sliver that is not packed yet
+// (MacroArgs::b_src).
+HWY_INLINE void TileOrPack(const MacroArgs& m, size_t j, size_t s, size_t i, size_t mr, size_t t) {
   if (m.b_src != nullptr && t == 0 && j + kNR <= m.nc) {
-    FirstTilePacking(m, j, s);
+    FirstTilePacking(m, j, s, mr);
   } else {
-    TileOfSliver(m, j, s, i, t);
+    TileOfSliver(m, j, s, i, mr, t);
   }
 }
 
@@ -222,12 +245,20 @@ HWY_INLINE void TileOrPack(const MacroArgs& m, size_t j, size_t s, size_t i, siz
 // its rows.
 inline void Macro(const MacroArgs& m) {
   if (m.kc <= kShallowK) {
-    for (size_t i = 0, t = 0; i < m.mc; i += kMR, ++t)
-      for (size_t j = 0, s = 0; j < m.nc; j += kNR, ++s) TileOrPack(m, j, s, i, t);
+    for (size_t i = 0, t = 0; i < m.mc; i += kMR, ++t) {
+      const size_t mr = std::min(kMR, m.mc - i);
+      for (size_t j = 0, s = 0; j < m.nc; j += kNR, ++s) TileOrPack(m, j, s, i, mr, t);
+    }
     return;
   }
-  for (size_t j = 0, s = 0; j < m.nc; j += kNR, ++s)
-    for (size_t i = 0, t = 0; i < m.mc; i += kMR, ++t) TileOrPack(m, j, s, i, t);
+  const size_t pair = HalfTilePair(m.mc, m.kc);
+  const size_t tiles = (m.mc + kMR - 1) / kMR;
+  for (size_t j = 0, s = 0; j < m.nc; j += kNR, ++s) {
+    for (size_t t = 0; t < tiles; ++t) {
+      const RowTile rt = RowTileOf(t, m.mc, pair);
+      TileOrPack(m, j, s, rt.row0, rt.rows, t);
+    }
+  }
 }
 
 }  // namespace ip::cpu::HWY_NAMESPACE

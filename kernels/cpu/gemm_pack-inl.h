@@ -119,15 +119,18 @@ inline void PackA(bool trans, const float* A, size_t lda, size_t i0, size_t mc, 
     // full tile: std::copy of a length the compiler cannot see is a memmove call per k.
     constexpr size_t kRows = 8;
     const size_t tiles = (mc + kMR - 1) / kMR;
-    if (tiles * kMR > mc) {  // zero the padding rows of a partial last sliver
-      float* last = dst + (tiles - 1) * kc * kMR;
-      std::fill(last, last + kc * kMR, 0.0f);
+    const size_t pair = HalfTilePair(mc, kc);
+    for (size_t t = 0; t < tiles; ++t) {  // zero the padding rows of partial slivers
+      if (RowTileOf(t, mc, pair).rows == kMR) continue;
+      float* out = dst + t * kc * kMR;
+      std::fill(out, out + kc * kMR, 0.0f);
     }
     for (size_t k0 = 0; k0 < kc; k0 += kRows) {
       const size_t k1 = std::min(kc, k0 + kRows);
       for (size_t t = 0; t < tiles; ++t) {
-        const size_t rows = std::min(kMR, mc - t * kMR);
-        const float* src = A + (p0 + k0) * lda + i0 + t * kMR;
+        const RowTile rt = RowTileOf(t, mc, pair);
+        const size_t rows = rt.rows;
+        const float* src = A + (p0 + k0) * lda + i0 + rt.row0;
         float* out = dst + t * kc * kMR + k0 * kMR;
         for (size_t k = k0; k < k1; ++k, src += lda, out += kMR) {
           if (rows == kMR) {
@@ -141,10 +144,12 @@ inline void PackA(bool trans, const float* A, size_t lda, size_t i0, size_t mc, 
     }
     return;
   }
+  const size_t pair = HalfTilePair(mc, kc);
   for (size_t t = 0; t * kMR < mc; ++t) {
     float* out = dst + t * kc * kMR;
-    const size_t rows = std::min(kMR, mc - t * kMR);
-    const size_t row0 = i0 + t * kMR;
+    const RowTile rt = RowTileOf(t, mc, pair);
+    const size_t rows = rt.rows;
+    const size_t row0 = i0 + rt.row0;
     if (rows < kMR) std::fill(out, out + kc * kMR, 0.0f);
     // op(A)[i][k] = A[i * lda + k]: rows contiguous in k, a transpose per block
     constexpr size_t kBlock = 64;
