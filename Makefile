@@ -90,9 +90,9 @@ check-kernels: build
 # The kernel benchmark: every kernel at 256 MiB on 2 threads, forward and backward, the GEMM
 # shapes of the experiments (and the 100000-row prediction chunk) against OpenBLAS in six
 # alternating rounds (own/ref the median ratio, with its range, its 95% interval and whether
-# that says faster, slower or level: six is the fewest rounds that give one), then a pass/fail table per
-# kernel against the bandwidth targets (kernel_bench --summary targets) with a compute-bound
-# calibration that shows why a kernel misses.
+# that says faster, slower or level: six is the fewest rounds that give one), then a pass/fail
+# table per kernel against the bandwidth targets (kernel_bench --summary targets) with a
+# compute-bound calibration that shows why a kernel misses.
 # BENCH_TARGETS: the SIMD targets measured, each in its own rows and summary line. Default: the
 # best one here, plus AVX2 when the best is an AVX-512 one (AVX3...), so that a regression on
 # either shows; `kernel_bench --list-targets` lists what this machine has.

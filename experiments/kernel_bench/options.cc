@@ -109,8 +109,7 @@ void add_options(CLI::App& app, Options& opt) {
                  "with their range (a ratio whose range spans 1.0 does not say which is faster); from 6 rounds on also "
                  "with the median's distribution-free 95% interval and its verdict: faster, slower or level (the "
                  "interval contains 1.0). Each row's times pool the rounds' samples. The machine's speed moves "
-                 "between minutes; a ratio from one "
-                 "pair of blocks cannot show that")
+                 "between minutes; a ratio from one pair of blocks cannot show that")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
   app.add_option("--cols", opt.cols, "Row width for row-wise and dropout kernels (the models' 1024)")

@@ -45,9 +45,9 @@ using gemm_detail::kShallowK;
 // stride, zero beyond its rows), except that in slices deeper than kShallowK a block whose last
 // tile would have only 1 or 2 rows ends in two half tiles instead: M = 128 on AVX2 is 20 x 6 + 4 + 4
 // rows, 256 FMAs per k, where 21 x 6 + 2 (the 2 rows through a half tile) are 260. (Shallow
-// slices keep kMR-row tiles: their calls are short, and a first version that changed their loop
-// too made the K <= 16 shapes 6-18% slower on two threads.) Packing and macro-kernel both ask
-// here, so that they agree.
+// slices keep kMR-row tiles: their micro-kernel calls are short, and with their loop changed the
+// K <= 16 shapes measured 6-18% slower on two threads.) Packing and macro-kernel both ask here,
+// so that they agree.
 constexpr size_t kNoHalfPair = ~size_t{0};
 // The first of the two half tiles, or kNoHalfPair.
 inline size_t HalfTilePair(size_t mc, size_t kc) {
