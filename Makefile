@@ -90,7 +90,7 @@ check-kernels: build
 # The kernel benchmark: every kernel at 256 MiB on 2 threads, forward and backward, the GEMM
 # shapes of the experiments (and the 100000-row prediction chunk) against OpenBLAS in six
 # alternating rounds (own/ref the median ratio, with its range, its 95% interval and whether
-# that says faster, slower or level: six is the fewest rounds that give one), then a pass/fail
+# that says faster, slower or indistinguishable: six is the fewest rounds that give one), then a pass/fail
 # table per kernel against the bandwidth targets (kernel_bench --summary targets) with a
 # compute-bound calibration that shows why a kernel misses.
 # BENCH_TARGETS: the SIMD targets measured, each in its own rows and summary line. Default: the

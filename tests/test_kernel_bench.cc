@@ -205,7 +205,7 @@ TEST(KernelBench, GemmRoundsGiveTheMedianRatioAnIntervalAndAVerdict) {
     EXPECT_EQ(low, g["fraction_of_reference_min"].get<double>()) << g.dump();
     EXPECT_EQ(high, g["fraction_of_reference_max"].get<double>()) << g.dump();
     const std::string verdict = g["reference_verdict"].get<std::string>();
-    const std::string expected = low > 1.0 ? "faster" : high < 1.0 ? "slower" : "level";
+    const std::string expected = low > 1.0 ? "faster" : high < 1.0 ? "slower" : "indistinguishable";
     EXPECT_EQ(verdict, expected) << g.dump();
     EXPECT_NE(r.out.find(" " + verdict + "\n"), std::string::npos) << r.out;
   }

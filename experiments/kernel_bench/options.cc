@@ -107,7 +107,7 @@ void add_options(CLI::App& app, Options& opt) {
                  "CPU GEMM: time ours and OpenBLAS in this many alternating blocks of samples (ours, OpenBLAS, "
                  "ours, ...), in [1, 100]. With more than one, own/ref is the median of the rounds' ratios, printed "
                  "with their range (a ratio whose range spans 1.0 does not say which is faster); from 6 rounds on also "
-                 "with the median's distribution-free 95% interval and its verdict: faster, slower or level (the "
+                 "with the median's distribution-free 95% interval and its verdict: faster, slower or indistinguishable (the "
                  "interval contains 1.0). Each row's times pool the rounds' samples. The machine's speed moves "
                  "between minutes; a ratio from one pair of blocks cannot show that")
       ->check(CLI::Range(1, 100))

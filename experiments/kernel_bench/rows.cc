@@ -31,7 +31,7 @@ void print_kernel_row(const KernelRow& r) {
 void print_gemm_header() {
   std::printf("own/ref = our GFLOP/s / the reference library's (OpenBLAS, cuBLAS); with --gemm-rounds (CPU), the "
               "median of the rounds' ratios, their range, and from 6 rounds on the median's 95%% interval and what it "
-              "says: faster or slower (ours; the interval clear of 1.0) or level (it contains 1.0)\n");
+              "says: faster or slower (ours; the interval clear of 1.0) or indistinguishable (it contains 1.0)\n");
   std::printf("%-6s %-7s %3s %-22s %-8s %9s %9s %9s %9s %8s %11s %11s %6s %s\n", "device", "target", "thr",
               "gemm MxNxK:op", "backend", "med_ms", "min_ms", "max_ms", "GFLOP/s", "own/ref", "ref range",
               "95% CI", "%peak", "vs ref");

@@ -46,8 +46,8 @@ struct GemmRow {
   // Over --gemm-rounds rounds (more than one): own/ref is their median, these its range.
   double fraction_of_reference_min = std::nan(""), fraction_of_reference_max = std::nan("");
   // The median's distribution-free 95% interval (at least 6 rounds, else NaN), and what it says:
-  // "faster" (ours; the interval above 1), "slower" (below 1), "level" (it contains 1), or empty
-  // without an interval.
+  // "faster" (ours; the interval above 1), "slower" (below 1), "indistinguishable" (it contains 1),
+  // or empty without an interval.
   double fraction_of_reference_low = std::nan(""), fraction_of_reference_high = std::nan("");
   std::string reference_verdict;
   double fraction_of_peak = std::nan("");       // GFLOP/s / measured FMA peak (CPU rows)
